@@ -1,0 +1,281 @@
+"""The one configuration file (TOML), typed and validated at load.
+
+A mistake names the file, the key and what was expected (``ConfigError``). String values may
+use ``${VAR}`` or ``${VAR:-default}`` so that secrets and per-machine settings come from the
+environment and never sit in the file; relative paths are relative to the config file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from recon.errors import ConfigError
+from recon.money import EXPONENTS
+
+KINDS = ("psp", "bank")
+FORMATS = ("wechatpay_trade", "stripe_itemized", "camt053")
+RULES = ("exact_reference", "reference_tolerance")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class SftpEndpoint:
+    host: str
+    port: int
+    user: str
+    private_key: Path
+    known_hosts: Path
+    remote_dir: str
+    pattern: str
+    timeout_s: float = 30.0
+    retries: int = 3
+
+    def filename(self, day: date) -> str:
+        return self.pattern.format(date=day)
+
+
+@dataclass(frozen=True)
+class Matching:
+    rules: tuple[str, ...] = RULES
+    amount_tolerance_minor: int = 0
+    date_window_days: int = 1
+    timing_window_minutes: int = 10
+    fee_tolerance_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str
+    format: str
+    timezone: str
+    cutoff: time
+    currency: str
+    sftp: SftpEndpoint
+    matching: Matching = field(default_factory=Matching)
+    rate_card: Path | None = None
+    statement_lag_days: int = 0  # the file dated D + lag belongs to business day D
+    payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def file_date(self, business_date: date) -> date:
+        return business_date + timedelta(days=self.statement_lag_days)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    directory: Path
+    pattern: str
+
+    def filename(self, day: date) -> str:
+        return self.pattern.format(date=day)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    sha256: str
+    warehouse: Path
+    archive: Path
+    reports: Path
+    timezone: str
+    schedule: str
+    ledger: LedgerConfig
+    sources: tuple[Source, ...]
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+class _Reader:
+    """Typed access to one TOML table that reports mistakes by their dotted key."""
+
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str):
+        self.path, self.table, self.prefix = path, table, prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, message: str):
+        raise ConfigError(str(self.path), self._key(key), message)
+
+    def get(self, key: str, typ: type, default: Any = ..., *, choices: tuple | None = None) -> Any:
+        if key not in self.table:
+            if default is ...:
+                self.fail(key, f"missing; expected a {typ.__name__}")
+            return default
+        value = self.table[key]
+        if isinstance(value, str):
+            value = _expand(value, lambda msg: self.fail(key, msg))
+            if typ is int and value.strip().lstrip("-").isdigit():
+                value = int(value)
+        if typ is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            self.fail(key, f"expected a {typ.__name__}, found {value!r}")
+        if choices is not None and value not in choices:
+            self.fail(key, f"expected one of {', '.join(choices)}, found {value!r}")
+        return value
+
+    def path_(self, key: str, default: Any = ...) -> Path:
+        raw = self.get(key, str, default)
+        if raw is None:
+            return None
+        p = Path(raw).expanduser()
+        return (p if p.is_absolute() else self.path.parent / p).resolve()
+
+    def sub(self, key: str) -> "_Reader":
+        value = self.table.get(key)
+        if not isinstance(value, dict):
+            self.fail(key, "missing; expected a table")
+        return _Reader(self.path, value, self._key(key))
+
+    def unknown(self, allowed: set[str]) -> None:
+        for k in self.table:
+            if k not in allowed:
+                self.fail(k, f"unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
+def _expand(value: str, fail) -> str:
+    def repl(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        fail(f"environment variable {name} is not set (and no ${{{name}:-default}} given)")
+        return ""
+
+    return _ENV.sub(repl, value)
+
+
+def _time(r: _Reader, key: str, default: str) -> time:
+    raw = r.get(key, str, default)
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        r.fail(key, f"expected a time of day like \"00:00\", found {raw!r}")
+
+
+def _pattern(r: _Reader, key: str) -> str:
+    raw = r.get(key, str)
+    try:
+        raw.format(date=date(2000, 1, 2))
+    except (KeyError, IndexError, ValueError) as e:
+        r.fail(key, f"expected a filename pattern using {{date:%Y%m%d}} ({e})")
+    if "/" in raw:
+        r.fail(key, "expected a file name pattern without '/' (put directories in remote_dir)")
+    return raw
+
+
+def _sftp(r: _Reader) -> SftpEndpoint:
+    r.unknown({"host", "port", "user", "private_key", "known_hosts", "remote_dir", "pattern",
+               "timeout_s", "retries"})
+    port = r.get("port", int, 22)
+    if not 0 < port < 65536:
+        r.fail("port", f"expected a TCP port 1-65535, found {port}")
+    return SftpEndpoint(
+        host=r.get("host", str), port=port, user=r.get("user", str),
+        private_key=r.path_("private_key"), known_hosts=r.path_("known_hosts"),
+        remote_dir=r.get("remote_dir", str, "."), pattern=_pattern(r, "pattern"),
+        timeout_s=r.get("timeout_s", float, 30.0), retries=r.get("retries", int, 3),
+    )
+
+
+def _matching(r: _Reader) -> Matching:
+    r.unknown({"rules", "amount_tolerance_minor", "date_window_days", "timing_window_minutes",
+               "fee_tolerance_minor"})
+    rules = r.get("rules", list, list(RULES))
+    for i, rule in enumerate(rules):
+        if rule not in RULES:
+            r.fail(f"rules[{i}]", f"expected one of {', '.join(RULES)}, found {rule!r}")
+    ints = {k: r.get(k, int, getattr(Matching, k)) for k in
+            ("amount_tolerance_minor", "date_window_days", "timing_window_minutes", "fee_tolerance_minor")}
+    for k, v in ints.items():
+        if v < 0:
+            r.fail(k, f"expected a number >= 0, found {v}")
+    return Matching(rules=tuple(rules), **ints)
+
+
+def _source(r: _Reader) -> Source:
+    r.unknown({"name", "kind", "format", "timezone", "cutoff", "currency", "sftp", "matching",
+               "rate_card", "statement_lag_days", "payouts_for"})
+    name = r.get("name", str)
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+        r.fail("name", f"expected lower-case letters, digits and _, found {name!r}")
+    tz = r.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("timezone", f"expected an IANA timezone like Asia/Shanghai, found {tz!r}")
+    currency = r.get("currency", str)
+    if currency not in EXPONENTS:
+        r.fail("currency", f"expected an ISO 4217 code, found {currency!r}")
+    kind = r.get("kind", str, choices=KINDS)
+    rate_card = r.path_("rate_card", None)
+    if rate_card is not None and not rate_card.is_file():
+        r.fail("rate_card", f"file {rate_card} does not exist")
+    return Source(
+        name=name, kind=kind, format=r.get("format", str, choices=FORMATS), timezone=tz,
+        cutoff=_time(r, "cutoff", "00:00"), currency=currency, sftp=_sftp(r.sub("sftp")),
+        matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
+        rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
+        payouts_for=tuple(r.get("payouts_for", list, [])),
+    )
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a config file; raises ``ConfigError`` naming the bad key."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(str(path), "(file)", f"cannot be read ({e.strerror})") from e
+    try:
+        doc = tomllib.loads(blob.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "(syntax)", f"not valid TOML: {e}") from e
+    top = _Reader(path, doc, "")
+    top.unknown({"paths", "run", "ledger", "sources"})
+    paths, run, ledger = top.sub("paths"), top.sub("run"), top.sub("ledger")
+    paths.unknown({"warehouse", "archive", "reports"})
+    run.unknown({"timezone", "schedule"})
+    ledger.unknown({"directory", "pattern"})
+    raw_sources = doc.get("sources")
+    if not isinstance(raw_sources, list) or not raw_sources:
+        top.fail("sources", "missing; expected at least one [[sources]] table")
+    sources = tuple(_source(_Reader(path, s, f"sources[{i}]")) for i, s in enumerate(raw_sources))
+    names = [s.name for s in sources]
+    for i, s in enumerate(sources):
+        if names.count(s.name) > 1:
+            raise ConfigError(str(path), f"sources[{i}].name", f"duplicate source name {s.name!r}")
+        for j, p in enumerate(s.payouts_for):
+            if p not in names or sources[names.index(p)].kind != "psp":
+                raise ConfigError(str(path), f"sources[{i}].payouts_for[{j}]",
+                                  f"expected the name of a psp source, found {p!r}")
+    tz = run.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        run.fail("timezone", f"expected an IANA timezone, found {tz!r}")
+    return Config(
+        path=path.resolve(), sha256=hashlib.sha256(blob).hexdigest(),
+        warehouse=paths.path_("warehouse"), archive=paths.path_("archive"),
+        reports=paths.path_("reports"), timezone=tz,
+        schedule=run.get("schedule", str, "0 6 * * *"),
+        ledger=LedgerConfig(directory=ledger.path_("directory"), pattern=_pattern(ledger, "pattern")),
+        sources=sources,
+    )

@@ -1,0 +1,110 @@
+"""Exact money: integer minor units, ISO 4217 exponents and the one rounding rule.
+
+Every amount in recon travels as a signed integer count of the currency's minor unit
+(cents, fen, yen, fils). Text becomes minor units here and only here, and a Decimal result
+becomes minor units through :func:`round_minor` and only that function, so there is exactly
+one rounding rule: half-up, ties away from zero (Python's ``ROUND_HALF_UP``), which is what
+DuckDB's ``round()`` does too, so SQL and Python agree to the unit.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import polars as pl
+
+# ISO 4217 minor-unit exponents for the currencies recon meets. Anything else is refused, never
+# guessed: an unknown currency with a wrong exponent would be off by a factor of 10 or 100.
+EXPONENTS: dict[str, int] = {
+    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "CZK": 2,
+    "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0,
+    "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MOP": 2, "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2,
+    "OMR": 3, "PHP": 2, "PLN": 2, "RON": 2, "RUB": 2, "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2,
+    "TND": 3, "TRY": 2, "TWD": 2, "UGX": 0, "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
+}
+MAX_EXPONENT = 4  # text with more fraction digits than this is refused outright
+_MAX_INT_DIGITS = 15  # keeps |minor| well inside Int64 for every exponent above
+
+
+class MoneyError(ValueError):
+    """A value that cannot be an exact amount in its currency."""
+
+
+def exponent(currency: str) -> int:
+    try:
+        return EXPONENTS[currency.upper()]
+    except KeyError:
+        raise MoneyError(
+            f"unknown currency {currency!r}: expected an ISO 4217 code recon knows "
+            f"({', '.join(sorted(EXPONENTS))})"
+        ) from None
+
+
+def to_minor(text: str | Decimal | int, currency: str) -> int:
+    """Exact conversion of a decimal amount to minor units; refuses anything inexact.
+
+    >>> to_minor("12.30", "CNY"), to_minor("-5", "JPY"), to_minor("1.250", "KWD")
+    (1230, -5, 1250)
+    """
+    e = exponent(currency)
+    if isinstance(text, int):
+        return text * 10**e
+    try:
+        d = Decimal(text.strip().replace(",", "")) if isinstance(text, str) else text
+    except InvalidOperation:
+        raise MoneyError(f"{text!r} is not a decimal amount") from None
+    if not d.is_finite():
+        raise MoneyError(f"{text!r} is not a finite amount")
+    scaled = d.scaleb(e)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"{text!r} has more than {e} decimal places for {currency}")
+    return int(scaled)
+
+
+def to_decimal(minor: int, currency: str) -> Decimal:
+    """Minor units back to a Decimal with exactly the currency's places (12.30, not 12.3)."""
+    e = exponent(currency)
+    return Decimal(minor).scaleb(-e).quantize(Decimal(1).scaleb(-e))
+
+
+def format_amount(minor: int, currency: str) -> str:
+    return f"{to_decimal(minor, currency)}"
+
+
+def round_minor(value: Decimal) -> int:
+    """The single rounding rule: a Decimal count of minor units, half-up (ties away from zero)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def percent_of(minor: int, rate: Decimal) -> int:
+    """``minor × rate`` rounded by the rule (rate as a fraction: 0.006 for 0.6 %)."""
+    return round_minor(Decimal(minor) * rate)
+
+
+# --- vectorised parsing for polars frames -------------------------------------------------------
+
+_AMOUNT_RE = r"^\s*([+-]?)(\d{1,15})(?:\.(\d{0,4}))?\s*$"
+
+
+def exponent_expr(currency: pl.Expr) -> pl.Expr:
+    """Per-row exponent for a currency column (null for an unknown currency)."""
+    return currency.str.to_uppercase().replace_strict(EXPONENTS, default=None, return_dtype=pl.Int64)
+
+
+def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
+    """Exact text → Int64 minor units, vectorised; null where the text is not an exact amount.
+
+    Accepts an optional sign, up to 15 integer digits and up to 4 fraction digits (thousands
+    separators must be removed by the format's parser first). A value with more significant
+    fraction digits than the currency allows becomes null, and the caller quarantines the row
+    with the original text; nothing is truncated and no float is involved.
+    """
+    exp = pl.lit(exp, dtype=pl.Int64) if isinstance(exp, int) else exp.cast(pl.Int64)
+    g = text.str.extract_groups(_AMOUNT_RE)
+    sign = pl.when(g.struct.field("1") == "-").then(-1).otherwise(1).cast(pl.Int64)
+    whole = g.struct.field("2").cast(pl.Int64)
+    frac4 = g.struct.field("3").fill_null("").str.pad_end(MAX_EXPONENT, "0").cast(pl.Int64)
+    unit = pl.lit(10, dtype=pl.Int64).pow(pl.lit(MAX_EXPONENT, dtype=pl.Int64) - exp)
+    scale = pl.lit(10, dtype=pl.Int64).pow(exp)
+    minor = sign * (whole * scale + frac4 // unit)
+    exact = (frac4 % unit) == 0
+    return pl.when(exact & whole.is_not_null()).then(minor).otherwise(None).cast(pl.Int64)

@@ -1,0 +1,134 @@
+"""The typed report model: what one reconciled day says, before any file is written.
+
+The pipeline fills these from the warehouse; the writers (workbook, fee CSV, summary JSON) only
+format them. Money stays in integer minor units with its currency; writers convert with
+``recon.money.to_decimal``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# The accountants' words for each category (English, Simplified Chinese).
+CATEGORY_LABELS: dict[str, tuple[str, str]] = {
+    "missing_in_ledger": ("Missing in ledger", "长款"),
+    "missing_in_statement": ("Missing in statement", "短款"),
+    "amount_mismatch": ("Amount mismatch", "金额不符"),
+    "currency_mismatch": ("Currency mismatch", "币种不符"),
+    "status_mismatch": ("Status mismatch", "状态不符"),
+    "duplicate": ("Duplicate", "重复"),
+    "timing": ("Timing (cut-off)", "时间差"),
+    "fee_variance": ("Fee variance", "手续费差异"),
+    "payout_mismatch": ("Payout mismatch", "结算不符"),
+    "unsettled": ("Unsettled", "未结算"),
+    "ambiguous": ("Ambiguous", "多重匹配"),
+}
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    kind: str  # psp | bank | ledger
+    file_name: str | None  # None when no file arrived
+    sha256: str | None
+    status: str  # loaded | duplicate (same bytes seen before) | missing | rejected
+    lines: int = 0
+    quarantined: int = 0
+    control_total: str = ""  # "ok", "n/a", or the failure text
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Break:
+    break_id: str
+    category: str
+    source: str
+    currency: str
+    ledger_amount_minor: int | None
+    statement_amount_minor: int | None
+    difference_minor: int  # statement − ledger (or found − expected for fee/payout breaks)
+    reference: str  # merchant reference, or payout id for payout breaks
+    psp_reference: str | None
+    booked_at: datetime | None  # UTC; writers show it in the source's timezone
+    timezone: str
+    ledger_entry_id: str | None
+    line_id: str | None
+    file_name: str | None
+    file_line: int | None
+    rule: str  # the rule or check that raised it
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    source: str
+    business_date: date
+    currency: str
+    payment_method: str
+    txn_type: str
+    count: int
+    gross_minor: int
+    actual_fee_minor: int
+    expected_fee_minor: int
+
+    @property
+    def variance_minor(self) -> int:
+        return self.actual_fee_minor - self.expected_fee_minor
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    source: str
+    payout_id: str
+    currency: str
+    settled_items: int
+    settled_net_minor: int  # Σ net of the items the payout settles
+    declared_minor: int | None  # the PSP's payout row, where the format has one
+    bank_credit_minor: int | None
+    bank_line_id: str | None
+    status: str  # matched | payout_mismatch | unsettled
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    count: int
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    business_date: date
+    started_at: datetime
+    finished_at: datetime
+    code_version: str
+    config_sha256: str
+    sources: tuple[SourceStatus, ...]
+    ledger_entries: int
+    statement_lines: int
+    matched_ledger: int
+    matched_statement: int
+    matched_by_rule: dict[str, int]
+    matched_amounts: tuple[CurrencyTotal, ...]
+    quarantined: int
+    breaks: tuple[Break, ...]
+    fees: tuple[FeeLine, ...] = ()
+    payouts: tuple[PayoutLine, ...] = ()
+    outputs: dict[str, str] = field(default_factory=dict)  # name → path
+
+    @property
+    def breaks_by_category(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for b in self.breaks:
+            out[b.category] = out.get(b.category, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def match_rate(self) -> float:
+        """Share of statement lines matched — a ratio for display, never money."""
+        return self.matched_statement / self.statement_lines if self.statement_lines else 1.0
+
+    @property
+    def reconciled(self) -> bool:
+        return not self.breaks and all(s.status in ("loaded", "duplicate") for s in self.sources)
