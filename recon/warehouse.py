@@ -1,0 +1,119 @@
+"""The DuckDB warehouse: connection, schema, and the loaders that append to it.
+
+Statement lines are loaded once per file (keyed by the file's sha256); ledger entries are
+append-only and bitemporal: a row whose content differs from the entry's latest version is a
+correction and is added with a later ``recorded_at``; an identical row adds nothing.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+import sql
+from recon.errors import ReconError
+from recon.ratecard import RateCard
+
+log = logging.getLogger(__name__)
+
+MACROS = """
+CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
+"""
+
+
+class WarehouseLocked(ReconError):
+    pass
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse file and make sure the schema is in place."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseLocked(
+                f"{path}: the warehouse is locked by another process ({e}).",
+                hint="Another recon run is probably still writing; wait for it to finish, or "
+                     "find it with `fuser " + str(path) + "`. Nothing was changed.") from e
+        raise
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(sql.load("ddl"))
+    con.execute(MACROS)
+    return con
+
+
+def file_seen(con, sha256: str) -> dict | None:
+    row = con.execute(
+        "SELECT source, name, business_date, parse_status, line_count FROM files WHERE sha256 = ?",
+        [sha256]).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("source", "name", "business_date", "parse_status", "line_count"), row))
+
+
+def record_file(con, *, sha256: str, source: str, name: str, remote_path: str | None, size: int,
+                business_date: date, fmt: str | None, status: str, line_count: int | None,
+                control_total: str, error: str = "") -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [sha256, source, name, remote_path, size, datetime.now(timezone.utc), business_date, fmt,
+         status, line_count, control_total, error])
+
+
+def insert_frame(con, table: str, frame: pl.DataFrame) -> int:
+    """Append a polars frame by column name (Arrow, no float round trip)."""
+    if frame.height == 0:
+        return 0
+    if table not in ("statement_lines", "quarantine", "ledger_entries"):
+        raise ValueError(f"not a loadable table: {table}")
+    con.register("incoming", frame.to_arrow())
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    finally:
+        con.unregister("incoming")
+    return frame.height
+
+
+def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime) -> tuple[int, int]:
+    """Append ledger rows that are new or differ from their latest version. Returns (new, same)."""
+    if frame.height == 0:
+        return 0, 0
+    incoming = frame.with_columns(pl.lit(sha256).alias("file_sha256"),
+                                  pl.lit(recorded_at).cast(pl.Datetime("us", "UTC")).alias("recorded_at"))
+    con.register("incoming", incoming.to_arrow())
+    try:
+        compared = """
+            WITH latest AS (
+                SELECT * EXCLUDE (v) FROM (
+                    SELECT *, row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) AS v
+                    FROM ledger_entries WHERE entry_id IN (SELECT entry_id FROM incoming)) WHERE v = 1)
+            SELECT i.* FROM incoming i LEFT JOIN latest l ON l.entry_id = i.entry_id
+            WHERE l.entry_id IS NULL
+               OR (l.source, l.business_date, l.booked_at, l.txn_type, l.amount_minor, l.currency,
+                   l.merchant_reference, l.psp_reference, l.original_reference)
+                  IS DISTINCT FROM
+                  (i.source, i.business_date, i.booked_at, i.txn_type, i.amount_minor, i.currency,
+                   i.merchant_reference, i.psp_reference, i.original_reference)
+        """
+        new = con.execute(f"SELECT count(*) FROM ({compared})").fetchone()[0]
+        con.execute(f"INSERT INTO ledger_entries BY NAME {compared}")
+    finally:
+        con.unregister("incoming")
+    return new, frame.height - new
+
+
+def load_rate_cards(con, cards: dict[str, RateCard]) -> None:
+    """Rate cards are configuration: replaced as a whole at the start of every run."""
+    con.execute("DELETE FROM rate_cards")
+    for source, card in sorted(cards.items()):
+        for r in card.rates:
+            con.execute(
+                "INSERT INTO rate_cards VALUES (?, ?, ?::DECIMAL(12,6), ?, ?, ?, ?, ?, ?)",
+                [source, r.method, str(r.percent / Decimal(100)), r.fixed_minor, r.minimum_minor,
+                 r.maximum_minor, r.valid_from, r.valid_to, r.refund_returns_fee])

@@ -1,0 +1,146 @@
+-- Warehouse schema. Idempotent: every statement is CREATE ... IF NOT EXISTS.
+-- Money columns are BIGINT minor units of the row's currency (recon/money.py); never DOUBLE.
+
+CREATE TABLE IF NOT EXISTS files (
+    sha256          VARCHAR PRIMARY KEY,
+    source          VARCHAR NOT NULL,
+    name            VARCHAR NOT NULL,
+    remote_path     VARCHAR,
+    size            BIGINT NOT NULL,
+    fetched_at      TIMESTAMPTZ NOT NULL,
+    business_date   DATE NOT NULL,
+    format          VARCHAR,
+    parse_status    VARCHAR NOT NULL,   -- loaded | rejected
+    line_count      BIGINT,
+    control_total   VARCHAR,            -- ok | n/a | the failed check
+    error           VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS statement_lines (
+    line_id            VARCHAR PRIMARY KEY,
+    source             VARCHAR NOT NULL,
+    file_sha256        VARCHAR NOT NULL,
+    file_line          BIGINT NOT NULL,
+    business_date      DATE NOT NULL,
+    booked_at          TIMESTAMPTZ,
+    value_date         DATE,
+    txn_type           VARCHAR NOT NULL,
+    amount_minor       BIGINT NOT NULL,
+    currency           VARCHAR NOT NULL,
+    fee_minor          BIGINT,
+    net_minor          BIGINT,
+    orig_amount_minor  BIGINT,
+    orig_currency      VARCHAR,
+    fx_rate            VARCHAR,
+    psp_reference      VARCHAR,
+    merchant_reference VARCHAR,
+    payout_id          VARCHAR,
+    end_to_end_id      VARCHAR,
+    bank_reference     VARCHAR,
+    payment_method     VARCHAR,
+    counterparty       VARCHAR,
+    description        VARCHAR,
+    status             VARCHAR,
+    raw                VARCHAR
+);
+
+-- Append-only and bitemporal: a correction is a new row with a later recorded_at.
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    entry_id           VARCHAR NOT NULL,
+    recorded_at        TIMESTAMPTZ NOT NULL,
+    file_sha256        VARCHAR NOT NULL,
+    file_line          BIGINT NOT NULL,
+    source             VARCHAR NOT NULL,
+    business_date      DATE NOT NULL,
+    booked_at          TIMESTAMPTZ,
+    txn_type           VARCHAR NOT NULL,
+    amount_minor       BIGINT NOT NULL,
+    currency           VARCHAR NOT NULL,
+    merchant_reference VARCHAR,
+    psp_reference      VARCHAR,
+    original_reference VARCHAR,
+    counterparty       VARCHAR,
+    description        VARCHAR,
+    PRIMARY KEY (entry_id, recorded_at)
+);
+
+CREATE TABLE IF NOT EXISTS rate_cards (
+    source             VARCHAR NOT NULL,
+    method             VARCHAR NOT NULL,
+    rate               DECIMAL(12, 6) NOT NULL,  -- a fraction: 0.006000 for 0.60 %
+    fixed_minor        BIGINT NOT NULL,
+    minimum_minor      BIGINT NOT NULL,
+    maximum_minor      BIGINT,
+    valid_from         DATE NOT NULL,
+    valid_to           DATE,
+    refund_returns_fee BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id            VARCHAR PRIMARY KEY,
+    business_date     DATE NOT NULL,
+    started_at        TIMESTAMPTZ NOT NULL,
+    finished_at       TIMESTAMPTZ,
+    status            VARCHAR NOT NULL,     -- running | reconciled | breaks | failed
+    code_version      VARCHAR NOT NULL,
+    config_sha256     VARCHAR NOT NULL,
+    ledger_watermark  TIMESTAMPTZ,
+    input_files       VARCHAR,              -- JSON list of {source, name, sha256}
+    outputs           VARCHAR,              -- JSON {name: {path, sha256}}
+    timings           VARCHAR               -- JSON {stage: seconds}
+);
+
+-- One row per link; kind ledger_statement links a ledger entry to a statement line,
+-- kind payout_bank links a PSP payout (by payout id) to a bank statement line.
+CREATE TABLE IF NOT EXISTS matches (
+    run_id            VARCHAR NOT NULL,
+    kind              VARCHAR NOT NULL,
+    rule              VARCHAR NOT NULL,
+    ledger_entry_id   VARCHAR,
+    line_id           VARCHAR,
+    payout_id         VARCHAR,
+    difference_minor  BIGINT NOT NULL,
+    evidence          VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS breaks (
+    run_id                 VARCHAR NOT NULL,
+    break_id               VARCHAR NOT NULL,
+    business_date          DATE NOT NULL,
+    category               VARCHAR NOT NULL,
+    source                 VARCHAR NOT NULL,
+    currency               VARCHAR,
+    reference              VARCHAR,
+    psp_reference          VARCHAR,
+    ledger_entry_id        VARCHAR,
+    line_id                VARCHAR,
+    ledger_amount_minor    BIGINT,
+    statement_amount_minor BIGINT,
+    difference_minor       BIGINT NOT NULL,
+    booked_at              TIMESTAMPTZ,
+    rule                   VARCHAR NOT NULL,
+    detail                 VARCHAR,
+    status                 VARCHAR NOT NULL DEFAULT 'open',
+    PRIMARY KEY (run_id, break_id)
+);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id       VARCHAR,
+    file_sha256  VARCHAR NOT NULL,
+    file_name    VARCHAR NOT NULL,
+    source       VARCHAR NOT NULL,
+    file_line    BIGINT,
+    field        VARCHAR,
+    value        VARCHAR,
+    reason       VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS annotations (
+    break_id     VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL,
+    reason       VARCHAR,
+    comment      VARCHAR,
+    who          VARCHAR NOT NULL,
+    annotated_at TIMESTAMPTZ NOT NULL,
+    workbook_sha VARCHAR
+);

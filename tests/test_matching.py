@@ -1,0 +1,153 @@
+"""The matching cascade on tiny literal tables: input rows → expected matches and breaks."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from recon import config, ratecard, warehouse
+from recon.matching import run_cascade
+from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, conform
+
+ROOT = Path(__file__).resolve().parents[1]
+D = date(2026, 11, 21)
+UTC = timezone.utc
+
+
+def ts(h, m=0, s=0, day=21):
+    # Asia/Shanghai is UTC+8: 09:00 local is 01:00 UTC.
+    return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
+
+
+def ledger(*rows):
+    base = dict(source="wechatpay", business_date=D, txn_type="payment", currency="CNY",
+                psp_reference=None, original_reference=None, counterparty=None, description=None)
+    frame = pl.DataFrame([{**base, "file_line": i + 2, **r} for i, r in enumerate(rows)],
+                         schema_overrides={k: v for k, v in LEDGER_COLUMNS.items()})
+    return conform(frame, LEDGER_COLUMNS)
+
+
+def stmt(*rows, source="wechatpay", currency="CNY"):
+    base = dict(source=source, file_sha256="f" * 64, business_date=D, txn_type="payment",
+                currency=currency, payment_method="JSAPI")
+    out = []
+    for i, r in enumerate(rows):
+        row = {**base, "file_line": i + 2, **r}
+        row.setdefault("line_id", f"{row['file_sha256'][:16]}:{row['file_line']}")
+        row.setdefault("fee_minor", 0)
+        row["net_minor"] = row["amount_minor"] - row["fee_minor"]
+        out.append(row)
+    frame = pl.DataFrame(out, schema_overrides=STATEMENT_COLUMNS)
+    return conform(frame.select([c for c in frame.columns if c in STATEMENT_COLUMNS]))
+
+
+@pytest.fixture
+def cfg():
+    return config.load(ROOT / "data" / "recon.toml")
+
+
+@pytest.fixture
+def con(cfg):
+    con = warehouse.connect(":memory:")
+    warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+    yield con
+    con.close()
+
+
+def run(con, cfg, sources=("wechatpay",)):
+    return run_cascade(con, cfg, run_id="r1", business_date=D, sources=list(sources),
+                       watermark=datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def breaks(con):
+    return {(r[0], r[1]): r[2:] for r in con.execute(
+        "SELECT category, reference, ledger_amount_minor, statement_amount_minor, difference_minor "
+        "FROM breaks ORDER BY 1, 2").fetchall()}
+
+
+def load(con, led, st):
+    warehouse.insert_frame(con, "statement_lines", st)
+    warehouse.load_ledger(con, led, sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def test_cascade_truth_table(con, cfg):
+    # fee 0.60 %: 10000 → 60; 5000 → 30; refund −2000 returns −12
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="ord2 ", amount_minor=5000, booked_at=ts(2)),
+                dict(entry_id="L3", merchant_reference="ORD3", amount_minor=7000, booked_at=ts(3)),
+                dict(entry_id="L4", merchant_reference="ORD4", amount_minor=4000, booked_at=ts(4)),
+                dict(entry_id="L5", merchant_reference="RFD1", amount_minor=-2000, txn_type="refund",
+                     booked_at=ts(5)),
+                # 23:59:40 Shanghai = 15:59:40 UTC: just before the cut-off
+                dict(entry_id="L6", merchant_reference="ORD6", amount_minor=3000, booked_at=ts(15, 59, 40)),
+                dict(entry_id="L7", merchant_reference="X7", psp_reference="42000007", amount_minor=900,
+                     booked_at=ts(6))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1)),
+              dict(merchant_reference="ORD2", amount_minor=5000, fee_minor=30, booked_at=ts(2)),
+              dict(merchant_reference="ORD3", amount_minor=6900, fee_minor=41, booked_at=ts(3)),
+              dict(merchant_reference="ORD5", amount_minor=1000, fee_minor=6, booked_at=ts(7)),
+              dict(merchant_reference="RFD1", amount_minor=-2000, fee_minor=-12, txn_type="refund",
+                   booked_at=ts(5)),
+              dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1)),
+              dict(merchant_reference="ORD8", amount_minor=8000, fee_minor=50, booked_at=ts(1)),
+              # 00:00:05 Shanghai on the 21st = 16:00:05 UTC on the 20th: just after the cut-off
+              dict(merchant_reference="ORD9", amount_minor=1200, fee_minor=7, booked_at=ts(16, 0, 5, day=20)),
+              dict(merchant_reference="WXONLY", psp_reference="42000007", amount_minor=900, fee_minor=5,
+                   booked_at=ts(6))))
+    result = run(con, cfg)
+    assert result.matched_by_rule == {"exact_reference": 4}  # ORD1, ORD2 (normalised), RFD1, by psp ref L7
+    assert breaks(con) == {
+        ("amount_mismatch", "ORD3"): (7000, 6900, -100),
+        ("duplicate", "ORD1"): (None, 10000, 10000),
+        ("fee_variance", "ORD8"): (48, 50, 2),
+        ("missing_in_ledger", "ORD5"): (None, 1000, 1000),
+        ("missing_in_ledger", "ORD8"): (None, 8000, 8000),
+        ("missing_in_statement", "ORD4"): (4000, None, -4000),
+        ("timing", "ORD6"): (3000, None, -3000),
+        ("timing", "ORD9"): (None, 1200, 1200),
+    }
+    # every open item ended matched or in a break; nothing matched twice
+    assert con.execute("SELECT count(*) FROM work_ledger WHERE state IS NULL").fetchone()[0] == 2
+    assert con.execute("SELECT count(line_id) = count(DISTINCT line_id) FROM matches").fetchone()[0]
+
+
+def test_ambiguous_candidates_are_not_picked(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=100, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="ORD1", amount_minor=200, booked_at=ts(2))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=150, fee_minor=1, booked_at=ts(1))))
+    result = run(con, cfg)
+    assert result.matched_by_rule == {}
+    assert con.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
+
+
+def test_payout_three_way(con, cfg):
+    st = stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, payout_id="WX1-20261121",
+                   booked_at=ts(1)),
+              dict(merchant_reference="ORD2", amount_minor=5000, fee_minor=30, payout_id="WX1-20261121",
+                   booked_at=ts(2)))
+    s_line = dict(merchant_reference="ch", amount_minor=1000, fee_minor=59, payout_id="po_1", booked_at=ts(1))
+    stripe = stmt(s_line, dict(merchant_reference=None, psp_reference="po_1", txn_type="payout",
+                               amount_minor=-941, fee_minor=0, payout_id="po_1", booked_at=ts(9)),
+                  source="stripe", currency="USD")
+    stripe = stripe.with_columns(pl.col("line_id").str.replace("^f+", "stripe"))
+    bank = stmt(dict(end_to_end_id="WX1-20261121", amount_minor=14900, txn_type="transfer", booked_at=ts(1, day=22)),
+                dict(end_to_end_id="po_1", amount_minor=941, txn_type="transfer", booked_at=ts(1, day=22),
+                     currency="USD"),
+                dict(end_to_end_id="NOTHING", amount_minor=5, txn_type="transfer", booked_at=ts(1, day=22)),
+                source="bank").with_columns(pl.col("line_id").str.replace("^f+", "bank"))
+    for frame in (st, stripe, bank):
+        warehouse.insert_frame(con, "statement_lines", frame)
+    run(con, cfg, sources=("wechatpay", "stripe", "bank"))
+    got = {(r[0], r[1]): r[2:] for r in con.execute(
+        "SELECT category, reference, ledger_amount_minor, statement_amount_minor FROM breaks "
+        "WHERE category IN ('payout_mismatch', 'unsettled', 'missing_in_ledger') AND source <> 'stripe' "
+        "AND source <> 'wechatpay' OR category = 'payout_mismatch' ORDER BY 1, 2").fetchall()}
+    # WeChat: items net 14910, bank credited 14900 → short by 10; Stripe: 941 = 941 → matched.
+    assert got == {("payout_mismatch", "WX1-20261121"): (14910, 14900),
+                   ("missing_in_ledger", "NOTHING"): (None, 5)}
+    assert con.execute("SELECT payout_id FROM matches WHERE kind = 'payout_bank' ORDER BY 1").fetchall() == [
+        ("WX1-20261121",), ("po_1",)]
