@@ -58,4 +58,9 @@ class IntegrityError(ReconError):
 
 
 class TransferError(ReconError):
-    """SFTP/transport failure after retries, or a host key that does not match the pinned one."""
+    """SFTP/transport failure after retries, or a host key that does not match the pinned one.
+
+    ``retryable`` is True only for failures a later attempt may get past (the connection kept
+    failing); a refused host key or login is final."""
+
+    retryable = False

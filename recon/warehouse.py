@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 
 MACROS = """
 CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
+-- The expected fee of one line under one rate (recon/ratecard.py, unit for unit): round() on
+-- DECIMAL is half away from zero, the project's one rounding rule.
+CREATE OR REPLACE MACRO expected_fee(amount, txn_type, rate, fixed, minimum, maximum, returns) AS
+    CASE
+      WHEN txn_type = 'payment' THEN
+        least(greatest(round(abs(amount) * rate)::BIGINT + fixed, minimum),
+              coalesce(maximum, 9223372036854775807))
+      WHEN txn_type = 'refund' AND returns THEN -(round(abs(amount) * rate)::BIGINT)
+      ELSE 0
+    END;
 """
 
 
@@ -43,7 +53,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
                      "find it with `fuser " + str(path) + "`. Nothing was changed.") from e
         raise
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(sql.load("ddl"))
+    sql.execute(con, "ddl")
     con.execute(MACROS)
     return con
 

@@ -2,6 +2,14 @@
 -- bank credit), per payout with no bank credit, and per bank line of the day that no payout
 -- explains. Also records the payout ↔ bank links in matches.
 -- Inputs: work_payouts, work_banks, statement_lines. Parameters: $run_id, $business_date.
+INSERT INTO payouts
+SELECT $run_id, source, payout_id, currency, items, settled, declared, bank_credit, bank_line_id,
+       CASE WHEN bank_line_id IS NULL THEN 'unsettled'
+            WHEN bank_candidates > 1 THEN 'ambiguous'
+            WHEN bank_credit <> coalesce(declared, settled) OR declared <> settled THEN 'payout_mismatch'
+            ELSE 'matched' END
+FROM work_payouts;
+
 INSERT INTO matches
 SELECT $run_id, 'payout_bank', 'payout_reference', NULL, bank_line_id, payout_id,
        bank_credit - coalesce(declared, settled),

@@ -144,3 +144,17 @@ CREATE TABLE IF NOT EXISTS annotations (
     annotated_at TIMESTAMPTZ NOT NULL,
     workbook_sha VARCHAR
 );
+
+-- One row per PSP payout per run: the three legs of the clearing check.
+CREATE TABLE IF NOT EXISTS payouts (
+    run_id            VARCHAR NOT NULL,
+    source            VARCHAR NOT NULL,
+    payout_id         VARCHAR NOT NULL,
+    currency          VARCHAR,
+    items             BIGINT NOT NULL,
+    settled_minor     BIGINT NOT NULL,
+    declared_minor    BIGINT,
+    bank_credit_minor BIGINT,
+    bank_line_id      VARCHAR,
+    status            VARCHAR NOT NULL
+);

@@ -1,8 +1,6 @@
 -- Grain: one break per PSP payment/refund line of the day whose actual fee differs from the
--- contracted rate card by more than the source's fee tolerance. The expected fee follows
--- recon/ratecard.py exactly: round(|amount| × rate) half away from zero (DuckDB's round on
--- DECIMAL), plus the fixed part, floored at the minimum and capped at the maximum; refunds get
--- −round(|amount| × rate) back where the card returns fees, else 0.
+-- contracted rate card by more than the source's fee tolerance (macro expected_fee in
+-- recon/warehouse.py, which follows recon/ratecard.py unit for unit).
 -- Inputs: work_stmt, work_rules, rate_cards. Parameters: $run_id, $business_date.
 INSERT INTO breaks (run_id, break_id, business_date, category, source, currency, reference,
                     psp_reference, ledger_entry_id, line_id, ledger_amount_minor,
@@ -10,14 +8,8 @@ INSERT INTO breaks (run_id, break_id, business_date, category, source, currency,
 WITH expected AS (
     SELECT s.line_id, s.source, s.currency, s.merchant_reference, s.psp_reference, s.booked_at,
            s.fee_minor,
-           CASE
-             WHEN s.txn_type = 'payment' THEN
-               least(greatest(round(abs(s.amount_minor) * c.rate)::BIGINT + c.fixed_minor, c.minimum_minor),
-                     coalesce(c.maximum_minor, 9223372036854775807))
-             WHEN s.txn_type = 'refund' AND c.refund_returns_fee THEN
-               -(round(abs(s.amount_minor) * c.rate)::BIGINT)
-             ELSE 0
-           END AS expected_fee
+           expected_fee(s.amount_minor, s.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
+                        c.maximum_minor, c.refund_returns_fee) AS expected_fee
     FROM work_stmt s
     JOIN work_rules r ON r.source = s.source
     JOIN rate_cards c

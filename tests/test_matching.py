@@ -151,3 +151,32 @@ def test_payout_three_way(con, cfg):
                    ("missing_in_ledger", "NOTHING"): (None, 5)}
     assert con.execute("SELECT payout_id FROM matches WHERE kind = 'payout_bank' ORDER BY 1").fetchall() == [
         ("WX1-20261121",), ("po_1",)]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount=st.integers(min_value=-10**12, max_value=10**12),
+       txn_type=st.sampled_from(["payment", "refund", "chargeback"]),
+       source=st.sampled_from(["wechatpay", "stripe"]))
+def test_sql_expected_fee_equals_rate_card(amount, txn_type, source):
+    """The SQL macro and recon.ratecard agree to the minor unit (one rounding rule)."""
+    cfg = config.load(ROOT / "data" / "recon.toml")
+    card = ratecard.load(cfg.source(source).rate_card)
+    con = _fee_con(cfg)
+    got = con.execute(
+        "SELECT expected_fee(?::BIGINT, ?, rate, fixed_minor, minimum_minor, maximum_minor, "
+        "refund_returns_fee) FROM rate_cards WHERE source = ?", [amount, txn_type, source]).fetchone()[0]
+    assert got == card.expected_fee(amount, txn_type, D)
+
+
+_CON = {}
+
+
+def _fee_con(cfg):
+    if "con" not in _CON:
+        con = warehouse.connect(":memory:")
+        warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+        _CON["con"] = con
+    return _CON["con"]

@@ -1,0 +1,178 @@
+"""The raw archive: every fetched file stored once under its sha256, never changed afterwards.
+
+Layout: ``<root>/sha256/ab/<sha256>`` (read-only), plus ``<root>/tmp/`` where transports stage
+downloads so that the final step is a rename inside one filesystem. Reruns read inputs back with
+``read``, which re-hashes, so a file altered on disk is reported instead of silently reused.
+
+Also here: the records and errors every transport shares (``Fetched``, ``MissingFile``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from recon.errors import ReconError
+
+log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class ArchiveCorrupted(ReconError):
+    """An archived file's bytes no longer hash to the name it is stored under."""
+
+    def __init__(self, path: Path, expected: str, found: str):
+        self.path, self.expected, self.found = path, expected, found
+        super().__init__(
+            f"archived file {path} is corrupted: expected sha256 {expected}, found {found}.",
+            hint="The archive is immutable, so the file was changed on disk; restore it from a "
+                 "backup or fetch the original again, and find out what wrote to the archive.")
+
+
+class ArchiveMissing(ReconError):
+    """A sha256 that a run or manifest refers to is not in the archive."""
+
+    def __init__(self, path: Path, sha256: str):
+        self.path, self.sha256 = path, sha256
+        super().__init__(f"sha256 {sha256} is not in the archive (expected at {path}).",
+                         hint="Check that the archive path in the config is the one the run used, "
+                              "or restore the file from a backup.")
+
+
+class MissingFile(ReconError):
+    """The day's file is not (yet) where the source publishes it."""
+
+    def __init__(self, source: str, where: str, expected: str):
+        self.source, self.where, self.expected = source, where, expected
+        super().__init__(f"{source}: no file matching {expected!r} in {where}.",
+                         hint="The file is late or was never sent: check with the sender, or "
+                              "check the source's pattern and directory in the config.")
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    sha256: str
+    path: Path
+    size: int
+    new: bool  # False when the same bytes were archived before
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One file a transport brought into the archive, and where it came from."""
+
+    source: str
+    remote_path: str
+    name: str
+    size: int
+    sha256: str
+    archive_path: Path
+    new: bool  # False when the same bytes were archived before
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Archive:
+    """Content-addressed, write-once store of raw input files."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.staging = self.root / "tmp"
+
+    def path(self, sha: str) -> Path:
+        if not _SHA256.fullmatch(sha):
+            raise ValueError(f"expected a lower-case hex sha256, found {sha!r}")
+        return self.root / "sha256" / sha[:2] / sha
+
+    def temp_path(self, hint: str = "") -> Path:
+        """A fresh, empty staging file on the archive's filesystem, for a transport to fill."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", hint)[:80]
+        fd, name = tempfile.mkstemp(prefix=f".{safe}.", suffix=".part", dir=self.staging)
+        os.close(fd)
+        return Path(name)
+
+    def __contains__(self, sha: str) -> bool:
+        return self.path(sha).is_file()
+
+    def put(self, tmp_path: Path) -> ArchivedFile:
+        """Store the bytes of ``tmp_path`` under their sha256 and consume ``tmp_path``."""
+        tmp_path = Path(tmp_path)
+        sha = sha256_file(tmp_path)
+        size = tmp_path.stat().st_size
+        dest = self.path(sha)
+        if dest.exists():
+            if dest.stat().st_size != size:
+                raise ArchiveCorrupted(dest, sha, f"(a file of {dest.stat().st_size} bytes, "
+                                                  f"not {size})")
+            tmp_path.unlink()
+            return ArchivedFile(sha, dest, size, new=False)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staged = tmp_path
+        if tmp_path.stat().st_dev != dest.parent.stat().st_dev:
+            # os.replace is only atomic within one filesystem: copy next to the destination first.
+            fd, name = tempfile.mkstemp(prefix=f".{sha}.", dir=dest.parent)
+            os.close(fd)
+            staged = Path(name)
+            shutil.copyfile(tmp_path, staged)
+        try:
+            with open(staged, "rb+") as f:
+                os.fsync(f.fileno())
+            # Read-only before the rename, so the file is never visible writable under its name.
+            os.chmod(staged, _READ_ONLY)
+            os.replace(staged, dest)
+            _fsync_dir(dest.parent)
+        finally:
+            if staged != tmp_path:
+                staged.unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
+        log.debug("archived %s (%d bytes)", sha, size)
+        return ArchivedFile(sha, dest, size, new=True)
+
+    def read(self, sha: str) -> bytes:
+        """The archived bytes, re-hashed; ``ArchiveCorrupted`` if they no longer match."""
+        path = self.path(sha)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as e:
+            raise ArchiveMissing(path, sha) from e
+        found = hashlib.sha256(data).hexdigest()
+        if found != sha:
+            raise ArchiveCorrupted(path, sha, found)
+        return data
+
+
+def summarize(source: str, fetched: list[Fetched]) -> str:
+    """The one log line per source and day: "stripe: 1 file fetched, 3,412,554 bytes, new"."""
+    n, new = len(fetched), sum(f.new for f in fetched)
+    total = sum(f.size for f in fetched)
+    if new == n:
+        status = "new"
+    elif new == 0:
+        status = "already archived"
+    else:
+        status = f"{new} new, {n - new} already archived"
+    return f"{source}: {n:,} file{'' if n == 1 else 's'} fetched, {total:,} bytes, {status}"

@@ -1,0 +1,155 @@
+"""The nightly reconciliation flow: one Prefect task per stage, each a call into recon.pipeline.
+
+Runs appear in the Prefect UI as "reconcile 2026-11-21" with tasks "fetch wechatpay",
+"load stripe_itemized_20261121.csv", "match", "reports". Parameters are the business date, the
+sources and the config path; nothing secret ever becomes a parameter.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from recon import config as config_mod
+from recon import pipeline
+from recon.assemble import build_summary
+from recon.config import Config, Source
+from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
+from recon.matching import MatchResult
+from recon.reports.fees import write_fee_report
+from recon.reports.model import RunSummary, SourceStatus
+from recon.reports.summary import write_summary_json
+from recon.reports.workbook import write_workbook
+
+log = logging.getLogger(__name__)
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "recon.toml"
+
+
+def _retry_transfer(task, task_run, state) -> bool:
+    """Retry the SFTP task only where another attempt can help (not a refused host key)."""
+    try:
+        state.result()
+    except Exception as e:  # noqa: BLE001 - we only inspect the failure
+        return bool(getattr(e, "retryable", False))
+    return False
+
+
+@task(name="fetch", task_run_name="fetch {source.name}", retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_retry_transfer, cache_policy=NO_CACHE)
+def fetch_task(cfg: Config, source: Source, business_date: date) -> pipeline.Arrival:
+    return pipeline.fetch_source(cfg, source, business_date)
+
+
+@task(name="fetch ledger", task_run_name="fetch ledger export", cache_policy=NO_CACHE)
+def fetch_ledger_task(cfg: Config, business_date: date) -> pipeline.Arrival:
+    return pipeline.fetch_ledger(cfg, business_date)
+
+
+@task(name="load ledger", task_run_name="load {f.name}", cache_policy=NO_CACHE)
+def load_ledger_task(cfg: Config, f, business_date: date, run_id: str) -> SourceStatus:
+    return pipeline.load_ledger_file(cfg, f, business_date, run_id)
+
+
+@task(name="load statement", task_run_name="load {f.name}", cache_policy=NO_CACHE)
+def load_task(cfg: Config, source: Source, f, business_date: date, run_id: str) -> SourceStatus:
+    return pipeline.load_statement(cfg, source, f, business_date, run_id)
+
+
+@task(name="match", task_run_name="match {business_date}", cache_policy=NO_CACHE)
+def match_task(cfg: Config, run_id: str, business_date: date, sources: list[str]) -> MatchResult:
+    return pipeline.match(cfg, run_id, business_date, sources)
+
+
+@task(name="reports", task_run_name="reports {business_date}", cache_policy=NO_CACHE)
+def report_task(cfg: Config, run_id: str, business_date: date, started_at, statuses: list[SourceStatus],
+                language: str) -> RunSummary:
+    out = pipeline.reports_dir(cfg, business_date, run_id)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"recon_{business_date:%Y-%m-%d}"
+    paths = {"workbook": out / f"{stem}.xlsx", "fees": out / f"fees_{business_date:%Y-%m-%d}.csv",
+             "summary": out / f"summary_{business_date:%Y-%m-%d}.json"}
+    summary = build_summary(cfg, run_id, business_date, started_at, statuses,
+                            {k: str(v) for k, v in paths.items()})
+    log.info("Writing the workbook: %d breaks", len(summary.breaks))
+    write_workbook(summary, paths["workbook"], language=language)
+    write_fee_report(summary, paths["fees"])
+    write_summary_json(summary, paths["summary"])
+    return summary
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def yesterday(cfg: Config) -> date:
+    return datetime.now(ZoneInfo(cfg.timezone)).date() - timedelta(days=1)
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+    params = flow_run.parameters
+    day = params.get("business_date") or yesterday(config_mod.load(params.get("config_path") or DEFAULT_CONFIG))
+    return f"reconcile {day}"
+
+
+@flow(name="recon-nightly", flow_run_name=_run_name, log_prints=False, validate_parameters=True)
+def nightly(business_date: date | None = None, sources: list[str] | None = None,
+            config_path: str | None = None, language: str = "en") -> dict:
+    """Reconcile one business day (default: yesterday in the config's timezone): fetch, load,
+    match, report. Returns the run's outcome."""
+    cfg = config_mod.load(config_path or DEFAULT_CONFIG)
+    business_date = business_date or yesterday(cfg)
+    selected = pipeline.select_sources(cfg, sources)
+    run_id = pipeline.new_run_id(business_date)
+    started_at = pipeline.begin_run(cfg, run_id, business_date)
+    timings: dict[str, float] = {}
+    statuses: list[SourceStatus] = []
+    try:
+        t = time.perf_counter()
+        ledger_future = fetch_ledger_task.submit(cfg, business_date)
+        futures = {s.name: fetch_task.submit(cfg, s, business_date) for s in selected}
+        arrivals = {name: fut.result() for name, fut in futures.items()}
+        ledger_arrival = ledger_future.result()
+        timings["fetch"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if ledger_arrival.missing:
+            statuses.append(pipeline.missing_status(None, ledger_arrival))
+        for f in ledger_arrival.files:
+            statuses.append(load_ledger_task(cfg, f, business_date, run_id))
+        for s in selected:
+            arrival = arrivals[s.name]
+            if arrival.missing:
+                statuses.append(pipeline.missing_status(s, arrival))
+            for f in arrival.files:
+                statuses.append(load_task(cfg, s, f, business_date, run_id))
+        timings["load"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        match_task(cfg, run_id, business_date, [s.name for s in selected])
+        timings["match"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        summary = report_task(cfg, run_id, business_date, started_at, statuses, language)
+        timings["reports"] = time.perf_counter() - t
+    except BaseException:
+        pipeline.finish_run(cfg, run_id, statuses, "failed", {}, timings)
+        raise
+    status = "reconciled" if summary.reconciled else "breaks"
+    outputs = {k: {"path": p, "sha256": _sha256(p)} for k, p in summary.outputs.items()}
+    pipeline.finish_run(cfg, run_id, statuses, status, outputs, timings)
+    for name, n in summary.breaks_by_category.items():
+        log.info("Breaks %s: %d", name, n)
+    from prefect.runtime import flow_run
+    return {
+        "run_id": run_id, "flow_run_id": str(flow_run.id), "business_date": business_date.isoformat(), "status": status,
+        "exit_code": EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS,
+        "breaks": summary.breaks_by_category, "sources": {s.source: s.status for s in statuses},
+        "outputs": summary.outputs, "timings": timings,
+    }

@@ -1,0 +1,177 @@
+"""The `recon` command. Exit codes: 0 reconciled, 1 breaks (or a source late/rejected), 2 error."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from recon.errors import EXIT_ERROR, ReconError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "data" / "recon.toml"
+log = logging.getLogger("recon")
+
+
+def _prefect_env() -> None:
+    """Prefect settings that must be in place before prefect is imported (DESIGN.md traps)."""
+    os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recon,connectors,schemas,flows")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def _config(args) -> Path:
+    return Path(args.config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
+
+
+def cmd_generate(args) -> int:
+    from recon.generate import generate_day
+    day = generate_day(args.date, args.out, seed=args.seed, scale=args.scale,
+                       progress=lambda m: print(f"  {m}", file=sys.stderr))
+    for name, path in sorted(day.paths.items()):
+        print(f"{name:<10} {path}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    _prefect_env()
+    from flows.nightly import nightly
+    result = nightly(business_date=args.date, sources=args.sources or None,
+                     config_path=str(_config(args)), language=args.language)
+    _print_result(result)
+    return result["exit_code"]
+
+
+def _print_result(result: dict) -> None:
+    print(f"run {result['run_id']} for {result['business_date']}: {result['status']}")
+    for source, status in result["sources"].items():
+        print(f"  source {source:<12} {status}")
+    for category, n in result["breaks"].items():
+        print(f"  breaks {category:<22} {n}")
+    for name, path in result["outputs"].items():
+        print(f"  {name:<8} {path}")
+
+
+def cmd_ledger_load(args) -> int:
+    from connectors.archive import Archive
+    from connectors.local import fetch_local
+    from recon import config, pipeline
+    cfg = config.load(_config(args))
+    path = args.file.resolve()
+    files = fetch_local(path.parent, path.name, date.today(), Archive(cfg.archive), source="ledger")
+    for f in files:
+        status = pipeline.load_ledger_file(cfg, f, None, None)
+        print(f"{f.name}: {status.status}, {status.lines} entries, {status.quarantined} quarantined")
+        if status.status != "loaded":
+            print(status.error, file=sys.stderr)
+            return EXIT_ERROR
+    return 0
+
+
+def cmd_identify(args) -> int:
+    from schemas import registry
+    print(registry.identify(args.file.read_bytes(), args.file.name))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    _prefect_env()
+    from recon import config
+    from flows.serve import serve
+    serve(config.load(_config(args)), str(_config(args)))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    _prefect_env()
+    from recon.demo import run_demo
+    return run_demo(args.date, args.out.resolve(), seed=args.seed, scale=args.scale)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(
+        prog="recon", formatter_class=fmt,
+        description="Batch reconciliation and clearing for payment operations.",
+        epilog="examples:\n  recon demo\n  recon run --date 2026-11-21\n"
+               "  recon generate --date 2026-11-21 --out /tmp/world --scale 1000")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-paragraph errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", formatter_class=fmt, help="write a synthetic day: ledger, PSP files, bank statement, ground truth",
+                       epilog="example:\n  recon generate --date 2026-11-21 --out /tmp/world --seed 7 --scale 1000")
+    g.add_argument("--date", type=_date, required=True, help="business date, YYYY-MM-DD")
+    g.add_argument("--out", type=Path, required=True, help="output directory (laid out like the SFTP server)")
+    g.add_argument("--seed", type=int, default=7, help="random seed (same seed, same bytes; default 7)")
+    g.add_argument("--scale", type=int, default=200, help="payments per PSP per day (default 200)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", formatter_class=fmt, help="reconcile one business day (the nightly Prefect flow)",
+                       epilog="example:\n  recon run --date 2026-11-21 --config data/recon.toml\n"
+                              "exit codes: 0 reconciled, 1 breaks or a late/rejected source, 2 error")
+    r.add_argument("--date", type=_date, default=date.today() - timedelta(days=1),
+                   help="business date, YYYY-MM-DD (default: yesterday)")
+    r.add_argument("--sources", type=lambda s: [x for x in s.split(",") if x], default=None,
+                   help="comma-separated source names (default: all configured)")
+    r.add_argument("--config", help=f"config file (default: $RECON_CONFIG or {DEFAULT_CONFIG})")
+    r.add_argument("--language", choices=("en", "zh"), default="en", help="workbook labels")
+    r.set_defaults(func=cmd_run)
+
+    led = sub.add_parser("ledger", help="ledger exports")
+    led_sub = led.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    ll = led_sub.add_parser("load", formatter_class=fmt, help="append a ledger export to the warehouse",
+                            epilog="example:\n  recon ledger load var/inbox/ledger/ledger_20261121.csv")
+    ll.add_argument("file", type=Path, help="the ledger export CSV")
+    ll.add_argument("--config", help="config file")
+    ll.set_defaults(func=cmd_ledger_load)
+
+    i = sub.add_parser("identify", formatter_class=fmt, help="print the statement format of a file",
+                       epilog="example:\n  recon identify wechatpay_trade_20261121.csv")
+    i.add_argument("file", type=Path)
+    i.set_defaults(func=cmd_identify)
+
+    s = sub.add_parser("serve", formatter_class=fmt, help="register the nightly schedule with a Prefect server",
+                       epilog="example:\n  prefect server start --host 127.0.0.1 &\n"
+                              "  PREFECT_API_URL=http://127.0.0.1:4200/api recon serve")
+    s.add_argument("--config", help="config file")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", formatter_class=fmt, help="the whole night on embedded defaults: world, sshd, flow, reports",
+                       epilog="example:\n  recon demo --date 2026-11-21 --seed 7 --out demo-out")
+    d.add_argument("--date", type=_date, default=date(2026, 11, 21), help="business date (default 2026-11-21)")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--scale", type=int, default=200)
+    d.add_argument("--out", type=Path, default=Path("demo-out"))
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return args.func(args)
+    except ReconError as e:
+        if args.debug:
+            raise
+        print(f"recon: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("recon: interrupted; nothing after the last finished stage was recorded.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The stages of one business day as plain functions; the Prefect flow only sequences them.
+
+fetch (SFTP / ledger drop folder) → archive → parse + control totals → validate (quarantine)
+→ load (DuckDB) → match cascade → reports. Each stage opens its own warehouse connection, so
+the stages can run as separate Prefect tasks, and writes nothing unless it succeeded.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from connectors.archive import Archive
+from connectors.local import fetch_local
+from connectors.sftp import Fetched, MissingFile, fetch_day
+from recon import __version__, ratecard, warehouse
+from recon.config import Config, Source
+from recon.errors import IntegrityError, ParseError, ReconError
+from recon.matching import MatchResult, run_cascade
+from recon.reports.model import SourceStatus
+from schemas import registry
+from schemas.ledger import parse_ledger
+
+log = logging.getLogger(__name__)
+LEDGER = "ledger"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a fetch stage found for one source: its files, or why there are none."""
+    source: str
+    files: tuple[Fetched, ...] = ()
+    missing: str = ""
+
+
+def new_run_id(business_date: date) -> str:
+    return f"{business_date:%Y%m%d}-{datetime.now(timezone.utc):%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def begin_run(cfg: Config, run_id: str, business_date: date) -> datetime:
+    started = datetime.now(timezone.utc)
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
+                    "config_sha256) VALUES (?, ?, ?, 'running', ?, ?)",
+                    [run_id, business_date, started, __version__, cfg.sha256])
+        warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card)
+                                        for s in cfg.sources if s.rate_card})
+    finally:
+        con.close()
+    return started
+
+
+def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
+    """Pull the source's file(s) for the business day over SFTP into the archive."""
+    day = source.file_date(business_date)
+    try:
+        files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name)
+    except MissingFile as e:
+        log.warning("%s: no file for %s: %s", source.name, day, e)
+        return Arrival(source.name, missing=str(e))
+    return Arrival(source.name, tuple(files))
+
+
+def fetch_ledger(cfg: Config, business_date: date) -> Arrival:
+    try:
+        files = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, business_date,
+                            Archive(cfg.archive), source=LEDGER)
+    except MissingFile as e:
+        log.warning("ledger: no export for %s: %s", business_date, e)
+        return Arrival(LEDGER, missing=str(e))
+    return Arrival(LEDGER, tuple(files))
+
+
+def _already_loaded(con, f: Fetched) -> SourceStatus | None:
+    seen = warehouse.file_seen(con, f.sha256)
+    if seen is None or seen["parse_status"] != "loaded":
+        return None
+    log.info("%s: %s already loaded (same bytes, sha256 %s…): nothing new", f.source, f.name, f.sha256[:12])
+    return SourceStatus(f.source, "", f.name, f.sha256, "loaded", seen["line_count"] or 0, 0, "ok",
+                        "already loaded by an earlier run")
+
+
+def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date, run_id: str) -> SourceStatus:
+    """Parse, check control totals, validate and load one statement file. A file that fails its
+    control totals or cannot be parsed is recorded as rejected and loads nothing."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        if done := _already_loaded(con, f):
+            return SourceStatus(**{**done.__dict__, "kind": source.kind})
+        data = Archive(cfg.archive).read(f.sha256)
+        try:
+            parsed = registry.parse(source.format, data, name=f.name, source=source.name,
+                                    sha256=f.sha256, business_date=business_date,
+                                    timezone=source.timezone)
+        except (ParseError, IntegrityError) as e:
+            log.error("%s: %s rejected: %s", source.name, f.name, e)
+            warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,
+                                  remote_path=f.remote_path, size=f.size, business_date=business_date,
+                                  fmt=source.format, status="rejected", line_count=None,
+                                  control_total=getattr(e, "check", "parse"), error=str(e))
+            return SourceStatus(source.name, source.kind, f.name, f.sha256, "rejected",
+                                control_total=getattr(e, "check", "n/a"), error=str(e))
+        valid, quarantine = parsed.frame, parsed.quarantine  # parse() validated with pandera
+        con.execute("BEGIN TRANSACTION")
+        warehouse.insert_frame(con, "statement_lines", valid)
+        warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+        checks = "ok" if parsed.checks else "n/a"
+        warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,
+                              remote_path=f.remote_path, size=f.size, business_date=business_date,
+                              fmt=source.format, status="loaded", line_count=valid.height,
+                              control_total=checks)
+        con.execute("COMMIT")
+        n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
+        log.info("%s: %s loaded: %d lines, %d quarantined, control totals %s",
+                 source.name, f.name, valid.height, n_q, checks)
+        return SourceStatus(source.name, source.kind, f.name, f.sha256, "loaded", valid.height, n_q, checks)
+    finally:
+        con.close()
+
+
+def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id: str | None) -> SourceStatus:
+    """Append a ledger export (append-only; a changed row is a correction, an equal row nothing)."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        data = Archive(cfg.archive).read(f.sha256)
+        try:
+            valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
+        except ParseError as e:
+            log.error("ledger: %s rejected: %s", f.name, e)
+            return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=str(e))
+        day = business_date or (valid["business_date"].min() if valid.height else date.today())
+        con.execute("BEGIN TRANSACTION")
+        new, same = warehouse.load_ledger(con, valid, sha256=f.sha256, recorded_at=datetime.now(timezone.utc))
+        warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+        warehouse.record_file(con, sha256=f.sha256, source=LEDGER, name=f.name, remote_path=f.remote_path,
+                              size=f.size, business_date=day, fmt="ledger_csv", status="loaded",
+                              line_count=valid.height, control_total="n/a")
+        con.execute("COMMIT")
+        n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
+        log.info("ledger: %s: %d entries new, %d unchanged, %d quarantined", f.name, new, same, n_q)
+        return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "loaded", valid.height, n_q, "n/a")
+    finally:
+        con.close()
+
+
+def match(cfg: Config, run_id: str, business_date: date, sources: list[str]) -> MatchResult:
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        watermark = datetime.now(timezone.utc)
+        con.execute("UPDATE runs SET ledger_watermark = ? WHERE run_id = ?", [watermark, run_id])
+        con.execute("BEGIN TRANSACTION")
+        result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
+                             sources=sources, watermark=watermark)
+        con.execute("COMMIT")
+        return result
+    finally:
+        con.close()
+
+
+def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: str,
+               outputs: dict[str, dict], timings: dict[str, float]) -> None:
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        inputs = [{"source": s.source, "name": s.file_name, "sha256": s.sha256, "status": s.status}
+                  for s in statuses]
+        con.execute("UPDATE runs SET finished_at = ?, status = ?, input_files = ?, outputs = ?, "
+                    "timings = ? WHERE run_id = ?",
+                    [datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),
+                     json.dumps(outputs, sort_keys=True), json.dumps(timings, sort_keys=True), run_id])
+    finally:
+        con.close()
+
+
+def missing_status(source: Source | None, arrival: Arrival) -> SourceStatus:
+    kind = source.kind if source else LEDGER
+    return SourceStatus(arrival.source, kind, None, None, "missing", error=arrival.missing)
+
+
+def select_sources(cfg: Config, names: list[str] | None) -> list[Source]:
+    if not names:
+        return list(cfg.sources)
+    unknown = [n for n in names if n not in {s.name for s in cfg.sources}]
+    if unknown:
+        raise ReconError(f"unknown source(s) {', '.join(unknown)}: the config {cfg.path} declares "
+                         f"{', '.join(s.name for s in cfg.sources)}.", hint="Check --sources.")
+    return [s for s in cfg.sources if s.name in names]
+
+
+def reports_dir(cfg: Config, business_date: date, run_id: str) -> Path:
+    return cfg.reports / f"{business_date:%Y-%m-%d}" / run_id

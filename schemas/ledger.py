@@ -1,0 +1,47 @@
+"""The internal ledger export (``ledger_YYYYMMDD.csv``) → LEDGER_COLUMNS, validated.
+
+``booked_at`` carries its own UTC offset (``2026-11-21T09:15:02+08:00``) and is stored in UTC;
+``channel`` becomes ``source`` (the configured source name the entry settles through).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from recon.money import exponent_expr, minor_expr
+from schemas import quirks
+from schemas.validation import conform_ledger, validate_ledger
+
+COLUMNS = [
+    "entry_id", "business_date", "booked_at", "channel", "txn_type", "merchant_reference",
+    "psp_reference", "original_reference", "amount", "currency", "counterparty", "description",
+]
+
+
+def parse_ledger(data: bytes, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(LEDGER_COLUMNS frame of valid entries, quarantine frame)."""
+    quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
+    rows = quirks.read_text_csv(data, name)
+    currency = pl.col("currency").str.strip_chars().str.to_uppercase()
+    frame = conform_ledger(rows.select(
+        "entry_id",
+        pl.col("channel").alias("source"),
+        pl.col("business_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+          .alias("business_date"),
+        _offset_to_utc(pl.col("booked_at")).alias("booked_at"),
+        "txn_type",
+        minor_expr(pl.col("amount"), exponent_expr(currency)).alias("amount_minor"),
+        currency.alias("currency"),
+        "merchant_reference", "psp_reference", "original_reference", "counterparty", "description",
+        "file_line",
+    ))
+    originals = rows.select("file_line", pl.col("amount").alias("amount_minor"),
+                            pl.col("booked_at"), pl.col("business_date"), pl.col("currency"),
+                            pl.col("txn_type"), pl.col("channel").alias("source"))
+    return validate_ledger(frame, file_name=name, sha256=sha256, originals=originals)
+
+
+def _offset_to_utc(text: pl.Expr) -> pl.Expr:
+    """ISO 8601 with an offset (``+08:00`` or ``Z``) → UTC; null when the offset is missing."""
+    return (text.str.strip_chars().str.replace(r"Z$", "+00:00")
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
+            .dt.convert_time_zone("UTC"))

@@ -1,0 +1,86 @@
+"""Small reading hooks shared by the CSV parsers: BOM, CRLF, backtick padding, raw JSON, exact sums.
+
+Each quirk is one function so a format's parser stays a plain column mapping (STYLE.md §2).
+Everything here is vectorised polars; nothing loops over rows in Python.
+"""
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import polars as pl
+
+from recon.errors import ParseError
+from recon.money import minor_expr
+
+BOM = b"\xef\xbb\xbf"
+# Control totals are compared in ten-thousandths of the major unit, whatever the currency: exact
+# for any text with up to 4 decimals, so a row whose amount is inexact *for its currency* (and is
+# quarantined later) still counts towards the file's own totals, which it is part of.
+CHECK_EXPONENT = 4
+
+
+def strip_bom(data: bytes) -> bytes:
+    return data[len(BOM):] if data.startswith(BOM) else data
+
+
+def header_line(data: bytes, file: str) -> list[str]:
+    """The header row's names (BOM, CR and backtick padding removed); ParseError if there is none."""
+    first = strip_bom(data).split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(file, 1, f"expected a UTF-8 header row ({exc.reason})") from exc
+    return [name.strip().lstrip("`") for name in text.split(",")] if text.strip() else []
+
+
+def require_columns(found: list[str], required: list[str], file: str) -> None:
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise ParseError(file, 1, f"expected a header row with the columns {', '.join(required)}; "
+                                  f"missing {', '.join(missing)}")
+
+
+def read_text_csv(data: bytes, file: str, *, first_line: int = 1) -> pl.DataFrame:
+    """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
+
+    ``first_line`` is the physical line of the header within the whole file. Rows are mapped to
+    lines by position, so a quoted field spanning lines or a blank line would shift every line
+    number after it: that is refused here rather than reported against the wrong line.
+    """
+    body = strip_bom(data)
+    try:
+        frame = pl.read_csv(io.BytesIO(body), infer_schema=False, encoding="utf8",
+                            truncate_ragged_lines=False)
+    except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
+        raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
+    physical = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if physical != frame.height + 1:
+        raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
+                                     f"lines: blank lines or quoted line breaks)")
+    frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
+    return frame.with_columns(
+        pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
+
+
+def raw_json(columns: list[str]) -> pl.Expr:
+    """The original fields of a line as a JSON object with sorted keys (UTF-8, not escaped)."""
+    return pl.struct(sorted(columns)).struct.json_encode().alias("raw")
+
+
+def line_id(sha256: str) -> pl.Expr:
+    return (pl.lit(f"{sha256[:16]}:") + pl.col("file_line").cast(pl.String)).alias("line_id")
+
+
+def check_units(text: pl.Expr) -> pl.Expr:
+    """Exact amount text → integer ten-thousandths (for control totals); null if not a number."""
+    return minor_expr(text, CHECK_EXPONENT)
+
+
+def show_units(value: int | None) -> str:
+    """Check units back to decimal text with at least two places (12.3 → '12.30')."""
+    if value is None:
+        return "(none)"
+    d = Decimal(value).scaleb(-CHECK_EXPONENT).normalize()
+    places = max(2, -d.as_tuple().exponent)
+    return f"{d:.{places}f}"

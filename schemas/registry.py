@@ -1,0 +1,49 @@
+"""The statement formats recon reads: which module claims a file, and parsing it.
+
+Every format module offers ``identify(data, name) -> bool`` and ``parse(data, *, name, source,
+sha256, business_date, timezone) -> ParsedFile``. A file that no format, or more than one format,
+claims is a ParseError: recon never guesses.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+from types import ModuleType
+
+from recon.errors import ParseError
+from schemas import camt053, stripe, wechatpay
+from schemas.validation import QUARANTINE_COLUMNS, ControlCheck, ParsedFile
+
+__all__ = ["FORMATS", "QUARANTINE_COLUMNS", "ControlCheck", "ParsedFile", "identify", "parse"]
+
+log = logging.getLogger(__name__)
+
+FORMATS: dict[str, ModuleType] = {
+    wechatpay.NAME: wechatpay,
+    stripe.NAME: stripe,
+    camt053.NAME: camt053,
+}
+
+
+def identify(data: bytes, name: str) -> str:
+    claims = [fmt for fmt, module in FORMATS.items() if module.identify(data, name)]
+    if len(claims) != 1:
+        found = "none" if not claims else " and ".join(claims)
+        raise ParseError(name, None, f"expected exactly one known format to claim the file "
+                                     f"({', '.join(FORMATS)}); claimed by {found}")
+    return claims[0]
+
+
+def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+          timezone: str) -> ParsedFile:
+    try:
+        module = FORMATS[fmt]
+    except KeyError:
+        raise ParseError(name, None, f"expected a known format ({', '.join(FORMATS)}), "
+                                     f"got {fmt!r}") from None
+    parsed = module.parse(data, name=name, source=source, sha256=sha256,
+                          business_date=business_date, timezone=timezone)
+    log.info("%s (%s): %d lines, %d loaded, %d quarantine rows, %d control totals balanced",
+             name, fmt, parsed.line_count, parsed.frame.height, parsed.quarantine.height,
+             len(parsed.checks))
+    return parsed

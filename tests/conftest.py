@@ -1,0 +1,48 @@
+"""Shared fixtures: a real OpenSSH sshd on loopback, a fresh archive, the conformance corpus.
+
+Prefect's settings are fixed at import time, before any test module imports prefect: a throwaway
+PREFECT_HOME (never the user's ~/.prefect) and no analytics.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+if "PREFECT_HOME" not in os.environ:
+    _prefect_home = tempfile.mkdtemp(prefix="recon-test-prefect-")
+    os.environ["PREFECT_HOME"] = _prefect_home
+    atexit.register(shutil.rmtree, _prefect_home, True)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from connectors.archive import Archive  # noqa: E402
+from connectors.sshd import LocalSshd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A started LocalSshd; ``sshd.root`` is what the SFTP user sees (use a subdirectory per test)."""
+    root = tmp_path_factory.mktemp("sftp-root")
+    workdir = tmp_path_factory.mktemp("sshd")
+    with LocalSshd(root, workdir) as server:
+        yield server
+
+
+@pytest.fixture
+def archive(tmp_path) -> Archive:
+    return Archive(tmp_path / "archive")
+
+
+@pytest.fixture(scope="session")
+def conformance_dir() -> Path:
+    """The shared corpus of real statement files; skipped, with the reason, where absent."""
+    path = Path(os.environ.get("RECON_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
+    if not path.is_dir():
+        pytest.skip(f"conformance corpus not found at {path} (set RECON_CONFORMANCE_DIR)")
+    return path

@@ -1,0 +1,93 @@
+"""The raw archive and the local drop-folder transport: stored once, read back verified."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from connectors.archive import Archive, ArchiveCorrupted, ArchiveMissing
+from connectors.local import fetch_local
+from connectors.sftp import MissingFile
+
+DAY = date(2026, 11, 21)
+
+
+def _staged(archive: Archive, data: bytes) -> Path:
+    tmp = archive.temp_path("x")
+    tmp.write_bytes(data)
+    return tmp
+
+
+def _archived_files(archive: Archive) -> list[Path]:
+    return [p for p in (archive.root / "sha256").rglob("*") if p.is_file()]
+
+
+def test_put_stores_once_under_sha_read_only(archive):
+    data = b"id,amount\n1,10.00\n"
+    sha = hashlib.sha256(data).hexdigest()
+    first = archive.put(_staged(archive, data))
+    assert (first.sha256, first.size, first.new) == (sha, len(data), True)
+    assert first.path == archive.root / "sha256" / sha[:2] / sha == archive.path(sha)
+    assert stat.S_IMODE(first.path.stat().st_mode) & 0o222 == 0
+    tmp = _staged(archive, data)
+    again = archive.put(tmp)
+    assert (again.new, again.path) == (False, first.path)
+    assert not tmp.exists()
+    assert _archived_files(archive) == [first.path]
+    assert list(archive.staging.iterdir()) == []
+    assert archive.read(sha) == data
+
+
+def test_put_from_another_directory_consumes_the_temp(tmp_path, archive):
+    src = tmp_path / "elsewhere.csv"
+    src.write_bytes(b"abc")
+    got = archive.put(src)
+    assert got.new and not src.exists() and archive.read(got.sha256) == b"abc"
+
+
+def test_tampered_file_is_reported(archive):
+    got = archive.put(_staged(archive, b"payout,100.00\n"))
+    os.chmod(got.path, 0o644)
+    blob = bytearray(got.path.read_bytes())
+    blob[0] ^= 0x01
+    got.path.write_bytes(bytes(blob))
+    with pytest.raises(ArchiveCorrupted) as err:
+        archive.read(got.sha256)
+    msg = str(err.value)
+    assert str(got.path) in msg and got.sha256 in msg
+    assert hashlib.sha256(bytes(blob)).hexdigest() in msg
+
+
+def test_missing_sha_and_bad_sha(archive):
+    with pytest.raises(ArchiveMissing):
+        archive.read("0" * 64)
+    with pytest.raises(ValueError):
+        archive.path("../etc/passwd")
+
+
+def test_fetch_local_matches_pattern_and_dedups(tmp_path, archive, caplog):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "ledger_20261121.csv").write_bytes(b"ledger day 21\n")
+    (drop / "ledger_20261120.csv").write_bytes(b"ledger day 20\n")
+    (drop / ".ledger_20261121.csv.part").write_bytes(b"half")
+    caplog.set_level("INFO", logger="connectors.local")
+    [got] = fetch_local(drop, "ledger_{date:%Y%m%d}*.csv", DAY, archive, source="ledger")
+    assert (got.name, got.size, got.new) == ("ledger_20261121.csv", 14, True)
+    assert got.remote_path == str(drop / "ledger_20261121.csv")
+    assert archive.read(got.sha256) == b"ledger day 21\n"
+    [again] = fetch_local(drop, "ledger_{date:%Y%m%d}*.csv", DAY, archive, source="ledger")
+    assert again.new is False and again.sha256 == got.sha256
+    assert len(_archived_files(archive)) == 1
+    assert "ledger: 1 file fetched, 14 bytes, new" in caplog.text
+    assert "ledger: 1 file fetched, 14 bytes, already archived" in caplog.text
+
+
+def test_fetch_local_missing_names_the_expected_file(tmp_path, archive):
+    with pytest.raises(MissingFile) as err:
+        fetch_local(tmp_path, "ledger_{date:%Y%m%d}.csv", DAY, archive, source="ledger")
+    assert "ledger_20261121.csv" in str(err.value) and str(tmp_path) in str(err.value)
