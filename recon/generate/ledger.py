@@ -1,0 +1,49 @@
+"""The company ledger export (``ledger_YYYYMMDD.csv``): one entry per payment and refund the
+company booked on the day, through any channel, in booking order."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from recon.generate import fmt, ids
+from recon.generate.spec import Psp
+from recon.generate.world import PspDay
+
+HEADER = ("entry_id", "business_date", "booked_at", "channel", "txn_type", "merchant_reference",
+          "psp_reference", "original_reference", "amount", "currency", "counterparty", "description")
+
+
+def _entries(day: date, psp: Psp, psp_day: PspDay, customers: pl.Series) -> pl.DataFrame:
+    entries = pl.DataFrame(psp_day.ledger)
+    refund = pl.col("is_refund")
+    day_text = fmt.day_text(pl.col("order_day"), set(entries["order_day"].unique().to_list()))
+    booked = fmt.local_time(day, pl.col("sec"))
+    return entries.select(
+        pl.col("sec"),
+        booked.dt.date().cast(pl.String).alias("business_date"),
+        fmt.stamp(booked, "%Y-%m-%dT%H:%M:%S%:z").alias("booked_at"),
+        pl.lit(psp.name).alias("channel"),
+        pl.when(refund).then(pl.lit("refund")).otherwise(pl.lit("payment")).alias("txn_type"),
+        ids.merchant_reference_expr(psp, day, day_text).alias("merchant_reference"),
+        pl.when(pl.col("has_psp_ref")).then(ids.psp_reference_expr(psp, day, day_text))
+        .otherwise(pl.lit("")).alias("psp_reference"),
+        pl.when(refund).then(ids.order_ref_expr(psp, day_text, pl.col("order_idx")))
+        .otherwise(pl.lit("")).alias("original_reference"),
+        fmt.money(pl.col("amount")).alias("amount"),
+        pl.lit(psp.currency).alias("currency"),
+        customers.gather(entries["user"]).alias("counterparty"),
+        fmt.pick(pl.col("product"), psp.products).alias("description"),
+    )
+
+
+def write(path: Path, day: date, days: list[tuple[Psp, PspDay, pl.Series]]) -> int:
+    """Write the ledger of all channels, sorted by booking time; returns the number of entries."""
+    frame = pl.concat([_entries(day, psp, psp_day, customers) for psp, psp_day, customers in days])
+    frame = frame.sort("sec", maintain_order=True).with_columns(
+        pl.concat_str([pl.lit(f"LE{day:%Y%m%d}"), fmt.padded(pl.int_range(1, pl.len() + 1), 9)])
+        .alias("entry_id"))
+    fmt.empty_as_null(frame.select(HEADER)).write_csv(path, line_terminator="\n", quote_style="necessary",
+                                                     null_value="")
+    return frame.height

@@ -1,0 +1,71 @@
+"""Stripe itemized balance change report (``balance_change_from_activity.itemized``, run with
+timezone=Asia/Shanghai): one row per balance transaction and the day's payout row last."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from recon.generate import fmt, ids
+from recon.generate.spec import STRIPE
+from recon.generate.world import PspDay
+
+HEADER = ("balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,"
+          "net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,"
+          "automatic_payout_id,automatic_payout_effective_at,payment_intent_id,payment_metadata[order_id],"
+          "payment_metadata[refund_id],card_brand,payment_method_type").split(",")
+PAYOUT_SEC = 86_399  # the payout row is stamped 23:59:59 local on the report day
+
+
+def write(path: Path, day: date, psp_day: PspDay, payout: str) -> int:
+    """Write the report; returns the number of rows (payout row included)."""
+    lines = pl.DataFrame(psp_day.lines)
+    refund = pl.col("is_refund")
+    day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
+    arrival = day + timedelta(days=1)
+    available = fmt.local_time(arrival, pl.lit(0))
+    gross = pl.when(refund).then(-pl.col("amount")).otherwise(pl.col("amount"))
+    product = fmt.pick(pl.col("product"), STRIPE.products)
+    txn_body = pl.when(refund).then(
+        pl.concat_str([pl.lit(f"{day:%Y%m%d}R"), fmt.padded(pl.col("refund_idx"), 13)])
+    ).otherwise(pl.concat_str([day_text, pl.lit("C"), fmt.padded(pl.col("order_idx"), 13)]))
+    created = fmt.local_time(day, pl.col("sec"))
+    frame = lines.select(
+        pl.concat_str([pl.lit("txn_3"), txn_body]).alias("balance_transaction_id"),
+        fmt.utc_stamp(created).alias("created_utc"),
+        fmt.stamp(created).alias("created"),
+        fmt.utc_stamp(available).alias("available_on_utc"),
+        fmt.stamp(available).alias("available_on"),
+        pl.lit("usd").alias("currency"),
+        fmt.money(gross).alias("gross"),
+        fmt.money(pl.col("fee")).alias("fee"),
+        fmt.money(gross - pl.col("fee")).alias("net"),
+        pl.when(refund).then(pl.lit("refund")).otherwise(pl.lit("charge")).alias("reporting_category"),
+        ids.psp_reference_expr(STRIPE, day, day_text).alias("source_id"),
+        pl.when(refund).then(pl.concat_str([pl.lit("REFUND FOR CHARGE ("), product, pl.lit(")")]))
+        .otherwise(product).alias("description"),
+        fmt.money(pl.col("amount")).alias("customer_facing_amount"),
+        pl.lit("usd").alias("customer_facing_currency"),
+        pl.lit(payout).alias("automatic_payout_id"),
+        pl.lit(f"{arrival} 00:00:00").alias("automatic_payout_effective_at"),
+        ids.intent_id_expr(day_text, pl.col("order_idx")).alias("payment_intent_id"),
+        ids.order_ref_expr(STRIPE, day_text, pl.col("order_idx")).alias("payment_metadata[order_id]"),
+        pl.when(refund).then(ids.refund_ref_expr(STRIPE, day, pl.col("refund_idx")))
+        .otherwise(pl.lit("")).alias("payment_metadata[refund_id]"),
+        fmt.pick(pl.col("method"), STRIPE.methods).alias("card_brand"),
+        pl.lit("card").alias("payment_method_type"),
+    )
+    payout_amount = fmt.money_text(-psp_day.net_minor)
+    created_utc, created_local = fmt.stamps(day, PAYOUT_SEC)
+    row = {c: "" for c in HEADER} | {
+        "balance_transaction_id": f"txn_{payout[3:]}",
+        "created_utc": created_utc, "created": created_local,
+        "available_on_utc": fmt.stamps(arrival, 0)[0], "available_on": f"{arrival} 00:00:00", "currency": "usd", "gross": payout_amount,
+        "fee": "0.00", "net": payout_amount, "reporting_category": "payout", "source_id": payout,
+        "description": "STRIPE PAYOUT", "automatic_payout_id": payout,
+        "automatic_payout_effective_at": f"{arrival} 00:00:00",
+    }
+    frame = pl.concat([frame.select(HEADER), pl.DataFrame([row], schema={c: pl.String for c in HEADER})])
+    fmt.empty_as_null(frame).write_csv(path, line_terminator="\n", quote_style="necessary", null_value="")
+    return frame.height

@@ -1,0 +1,69 @@
+"""WeChat Pay merchant trade bill (``downloadbill``, bill_type=ALL): backticked fields, CRLF,
+the summary block at the end (docs/formats.md)."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from recon.generate import fmt, ids
+from recon.generate.spec import WECHAT, WX_APPID, WX_BANKS, WX_MCHID
+from recon.generate.world import PspDay
+from recon.ratecard import RateCard
+
+HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,"
+          "付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,"
+          "退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注").split(",")
+SUMMARY_HEADER = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+
+
+def write(path: Path, day: date, psp_day: PspDay, card: RateCard, customers: pl.Series) -> int:
+    """Write the bill; returns the number of data rows."""
+    lines = pl.DataFrame(psp_day.lines)
+    refund = pl.col("is_refund")
+    day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
+    zero = pl.lit("0.00")
+    payment_amount = pl.when(refund).then(zero).otherwise(fmt.money(pl.col("amount")))
+    refund_amount = pl.when(refund).then(fmt.money(pl.col("amount"))).otherwise(zero)
+    rates = tuple(f"{card.rate_for(m, day).percent:.2f}%" for m in WECHAT.rate_methods)
+    frame = lines.select(
+        fmt.stamp(fmt.local_time(day, pl.col("sec"))).alias("交易时间"),
+        pl.lit(WX_APPID).alias("公众账号ID"),
+        pl.lit(WX_MCHID).alias("商户号"),
+        pl.lit("").alias("特约商户号"),
+        pl.lit("").alias("设备号"),
+        ids.payment_id_expr(WECHAT, day_text, pl.col("order_idx")).alias("微信订单号"),
+        ids.order_ref_expr(WECHAT, day_text, pl.col("order_idx")).alias("商户订单号"),
+        customers.gather(lines["user"]).alias("用户标识"),
+        fmt.pick(pl.col("method"), WECHAT.methods).alias("交易类型"),
+        pl.when(refund).then(pl.lit("REFUND")).otherwise(pl.lit("SUCCESS")).alias("交易状态"),
+        fmt.pick(pl.col("user") % len(WX_BANKS), WX_BANKS).alias("付款银行"),
+        pl.lit("CNY").alias("货币种类"),
+        payment_amount.alias("应结订单金额"),
+        zero.alias("代金券金额"),
+        pl.when(refund).then(ids.refund_id_expr(WECHAT, day, pl.col("refund_idx")))
+        .otherwise(pl.lit("0")).alias("微信退款单号"),
+        pl.when(refund).then(ids.refund_ref_expr(WECHAT, day, pl.col("refund_idx")))
+        .otherwise(pl.lit("0")).alias("商户退款单号"),
+        refund_amount.alias("退款金额"),
+        zero.alias("充值券退款金额"),
+        pl.when(refund).then(pl.lit("ORIGINAL")).otherwise(pl.lit("")).alias("退款类型"),
+        pl.when(refund).then(pl.lit("SUCCESS")).otherwise(pl.lit("")).alias("退款状态"),
+        fmt.pick(pl.col("product"), WECHAT.products).alias("商品名称"),
+        pl.lit("").alias("商户数据包"),
+        fmt.money(pl.col("fee")).alias("手续费"),
+        fmt.pick(pl.col("method"), rates).alias("费率"),
+        payment_amount.alias("订单金额"),
+        refund_amount.alias("申请退款金额"),
+        pl.lit("").alias("费率备注"),
+    )
+    frame = frame.select(pl.concat_str([pl.lit("`"), pl.col(c)]).alias(c) for c in HEADER)
+    paid = int(lines.filter(~refund)["amount"].sum())
+    refunded = int(lines.filter(refund)["amount"].sum())
+    totals = (frame.height, fmt.money_text(paid), fmt.money_text(refunded), "0.00",
+              fmt.money_text(int(lines["fee"].sum())), fmt.money_text(paid), fmt.money_text(refunded))
+    with open(path, "wb") as f:
+        frame.write_csv(f, line_terminator="\r\n", quote_style="necessary")
+        f.write(f"{SUMMARY_HEADER}\r\n{','.join(f'`{v}' for v in totals)}\r\n".encode("utf-8"))
+    return frame.height
