@@ -1,0 +1,291 @@
+"""The break workbook, reopened with openpyxl: sheets, cells, formats, safety, the row cap."""
+from __future__ import annotations
+
+import csv
+import zipfile
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from recon.reports.model import (Break, CurrencyTotal, FeeLine, PayoutLine, RunSummary,
+                                 SourceStatus)
+from recon.reports.workbook import (BREAK_COLUMNS, DATETIME_FORMAT, overflow_csv_path,
+                                    write_workbook)
+
+UTC = timezone.utc
+STARTED = datetime(2024, 5, 2, 1, 15, 0, tzinfo=UTC)
+FORMULA = '=HYPERLINK("http://x")'
+CNY2 = "#,##0.00;[Red]-#,##0.00"
+JPY0 = "#,##0;[Red]-#,##0"
+KWD3 = "#,##0.000;[Red]-#,##0.000"
+
+
+def brk(break_id: str, category: str, currency: str, ledger: int | None, statement: int | None,
+        **kw: object) -> Break:
+    fields: dict[str, object] = dict(
+        break_id=break_id, category=category, source="alipay", currency=currency,
+        ledger_amount_minor=ledger, statement_amount_minor=statement,
+        difference_minor=(statement or 0) - (ledger or 0), reference=f"ORD-{break_id}",
+        psp_reference=f"PSP-{break_id}", booked_at=datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+        timezone="Asia/Shanghai", ledger_entry_id=None, line_id=f"sha:{break_id}",
+        file_name="alipay_20240501.csv", file_line=10, rule="exact_reference", detail="")
+    fields.update(kw)
+    return Break(**fields)  # type: ignore[arg-type]
+
+
+def make_summary(breaks: tuple[Break, ...] | None = None) -> RunSummary:
+    if breaks is None:
+        breaks = (
+            brk("B1", "missing_in_ledger", "CNY", None, 1230, reference=FORMULA,
+                booked_at=datetime(2024, 5, 1, 16, 30, 5, tzinfo=UTC), file_line=12),
+            brk("B2", "missing_in_statement", "USD", -4599, None, source="stripe",
+                timezone="America/New_York", detail="card 4111 1111 1111 1111 declined",
+                file_name=None, file_line=None, ledger_entry_id="L-77", line_id=None),
+            brk("B3", "amount_mismatch", "JPY", 1500, 1480, timezone="Asia/Tokyo"),
+            brk("B4", "amount_mismatch", "KWD", 12345, 12340, timezone="Asia/Kuwait"),
+            brk("B5", "fee_variance", "CNY", 600, 650, detail="bell\x07 and\nnewline"),
+        )
+    return RunSummary(
+        run_id="run-2024-05-01-a1", business_date=date(2024, 5, 1), started_at=STARTED,
+        finished_at=datetime(2024, 5, 2, 1, 17, 30, tzinfo=UTC), code_version="0.1.0+g631f89c",
+        config_sha256="c0ffee" * 10 + "abcd",
+        sources=(
+            SourceStatus("alipay", "psp", "alipay_20240501.csv", "ab" * 32, "loaded", 120, 1, "ok"),
+            SourceStatus("stripe", "psp", None, None, "missing", error="no file by 06:00"),
+            SourceStatus("icbc", "bank", "=cmd|' /C calc'!A0.txt", "cd" * 32, "loaded", 40, 0,
+                         "n/a"),
+        ),
+        ledger_entries=150, statement_lines=160, matched_ledger=148, matched_statement=152,
+        matched_by_rule={"exact_reference": 140, "reference_amount_window": 12},
+        matched_amounts=(CurrencyTotal("CNY", 100, 1234567), CurrencyTotal("JPY", 52, 99000)),
+        quarantined=1, breaks=breaks,
+        fees=(
+            FeeLine("alipay", date(2024, 5, 1), "CNY", "wallet", "payment", 10, 100000, 600, 550),
+            FeeLine("alipay", date(2024, 5, 1), "CNY", "+card", "refund", 1, 3, 1, 0),
+            FeeLine("stripe", date(2024, 5, 1), "USD", "card", "chargeback", 2, 0, 3000, 3000),
+        ),
+        payouts=(
+            PayoutLine("stripe", "po_1", "USD", 3, 10000, 10000, 9990, "bank:7", "payout_mismatch"),
+            PayoutLine("alipay", "po_2", "CNY", 5, 50000, 50000, None, None, "unsettled"),
+        ),
+        outputs={"workbook": "out/recon-2024-05-01.xlsx"},
+    )
+
+
+def header(ws) -> list[object]:
+    return [c.value for c in ws[1]]
+
+
+def row_of(ws, break_id: str) -> dict[str, object]:
+    names = [h for h, _ in BREAK_COLUMNS]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == break_id:
+            return dict(zip(names, row))
+    raise AssertionError(f"{break_id} not on the Breaks sheet")
+
+
+def values(ws) -> list[list[object]]:
+    """Every row's values without the trailing empty cells of a shorter table."""
+    out = []
+    for row in ws.iter_rows(values_only=True):
+        row = list(row)
+        while row and row[-1] is None:
+            row.pop()
+        out.append(row)
+    return out
+
+
+def summary_value(ws, label: str):
+    for row in ws.iter_rows():
+        if row[0].value == label:
+            return row[1]
+    raise AssertionError(f"no {label!r} on the Summary sheet")
+
+
+@pytest.fixture()
+def book(tmp_path: Path):
+    path = write_workbook(make_summary(), tmp_path / "recon-2024-05-01.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def test_sheets_headers_frozen_filtered(book) -> None:
+    assert book.sheetnames == ["Summary", "Breaks", "Fees", "Payouts"]
+    ws = book["Breaks"]
+    assert header(ws) == [h for h, _ in BREAK_COLUMNS]
+    assert header(ws)[:6] == ["break id", "category", "source", "reference", "PSP reference",
+                              "currency"]
+    assert header(ws)[-3:] == ["reason", "status", "comment"]
+    assert all(c.font.bold for c in ws[1])
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:S6"
+    assert ws.max_row == 6
+    assert 8 <= ws.column_dimensions["D"].width <= 60
+    assert ws.column_dimensions["P"].width > ws.column_dimensions["F"].width
+    for name in ("Fees", "Payouts"):
+        assert book[name].freeze_panes == "A2"
+    assert book["Fees"].auto_filter.ref == "A1:K4"
+    assert book["Payouts"].auto_filter.ref == "A1:J3"
+
+
+def test_amounts_are_numbers_in_the_currency_format(book) -> None:
+    ws = book["Breaks"]
+    b1, b2, b3, b4 = (row_of(ws, i) for i in ("B1", "B2", "B3", "B4"))
+    assert b1["statement amount"].value == 12.3 and b1["statement amount"].data_type == "n"
+    assert Decimal(str(b1["statement amount"].value)) == Decimal("12.30")
+    assert b1["ledger amount"].value is None
+    assert b1["statement amount"].number_format == CNY2
+    assert b2["ledger amount"].value == -45.99 and b2["difference"].value == 45.99
+    assert b2["ledger amount"].number_format == CNY2
+    assert (b3["ledger amount"].value, b3["difference"].value) == (1500, -20)
+    assert b3["difference"].number_format == JPY0
+    assert b4["ledger amount"].value == 12.345 and b4["difference"].value == -0.005
+    assert b4["statement amount"].number_format == KWD3
+
+
+def test_booked_at_is_a_datetime_in_the_source_timezone(book) -> None:
+    ws = book["Breaks"]
+    b1, b2, b3 = (row_of(ws, i) for i in ("B1", "B2", "B3"))
+    assert b1["booked at"].value == datetime(2024, 5, 2, 0, 30, 5)  # 16:30:05Z in Shanghai
+    assert b1["booked at"].number_format == DATETIME_FORMAT
+    assert b1["timezone"].value == "Asia/Shanghai"
+    assert b2["booked at"].value == datetime(2024, 5, 1, 4, 0)  # 08:00Z in New York (EDT)
+    assert b3["booked at"].value == datetime(2024, 5, 1, 17, 0)
+    assert b1["file"].value == "alipay_20240501.csv" and b1["line"].value == 12
+    assert b2["ledger entry"].value == "L-77" and b2["file"].value is None
+
+
+def test_source_text_is_never_a_formula(book) -> None:
+    cell = row_of(book["Breaks"], "B1")["reference"]
+    assert cell.data_type == "s"
+    assert cell.value == FORMULA  # kept as the PSP wrote it, so it still matches the statement
+    assert cell.quotePrefix
+
+
+def test_no_formula_anywhere_in_the_package(tmp_path: Path) -> None:
+    path = write_workbook(make_summary(), tmp_path / "w.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and not any(b"<f>" in z.read(n) or b"<f " in z.read(n) for n in sheets)
+    wb = openpyxl.load_workbook(path)
+    source_file = [r for r in wb["Summary"].iter_rows(values_only=False)
+                   if r[0].value == "icbc"][0][2]
+    assert source_file.data_type == "s" and source_file.value.startswith("=cmd")
+
+
+def test_card_number_masked_and_controls_removed(book) -> None:
+    ws = book["Breaks"]
+    assert row_of(ws, "B2")["detail"].value == "card 411111******1111 declined"
+    assert row_of(ws, "B5")["detail"].value == "bell and newline"
+    note = summary_value(book["Summary"], "source text").value
+    assert "2 control characters removed, 1 card numbers masked" in note
+
+
+def test_summary_sheet(book) -> None:
+    ws = book["Summary"]
+    assert summary_value(ws, "run id").value == "run-2024-05-01-a1"
+    assert summary_value(ws, "business date").value == datetime(2024, 5, 1)
+    assert summary_value(ws, "code version").value == "0.1.0+g631f89c"
+    assert summary_value(ws, "reconciled").value == "no"
+    rate = summary_value(ws, "match rate")
+    assert rate.value == 0.95 and rate.number_format == "0.00%"
+    assert summary_value(ws, "breaks").value == 5
+    rows = values(ws)
+    assert ["source", "kind", "file", "sha256", "status", "lines", "quarantined",
+            "control total", "error"] in rows
+    assert ["alipay", "psp", "alipay_20240501.csv", "abababababab", "loaded", 120, 1,
+            "ok"] in rows
+    assert ["stripe", "psp", None, None, "missing", 0, 0, None, "no file by 06:00"] in rows
+    assert ["CNY", 100, 12345.67] in rows and ["JPY", 52, 99000] in rows
+    assert ["exact_reference", 140] in rows
+    assert ["Amount mismatch", "JPY", 1, -20, 20] in rows
+    assert ["Amount mismatch", "KWD", 1, -0.005, 0.005] in rows
+    assert ["Missing in ledger", "CNY", 1, 12.3, 12.3] in rows
+    kwd = [r for r in ws.iter_rows() if r[0].value == "Amount mismatch" and r[1].value == "KWD"]
+    assert kwd[0][3].number_format == KWD3
+
+
+def test_fees_and_payouts_sheets(book) -> None:
+    fees = book["Fees"]
+    assert header(fees) == ["source", "date", "currency", "method", "type", "count", "gross",
+                            "actual fee", "expected fee", "variance", "effective rate"]
+    wallet = [r for r in fees.iter_rows(min_row=2) if r[3].value == "wallet"][0]
+    assert wallet[1].value == datetime(2024, 5, 1)
+    assert [c.value for c in wallet[5:10]] == [10, 1000, 6, 5.5, 0.5]
+    assert Decimal(str(wallet[10].value)) == Decimal("0.006")
+    assert wallet[10].number_format == "0.0000%"
+    card = [r for r in fees.iter_rows(min_row=2) if r[3].value == "+card"][0]
+    assert card[3].data_type == "s" and card[3].quotePrefix
+    pays = book["Payouts"]
+    assert header(pays) == ["source", "payout id", "currency", "items", "settled net",
+                            "declared", "bank credit", "difference", "status", "bank line"]
+    rows = {r[1]: list(r) for r in pays.iter_rows(min_row=2, values_only=True)}
+    assert rows["po_1"] == ["stripe", "po_1", "USD", 3, 100, 100, 99.9, -0.1, "payout_mismatch",
+                            "bank:7"]
+    assert rows["po_2"] == ["alipay", "po_2", "CNY", 5, 500, 500, None, 0, "unsettled", None]
+
+
+def test_chinese_labels(tmp_path: Path) -> None:
+    wb = openpyxl.load_workbook(write_workbook(make_summary(), tmp_path / "zh.xlsx",
+                                               language="zh"))
+    assert row_of(wb["Breaks"], "B1")["category"].value == "长款"
+    assert row_of(wb["Breaks"], "B2")["category"].value == "短款"
+    assert row_of(wb["Breaks"], "B3")["category"].value == "金额不符"
+    assert ["长款", "CNY", 1, 12.3, 12.3] in values(wb["Summary"])
+    with pytest.raises(ValueError, match="language 'fr'"):
+        write_workbook(make_summary(), tmp_path / "fr.xlsx", language="fr")
+
+
+def test_row_cap_writes_the_rest_to_csv(tmp_path: Path) -> None:
+    breaks = tuple(brk(f"B{i}", "timing", "CNY", 100 * i, None) for i in range(1, 8)) + (
+        brk("B8", "duplicate", "USD", None, 250, reference=FORMULA),)
+    path = tmp_path / "recon-2024-05-01.xlsx"
+    seen: list[tuple[int, int]] = []
+    write_workbook(make_summary(breaks), path, max_rows=5,
+                   progress=lambda done, total: seen.append((done, total)))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Breaks"]
+    assert ws.max_row == 6 and [r[0].value for r in ws.iter_rows(min_row=2)] == [
+        "B1", "B2", "B3", "B4", "B5"]
+    assert ws.auto_filter.ref == "A1:S6"
+    assert seen[-1] == (5, 5)
+    csv_path = overflow_csv_path(path)
+    assert csv_path == tmp_path / "recon-2024-05-01.breaks.csv"
+    note = summary_value(wb["Summary"], "note").value
+    assert note == f"Breaks sheet shows 5 of 8; the full list is in {csv_path.name}"
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    assert rows[0] == [h for h, _ in BREAK_COLUMNS] and len(rows) == 9
+    b8 = dict(zip(rows[0], rows[8]))
+    assert b8["reference"] == "'" + FORMULA
+    assert (b8["statement amount"], b8["difference"], b8["ledger amount"]) == ("2.50", "2.50", "")
+    assert b8["booked at"] == "2024-05-01 16:00:00" and b8["category"] == "Duplicate"
+    with pytest.raises(ValueError, match="max_rows"):
+        write_workbook(make_summary(breaks), path, max_rows=2_000_000)
+
+
+def test_reproducible_bytes_and_properties(tmp_path: Path) -> None:
+    a = write_workbook(make_summary(), tmp_path / "a.xlsx")
+    b = write_workbook(make_summary(), tmp_path / "b.xlsx")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as z:
+        assert {i.date_time for i in z.infolist()} == {(2024, 5, 2, 1, 15, 0)}
+    props = openpyxl.load_workbook(a).properties
+    assert props.creator == "recon"
+    assert props.created == props.modified == datetime(2024, 5, 2, 1, 15, 0)
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.raw"))
+
+
+def test_a_reconciled_day_and_an_unknown_timezone(tmp_path: Path) -> None:
+    s = replace(make_summary(()), sources=(make_summary().sources[0],))
+    wb = openpyxl.load_workbook(write_workbook(s, tmp_path / "ok.xlsx"))
+    assert summary_value(wb["Summary"], "reconciled").value == "yes"
+    assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == "A1:S1"
+    odd = brk("B9", "timing", "CNY", 1, None, timezone="Mars/Olympus")
+    wb = openpyxl.load_workbook(write_workbook(make_summary((odd,)), tmp_path / "tz.xlsx"))
+    row = row_of(wb["Breaks"], "B9")
+    assert row["booked at"].value == datetime(2024, 5, 1, 8, 0) and row["timezone"].value == "UTC"
