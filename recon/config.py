@@ -20,7 +20,6 @@ from recon.errors import ConfigError
 from recon.money import EXPONENTS
 
 KINDS = ("psp", "bank")
-FORMATS = ("wechatpay_trade", "stripe_itemized", "camt053")
 RULES = ("exact_reference", "reference_tolerance")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -228,8 +227,9 @@ def _source(r: _Reader) -> Source:
     rate_card = r.path_("rate_card", None)
     if rate_card is not None and not rate_card.is_file():
         r.fail("rate_card", f"file {rate_card} does not exist")
+    from schemas.registry import FORMATS  # the parsers are the single list of formats
     return Source(
-        name=name, kind=kind, format=r.get("format", str, choices=FORMATS), timezone=tz,
+        name=name, kind=kind, format=r.get("format", str, choices=tuple(FORMATS)), timezone=tz,
         cutoff=_time(r, "cutoff", "00:00"), currency=currency, sftp=_sftp(r.sub("sftp")),
         matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
         rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
