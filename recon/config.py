@@ -62,6 +62,7 @@ class Source:
     rate_card: Path | None = None
     statement_lag_days: int = 0  # the file dated D + lag belongs to business day D
     payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
+    options: dict = field(default_factory=dict)  # format-specific settings, checked by the parser
 
     @property
     def tz(self) -> ZoneInfo:
@@ -211,7 +212,7 @@ def _matching(r: _Reader) -> Matching:
 
 def _source(r: _Reader) -> Source:
     r.unknown({"name", "kind", "format", "timezone", "cutoff", "currency", "sftp", "matching",
-               "rate_card", "statement_lag_days", "payouts_for"})
+               "rate_card", "statement_lag_days", "payouts_for", "options"})
     name = r.get("name", str)
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
         r.fail("name", f"expected lower-case letters, digits and _, found {name!r}")
@@ -234,6 +235,7 @@ def _source(r: _Reader) -> Source:
         matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
         rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
         payouts_for=tuple(r.get("payouts_for", list, [])),
+        options=r.get("options", dict, {}),
     )
 
 

@@ -97,7 +97,7 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
         try:
             parsed = registry.parse(source.format, data, name=f.name, source=source.name,
                                     sha256=f.sha256, business_date=business_date,
-                                    timezone=source.timezone)
+                                    timezone=source.timezone, options=source.options)
         except (ParseError, IntegrityError) as e:
             log.error("%s: %s rejected: %s", source.name, f.name, e)
             warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,

@@ -35,14 +35,17 @@ def identify(data: bytes, name: str) -> str:
 
 
 def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str) -> ParsedFile:
+          timezone: str, options: dict | None = None) -> ParsedFile:
+    """``options`` is the source's ``[sources.options]`` table, for formats that need one (the
+    generic bank CSV's column mapping); a format that takes none is called without it."""
     try:
         module = FORMATS[fmt]
     except KeyError:
         raise ParseError(name, None, f"expected a known format ({', '.join(FORMATS)}), "
                                      f"got {fmt!r}") from None
+    extra = {"options": options} if options else {}
     parsed = module.parse(data, name=name, source=source, sha256=sha256,
-                          business_date=business_date, timezone=timezone)
+                          business_date=business_date, timezone=timezone, **extra)
     log.info("%s (%s): %d lines, %d loaded, %d quarantine rows, %d control totals balanced",
              name, fmt, parsed.line_count, parsed.frame.height, parsed.quarantine.height,
              len(parsed.checks))

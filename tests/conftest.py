@@ -46,3 +46,12 @@ def conformance_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"conformance corpus not found at {path} (set RECON_CONFORMANCE_DIR)")
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.conformance_table import table
+    lines = table()
+    if lines:
+        terminalreporter.section("conformance: real statement files from ../shared/conformance")
+        for line in lines:
+            terminalreporter.write_line(line)
