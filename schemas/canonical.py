@@ -28,6 +28,7 @@ STATEMENT_COLUMNS: dict[str, pl.DataType] = {
     "fx_rate": pl.String,  # kept as the exact text the source sent
     "psp_reference": pl.String,
     "merchant_reference": pl.String,
+    "original_reference": pl.String,  # refunds, chargebacks, reversals: the payment they reverse
     "payout_id": pl.String,
     "end_to_end_id": pl.String,
     "bank_reference": pl.String,

@@ -30,6 +30,8 @@ CATEGORY = {
     "dispute_reversal": "chargeback", "refund_failure": "refund", "payout_reversal": "payout",
     "fee": "fee", "adjustment": "adjustment", "other_adjustment": "adjustment",
 }
+# Columns a report run may add (Stripe lets the caller choose them); used when present.
+OPTIONAL = ("customer_email", "customer_name", "connected_account")
 _IDENTIFYING = ("balance_transaction_id", "created_utc", "gross", "fee", "net", "reporting_category")
 
 
@@ -45,6 +47,8 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
           timezone: str) -> ParsedFile:
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     rows = quirks.read_text_csv(data, name)
+    present = [c for c in rows.columns if c != "file_line"]  # raw keeps only what the file had
+    rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
     exp = exponent_expr(currency)
     orig_currency = pl.col("customer_facing_currency").str.strip_chars().str.to_uppercase()
@@ -69,10 +73,13 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.col("source_id").alias("psp_reference"),
         pl.when(refund).then(pl.col("payment_metadata[refund_id]"))
           .otherwise(pl.col("payment_metadata[order_id]")).alias("merchant_reference"),
+        pl.when(pl.col("reporting_category").is_in(["refund", "dispute", "dispute_reversal"]))
+          .then(pl.col("payment_metadata[order_id]")).otherwise(None).alias("original_reference"),
         pl.col("automatic_payout_id").alias("payout_id"),
         pl.col("payment_method_type").alias("payment_method"),
+        pl.coalesce("customer_email", "customer_name").alias("counterparty"),
         pl.col("description").alias("description"),
-        quirks.raw_json([c for c in rows.columns if c != "file_line"]),
+        quirks.raw_json(present),
     )
     originals = rows.select(
         "file_line", pl.col("gross").alias("amount_minor"), pl.col("fee").alias("fee_minor"),

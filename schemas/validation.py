@@ -83,6 +83,7 @@ class StatementModel(pa.DataFrameModel):
     fx_rate: str = pa.Field(nullable=True)
     psp_reference: str = pa.Field(nullable=True)
     merchant_reference: str = pa.Field(nullable=True)
+    original_reference: str = pa.Field(nullable=True)
     payout_id: str = pa.Field(nullable=True)
     end_to_end_id: str = pa.Field(nullable=True)
     bank_reference: str = pa.Field(nullable=True)

@@ -121,6 +121,7 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.when(refund).then(pl.col("微信退款单号")).otherwise(pl.col("微信订单号")).alias("psp_reference"),
         pl.when(refund).then(pl.col("商户退款单号")).otherwise(pl.col("商户订单号"))
           .alias("merchant_reference"),
+        pl.when(refund).then(pl.col("商户订单号")).otherwise(None).alias("original_reference"),
         (pl.lit("WX") + pl.col("商户号") + pl.lit(f"-{bill_day}")).alias("payout_id"),
         pl.col("交易类型").alias("payment_method"),
         pl.col("用户标识").alias("counterparty"),

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     fx_rate            VARCHAR,
     psp_reference      VARCHAR,
     merchant_reference VARCHAR,
+    original_reference VARCHAR,
     payout_id          VARCHAR,
     end_to_end_id      VARCHAR,
     bank_reference     VARCHAR,
@@ -64,9 +65,15 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     PRIMARY KEY (entry_id, recorded_at)
 );
 
+-- One row per rate and amount band (recon/ratecard.py); replaced as a whole at every run start.
 CREATE TABLE IF NOT EXISTS rate_cards (
     source             VARCHAR NOT NULL,
-    method             VARCHAR NOT NULL,
+    method             VARCHAR NOT NULL,            -- payment method or '*'
+    card_type          VARCHAR NOT NULL DEFAULT '*', -- card type or '*'
+    card_field         VARCHAR,                     -- raw statement field holding the card type
+    band_from_minor    BIGINT NOT NULL DEFAULT 0,   -- |amount| >= band_from_minor
+    band_to_minor      BIGINT,                      -- |amount| <  band_to_minor (NULL: no bound)
+    position           INTEGER NOT NULL DEFAULT 0,  -- order in the file (last tie-breaker)
     rate               DECIMAL(12, 6) NOT NULL,  -- a fraction: 0.006000 for 0.60 %
     fixed_minor        BIGINT NOT NULL,
     minimum_minor      BIGINT NOT NULL,
