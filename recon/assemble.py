@@ -1,35 +1,59 @@
 """Read one run back out of the warehouse as the typed report model (``RunSummary``)."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 
 import sql
 from recon import __version__, warehouse
 from recon.config import Config
-from recon.reports.model import Break, CurrencyTotal, FeeLine, PayoutLine, RunSummary, SourceStatus
+from recon.errors import ReconError
+from recon.reports.clearing import positions
+from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
+                                 PayoutLine, RunSummary, SourceStatus)
 
 
-def _rows(con, query: str, params: list) -> list[dict]:
+def _rows(con, query: str, params) -> list[dict]:
     cur = con.execute(query, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
+def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
+    """The run's breaks with file, line, first_seen and age, in the workbook's order."""
+    tz_of = {s.name: s.timezone for s in cfg.sources}
+    ages = {r["break_id"]: r for r in _rows(con, sql.load("report_aging"), {"run_id": run_id})}
+    return tuple(
+        Break(break_id=r["break_id"], category=r["category"], source=r["source"],
+              currency=r["currency"] or "", ledger_amount_minor=r["ledger_amount_minor"],
+              statement_amount_minor=r["statement_amount_minor"],
+              difference_minor=r["difference_minor"], reference=r["reference"] or "",
+              psp_reference=r["psp_reference"], booked_at=r["booked_at"],
+              timezone=tz_of.get(r["source"], cfg.timezone), ledger_entry_id=r["ledger_entry_id"],
+              line_id=r["line_id"], file_name=r["file_name"], file_line=r["file_line"],
+              rule=r["rule"], detail=r["detail"] or "",
+              first_seen=ages.get(r["break_id"], {}).get("first_seen"),
+              age_days=ages.get(r["break_id"], {}).get("age_days"))
+        for r in _rows(con, sql.load("report_breaks"), [run_id]))
+
+
+def load_annotations(con, break_ids: set[str] | None = None) -> dict[str, tuple[Annotation, ...]]:
+    """Every annotation per break_id, oldest first (append-only: the last one is current)."""
+    out: dict[str, list[Annotation]] = {}
+    for r in _rows(con, "SELECT * FROM annotations ORDER BY break_id, annotated_at, status, "
+                        "reason, comment", []):
+        if break_ids is None or r["break_id"] in break_ids:
+            out.setdefault(r["break_id"], []).append(Annotation(**r))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def build_summary(cfg: Config, run_id: str, business_date: date, started_at: datetime,
                   sources: list[SourceStatus], outputs: dict[str, str] | None = None) -> RunSummary:
-    tz_of = {s.name: s.timezone for s in cfg.sources}
+    psps = [s.name for s in cfg.sources if s.kind == "psp"]
     con = warehouse.connect(cfg.warehouse)
     try:
-        breaks = tuple(
-            Break(break_id=r["break_id"], category=r["category"], source=r["source"],
-                  currency=r["currency"] or "", ledger_amount_minor=r["ledger_amount_minor"],
-                  statement_amount_minor=r["statement_amount_minor"],
-                  difference_minor=r["difference_minor"], reference=r["reference"] or "",
-                  psp_reference=r["psp_reference"], booked_at=r["booked_at"],
-                  timezone=tz_of.get(r["source"], cfg.timezone), ledger_entry_id=r["ledger_entry_id"],
-                  line_id=r["line_id"], file_name=r["file_name"], file_line=r["file_line"],
-                  rule=r["rule"], detail=r["detail"] or "")
-            for r in _rows(con, sql.load("report_breaks"), [run_id]))
+        breaks = load_breaks(con, cfg, run_id)
+        notes = load_annotations(con, {b.break_id for b in breaks})
         fees = tuple(FeeLine(**r) for r in _rows(con, sql.load("report_fees"), [business_date]))
         payouts = tuple(
             PayoutLine(source=r["source"], payout_id=r["payout_id"], currency=r["currency"],
@@ -39,8 +63,8 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
             for r in _rows(con, "SELECT * FROM payouts WHERE run_id = ? ORDER BY source, payout_id", [run_id]))
         counts = _rows(con, sql.load("report_counts"), [run_id, business_date, business_date])[0]
         matched_by_rule = dict(con.execute(
-            "SELECT rule, count(*) FROM matches WHERE run_id = ? AND rule <> 'reference_mismatch' "
-            "GROUP BY rule ORDER BY rule", [run_id]).fetchall())
+            "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
+            "WHERE run_id = ? AND rule <> 'reference_mismatch' GROUP BY rule ORDER BY rule", [run_id]).fetchall())
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
             "SELECT s.currency, count(*), sum(s.amount_minor)::BIGINT FROM matches m "
             "JOIN statement_lines s ON s.line_id = m.line_id "
@@ -49,6 +73,11 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         quarantined = con.execute(
             "SELECT count(DISTINCT (file_sha256, file_line)) FROM quarantine WHERE file_sha256 IN "
             "(SELECT sha256 FROM files WHERE business_date = ?)", [business_date]).fetchone()[0]
+        window = {"run_id": run_id, "business_date": business_date}
+        history = tuple(DayRate(**r) for r in _rows(con, sql.load("report_history"), window))
+        channels = tuple(ChannelDay(**r) for r in _rows(
+            con, sql.load("report_channels"), {**window, "sources": psps}))
+        settled = positions(con, run_id, business_date, psps, payouts)
     finally:
         con.close()
     return RunSummary(
@@ -58,14 +87,37 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         statement_lines=counts["statement_lines"], matched_ledger=counts["matched_ledger"],
         matched_statement=counts["matched_statement"], matched_by_rule=matched_by_rule,
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
+        annotations=notes, history=history, channels=channels, positions=settled,
         outputs=dict(outputs or {}))
 
 
-def break_keys(cfg: Config, run_id: str) -> set[tuple[str, str, str]]:
-    """(category, source, reference) of every break of a run: what ground truth is scored on."""
+def latest_run(cfg: Config, business_date: date) -> tuple[str, datetime, list[SourceStatus]]:
+    """The business date's latest finished run: its id, start and sources (from its manifest)."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        row = con.execute(
+            "SELECT run_id, started_at, input_files FROM runs WHERE business_date = ? "
+            "AND status IN ('reconciled', 'breaks') ORDER BY started_at DESC LIMIT 1",
+            [business_date]).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        raise ReconError(f"no finished run for {business_date} in {cfg.warehouse}",
+                         hint=f"Run `recon run --date {business_date}` first.")
+    kinds = {s.name: s.kind for s in cfg.sources}
+    statuses = [SourceStatus(f["source"], kinds.get(f["source"], "ledger"), f.get("name"),
+                             f.get("sha256"), f.get("status", "loaded"))
+                for f in json.loads(row[2] or "[]")]
+    return row[0], row[1], statuses
+
+
+def break_keys(cfg: Config, run_id: str, *, new_only: bool = False) -> set[tuple[str, str, str]]:
+    """(category, source, reference) of the open breaks of a run (``new_only``: those first raised
+    by this run's business day): what ground truth is scored on."""
     con = warehouse.connect(cfg.warehouse)
     try:
         return {(c, s, r or "") for c, s, r in con.execute(
-            "SELECT category, source, reference FROM breaks WHERE run_id = ?", [run_id]).fetchall()}
+            "SELECT category, source, reference FROM breaks WHERE run_id = ? AND status = 'open' "
+            "AND (NOT ? OR first_seen = business_date)", [run_id, new_only]).fetchall()}
     finally:
         con.close()

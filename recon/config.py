@@ -20,7 +20,8 @@ from recon.errors import ConfigError
 from recon.money import EXPONENTS
 
 KINDS = ("psp", "bank")
-RULES = ("exact_reference", "reference_tolerance")
+RULES = ("exact_reference", "normalized_reference", "fx_reference", "reference_tolerance",
+         "aggregate_reference", "fuzzy")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -42,11 +43,19 @@ class SftpEndpoint:
 
 @dataclass(frozen=True)
 class Matching:
+    """A source's matching cascade and its tolerances (all money in minor units)."""
     rules: tuple[str, ...] = RULES
-    amount_tolerance_minor: int = 0
-    date_window_days: int = 1
-    timing_window_minutes: int = 10
+    amount_tolerance_minor: int = 0  # absolute, for reference_tolerance
+    amount_tolerance_bps: int = 0  # relative (basis points of the ledger amount), whichever is larger
+    window_before_days: int = 1  # statement business date may be this many days before the ledger's
+    window_after_days: int = 1  # ... or this many days after (T+N)
+    timing_window_minutes: int = 5  # unmatched items this close to the cut-off are `timing`
     fee_tolerance_minor: int = 0
+    fx_tolerance_minor: int = 0  # residue allowed between ledger amount and the original amount
+    fuzzy_threshold: str = "0.92"  # Jaro-Winkler similarity of counterparty/description
+    fuzzy_requires_missing_reference: bool = True  # fuzzy only for lines without a merchant reference
+    reference_prefixes: tuple[str, ...] = ()  # stripped by normalized_reference, e.g. "REF:"
+    max_group: int = 20  # aggregate_reference: largest group (both sides) it will sum
 
 
 @dataclass(frozen=True)
@@ -195,19 +204,32 @@ def _sftp(r: _Reader) -> SftpEndpoint:
     )
 
 
+_INT_KNOBS = ("amount_tolerance_minor", "amount_tolerance_bps", "window_before_days", "window_after_days",
+              "timing_window_minutes", "fee_tolerance_minor", "fx_tolerance_minor", "max_group")
+
+
 def _matching(r: _Reader) -> Matching:
-    r.unknown({"rules", "amount_tolerance_minor", "date_window_days", "timing_window_minutes",
-               "fee_tolerance_minor"})
+    r.unknown({"rules", "fuzzy_threshold", "fuzzy_requires_missing_reference", "reference_prefixes",
+               *_INT_KNOBS})
     rules = r.get("rules", list, list(RULES))
     for i, rule in enumerate(rules):
         if rule not in RULES:
             r.fail(f"rules[{i}]", f"expected one of {', '.join(RULES)}, found {rule!r}")
-    ints = {k: r.get(k, int, getattr(Matching, k)) for k in
-            ("amount_tolerance_minor", "date_window_days", "timing_window_minutes", "fee_tolerance_minor")}
+    if len(set(rules)) != len(rules):
+        r.fail("rules", "expected each rule at most once")
+    ints = {k: r.get(k, int, getattr(Matching, k)) for k in _INT_KNOBS}
     for k, v in ints.items():
         if v < 0:
             r.fail(k, f"expected a number >= 0, found {v}")
-    return Matching(rules=tuple(rules), **ints)
+    threshold = r.get("fuzzy_threshold", str, Matching.fuzzy_threshold)
+    if not re.fullmatch(r"0?\.\d{1,3}|1(\.0{1,3})?", threshold):
+        r.fail("fuzzy_threshold", f"expected a similarity between 0 and 1 as text like \"0.92\", found {threshold!r}")
+    prefixes = r.get("reference_prefixes", list, [])
+    if not all(isinstance(p, str) and p.strip() for p in prefixes):
+        r.fail("reference_prefixes", "expected a list of non-empty strings")
+    return Matching(rules=tuple(rules), fuzzy_threshold=threshold,
+                    fuzzy_requires_missing_reference=r.get("fuzzy_requires_missing_reference", bool, True),
+                    reference_prefixes=tuple(p.strip().upper() for p in prefixes), **ints)
 
 
 def _source(r: _Reader) -> Source:

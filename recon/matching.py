@@ -1,92 +1,134 @@
 """The matching cascade of one business day, run in DuckDB (set-based, no per-row Python).
 
-Order: duplicates are set aside; each configured rule runs on what earlier rules left, on the
-merchant reference and then on the PSP reference; what still shares a reference is paired so its
-difference is reported (amount/currency mismatch); the rest is timing or missing. Then the fee
-check against the rate cards, and the three-way payout check (items ↔ payout ↔ bank credit).
-Every link records its rule in ``matches``; every break its rule in ``breaks``.
+Order: the day's items plus what the previous run left open; PSP payouts are cleared against
+the bank credits that carry their ids (three-way: items' net, declared payout, bank credit);
+repeated lines and entries are set aside as duplicates; each configured rule runs on what the
+earlier rules left (reference rules on the merchant reference, then on the PSP reference); what
+still shares a reference is paired so its difference is reported; lines with several equally good
+counterparts are ambiguous; the rest is timing or missing. Then the fee check against the rate
+cards, and the carry-forward bookkeeping (first seen, auto-cleared, open items for tomorrow).
+Every link records its rule and evidence in ``matches``; every break its rule in ``breaks``.
 """
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import sql
-from recon.config import Config
+from recon.config import RULES, Config
 
 log = logging.getLogger(__name__)
 
 KEYS = ("merchant_reference", "psp_reference")
-MODES = {"exact_reference": "exact", "reference_tolerance": "tolerance"}
+REFERENCE_MODES = {"exact_reference": "exact", "normalized_reference": "normalized",
+                   "fx_reference": "fx", "reference_tolerance": "tolerance"}
+_NEVER = "^\x00"  # a prefix pattern that matches nothing, for sources without prefixes
 
 
 @dataclass(frozen=True)
 class MatchResult:
     matched_by_rule: dict[str, int]
     breaks_by_category: dict[str, int]
+    auto_cleared: int
+    carried_from: str | None
 
 
-def _day_bounds(business_date: date, tz, cutoff) -> tuple[datetime, datetime]:
-    start = datetime.combine(business_date, cutoff, tzinfo=tz)
-    end = datetime.combine(business_date + timedelta(days=1), cutoff, tzinfo=tz)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+def previous_run(con, business_date: date) -> str | None:
+    """The run whose open items this day carries forward: the latest finished run of the latest
+    earlier business day."""
+    row = con.execute(
+        "SELECT run_id FROM runs WHERE business_date < ? AND status IN ('breaks', 'reconciled') "
+        "ORDER BY business_date DESC, started_at DESC LIMIT 1", [business_date]).fetchone()
+    return row[0] if row else None
 
 
-def _work_tables(con, cfg: Config, business_date: date, sources: list[str]) -> None:
+def _prefix_pattern(prefixes: tuple[str, ...]) -> str:
+    return "^(?:" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else _NEVER
+
+
+def _work_tables(con, cfg: Config, sources: list[str]) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE work_rules (
-        source VARCHAR, rules VARCHAR[], amount_tolerance_minor BIGINT, date_window_days INTEGER,
-        timing_window_minutes INTEGER, fee_tolerance_minor BIGINT,
-        day_start_utc TIMESTAMPTZ, day_end_utc TIMESTAMPTZ)""")
+        source VARCHAR, kind VARCHAR, rules VARCHAR[], prefix_re VARCHAR,
+        amount_tolerance_minor BIGINT, amount_tolerance_bps BIGINT, window_before_days INTEGER,
+        window_after_days INTEGER, timing_window_minutes INTEGER, fee_tolerance_minor BIGINT,
+        fx_tolerance_minor BIGINT, fuzzy_threshold DECIMAL(4, 3),
+        fuzzy_requires_missing_reference BOOLEAN, max_group INTEGER, tz VARCHAR,
+        cutoff_minutes INTEGER)""")
     con.execute("CREATE OR REPLACE TEMP TABLE work_banks (bank VARCHAR, psp VARCHAR)")
     for s in cfg.sources:
         if s.name not in sources:
             continue
-        if s.kind == "psp":
-            m = s.matching
-            start, end = _day_bounds(business_date, s.tz, s.cutoff)
-            con.execute("INSERT INTO work_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [s.name, list(m.rules), m.amount_tolerance_minor, m.date_window_days,
-                         m.timing_window_minutes, m.fee_tolerance_minor, start, end])
-        else:
-            for psp in s.payouts_for:
+        m = s.matching
+        con.execute("INSERT INTO work_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(4,3), ?, ?, ?, ?)",
+                    [s.name, s.kind, list(m.rules), _prefix_pattern(m.reference_prefixes),
+                     m.amount_tolerance_minor, m.amount_tolerance_bps, m.window_before_days,
+                     m.window_after_days, m.timing_window_minutes, m.fee_tolerance_minor,
+                     m.fx_tolerance_minor, m.fuzzy_threshold, m.fuzzy_requires_missing_reference,
+                     m.max_group, s.timezone, s.cutoff.hour * 60 + s.cutoff.minute])
+        for psp in s.payouts_for:
+            if psp in sources:
                 con.execute("INSERT INTO work_banks VALUES (?, ?)", [s.name, psp])
+
+
+def _rule_order(cfg: Config, sources: list[str]) -> list[str]:
+    """The rules to run, in the order the sources declare them (first appearance wins)."""
+    order: list[str] = []
+    for s in cfg.sources:
+        if s.name in sources:
+            order += [r for r in s.matching.rules if r not in order]
+    return [r for r in order if r in RULES]
+
+
+def _count(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: list[str],
                 watermark: datetime) -> MatchResult:
-    params = {"business_date": business_date, "run_id": run_id}
-    _work_tables(con, cfg, business_date, sources)
-    sql.execute(con, "work_sets", {"business_date": business_date, "watermark": watermark})
-    n_l, n_s = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("work_ledger", "work_stmt"))
-    log.info("Working set for %s: %d ledger entries, %d statement lines", business_date, n_l, n_s)
-    sql.execute(con, "mark_duplicates")
+    prev = previous_run(con, business_date)
+    params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark}
+    _work_tables(con, cfg, sources)
+    sql.execute(con, "work_sets", params)
+    log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
+             business_date, _count(con, "work_ledger"), _count(con, "work_stmt"), _count(con, "work_bank"),
+             prev or "none: first day")
 
-    rules = []
-    for s in cfg.sources:
-        if s.name in sources and s.kind == "psp":
-            rules += [r for r in s.matching.rules if r not in rules]
-    for rule in rules:
-        for key in KEYS:
-            sql.execute(con, "match_reference", {"run_id": run_id, "rule": rule, "mode": MODES[rule]},
-                        key=key)
-            sql.execute(con, "mark_matched", {"run_id": run_id, "rule": rule, "state": "matched"})
+    sql.execute(con, "payouts", params)
+    con.execute("INSERT INTO work_stmt SELECT * FROM work_bank WHERE state IS NULL")
+    sql.execute(con, "mark_duplicates", params)
+
+    for rule in _rule_order(cfg, sources):
+        if rule in REFERENCE_MODES:
+            for key in KEYS:
+                sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)
+        elif rule == "aggregate_reference":
+            sql.execute(con, "match_aggregate", params)
+        elif rule == "fuzzy":
+            sql.execute(con, "match_fuzzy", params)
+        sql.execute(con, "mark_matched", {**params, "rule": rule, "state": "matched"})
     for key in KEYS:
-        sql.execute(con, "match_reference", {"run_id": run_id, "rule": "reference_mismatch", "mode": "any"},
-                    key=key)
-        sql.execute(con, "mark_matched", {"run_id": run_id, "rule": "reference_mismatch", "state": "mismatch"})
+        sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
+        sql.execute(con, "mark_matched", {**params, "rule": "reference_mismatch", "state": "mismatch"})
+    sql.execute(con, "mark_ambiguous")
 
-    for name in ("breaks_transactions", "fee_check", "payouts", "breaks_payouts"):
+    for name in ("breaks_transactions", "fee_check", "breaks_payouts", "carry_forward"):
         sql.execute(con, name, params)
 
     matched = dict(con.execute(
-        "SELECT rule, count(*) FROM matches WHERE run_id = ? AND rule <> 'reference_mismatch' "
-        "GROUP BY rule ORDER BY rule", [run_id]).fetchall())
+        "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
+        "WHERE run_id = ? AND rule <> 'reference_mismatch' GROUP BY rule ORDER BY rule", [run_id]).fetchall())
     breaks = dict(con.execute(
-        "SELECT category, count(*) FROM breaks WHERE run_id = ? GROUP BY category ORDER BY category",
-        [run_id]).fetchall())
+        "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' "
+        "GROUP BY category ORDER BY category", [run_id]).fetchall())
+    cleared = con.execute("SELECT count(*) FROM breaks WHERE run_id = ? AND status = 'auto_cleared'",
+                          [run_id]).fetchone()[0]
     for rule, n in matched.items():
         log.info("Matched by %s: %d", rule, n)
     for category, n in breaks.items():
-        log.info("Breaks %s: %d", category, n)
-    return MatchResult(matched_by_rule=matched, breaks_by_category=breaks)
+        log.info("Open breaks %s: %d", category, n)
+    if cleared:
+        log.info("Breaks auto-cleared by counterparts that arrived: %d", cleared)
+    return MatchResult(matched_by_rule=matched, breaks_by_category=breaks, auto_cleared=cleared,
+                       carried_from=prev)

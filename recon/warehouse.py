@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 MACROS = """
 CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
+-- Loose reference: case, surrounding and inner spaces, punctuation, the source's configured
+-- prefixes (a regular expression made from an allow-list) and leading zeros do not count.
+CREATE OR REPLACE MACRO norm_loose(x, prefix_re) AS
+    nullif(ltrim(regexp_replace(regexp_replace(upper(trim(x)), prefix_re, ''), '[^0-9A-Z]', '', 'g'), '0'), '');
 -- The expected fee of one line under one rate (recon/ratecard.py, unit for unit): round() on
 -- DECIMAL is half away from zero, the project's one rounding rule.
 CREATE OR REPLACE MACRO expected_fee(amount, txn_type, rate, fixed, minimum, maximum, returns) AS
@@ -32,6 +36,27 @@ CREATE OR REPLACE MACRO expected_fee(amount, txn_type, rate, fixed, minimum, max
       WHEN txn_type = 'refund' AND returns THEN -(round(abs(amount) * rate)::BIGINT)
       ELSE 0
     END;
+-- The expected fee of one statement line: the rate the card selects for it (method, card type,
+-- amount band, validity; exact beats '*', then latest valid_from, then file order), then
+-- expected_fee. recon/ratecard.py RateCard.expected_fee, unit for unit; 0 when no rate applies.
+CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p_day) AS coalesce((
+    SELECT expected_fee(p_amount, p_type, c.rate, c.fixed_minor, c.minimum_minor, c.maximum_minor,
+                        c.refund_returns_fee)
+    FROM rate_cards c
+    WHERE c.source = p_source
+      AND (c.method = p_method OR c.method = '*')
+      AND (c.card_type = coalesce(p_card, '') OR c.card_type = '*')
+      AND p_day BETWEEN c.valid_from AND coalesce(c.valid_to, DATE '9999-12-31')
+      AND abs(p_amount) >= c.band_from_minor
+      AND (c.band_to_minor IS NULL OR abs(p_amount) < c.band_to_minor)
+    ORDER BY coalesce(c.method = p_method, false) DESC,
+             coalesce(c.card_type = coalesce(p_card, ''), false) DESC,
+             c.valid_from DESC, c.position
+    LIMIT 1), 0);
+-- The card type of a statement line: the raw field its source's rate card names.
+CREATE OR REPLACE MACRO line_card_type(p_source, p_raw) AS
+    json_extract_string(p_raw, '$."' || (SELECT any_value(c.card_field) FROM rate_cards c
+                                         WHERE c.source = p_source) || '"');
 """
 
 
@@ -120,10 +145,22 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
 
 def load_rate_cards(con, cards: dict[str, RateCard]) -> None:
     """Rate cards are configuration: replaced as a whole at the start of every run."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'rate_cards'")
+        .fetchall()}
+    if "band_from_minor" not in columns:  # a warehouse from before tiers and card types
+        con.execute("DROP TABLE IF EXISTS rate_cards")
+        sql.execute(con, "ddl")
+        con.execute(MACROS)
     con.execute("DELETE FROM rate_cards")
     for source, card in sorted(cards.items()):
         for r in card.rates:
             con.execute(
-                "INSERT INTO rate_cards VALUES (?, ?, ?::DECIMAL(12,6), ?, ?, ?, ?, ?, ?)",
-                [source, r.method, str(r.percent / Decimal(100)), r.fixed_minor, r.minimum_minor,
-                 r.maximum_minor, r.valid_from, r.valid_to, r.refund_returns_fee])
+                "INSERT INTO rate_cards (source, method, card_type, card_field, band_from_minor, "
+                "band_to_minor, position, rate, fixed_minor, minimum_minor, maximum_minor, "
+                "valid_from, valid_to, refund_returns_fee) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(12,6), ?, ?, ?, ?, ?, ?)",
+                [source, r.method, r.card_type, card.card_type_field, r.band_from_minor,
+                 r.band_to_minor, r.position, str(r.percent / Decimal(100)), r.fixed_minor,
+                 r.minimum_minor, r.maximum_minor, r.valid_from, r.valid_to,
+                 r.refund_returns_fee])

@@ -127,8 +127,27 @@ CREATE TABLE IF NOT EXISTS breaks (
     booked_at              TIMESTAMPTZ,
     rule                   VARCHAR NOT NULL,
     detail                 VARCHAR,
-    status                 VARCHAR NOT NULL DEFAULT 'open',
+    status                 VARCHAR NOT NULL DEFAULT 'open',  -- open | auto_cleared
+    first_seen             DATE,         -- the business date the break was first raised
+    cleared_on             DATE,         -- auto_cleared: the business date its counterpart arrived
     PRIMARY KEY (run_id, break_id)
+);
+
+-- What a run left open: the items (ledger entries, statement lines, payouts) the next business
+-- day's run carries forward and tries again.
+CREATE TABLE IF NOT EXISTS open_items (
+    run_id   VARCHAR NOT NULL,
+    kind     VARCHAR NOT NULL,   -- ledger | line | payout
+    item_id  VARCHAR NOT NULL,   -- entry_id | line_id | source|payout_id
+    state    VARCHAR             -- NULL (unmatched) | ambiguous | candidate
+);
+
+-- Refunds, chargebacks and reversals linked to the payment they reverse.
+CREATE TABLE IF NOT EXISTS reversal_links (
+    run_id            VARCHAR NOT NULL,
+    line_id           VARCHAR NOT NULL,
+    original_line_id  VARCHAR NOT NULL,
+    txn_type          VARCHAR NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -162,6 +181,8 @@ CREATE TABLE IF NOT EXISTS payouts (
     settled_minor     BIGINT NOT NULL,
     declared_minor    BIGINT,
     bank_credit_minor BIGINT,
-    bank_line_id      VARCHAR,
-    status            VARCHAR NOT NULL
+    bank_line_id      VARCHAR,             -- the first of the bank lines that carry it
+    status            VARCHAR NOT NULL,    -- matched | payout_mismatch | unsettled
+    first_seen        DATE,
+    bank_lines        BIGINT
 );

@@ -1,32 +1,56 @@
--- Grain: one row per (ledger entry, statement line) pair linked by the rule $rule on the
--- reference column {key} (an allow-listed identifier). Only open items take part; a pair is
--- made only when each side has exactly one candidate, so nothing is picked arbitrarily.
--- $mode 'exact': same currency and amount; 'tolerance': within the source's amount tolerance and
--- date window; 'any': the reference alone (pairs what is left so that its difference is reported).
+-- Grain: one row per (ledger entry, statement line) pair linked by rule $rule on the reference
+-- column {key} (an allow-listed identifier). Only open items take part, and a pair is made only
+-- when each side has exactly one candidate: groups with more are recorded in work_ambiguous and
+-- never picked arbitrarily. Both sides must be of the same source and transaction type.
+-- $mode: 'exact'      norm_ref keys equal, same currency and amount;
+--        'normalized' norm_loose keys equal (case, spaces, punctuation, prefixes, leading zeros);
+--        'fx'         the ledger's currency/amount against the line's original (presentment)
+--                     currency/amount, within fx_tolerance_minor (the residue is recorded);
+--        'tolerance'  same currency, amount within the absolute or relative tolerance, and the
+--                     statement's business date within [-window_before, +window_after] days;
+--        'any'        the reference alone: pairs what is left so its difference is reported.
 -- Inputs: work_ledger, work_stmt, work_rules. Parameters: $run_id, $rule, $mode.
-INSERT INTO matches
-WITH cand AS (
-    SELECT l.entry_id, s.line_id, s.amount_minor - l.amount_minor AS diff,
-           date_diff('day', l.booked_at::DATE, s.booked_at::DATE) AS days
-    FROM work_ledger l
-    JOIN work_rules r ON r.source = l.source AND ($mode = 'any' OR list_contains(r.rules, $rule))
-    JOIN work_stmt s
-      ON s.source = l.source
-     AND norm_ref(s.{key}) = norm_ref(l.{key})
-     AND s.txn_type = l.txn_type
-    WHERE l.state IS NULL AND s.state IS NULL
-      AND CASE $mode
+CREATE OR REPLACE TEMP TABLE work_cand AS
+WITH l AS (
+    SELECT l.*, r.rules, r.prefix_re, r.fx_tolerance_minor, r.amount_tolerance_minor,
+           r.amount_tolerance_bps, r.window_before_days, r.window_after_days,
+           CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefix_re)
+                ELSE norm_ref(l.{key}) END AS k
+    FROM work_ledger l JOIN work_rules r ON r.source = l.source
+    WHERE l.state IS NULL AND ($mode = 'any' OR list_contains(r.rules, $rule))
+), s AS (
+    SELECT s.*, CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefix_re)
+                     ELSE norm_ref(s.{key}) END AS k
+    FROM work_stmt s JOIN work_rules r ON r.source = s.source
+    WHERE s.state IS NULL
+), cand AS (
+    SELECT l.entry_id, s.line_id,
+           CASE WHEN $mode = 'fx' THEN sign(s.amount_minor) * abs(s.orig_amount_minor) - l.amount_minor
+                ELSE s.amount_minor - l.amount_minor END AS diff,
+           date_diff('day', l.business_date, s.business_date) AS days
+    FROM l JOIN s ON s.source = l.source AND s.k = l.k AND s.txn_type = l.txn_type
+    WHERE CASE $mode
           WHEN 'exact' THEN s.currency = l.currency AND s.amount_minor = l.amount_minor
+          WHEN 'normalized' THEN s.currency = l.currency AND s.amount_minor = l.amount_minor
+          WHEN 'fx' THEN s.orig_currency = l.currency AND s.orig_currency <> s.currency
+               AND abs(sign(s.amount_minor) * abs(s.orig_amount_minor) - l.amount_minor) <= l.fx_tolerance_minor
           WHEN 'tolerance' THEN s.currency = l.currency
-               AND abs(s.amount_minor - l.amount_minor) <= r.amount_tolerance_minor
-               AND abs(date_diff('day', l.booked_at::DATE, s.booked_at::DATE)) <= r.date_window_days
+               AND (abs(s.amount_minor - l.amount_minor) <= l.amount_tolerance_minor
+                    OR abs(s.amount_minor - l.amount_minor) * 10000 <= abs(l.amount_minor) * l.amount_tolerance_bps)
+               AND date_diff('day', l.business_date, s.business_date)
+                   BETWEEN -l.window_before_days AND l.window_after_days
           ELSE true
           END
-), counted AS (
-    SELECT *, count(*) OVER (PARTITION BY entry_id) AS n_l, count(*) OVER (PARTITION BY line_id) AS n_s
-    FROM cand
 )
+SELECT *, count(*) OVER (PARTITION BY entry_id) AS n_l, count(*) OVER (PARTITION BY line_id) AS n_s
+FROM cand;
+
+INSERT INTO matches
 SELECT $run_id, 'ledger_statement', $rule, entry_id, line_id, NULL, diff,
-       json_object('key', '{key}', 'difference_minor', diff, 'days_apart', days)::VARCHAR
-FROM counted
+       json_object('key', '{key}', 'mode', $mode, 'difference_minor', diff, 'days_apart', days,
+                   'candidates', 1)::VARCHAR
+FROM work_cand
 WHERE n_l = 1 AND n_s = 1;
+
+INSERT INTO work_ambiguous
+SELECT $rule, entry_id, line_id FROM work_cand WHERE (n_l > 1 OR n_s > 1) AND $mode <> 'any';

@@ -1,4 +1,4 @@
--- Grain: one row per break of a run, with the file and line it comes from (the statement line's
+-- Grain: one row per open break of a run (carried ones included), with the file and line it comes from (the statement line's
 -- file, or the ledger export that recorded the ledger entry).
 -- Inputs: breaks, statement_lines, ledger_entries, files. Parameters: ? = run_id.
 SELECT b.*, coalesce(fs.name, fl.name) AS file_name, coalesce(s.file_line, l.file_line) AS file_line
@@ -11,5 +11,5 @@ LEFT JOIN (
     FROM ledger_entries GROUP BY entry_id
 ) l ON l.entry_id = b.ledger_entry_id AND b.line_id IS NULL
 LEFT JOIN files fl ON fl.sha256 = l.file_sha256
-WHERE b.run_id = ?
+WHERE b.run_id = ? AND b.status = 'open'
 ORDER BY b.category, b.source, b.reference, b.break_id;

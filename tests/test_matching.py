@@ -156,6 +156,9 @@ def test_payout_three_way(con, cfg):
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
+TIERED = ROOT / "tests" / "data" / "rate_cards" / "tiered.toml"
+
+
 @settings(max_examples=300, deadline=None)
 @given(amount=st.integers(min_value=-10**12, max_value=10**12),
        txn_type=st.sampled_from(["payment", "refund", "chargeback"]),
@@ -165,10 +168,39 @@ def test_sql_expected_fee_equals_rate_card(amount, txn_type, source):
     cfg = config.load(ROOT / "data" / "recon.toml")
     card = ratecard.load(cfg.source(source).rate_card)
     con = _fee_con(cfg)
-    got = con.execute(
-        "SELECT expected_fee(?::BIGINT, ?, rate, fixed_minor, minimum_minor, maximum_minor, "
-        "refund_returns_fee) FROM rate_cards WHERE source = ?", [amount, txn_type, source]).fetchone()[0]
+    got = con.execute("SELECT line_fee(?, NULL, NULL, ?::BIGINT, ?, ?)",
+                      [source, amount, txn_type, D]).fetchone()[0]
     assert got == card.expected_fee(amount, txn_type, D)
+
+
+@settings(max_examples=400, deadline=None)
+@given(amount=st.one_of(st.integers(min_value=-10**9, max_value=10**9),
+                        st.sampled_from([0, 99_999, 100_000, 100_001, -100_000, 9_999_999,
+                                         10_000_000, 10_000_001])),
+       txn_type=st.sampled_from(["payment", "refund", "chargeback"]),
+       method=st.sampled_from(["card", "wallet", None]),
+       card_type=st.sampled_from(["amex", "visa", None]),
+       day=st.sampled_from([date(2025, 6, 1), D, date(2027, 1, 1), date(2019, 1, 1)]))
+def test_sql_line_fee_equals_rate_card_with_tiers_and_card_types(amount, txn_type, method,
+                                                                   card_type, day):
+    """Rate selection (method, card type, amount band, validity) and arithmetic agree."""
+    card = ratecard.load(TIERED)
+    con = _fee_con(config.load(ROOT / "data" / "recon.toml"))
+    got = con.execute("SELECT line_fee('tiered', ?, ?, ?::BIGINT, ?, ?)",
+                      [method, card_type, amount, txn_type, day]).fetchone()[0]
+    assert got == card.expected_fee(amount, txn_type, day, method, card_type)
+
+
+def test_tiers_and_card_types_select_the_expected_rate():
+    card = ratecard.load(TIERED)
+    assert card.expected_fee(10_000, "payment", D, "card", "visa") == 270 + 25  # dated 2026 rate
+    assert card.expected_fee(10_000, "payment", date(2027, 1, 1), "card", "visa") == 310 + 30
+    assert card.expected_fee(1_000, "payment", D, "card", "amex") == 50  # 3.5 % = 35 → min 0.50
+    assert card.expected_fee(100_000, "payment", D, "card", "amex") == 2_500  # 2.5 % tier
+    assert card.expected_fee(10_000_000, "payment", D, "card", "amex") == 100_000  # 1 %, no cap
+    assert card.expected_fee(20_000_000, "payment", D, "card", "amex") == 150_000  # max 1500
+    assert card.expected_fee(-100_000, "refund", D, "card", "amex") == -2_500
+    assert card.expected_fee(10_000, "payment", D, "wallet", "amex") == 290 + 30  # '*' method
 
 
 _CON = {}
@@ -177,6 +209,7 @@ _CON = {}
 def _fee_con(cfg):
     if "con" not in _CON:
         con = warehouse.connect(":memory:")
-        warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+        cards = {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card}
+        warehouse.load_rate_cards(con, {**cards, "tiered": ratecard.load(TIERED)})
         _CON["con"] = con
     return _CON["con"]

@@ -1,0 +1,66 @@
+-- Grain: the run's break lifecycle and what it hands to the next business day.
+-- 1. first_seen: a break keeps the date it was first raised (same break_id in the previous run).
+-- 2. Breaks about closed pairs or lines (amount/currency mismatch, duplicate, fee variance,
+--    payout mismatch) stay open day after day until an accountant marks them resolved.
+-- 3. Breaks about open items (missing, timing, unsettled, ambiguous) that the previous run had
+--    and this run no longer raises were cleared by a counterpart that arrived: recorded once as
+--    auto_cleared with both dates and the rule that matched.
+-- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
+--    (not those whose break an accountant resolved).
+-- 5. reversal_links: refunds and chargebacks of the day linked to the payment they reverse.
+-- Inputs: breaks, annotations, matches, work_ledger, work_stmt. Parameters: $run_id,
+-- $business_date, $prev_run.
+UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
+
+UPDATE breaks SET first_seen = p.first_seen
+FROM (SELECT break_id, first_seen FROM breaks WHERE run_id = $prev_run AND status = 'open') p
+WHERE breaks.run_id = $run_id AND breaks.break_id = p.break_id;
+
+CREATE OR REPLACE TEMP TABLE work_resolved AS
+SELECT break_id FROM annotations
+QUALIFY row_number() OVER (PARTITION BY break_id ORDER BY annotated_at DESC) = 1
+    AND status = 'resolved';
+
+INSERT INTO breaks BY NAME
+SELECT p.* REPLACE ($run_id AS run_id, $business_date AS business_date)
+FROM breaks p
+WHERE p.run_id = $prev_run AND p.status = 'open'
+  AND p.category IN ('amount_mismatch', 'currency_mismatch', 'duplicate', 'fee_variance', 'payout_mismatch')
+  AND p.break_id NOT IN (SELECT break_id FROM breaks WHERE run_id = $run_id)
+  AND p.break_id NOT IN (SELECT break_id FROM work_resolved);
+
+INSERT INTO breaks BY NAME
+SELECT p.* REPLACE (
+         $run_id AS run_id, $business_date AS business_date, 'auto_cleared' AS status,
+         $business_date AS cleared_on,
+         'cleared on ' || $business_date || ' by '
+           || coalesce((SELECT string_agg(DISTINCT m.rule, ', ') FROM matches m
+                        WHERE m.run_id = $run_id
+                          AND (m.line_id = p.line_id OR m.ledger_entry_id = p.ledger_entry_id
+                               OR (m.payout_id = p.reference AND p.category = 'unsettled'))),
+                       'a change of the items') AS detail)
+FROM breaks p
+WHERE p.run_id = $prev_run AND p.status = 'open'
+  AND p.category IN ('missing_in_ledger', 'missing_in_statement', 'timing', 'unsettled', 'ambiguous')
+  AND p.break_id NOT IN (SELECT break_id FROM breaks WHERE run_id = $run_id)
+  AND p.break_id NOT IN (SELECT break_id FROM work_resolved);
+
+INSERT INTO open_items
+SELECT $run_id, 'ledger', entry_id, state FROM work_ledger
+WHERE (state IS NULL OR state = 'candidate')
+  AND substr(sha256('match|' || source || '|' || entry_id), 1, 16) NOT IN (SELECT break_id FROM work_resolved);
+
+INSERT INTO open_items
+SELECT $run_id, 'line', line_id, state FROM work_stmt
+WHERE (state IS NULL OR state = 'ambiguous')
+  AND substr(sha256('match|' || source || '|' || line_id), 1, 16) NOT IN (SELECT break_id FROM work_resolved);
+
+INSERT INTO reversal_links
+SELECT $run_id, s.line_id, any_value(o.line_id ORDER BY o.business_date, o.line_id), s.txn_type
+FROM work_stmt s
+JOIN statement_lines o
+  ON o.source = s.source AND o.txn_type = 'payment'
+ AND norm_ref(o.merchant_reference) = norm_ref(s.original_reference)
+WHERE s.business_date = $business_date AND s.txn_type IN ('refund', 'chargeback')
+  AND s.original_reference IS NOT NULL
+GROUP BY s.line_id, s.txn_type;

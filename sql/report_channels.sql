@@ -1,0 +1,33 @@
+-- Grain: one row per PSP source, business date (the 30 days up to $business_date) and currency:
+-- channel health counts. Success = a payment line not failed/closed/revoked; matched = linked by
+-- that date's latest run (failed runs skipped, the current run for the current date).
+-- Inputs: statement_lines, runs, matches. Parameters: $run_id, $business_date, $sources (PSPs).
+WITH latest AS (
+    SELECT business_date, arg_max(run_id, started_at) AS run_id
+    FROM runs
+    WHERE business_date BETWEEN $business_date - INTERVAL 29 DAY AND $business_date
+      AND (status <> 'failed' OR run_id = $run_id)
+      AND (business_date <> $business_date OR run_id = $run_id)
+    GROUP BY business_date
+),
+matched AS (
+    SELECT DISTINCT m.line_id FROM matches m JOIN latest l ON l.run_id = m.run_id
+    WHERE m.rule <> 'reference_mismatch' AND m.line_id IS NOT NULL
+)
+SELECT s.source, s.business_date, s.currency,
+       count(*) FILTER (WHERE s.txn_type = 'payment') AS payments,
+       count(*) FILTER (WHERE s.txn_type = 'payment' AND upper(coalesce(s.status, 'SUCCESS'))
+             NOT IN ('FAILED', 'CLOSED', 'REVOKED', 'PAYERROR', 'NOTPAY', 'CANCELED',
+                     'CANCELLED', 'USERPAYING')) AS successful,
+       count(*) FILTER (WHERE s.txn_type = 'refund') AS refunds,
+       count(*) FILTER (WHERE s.txn_type = 'chargeback') AS chargebacks,
+       count(*) AS lines,
+       count(x.line_id) AS matched,
+       coalesce(sum(s.amount_minor) FILTER (WHERE s.txn_type = 'payment'), 0)::BIGINT AS gross_minor,
+       coalesce(sum(s.fee_minor), 0)::BIGINT AS fee_minor
+FROM statement_lines s
+JOIN latest l ON l.business_date = s.business_date
+LEFT JOIN matched x ON x.line_id = s.line_id
+WHERE s.txn_type <> 'payout' AND list_contains($sources, s.source)
+GROUP BY ALL
+ORDER BY s.business_date, s.source, s.currency;

@@ -1,0 +1,19 @@
+-- Grain: one row per business date in the 30 days up to $business_date that has a run: that
+-- date's latest run (by started_at; failed runs skipped, the current run always counted), its
+-- statement lines (payout rows excluded, as in report_counts) and how many it matched.
+-- Inputs: runs, matches, statement_lines. Parameters: $run_id, $business_date.
+WITH latest AS (
+    SELECT business_date, arg_max(run_id, started_at) AS run_id
+    FROM runs
+    WHERE business_date BETWEEN $business_date - INTERVAL 29 DAY AND $business_date
+      AND (status <> 'failed' OR run_id = $run_id)
+      AND (business_date <> $business_date OR run_id = $run_id)
+    GROUP BY business_date
+)
+SELECT l.business_date, l.run_id,
+       (SELECT count(*) FROM statement_lines s
+        WHERE s.business_date = l.business_date AND s.txn_type <> 'payout') AS statement_lines,
+       (SELECT count(DISTINCT m.line_id) FROM matches m
+        WHERE m.run_id = l.run_id AND m.rule <> 'reference_mismatch') AS matched_statement
+FROM latest l
+ORDER BY l.business_date;

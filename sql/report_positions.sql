@@ -1,0 +1,33 @@
+-- Grain: one row per PSP source, merchant, sub-merchant, currency and payout id (NULL: in no
+-- payout yet) over the business date's PSP lines (payout rows and the run's duplicate lines
+-- excluded). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
+-- 特约商户号, Stripe `connected_account` or `payment_metadata[sub_merchant]`, else ''.
+-- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs).
+WITH lines AS (
+    SELECT s.source,
+           coalesce(nullif(json_extract_string(s.raw, '$."商户号"'), ''),
+                    nullif(json_extract_string(s.raw, '$.account'), ''), s.source) AS merchant,
+           coalesce(nullif(json_extract_string(s.raw, '$."特约商户号"'), ''),
+                    nullif(json_extract_string(s.raw, '$.connected_account'), ''),
+                    nullif(json_extract_string(s.raw, '$."payment_metadata[sub_merchant]"'), ''),
+                    '') AS sub_merchant,
+           s.currency, s.payout_id, s.txn_type, s.amount_minor,
+           coalesce(s.fee_minor, 0) AS fee_minor,
+           coalesce(s.net_minor, s.amount_minor - coalesce(s.fee_minor, 0)) AS net_minor
+    FROM statement_lines s
+    WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
+      AND list_contains($sources, s.source)
+      AND s.line_id NOT IN (SELECT line_id FROM breaks WHERE run_id = $run_id
+                            AND category = 'duplicate' AND line_id IS NOT NULL)
+)
+SELECT source, merchant, sub_merchant, currency, payout_id, count(*) AS lines,
+       coalesce(sum(amount_minor) FILTER (WHERE txn_type = 'payment'), 0)::BIGINT AS payments_minor,
+       coalesce(-sum(amount_minor) FILTER (WHERE txn_type = 'refund'), 0)::BIGINT AS refunds_minor,
+       coalesce(-sum(amount_minor) FILTER (WHERE txn_type = 'chargeback'), 0)::BIGINT AS chargebacks_minor,
+       coalesce(sum(amount_minor) FILTER (WHERE txn_type NOT IN ('payment', 'refund', 'chargeback')), 0)::BIGINT
+           AS other_minor,
+       sum(fee_minor)::BIGINT AS fees_minor,
+       sum(net_minor)::BIGINT AS net_minor
+FROM lines
+GROUP BY ALL
+ORDER BY source, merchant, sub_merchant, currency, payout_id NULLS FIRST;
