@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 import sql
 from recon.config import RULES, Config
+from recon.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,8 @@ class MatchResult:
 def previous_run(con, business_date: date) -> str | None:
     """The run whose open items this day carries forward: the latest finished run of the latest
     earlier business day."""
-    row = con.execute(
-        "SELECT run_id FROM runs WHERE business_date < ? AND status IN ('breaks', 'reconciled') "
-        "ORDER BY business_date DESC, started_at DESC LIMIT 1", [business_date]).fetchone()
-    return row[0] if row else None
+    return scalar(con, "SELECT run_id FROM runs WHERE business_date < ? AND status IN ('breaks', 'reconciled') "
+                       "ORDER BY business_date DESC, started_at DESC LIMIT 1", [business_date])
 
 
 def _prefix_pattern(prefixes: tuple[str, ...]) -> str:
@@ -82,7 +81,7 @@ def _rule_order(cfg: Config, sources: list[str]) -> list[str]:
 
 
 def _count(con, table: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return scalar(con, f"SELECT count(*) FROM {table}")
 
 
 def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: list[str],
@@ -122,8 +121,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     breaks = dict(con.execute(
         "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' "
         "GROUP BY category ORDER BY category", [run_id]).fetchall())
-    cleared = con.execute("SELECT count(*) FROM breaks WHERE run_id = ? AND status = 'auto_cleared'",
-                          [run_id]).fetchone()[0]
+    cleared = scalar(con, "SELECT count(*) FROM breaks WHERE run_id = ? AND status = 'auto_cleared'", [run_id])
     for rule, n in matched.items():
         log.info("Matched by %s: %d", rule, n)
     for category, n in breaks.items():

@@ -83,13 +83,23 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def rows(con, query: str, params: list | dict | None = None) -> list[tuple]:
+    """All rows of a query. Always fetch to the end: DuckDB refuses a registration (and other
+    work) on a connection whose last result was only partly read."""
+    return con.execute(query, params or []).fetchall()
+
+
+def scalar(con, query: str, params: list | dict | None = None):
+    result = rows(con, query, params)
+    return result[0][0] if result else None
+
+
 def file_seen(con, sha256: str) -> dict | None:
-    row = con.execute(
-        "SELECT source, name, business_date, parse_status, line_count FROM files WHERE sha256 = ?",
-        [sha256]).fetchone()
-    if row is None:
+    found = rows(con, "SELECT source, name, business_date, parse_status, line_count FROM files "
+                      "WHERE sha256 = ?", [sha256])
+    if not found:
         return None
-    return dict(zip(("source", "name", "business_date", "parse_status", "line_count"), row))
+    return dict(zip(("source", "name", "business_date", "parse_status", "line_count"), found[0]))
 
 
 def record_file(con, *, sha256: str, source: str, name: str, remote_path: str | None, size: int,
@@ -136,7 +146,7 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
                   (i.source, i.business_date, i.booked_at, i.txn_type, i.amount_minor, i.currency,
                    i.merchant_reference, i.psp_reference, i.original_reference)
         """
-        new = con.execute(f"SELECT count(*) FROM ({compared})").fetchone()[0]
+        new = scalar(con, f"SELECT count(*) FROM ({compared})")
         con.execute(f"INSERT INTO ledger_entries BY NAME {compared}")
     finally:
         con.unregister("incoming")

@@ -8,18 +8,13 @@
 -- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
 --    (not those whose break an accountant resolved).
 -- 5. reversal_links: refunds and chargebacks of the day linked to the payment they reverse.
--- Inputs: breaks, annotations, matches, work_ledger, work_stmt. Parameters: $run_id,
+-- Inputs: breaks, matches, work_ledger, work_stmt, work_resolved (work_sets.sql). Parameters: $run_id,
 -- $business_date, $prev_run.
 UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
 
 UPDATE breaks SET first_seen = p.first_seen
 FROM (SELECT break_id, first_seen FROM breaks WHERE run_id = $prev_run AND status = 'open') p
 WHERE breaks.run_id = $run_id AND breaks.break_id = p.break_id;
-
-CREATE OR REPLACE TEMP TABLE work_resolved AS
-SELECT break_id FROM annotations
-QUALIFY row_number() OVER (PARTITION BY break_id ORDER BY annotated_at DESC) = 1
-    AND status = 'resolved';
 
 INSERT INTO breaks BY NAME
 SELECT p.* REPLACE ($run_id AS run_id, $business_date AS business_date)

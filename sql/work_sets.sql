@@ -3,8 +3,23 @@
 --   business day, plus the entries the previous run left open (carried forward);
 -- work_stmt: one row per PSP line of the day a ledger entry can explain, plus carried lines;
 -- work_bank: one row per bank line of the day, plus carried bank lines.
--- Inputs: ledger_entries, statement_lines, open_items, work_rules.
+-- Carried items whose break an accountant has since marked resolved are not carried.
+-- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules.
 -- Parameters: $business_date, $watermark, $prev_run (NULL on a first day).
+CREATE OR REPLACE TEMP TABLE work_resolved AS
+SELECT break_id FROM annotations
+QUALIFY row_number() OVER (PARTITION BY break_id ORDER BY annotated_at DESC) = 1
+    AND status = 'resolved';
+
+CREATE OR REPLACE TEMP TABLE work_carried AS
+SELECT o.kind, o.item_id
+FROM open_items o
+WHERE o.run_id = $prev_run
+  AND NOT EXISTS (
+      SELECT 1 FROM work_resolved r, (SELECT entry_id AS id, source FROM ledger_entries WHERE o.kind = 'ledger'
+                                      UNION ALL
+                                      SELECT line_id, source FROM statement_lines WHERE o.kind = 'line') i
+      WHERE i.id = o.item_id AND r.break_id = substr(sha256('match|' || i.source || '|' || o.item_id), 1, 16));
 CREATE OR REPLACE TEMP TABLE work_ledger AS
 SELECT e.* EXCLUDE (version), NULL::VARCHAR AS state
 FROM (
@@ -15,7 +30,7 @@ FROM (
 WHERE e.version = 1
   AND e.source IN (SELECT source FROM work_rules)
   AND (e.business_date = $business_date
-       OR e.entry_id IN (SELECT item_id FROM open_items WHERE run_id = $prev_run AND kind = 'ledger'));
+       OR e.entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 
 CREATE OR REPLACE TEMP TABLE work_stmt AS
 SELECT s.*, NULL::VARCHAR AS state
@@ -23,13 +38,13 @@ FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND s.txn_type IN ('payment', 'refund', 'chargeback')
   AND (s.business_date = $business_date
-       OR s.line_id IN (SELECT item_id FROM open_items WHERE run_id = $prev_run AND kind = 'line'));
+       OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
 SELECT s.*, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
   AND (s.business_date = $business_date
-       OR s.line_id IN (SELECT item_id FROM open_items WHERE run_id = $prev_run AND kind = 'line'));
+       OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_ambiguous (rule VARCHAR, entry_id VARCHAR, line_id VARCHAR);

@@ -1,0 +1,257 @@
+"""Each matching rule and the multi-day lifecycle on tiny literal tables (in-memory DuckDB)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from recon import warehouse
+from recon.matching import run_cascade
+from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
+
+UTC = timezone.utc
+
+
+def load(con, led=None, st=None, sha="l" * 64):
+    if st is not None:
+        warehouse.insert_frame(con, "statement_lines", st)
+    if led is not None:
+        warehouse.load_ledger(con, led, sha256=sha, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def run_day(con, cfg, day=D, sources=("wechatpay",), run_id=None):
+    run_id = run_id or f"run-{day}"
+    con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, config_sha256) "
+                "VALUES (?, ?, now(), 'running', 't', 't')", [run_id, day])
+    result = run_cascade(con, cfg, run_id=run_id, business_date=day, sources=list(sources),
+                         watermark=datetime(2100, 1, 1, tzinfo=UTC))
+    con.execute("UPDATE runs SET status = 'breaks' WHERE run_id = ?", [run_id])
+    return result
+
+
+def rules_of(con, run_id):
+    """{(ledger entry, statement line): rule} of a run's links (None on the side a group leaves out)."""
+    return {(e, ln): r for e, ln, r in con.execute(
+        "SELECT ledger_entry_id, line_id, rule FROM matches WHERE run_id = ? AND kind = 'ledger_statement' "
+        "AND rule <> 'reference_mismatch'",
+        [run_id]).fetchall()}
+
+
+F = "f" * 16
+
+
+def open_breaks(con, run_id):
+    return {(c, r): (f, s) for c, r, f, s in con.execute(
+        "SELECT category, reference, first_seen, status FROM breaks WHERE run_id = ? ORDER BY 1, 2",
+        [run_id]).fetchall()}
+
+
+def test_normalized_reference_ignores_case_spaces_punctuation_prefixes(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD20261121W00000123", amount_minor=500, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="ORD20261121W00000124", amount_minor=600, booked_at=ts(2)),
+                dict(entry_id="L3", merchant_reference="ORD20261121W00000125", amount_minor=700, booked_at=ts(3))),
+         stmt(dict(merchant_reference=" ord20261121w00000123 ", amount_minor=500, fee_minor=3, booked_at=ts(1)),
+              dict(merchant_reference="REF:ORD-20261121-W00000124", amount_minor=600, fee_minor=4, booked_at=ts(2)),
+              dict(merchant_reference="ORDER-ORD 20261121 W00000125", amount_minor=700, fee_minor=4, booked_at=ts(3))))
+    run_day(con, cfg)
+    # case and surrounding spaces are the exact rule's normalisation already; the rest needs the loose one
+    assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "exact_reference",
+                                          ("L2", f"{F}:3"): "normalized_reference",
+                                          ("L3", f"{F}:4"): "normalized_reference"}
+    assert open_breaks(con, f"run-{D}") == {}
+
+
+def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="EUR", amount_minor=10000,
+                     booked_at=ts(1)),
+                dict(entry_id="L2", source="stripe", merchant_reference="ORD2", currency="EUR", amount_minor=5000,
+                     booked_at=ts(2))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=10850, fee_minor=345, orig_amount_minor=10000,
+                   orig_currency="EUR", booked_at=ts(1), payment_method="card"),
+              dict(merchant_reference="ORD2", amount_minor=5425, fee_minor=187, orig_amount_minor=4900,
+                   orig_currency="EUR", booked_at=ts(2), payment_method="card"),
+              source="stripe", currency="USD"))
+    run_day(con, cfg, sources=("stripe",))
+    assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "fx_reference"}
+    # ORD2: the customer was charged EUR 49.00, the ledger says EUR 50.00 → currency differs from
+    # the settlement, so it is reported as a currency mismatch pair, never silently matched.
+    assert set(open_breaks(con, f"run-{D}")) == {("currency_mismatch", "ORD2")}
+
+
+def test_reference_tolerance_is_directional(con, cfg):
+    # amount_tolerance_minor = 1; window: statement day − ledger day within [−1, +2]
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=1000, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="ORD2", amount_minor=2000, booked_at=ts(1),
+                     business_date=D - timedelta(days=3))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=1001, fee_minor=6, booked_at=ts(2)),
+              dict(merchant_reference="ORD2", amount_minor=2001, fee_minor=12, booked_at=ts(2))))
+    # L2 belongs to an earlier day and is not carried (no previous run): only L1 takes part.
+    run_day(con, cfg)
+    assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "reference_tolerance"}
+    assert ("missing_in_ledger", "ORD2") in open_breaks(con, f"run-{D}")
+
+
+def test_fuzzy_links_a_line_without_reference_when_unambiguous(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="USD", amount_minor=4200,
+                     counterparty="ana@example.com", booked_at=ts(1)),
+                dict(entry_id="L2", source="stripe", merchant_reference="ORD2", currency="USD", amount_minor=3100,
+                     counterparty="bo@example.com", booked_at=ts(2)),
+                dict(entry_id="L3", source="stripe", merchant_reference="ORD3", currency="USD", amount_minor=3100,
+                     counterparty="bo@example.com", booked_at=ts(3))),
+         stmt(dict(merchant_reference=None, psp_reference="ch_1", amount_minor=4200, fee_minor=152,
+                   counterparty="Ana@Example.com", booked_at=ts(1), payment_method="card"),
+              dict(merchant_reference=None, psp_reference="ch_2", amount_minor=3100, fee_minor=120,
+                   counterparty="bo@example.com", booked_at=ts(2), payment_method="card"),
+              source="stripe", currency="USD"))
+    run_day(con, cfg, sources=("stripe",))
+    assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "fuzzy"}
+    breaks = open_breaks(con, f"run-{D}")
+    # ch_2 fits L2 and L3 equally: one ambiguous break, and no missing_in_statement for either.
+    assert set(breaks) == {("ambiguous", "ch_2")}
+    detail = con.execute("SELECT detail FROM breaks WHERE category = 'ambiguous'").fetchone()[0]
+    assert detail == "2 equally good ledger candidates: L2, L3"
+
+
+def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="ORD2", amount_minor=3000, booked_at=ts(2)),
+                dict(entry_id="L3", merchant_reference="ORD2", amount_minor=2000, booked_at=ts(2),
+                     description="second leg")),
+         stmt(dict(merchant_reference="ORD1", amount_minor=6000, fee_minor=36, booked_at=ts(1)),
+              dict(merchant_reference="ORD1", amount_minor=4000, fee_minor=24, booked_at=ts(1)),
+              dict(merchant_reference="ORD2", amount_minor=4500, fee_minor=27, booked_at=ts(2)),
+              dict(merchant_reference="ORD2", amount_minor=500, fee_minor=3, booked_at=ts(2))))
+    run_day(con, cfg)
+    assert rules_of(con, f"run-{D}") == {
+        ("L1", None): "aggregate_reference", ("L2", None): "aggregate_reference",
+        ("L3", None): "aggregate_reference", **{(None, f"{F}:{i}"): "aggregate_reference" for i in (2, 3, 4, 5)}}
+    assert open_breaks(con, f"run-{D}") == {}
+
+
+def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
+    d2 = D + timedelta(days=1)
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=3000, booked_at=ts(15, 58, 30)),
+                dict(entry_id="L2", merchant_reference="ORD2", amount_minor=900, booked_at=ts(9)),
+                dict(entry_id="L9", merchant_reference="ORD9", amount_minor=100, booked_at=ts(10))),
+         stmt(dict(merchant_reference="ORD2", amount_minor=950, fee_minor=6, booked_at=ts(9)),
+              dict(merchant_reference="ORD9", amount_minor=100, fee_minor=1, booked_at=ts(10))))
+    run_day(con, cfg)
+    assert open_breaks(con, f"run-{D}") == {("timing", "ORD1"): (D, "open"),
+                                            ("amount_mismatch", "ORD2"): (D, "open")}
+    # Day 2: the PSP line of ORD1 arrives at 00:01:10 local; ORD2's mismatch is still open.
+    load(con, st=stmt(dict(merchant_reference="ORD1", amount_minor=3000, fee_minor=18,
+                           booked_at=datetime(2026, 11, 21, 16, 1, 10, tzinfo=UTC), business_date=d2,
+                           file_sha256="e" * 64)))
+    result = run_day(con, cfg, day=d2)
+    assert result.carried_from == f"run-{D}"
+    assert rules_of(con, f"run-{d2}") == {("L1", "e" * 16 + ":2"): "exact_reference"}
+    assert open_breaks(con, f"run-{d2}") == {("timing", "ORD1"): (D, "auto_cleared"),
+                                             ("amount_mismatch", "ORD2"): (D, "open")}
+    cleared = con.execute("SELECT first_seen, cleared_on, detail FROM breaks WHERE run_id = ? AND "
+                          "status = 'auto_cleared'", [f"run-{d2}"]).fetchone()
+    assert cleared == (D, d2, f"cleared on {d2} by exact_reference")
+
+
+def test_resolved_annotation_stops_a_break_from_carrying(con, cfg):
+    d2 = D + timedelta(days=1)
+    load(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=3000, booked_at=ts(9))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=2900, fee_minor=17, booked_at=ts(9)),
+              dict(merchant_reference="ORD7", amount_minor=700, fee_minor=4, booked_at=ts(10))))
+    run_day(con, cfg)
+    mismatch, missing = (con.execute("SELECT break_id FROM breaks WHERE category = ?", [c]).fetchone()[0]
+                         for c in ("amount_mismatch", "missing_in_ledger"))
+    con.execute("INSERT INTO annotations VALUES (?, 'resolved', 'ledger error', 'fixed', 'ana', now(), 'x'), "
+                "(?, 'resolved', 'write-off', '', 'ana', now(), 'x')", [mismatch, missing])
+    run_day(con, cfg, day=d2)
+    assert open_breaks(con, f"run-{d2}") == {}
+    assert con.execute("SELECT count(*) FROM open_items WHERE run_id = ?", [f"run-{d2}"]).fetchone()[0] == 0
+
+
+def test_split_and_late_payouts(con, cfg):
+    d2 = D + timedelta(days=1)
+    wx = stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, payout_id="WX1-20261121",
+                   booked_at=ts(1)))
+    stripe = stmt(dict(merchant_reference="ORD2", amount_minor=1000, fee_minor=59, payout_id="po_1",
+                       booked_at=ts(1), payment_method="card"),
+                  source="stripe", currency="USD").with_columns(pl.col("line_id").str.replace("^f+", "s"))
+    bank = stmt(dict(end_to_end_id="WX1-20261121", amount_minor=6000, txn_type="transfer"),
+                dict(end_to_end_id="wx1-20261121 ", amount_minor=3940, txn_type="transfer"),
+                source="bank").with_columns(pl.col("line_id").str.replace("^f+", "b"),
+                                            pl.lit(ts(1, day=22)).alias("booked_at"))
+    for frame in (wx, stripe, bank):
+        load(con, st=frame)
+    load(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
+                     dict(entry_id="L2", source="stripe", currency="USD", merchant_reference="ORD2",
+                          amount_minor=1000, booked_at=ts(1))))
+    run_day(con, cfg, sources=("wechatpay", "stripe", "bank"))
+    # WeChat: two credits summing to the payout (split); Stripe's credit has not arrived.
+    assert open_breaks(con, f"run-{D}") == {("unsettled", "po_1"): (D, "open")}
+    assert con.execute("SELECT status, bank_lines FROM payouts WHERE payout_id = 'WX1-20261121'").fetchall() == [
+        ("matched", 2)]
+    late = stmt(dict(end_to_end_id="po_1", amount_minor=941, txn_type="transfer", business_date=d2),
+                source="bank", currency="USD").with_columns(pl.col("line_id").str.replace("^f+", "c"),
+                                                             pl.lit(ts(1, day=23)).alias("booked_at"))
+    load(con, st=late)
+    run_day(con, cfg, day=d2, sources=("wechatpay", "stripe", "bank"))
+    assert open_breaks(con, f"run-{d2}") == {("unsettled", "po_1"): (D, "auto_cleared")}
+
+
+def test_refunds_and_chargebacks_link_to_their_payment(con, cfg):
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=5000, booked_at=ts(1)),
+                dict(entry_id="L2", merchant_reference="RFD1", original_reference="ORD1", amount_minor=-2000,
+                     txn_type="refund", booked_at=ts(2))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=5000, fee_minor=30, booked_at=ts(1)),
+              dict(merchant_reference="RFD1", original_reference="ORD1", amount_minor=-2000, fee_minor=-12,
+                   txn_type="refund", booked_at=ts(2))))
+    run_day(con, cfg)
+    assert con.execute("SELECT line_id, original_line_id, txn_type FROM reversal_links").fetchall() == [
+        ("f" * 16 + ":3", "f" * 16 + ":2", "refund")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg, seed):
+    """Property: each ledger entry and line is matched xor in a break xor covered by an ambiguous
+    break; the same rows in another order give the same links and breaks."""
+    import random
+    rng = random.Random(seed)
+    refs = [f"ORD{i}" for i in range(60)]
+    led_rows, st_rows = [], []
+    for i, r in enumerate(refs):
+        amount = rng.randint(100, 10_000)
+        kind = rng.choice(["ok", "ok", "ok", "miss_l", "miss_s", "diff", "noisy"])
+        if kind != "miss_s":
+            led_rows.append(dict(entry_id=f"L{i}", merchant_reference=r, amount_minor=amount, booked_at=ts(1 + i % 12)))
+        if kind != "miss_l":
+            ref = f" {r.lower()} " if kind == "noisy" else r
+            st_rows.append(dict(merchant_reference=ref, amount_minor=amount + (50 if kind == "diff" else 0),
+                                fee_minor=round(amount * 0.006 + 1e-9), booked_at=ts(1 + i % 12)))
+    outcomes = []
+    for order in (1, -1):
+        from recon import ratecard
+        c = warehouse.connect(":memory:")
+        warehouse.load_rate_cards(c, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+        load(c, ledger(*led_rows[::order]), stmt(*[dict(r, file_line=i + 2) for i, r in enumerate(st_rows)][::order]))
+        run_day(c, cfg)
+        links = set(c.execute("SELECT rule, ledger_entry_id, line_id FROM matches").fetchall())
+        breaks = set(c.execute("SELECT break_id, category, ledger_entry_id, line_id FROM breaks").fetchall())
+        matched_l = {e for _, e, _ in links if e}
+        matched_s = {s for _, _, s in links if s}
+        broken_l = {b[2] for b in breaks if b[2] and b[1] != "fee_variance"}
+        broken_s = {b[3] for b in breaks if b[3] and b[1] != "fee_variance"}
+        clean_l = {e for r, e, _ in links if e and r != "reference_mismatch"}
+        clean_s = {s for r, _, s in links if s and r != "reference_mismatch"}
+        assert not (clean_l & broken_l) and not (clean_s & broken_s)
+        assert matched_l | broken_l == {r["entry_id"] for r in led_rows}
+        assert matched_s | broken_s == set(c.execute("SELECT line_id FROM statement_lines").fetchall()[i][0]
+                                           for i in range(len(st_rows)))
+        outcomes.append((links, breaks))
+        c.close()
+    assert outcomes[0] == outcomes[1]
