@@ -82,7 +82,7 @@ def percent_of(minor: int, rate: Decimal) -> int:
 
 # --- vectorised parsing for polars frames -------------------------------------------------------
 
-_AMOUNT_RE = r"^\s*([+-]?)(\d{1,15})(?:\.(\d{0,4}))?\s*$"
+_AMOUNT_RE = r"^\s*([+-]?)([0-9]{1,15})(?:\.([0-9]{0,4}))?\s*$"  # ASCII digits: \d also matches "１"
 
 
 def exponent_expr(currency: pl.Expr) -> pl.Expr:
