@@ -93,10 +93,43 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    _prefect_env()
+    from recon.eval import report, run_eval
+    result = run_eval(args.scenario, args.days, args.seed, args.scale, args.out,
+                      progress=lambda m: print(m, file=sys.stderr))
+    print(report(result))
+    return 0
+
+
 def cmd_demo(args) -> int:
     _prefect_env()
     from recon.demo import run_demo
     return run_demo(args.date, args.out.resolve(), seed=args.seed, scale=args.scale)
+
+
+def cmd_annotations_import(args) -> int:
+    from recon import config
+    from recon.annotations import import_workbook
+    res = import_workbook(config.load(_config(args)), args.workbook, who=args.who)
+    print(f"{args.workbook.name}: run {res.run_id}, {res.rows} break rows, {res.recorded} "
+          f"annotations recorded, {res.unchanged} unchanged (workbook sha256 {res.workbook_sha[:12]}…)")
+    return 0
+
+
+def cmd_journal(args) -> int:
+    from flows.nightly import journal_accounts
+    from recon import config, pipeline
+    from recon.assemble import build_summary, latest_run
+    from recon.reports.journal import load_accounts, write_journal
+    cfg = config.load(_config(args))
+    run_id, started, statuses = latest_run(cfg, args.date)
+    summary = build_summary(cfg, run_id, args.date, started, statuses)
+    out = args.out or pipeline.reports_dir(cfg, args.date, run_id) / f"journal_{args.date:%Y-%m-%d}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_journal(summary, out, load_accounts(args.accounts or journal_accounts(cfg)))
+    print(out)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +180,40 @@ def build_parser() -> argparse.ArgumentParser:
                               "  PREFECT_API_URL=http://127.0.0.1:4200/api recon serve")
     s.add_argument("--config", help="config file")
     s.set_defaults(func=cmd_serve)
+
+    an = sub.add_parser("annotations", help="accountants' resolutions from the break workbook")
+    an_sub = an.add_subparsers(dest="annotations_command", required=True, metavar="ACTION")
+    ai = an_sub.add_parser("import", formatter_class=fmt,
+                           help="record the Breaks sheet's reason/status/comment (append-only)",
+                           epilog="example:\n  recon annotations import recon_2026-11-21.xlsx --who lwang\n"
+                                  "refuses the whole workbook, naming each cell, when a locked cell "
+                                  "differs from the run\nor a value is not in its drop-down list; "
+                                  "importing again adds nothing")
+    ai.add_argument("workbook", type=Path, help="the workbook recon wrote, annotated")
+    ai.add_argument("--who", help="who annotated it (default: the OS user)")
+    ai.add_argument("--config", help="config file")
+    ai.set_defaults(func=cmd_annotations_import)
+
+    j = sub.add_parser("journal", formatter_class=fmt,
+                       help="write the day's balanced journal entries (CSV) from its latest run",
+                       epilog="example:\n  recon journal --date 2026-11-21 --out /tmp/journal.csv")
+    j.add_argument("--date", type=_date, required=True, help="business date, YYYY-MM-DD")
+    j.add_argument("--out", type=Path, help="CSV path (default: beside the run's workbook)")
+    j.add_argument("--accounts", type=Path,
+                   help="accounts TOML (default: journal.toml beside the config, else data/journal.toml)")
+    j.add_argument("--config", help="config file")
+    j.set_defaults(func=cmd_journal)
+
+    e = sub.add_parser("eval", formatter_class=fmt,
+                       help="generate a world, reconcile N days on real parts, score precision/recall",
+                       epilog="example:\n  recon eval --scenario hard --days 5 --seed 7\n"
+                              "last line: eval <scenario>: precision <P>%, recall <R>%, auto-match <A>%")
+    e.add_argument("--scenario", choices=("standard", "hard"), default="standard")
+    e.add_argument("--days", type=int, default=5, help="consecutive business days (default 5)")
+    e.add_argument("--seed", type=int, default=7)
+    e.add_argument("--scale", type=int, default=200, help="payments per PSP per day (default 200)")
+    e.add_argument("--out", type=Path, default=None, help="working directory (default: a new temporary one)")
+    e.set_defaults(func=cmd_eval)
 
     d = sub.add_parser("demo", formatter_class=fmt, help="the whole night on embedded defaults: world, sshd, flow, reports",
                        epilog="example:\n  recon demo --date 2026-11-21 --seed 7 --out demo-out")

@@ -73,7 +73,8 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
     world = out / "world"
     dates = [START + timedelta(days=i) for i in range(days)]
     progress(f"generating {days} days of the '{scenario}' world (seed {seed}, {scale} payments per PSP per day)")
-    generated = [generate_day(d, world, seed=seed, scale=scale, scenario=scenario) for d in dates]
+    extra = {} if scenario == "standard" else {"scenario": scenario}
+    generated = [generate_day(d, world, seed=seed, scale=scale, **extra) for d in dates]
     truth_rows = {g.business_date: read_truth_rows(g.paths["truth"]) for g in generated}
 
     found: set[tuple] = set()
@@ -95,7 +96,9 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
             progress(f"  {d}: {len(new)} new breaks, {len(expected)} expected, "
                      f"{len(new & expected)} agree")
     matched, matchable = _auto_match(cfg, truth_rows, run_ids)
-    scores = score(found, truth)
+    def keyed(items):  # score by category; the day is part of the key
+        return {(c, s, f"{d}:{k}") for d, c, s, k in items}
+    scores = score(keyed(found), keyed(truth))
     misses = ([f"missed {d} {c} {s} {k}" for d, c, s, k in sorted(truth - found)]
               + [f"unexpected {d} {c} {s} {k}" for d, c, s, k in sorted(found - truth)])
     return EvalResult(scenario, days, scores, matched, matchable, misses, time.perf_counter() - t0)

@@ -1,334 +1,36 @@
 """ISO 20022 camt.053 bank-to-customer statement → canonical statement lines.
 
-Read by local element name, so versions .001.02 to .001.13 (the tag names recon reads did not
-change) parse alike. One canonical line per ``Ntry`` with the entry's amount; references come from
-the first ``TxDtls``. ``file_line`` is the physical line of the ``<Ntry>`` start tag as expat
-reports it; in a file where two entries start on one line (minified XML) it is the entry's
-1-based position in the file instead, so ``line_id`` stays unique.
-
-XML is parsed with defusedxml: a DOCTYPE, entity declaration or external reference is refused.
+Versions .001.02 to .001.13; the reading, control totals and mapping are shared with camt.052 and
+camt.054 in ``schemas.iso20022`` (docs/formats.md). Checks: opening (OPBD, or PRCD) + Σ booked
+entries = CLBD per statement, TxsSummry counts and sums, and no missing page between pages of one
+statement in the file.
 """
 from __future__ import annotations
 
-import json
-import logging
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
-from xml.etree.ElementTree import Element, ParseError as XMLSyntaxError, TreeBuilder
-from zoneinfo import ZoneInfo
+from datetime import date
 
-import polars as pl
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
+from schemas import iso20022
+from schemas.iso20022 import Statement, control_checks, to_frame
+from schemas.validation import ParsedFile
 
-from recon.errors import ParseError
-from recon.money import exponent_expr, minor_expr
-from schemas import quirks
-from schemas.validation import ControlCheck, ParsedFile, finish
-
-log = logging.getLogger(__name__)
+__all__ = ["NAME", "NAMESPACE", "VERSIONS", "Statement", "control_checks", "identify", "parse",
+           "read_statements", "to_frame"]
 
 NAME = "camt053"
-NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})$")
-VERSIONS = range(2, 14)
-_SNIFF = re.compile(rb"""xmlns(?::\w+)?\s*=\s*["']urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d{2}["']""")
-
-
-@dataclass
-class Statement:
-    id: str | None
-    line: int
-    balances: dict[str, dict] = field(default_factory=dict)  # code → {amount, ccy, ind, date}
-    summary: dict[str, dict] = field(default_factory=dict)  # TtlNtries/TtlCdtNtries/TtlDbtNtries
-    entries: list[dict] = field(default_factory=list)
+MESSAGE = iso20022.CAMT053
+NAMESPACE = MESSAGE.namespace
+VERSIONS = MESSAGE.versions
 
 
 def identify(data: bytes, name: str) -> bool:
-    return _SNIFF.search(data[:4096]) is not None
+    return MESSAGE.sniff(data)
+
+
+def read_statements(data: bytes, file: str) -> list[Statement]:
+    return iso20022.read_statements(MESSAGE, data, file)
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str) -> ParsedFile:
-    statements = read_statements(data, name)
-    checks = [c for s in statements for c in control_checks(s)]
-    frame, originals = to_frame(statements, sha256=sha256, source=source,
+    return iso20022.parse_message(MESSAGE, data, name=name, source=source, sha256=sha256,
                                   business_date=business_date, timezone=timezone)
-    return finish(frame, checks, file_name=name, source=source, originals=originals)
-
-
-# --- reading -------------------------------------------------------------------------------------
-
-class _LineTreeBuilder(TreeBuilder):
-    """Records the physical line of every ``Ntry`` start tag (expat's current line)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.expat = None
-        self.lines: dict[Element, int] = {}
-
-    def start(self, tag, attrs):
-        elem = super().start(tag, attrs)
-        if tag.endswith("}Ntry") or tag == "Ntry":
-            self.lines[elem] = self.expat.CurrentLineNumber
-        return elem
-
-
-def _load(data: bytes, file: str) -> tuple[Element, dict[Element, int]]:
-    builder = _LineTreeBuilder()
-    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
-                              forbid_external=True)
-    builder.expat = parser.parser
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except DefusedXmlException as exc:
-        raise ParseError(file, None, f"expected XML without DOCTYPE, entities or external "
-                                     f"references (refused: {exc!r})") from exc
-    except XMLSyntaxError as exc:
-        raise ParseError(file, exc.position[0], f"expected well-formed XML ({exc})") from exc
-    ns, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
-    version = NAMESPACE.match(ns)
-    if local != "Document" or not version or int(version.group(1)) not in VERSIONS:
-        raise ParseError(file, 1, f"expected a camt.053 Document in the namespace "
-                                  f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02 to .13, found "
-                                  f"<{local}> in {ns or 'no namespace'!r}")
-    return root, builder.lines
-
-
-def _local(el: Element) -> str:
-    return el.tag.rpartition("}")[2]
-
-
-def _find(el: Element | None, *path: str) -> Element | None:
-    for name in path:
-        if el is None:
-            return None
-        el = next((c for c in el if _local(c) == name), None)
-    return el
-
-
-def _all(el: Element | None, name: str) -> list[Element]:
-    return [] if el is None else [c for c in el if _local(c) == name]
-
-
-def _text(el: Element | None, *path: str) -> str | None:
-    found = _find(el, *path)
-    if found is None or found.text is None:
-        return None
-    return found.text.strip() or None
-
-
-def _date_text(el: Element | None) -> str | None:
-    """``Dt`` or ``DtTm`` inside a date choice element."""
-    return _text(el, "Dt") or _text(el, "DtTm")
-
-
-def _party(el: Element | None, role: str) -> str | None:
-    return _text(el, role, "Nm") or _text(el, role, "Pty", "Nm")  # Pty from .001.08 on
-
-
-def read_statements(data: bytes, file: str) -> list[Statement]:
-    """Every Stmt with its balances, summary and entries as text; no control totals checked."""
-    root, lines = _load(data, file)
-    body = _find(root, "BkToCstmrStmt")
-    stmts = _all(body, "Stmt")
-    if not stmts:
-        raise ParseError(file, None, "expected BkToCstmrStmt with at least one Stmt")
-    out = []
-    for stmt in stmts:
-        s = Statement(id=_text(stmt, "Id"), line=0)
-        for bal in _all(stmt, "Bal"):
-            code = _text(bal, "Tp", "CdOrPrtry", "Cd") or _text(bal, "Tp", "CdOrPrtry", "Prtry")
-            amt = _find(bal, "Amt")
-            s.balances.setdefault(code, {
-                "amount": _text(bal, "Amt"), "ccy": None if amt is None else amt.get("Ccy"),
-                "ind": _text(bal, "CdtDbtInd"), "date": _date_text(_find(bal, "Dt"))})
-        totals = _find(stmt, "TxsSummry")
-        for kind in ("TtlNtries", "TtlCdtNtries", "TtlDbtNtries"):
-            t = _find(totals, kind)
-            if t is not None:
-                s.summary[kind] = {
-                    "count": _text(t, "NbOfNtries"), "sum": _text(t, "Sum"),
-                    "net": _text(t, "TtlNetNtry", "Amt") or _text(t, "TtlNetNtryAmt"),
-                    "net_ind": _text(t, "TtlNetNtry", "CdtDbtInd") or _text(t, "CdtDbtInd")}
-        acct = _text(stmt, "Acct", "Id", "IBAN") or _text(stmt, "Acct", "Id", "Othr", "Id")
-        s.entries = [_entry(n, lines.get(n, 0), s.id, acct) for n in _all(stmt, "Ntry")]
-        out.append(s)
-    _number_entries([e for s in out for e in s.entries], file)
-    return out
-
-
-def _entry(ntry: Element, line: int, stmt_id: str | None, account: str | None) -> dict:
-    tx = _find(ntry, "NtryDtls", "TxDtls")
-    amt = _find(ntry, "Amt")
-    instd = _find(tx, "AmtDtls", "InstdAmt", "Amt")
-    ustrd = [u.text.strip() for u in _all(_find(tx, "RmtInf"), "Ustrd") if u.text and u.text.strip()]
-    parties = _find(tx, "RltdPties")
-    ind = _text(ntry, "CdtDbtInd")
-    fields = {
-        "Stmt/Id": stmt_id, "Acct": account, "NtryRef": _text(ntry, "NtryRef"),
-        "Amt": _text(ntry, "Amt"), "Amt@Ccy": None if amt is None else amt.get("Ccy"),
-        "CdtDbtInd": ind, "RvslInd": _text(ntry, "RvslInd"),
-        "Sts": _text(ntry, "Sts", "Cd") or _text(ntry, "Sts"),
-        "BookgDt": _date_text(_find(ntry, "BookgDt")), "ValDt": _date_text(_find(ntry, "ValDt")),
-        "AcctSvcrRef": _text(ntry, "AcctSvcrRef"),
-        "BkTxCd": "/".join(filter(None, [
-            _text(ntry, "BkTxCd", "Domn", "Cd"), _text(ntry, "BkTxCd", "Domn", "Fmly", "Cd"),
-            _text(ntry, "BkTxCd", "Domn", "Fmly", "SubFmlyCd"), _text(ntry, "BkTxCd", "Prtry", "Cd")])) or None,
-        "TxDtls": len(_all(_find(ntry, "NtryDtls"), "TxDtls")),
-        "EndToEndId": _text(tx, "Refs", "EndToEndId"),
-        "Dbtr": _party(parties, "Dbtr"), "Cdtr": _party(parties, "Cdtr"),
-        "Ustrd": " ".join(ustrd) or None, "AddtlNtryInf": _text(ntry, "AddtlNtryInf"),
-        "InstdAmt": None if instd is None else (instd.text or "").strip(),
-        "InstdAmt@Ccy": None if instd is None else instd.get("Ccy"),
-        "XchgRate": _text(tx, "AmtDtls", "InstdAmt", "CcyXchg", "XchgRate")
-                    or _text(tx, "AmtDtls", "TxAmt", "CcyXchg", "XchgRate"),
-    }
-    return {"file_line": line, "fields": fields}
-
-
-def _number_entries(entries: list[dict], file: str) -> None:
-    lines = [e["file_line"] for e in entries]
-    if len(set(lines)) != len(lines) or 0 in lines:
-        log.warning("%s: entries share physical lines (minified XML); file_line is the entry's "
-                    "position instead", file)
-        for position, e in enumerate(entries, start=1):
-            e["file_line"] = position
-
-
-# --- control totals ------------------------------------------------------------------------------
-
-def _units(text: str | None) -> int | None:
-    """Exact decimal text → ten-thousandths of the major unit (any number of trailing zeros)."""
-    try:
-        d = Decimal(text)
-    except (InvalidOperation, TypeError):
-        return None
-    scaled = d.scaleb(quirks.CHECK_EXPONENT)
-    return int(scaled) if d.is_finite() and scaled == scaled.to_integral_value() else None
-
-
-def _signed(amount: str | None, ind: str | None) -> int | None:
-    u = _units(amount)
-    return None if u is None else (-u if ind == "DBIT" else u)
-
-
-def _money(units: int | None, ccy: str | None) -> str:
-    return f"{quirks.show_units(units)} {ccy or ''}".strip()
-
-
-def control_checks(s: Statement) -> list[ControlCheck]:
-    prefix = f"Stmt {s.id}: "
-    entries = [e["fields"] for e in s.entries]
-    booked = [f for f in entries if (f["Sts"] or "BOOK") == "BOOK"]
-    signed = [_signed(f["Amt"], f["CdtDbtInd"]) for f in booked]
-    ccys = {f["Amt@Ccy"] for f in booked}
-    checks = []
-    opening = s.balances.get("OPBD") or s.balances.get("PRCD")
-    closing = s.balances.get("CLBD")
-    if opening and closing:
-        label = "OPBD" if "OPBD" in s.balances else "PRCD"
-        start = _signed(opening["amount"], opening["ind"])
-        end = _signed(closing["amount"], closing["ind"])
-        total = None if start is None or None in signed else start + sum(signed)
-        found_ccy = "/".join(sorted(filter(None, ccys | {opening["ccy"]})))
-        checks.append(ControlCheck(
-            f"{prefix}{label} + Σ entries = CLBD", _money(end, closing["ccy"]),
-            _money(total, found_ccy),
-            total is not None and total == end and {closing["ccy"]} == (ccys | {opening["ccy"]})))
-    for kind, t in s.summary.items():
-        subset = {"TtlNtries": booked, "TtlCdtNtries": [f for f in booked if f["CdtDbtInd"] == "CRDT"],
-                  "TtlDbtNtries": [f for f in booked if f["CdtDbtInd"] == "DBIT"]}[kind]
-        values = [_signed(f["Amt"], f["CdtDbtInd"]) for f in subset]
-        if t["count"] is not None:
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} NbOfNtries", t["count"],
-                                       str(len(subset)), t["count"] == str(len(subset))))
-        if t["sum"] is not None:
-            want = _units(t["sum"])
-            got = None if None in values else sum(abs(v) for v in values)
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} Sum", t["sum"], _money(got, None),
-                                       want is not None and want == got))
-        if t["net"] is not None:
-            want = _signed(t["net"], t["net_ind"])
-            got = None if None in values else sum(values)
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} TtlNetNtry", _money(want, None),
-                                       _money(got, None), want is not None and want == got))
-    return checks
-
-
-# --- canonical frame -----------------------------------------------------------------------------
-
-def _booked_at(text: str | None, tz: ZoneInfo) -> datetime | None:
-    """BookgDt: a date is midnight in the source's timezone; a date-time keeps its own offset."""
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tz).astimezone(UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
-
-
-def _value_date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:
-        return None
-
-
-_TEXT = {"amount": pl.String, "ccy": pl.String, "bookg_dt": pl.String, "instd": pl.String,
-         "instd_ccy": pl.String}
-
-
-def to_frame(statements: list[Statement], *, sha256: str, source: str, business_date: date,
-               timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(canonical lines before validation, original texts per field) of already-read statements."""
-    tz = ZoneInfo(timezone)
-    rows = []
-    for e in (e for s in statements for e in s.entries):
-        f = e["fields"]
-        credit = f["CdtDbtInd"] == "CRDT"
-        rows.append({
-            "file_line": e["file_line"], "booked_at": _booked_at(f["BookgDt"], tz),
-            "value_date": _value_date(f["ValDt"]), "amount": f["Amt"], "ccy": f["Amt@Ccy"],
-            "bookg_dt": f["BookgDt"],
-            "sign": {"CRDT": 1, "DBIT": -1}.get(f["CdtDbtInd"]),
-            "instd": f["InstdAmt"], "instd_ccy": f["InstdAmt@Ccy"], "fx_rate": f["XchgRate"],
-            "end_to_end_id": None if f["EndToEndId"] == "NOTPROVIDED" else f["EndToEndId"],
-            "bank_reference": f["AcctSvcrRef"],
-            "counterparty": f["Dbtr"] if credit else f["Cdtr"],
-            "description": f["Ustrd"] or f["AddtlNtryInf"], "status": f["Sts"],
-            "raw": json.dumps(f, ensure_ascii=False, sort_keys=True),
-        })
-    schema = {"file_line": pl.Int64, "booked_at": pl.Datetime("us", "UTC"), "value_date": pl.Date,
-              **_TEXT, "sign": pl.Int64, "fx_rate": pl.String, "end_to_end_id": pl.String,
-              "bank_reference": pl.String, "counterparty": pl.String, "description": pl.String,
-              "status": pl.String, "raw": pl.String}
-    entries = pl.DataFrame(rows, schema=schema)
-    ccy = pl.col("ccy").str.strip_chars().str.to_uppercase()
-    instd_ccy = pl.col("instd_ccy").str.strip_chars().str.to_uppercase()
-    frame = entries.select(
-        quirks.line_id(sha256), pl.lit(source).alias("source"), pl.lit(sha256).alias("file_sha256"),
-        "file_line", pl.lit(business_date).alias("business_date"), "booked_at", "value_date",
-        pl.lit("transfer").alias("txn_type"),
-        (minor_expr(_trim_zeros(pl.col("amount")), exponent_expr(ccy)) * pl.col("sign"))
-          .alias("amount_minor"),
-        ccy.alias("currency"),
-        minor_expr(_trim_zeros(pl.col("instd")), exponent_expr(instd_ccy)).alias("orig_amount_minor"),
-        instd_ccy.alias("orig_currency"), "fx_rate", "end_to_end_id", "bank_reference",
-        "counterparty", "description", "status", "raw",
-    )
-    originals = entries.select("file_line", pl.col("amount").alias("amount_minor"),
-                               pl.col("ccy").alias("currency"), pl.col("bookg_dt").alias("booked_at"),
-                               pl.col("instd").alias("orig_amount_minor"),
-                               pl.col("instd_ccy").alias("orig_currency"))
-    return frame, originals
-
-
-def _trim_zeros(text: pl.Expr) -> pl.Expr:
-    """Banks pad amounts (``5442.09000``): drop trailing fraction zeros before the exact conversion."""
-    return text.str.strip_chars().str.replace(r"(\.\d*?)0+$", "${1}")

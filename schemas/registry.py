@@ -12,6 +12,11 @@ from types import ModuleType
 
 from recon.errors import ParseError
 from schemas import camt053, stripe, wechatpay
+from schemas import bai2, bankcsv, camt052, camt054, mt940, mt942  # bank formats (issue 3)
+from schemas import (  # PSP formats (issue 3)
+    adyen, alipay, alipay_account, alipay_personal, paypal, paypal_report, stripe_payments, unionpay,
+    wechatpay_fundflow, wechatpay_personal,
+)
 from schemas.validation import QUARANTINE_COLUMNS, ControlCheck, ParsedFile
 
 __all__ = ["FORMATS", "QUARANTINE_COLUMNS", "ControlCheck", "ParsedFile", "identify", "parse"]
@@ -22,6 +27,22 @@ FORMATS: dict[str, ModuleType] = {
     wechatpay.NAME: wechatpay,
     stripe.NAME: stripe,
     camt053.NAME: camt053,
+    camt052.NAME: camt052,
+    camt054.NAME: camt054,
+    mt940.NAME: mt940,
+    mt942.NAME: mt942,
+    bai2.NAME: bai2,
+    bankcsv.NAME: bankcsv,
+    wechatpay_fundflow.NAME: wechatpay_fundflow,
+    wechatpay_personal.NAME: wechatpay_personal,
+    alipay.NAME: alipay,
+    alipay_account.NAME: alipay_account,
+    alipay_personal.NAME: alipay_personal,
+    unionpay.NAME: unionpay,
+    adyen.NAME: adyen,
+    paypal.NAME: paypal,
+    paypal_report.NAME: paypal_report,
+    stripe_payments.NAME: stripe_payments,
 }
 
 

@@ -1,0 +1,31 @@
+"""ISO 20022 camt.052 bank-to-customer account report (intraday) → canonical statement lines.
+
+Versions .001.01 to .001.13, read and mapped like camt.053 (``schemas.iso20022``). An intraday
+report often carries pending (PDNG) entries: they are loaded with their status, and only booked
+entries count towards the balances. Checks: opening + Σ booked entries = CLBD where the report
+has both balances, TxsSummry counts and sums, and no missing page between pages of one report.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from schemas import iso20022
+from schemas.iso20022 import Statement
+from schemas.validation import ParsedFile
+
+NAME = "camt052"
+MESSAGE = iso20022.CAMT052
+
+
+def identify(data: bytes, name: str) -> bool:
+    return MESSAGE.sniff(data)
+
+
+def read_statements(data: bytes, file: str) -> list[Statement]:
+    return iso20022.read_statements(MESSAGE, data, file)
+
+
+def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+          timezone: str) -> ParsedFile:
+    return iso20022.parse_message(MESSAGE, data, name=name, source=source, sha256=sha256,
+                                  business_date=business_date, timezone=timezone)
