@@ -79,6 +79,32 @@ def cmd_ledger_load(args) -> int:
     return 0
 
 
+def cmd_parse(args) -> int:
+    import hashlib
+    import tomllib
+
+    from schemas import registry
+    data = args.file.read_bytes()
+    fmt = args.format or registry.identify(data, args.file.name)
+    options = tomllib.loads(args.options.read_text("utf-8")) if args.options else None
+    parsed = registry.parse(fmt, data, name=args.file.name, source=args.source or fmt,
+                            sha256=hashlib.sha256(data).hexdigest(), business_date=args.date,
+                            timezone=args.timezone, options=options)
+    frame = parsed.frame.drop("raw") if not args.raw else parsed.frame
+    if args.out and args.out.suffix == ".parquet":
+        frame.write_parquet(args.out)
+    elif args.out:
+        frame.write_csv(args.out)
+    else:
+        sys.stdout.write(frame.write_csv())
+    checks = ", ".join(f"{c.name} ok" for c in parsed.checks) or "none in this format"
+    print(f"{args.file.name}: {fmt}, {parsed.frame.height} lines, {parsed.quarantine.height} quarantine "
+          f"rows; control totals: {checks}", file=sys.stderr)
+    for row in parsed.quarantine.iter_rows(named=True):
+        print(f"  quarantined line {row['file_line']}, field {row['field']}: {row['reason']}", file=sys.stderr)
+    return 0
+
+
 def cmd_identify(args) -> int:
     from schemas import registry
     print(registry.identify(args.file.read_bytes(), args.file.name))
@@ -174,6 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  recon identify wechatpay_trade_20261121.csv")
     i.add_argument("file", type=Path)
     i.set_defaults(func=cmd_identify)
+
+    pa = sub.add_parser("parse", formatter_class=fmt,
+                        help="parse a statement file into canonical lines (CSV, or parquet by extension)",
+                        epilog="example:\n  recon parse camt053_20261122.xml --out lines.parquet\n"
+                               "  recon parse export.csv --format bankcsv --options mapping.toml\n"
+                               "exit codes: 0 parsed; 2 rejected (the error names file, line, field, "
+                               "expected and found)")
+    pa.add_argument("file", type=Path)
+    pa.add_argument("--format", help="format name (default: identify the file)")
+    pa.add_argument("--out", type=Path, help="output .csv or .parquet (default: CSV on stdout)")
+    pa.add_argument("--date", type=_date, default=date.today(), help="business date to stamp (default today)")
+    pa.add_argument("--timezone", default="UTC", help="the statement's timezone (default UTC)")
+    pa.add_argument("--source", help="source name to stamp (default: the format name)")
+    pa.add_argument("--options", type=Path, help="a TOML file of format options (bankcsv column mapping)")
+    pa.add_argument("--raw", action="store_true", help="include the raw original fields (JSON)")
+    pa.set_defaults(func=cmd_parse)
 
     s = sub.add_parser("serve", formatter_class=fmt, help="register the nightly schedule with a Prefect server",
                        epilog="example:\n  prefect server start --host 127.0.0.1 &\n"

@@ -64,3 +64,27 @@ def test_ledger_load_appends_once(tmp_path, monkeypatch, capsys):
     assert entries == distinct == rows
     assert files == 1
     assert f"{rows} entries" in first
+
+
+def test_parse_writes_canonical_lines_and_refuses_an_unbalanced_file(tmp_path, capsys):
+    import polars as pl
+
+    from recon.generate import generate_day
+    day = generate_day(date(2026, 11, 21), tmp_path / "world", seed=3, scale=50)
+    out = tmp_path / "lines.parquet"
+    assert cli.main(["parse", str(day.paths["wechatpay"]), "--out", str(out),
+                     "--timezone", "Asia/Shanghai", "--date", "2026-11-21"]) == 0
+    lines = pl.read_parquet(out)
+    assert lines["amount_minor"].dtype == pl.Int64 and lines["source"][0] == "wechatpay_trade"
+    assert lines.height == sum(1 for ln in day.paths["wechatpay"].read_text("utf-8").splitlines()
+                               if ln.startswith("`20"))
+    capsys.readouterr()
+    # The same bill with its summary's fee total changed no longer balances: exit 2, one paragraph.
+    body, last = day.paths["wechatpay"].read_bytes().decode("utf-8").rstrip("\r\n").rsplit("\r\n", 1)
+    fields = last.split(",")
+    fields[4] = "`123456.78"
+    bad = tmp_path / "wechatpay_trade_bad.csv"
+    bad.write_bytes((body + "\r\n" + ",".join(fields) + "\r\n").encode("utf-8"))
+    assert cli.main(["parse", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("recon: wechatpay_trade_bad.csv") and "expected" in err and "found" in err
