@@ -105,6 +105,32 @@ def cmd_parse(args) -> int:
     return 0
 
 
+def cmd_runs(args) -> int:
+    from recon import audit, config
+    cfg = config.load(_config(args))
+    if args.runs_command == "list":
+        rows = audit.list_runs(cfg, args.date)
+        print(f"{'run':<28}{'business date':<15}{'started (UTC)':<21}{'status':<12}{'open breaks':>12}{'inputs':>8}")
+        for r in rows:
+            print(f"{r['run_id']:<28}{str(r['business_date']):<15}{r['started_at']:%Y-%m-%d %H:%M:%S}  "
+                  f"{r['status']:<12}{r['open_breaks']:>12}{r['inputs']:>8}")
+        print(f"{len(rows)} run(s)")
+    elif args.runs_command == "show":
+        print(audit.write_json(audit.show_run(cfg, args.run_id), None))
+    else:
+        d = audit.diff_runs(cfg, args.run_a, args.run_b)
+        print(audit.write_json(d, None))
+        return 0 if not any(d[k] for k in d if k not in ("runs", "business_dates")) else 1
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from recon import audit, config
+    t = audit.trace(config.load(_config(args)), args.break_id, args.run)
+    print(audit.write_json(t, None) if args.json else audit.format_trace(t))
+    return 0
+
+
 def cmd_identify(args) -> int:
     from schemas import registry
     print(registry.identify(args.file.read_bytes(), args.file.name))
@@ -216,6 +242,32 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--options", type=Path, help="a TOML file of format options (bankcsv column mapping)")
     pa.add_argument("--raw", action="store_true", help="include the raw original fields (JSON)")
     pa.set_defaults(func=cmd_parse)
+
+    ru = sub.add_parser("runs", help="what ran, when, with what; how two runs differ")
+    ru_sub = ru.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    rl = ru_sub.add_parser("list", formatter_class=fmt, help="the runs in the warehouse",
+                           epilog="example:\n  recon runs list --date 2026-11-21")
+    rl.add_argument("--date", type=_date, default=None)
+    rs = ru_sub.add_parser("show", formatter_class=fmt, help="one run's manifest: inputs, config, outputs, timings",
+                           epilog="example:\n  recon runs show 20261121-063000-ab12cd")
+    rs.add_argument("run_id")
+    rd = ru_sub.add_parser("diff", formatter_class=fmt, help="inputs, config and breaks that differ between runs",
+                           epilog="example:\n  recon runs diff 20261121-063000-ab12cd 20261122-091500-ef34ab\n"
+                                  "exit codes: 0 no difference, 1 differences")
+    rd.add_argument("run_a")
+    rd.add_argument("run_b")
+    for x in (rl, rs, rd):
+        x.add_argument("--config", help="config file")
+        x.set_defaults(func=cmd_runs)
+
+    tr = sub.add_parser("trace", formatter_class=fmt,
+                        help="a break's lineage: rule, evidence, ledger rows, source lines and their bytes",
+                        epilog="example:\n  recon trace 3f9a0c1d2e4b5a69")
+    tr.add_argument("break_id")
+    tr.add_argument("--run", help="the run to read it from (default: the latest run that has it)")
+    tr.add_argument("--json", action="store_true", help="machine-readable output")
+    tr.add_argument("--config", help="config file")
+    tr.set_defaults(func=cmd_trace)
 
     s = sub.add_parser("serve", formatter_class=fmt, help="register the nightly schedule with a Prefect server",
                        epilog="example:\n  prefect server start --host 127.0.0.1 &\n"
