@@ -84,11 +84,26 @@ def _count(con, table: str) -> int:
     return scalar(con, f"SELECT count(*) FROM {table}")
 
 
+_LATEST = object()
+
+
 def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: list[str],
-                watermark: datetime) -> MatchResult:
-    prev = previous_run(con, business_date)
-    params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark}
+                watermark: datetime, inputs: list[str] | None = None, prev_run=_LATEST,
+                annotation_watermark: datetime | None = None) -> MatchResult:
+    """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
+    (default: every file loaded for it); ``prev_run``: whose open items to carry (default: the
+    latest earlier run); ``annotation_watermark``: annotations after it are not seen (default:
+    ``watermark``). A rerun passes the recorded values of the run it reproduces."""
+    prev = previous_run(con, business_date) if prev_run is _LATEST else prev_run
+    params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
+              "annotation_watermark": annotation_watermark or watermark}
     _work_tables(con, cfg, sources)
+    con.execute("CREATE OR REPLACE TEMP TABLE work_inputs (sha256 VARCHAR)")
+    if inputs is None:
+        con.execute("INSERT INTO work_inputs SELECT DISTINCT file_sha256 FROM statement_lines "
+                    "WHERE business_date = ?", [business_date])
+    else:
+        con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
     sql.execute(con, "work_sets", params)
     log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
              business_date, _count(con, "work_ledger"), _count(con, "work_stmt"), _count(con, "work_bank"),

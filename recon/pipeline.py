@@ -149,14 +149,19 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
         con.close()
 
 
-def match(cfg: Config, run_id: str, business_date: date, sources: list[str]) -> MatchResult:
+def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
+          inputs: list[str] | None = None) -> MatchResult:
+    """Match the day as of now: the ledger and annotations recorded so far, the open items of the
+    latest earlier run, and ``inputs`` (the day's files this run loaded; default all). What it
+    used is recorded on the run so that ``recon rerun`` can reproduce it."""
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
-        con.execute("UPDATE runs SET ledger_watermark = ? WHERE run_id = ?", [watermark, run_id])
         con.execute("BEGIN TRANSACTION")
         result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
-                             sources=sources, watermark=watermark)
+                             sources=sources, watermark=watermark, inputs=inputs)
+        con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
+                    "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
         con.execute("COMMIT")
         return result
     finally:

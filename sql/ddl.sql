@@ -186,3 +186,13 @@ CREATE TABLE IF NOT EXISTS payouts (
     first_seen        DATE,
     bank_lines        BIGINT
 );
+
+-- Columns added after the first release: existing warehouse files gain them in place.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS carried_from VARCHAR;            -- whose open items it carried
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS annotation_watermark TIMESTAMPTZ;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS rerun_of VARCHAR;                -- set on a reproduction
+ALTER TABLE breaks ADD COLUMN IF NOT EXISTS first_seen DATE;
+ALTER TABLE breaks ADD COLUMN IF NOT EXISTS cleared_on DATE;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS original_reference VARCHAR;
+ALTER TABLE payouts ADD COLUMN IF NOT EXISTS first_seen DATE;
+ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;

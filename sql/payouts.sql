@@ -3,20 +3,20 @@
 -- payout row) plus the payouts the previous run left unsettled; each with the bank credits whose
 -- end-to-end id carries the payout id (several credits are summed: a split payout), looked for
 -- only in the bank sources configured to receive that PSP's payouts.
--- Inputs: statement_lines, payouts, work_bank, work_banks, work_rules.
+-- Inputs: statement_lines, payouts, work_bank, work_banks, work_rules, work_inputs.
 -- Parameters: $business_date, $prev_run.
 CREATE OR REPLACE TEMP TABLE work_payouts AS
 WITH items AS (
     SELECT source, payout_id, any_value(currency) AS currency, count(*) AS items,
            sum(net_minor) AS settled
     FROM statement_lines
-    WHERE business_date = $business_date AND txn_type <> 'payout' AND payout_id IS NOT NULL
+    WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs) AND txn_type <> 'payout' AND payout_id IS NOT NULL
       AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
     GROUP BY source, payout_id
 ), declared AS (
     SELECT source, payout_id, any_value(currency) AS currency, -sum(amount_minor) AS declared
     FROM statement_lines
-    WHERE business_date = $business_date AND txn_type = 'payout' AND payout_id IS NOT NULL
+    WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs) AND txn_type = 'payout' AND payout_id IS NOT NULL
       AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
     GROUP BY source, payout_id
 ), today AS (

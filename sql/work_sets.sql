@@ -5,9 +5,12 @@
 -- work_bank: one row per bank line of the day, plus carried bank lines.
 -- Carried items whose break an accountant has since marked resolved are not carried.
 -- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules.
--- Parameters: $business_date, $watermark, $prev_run (NULL on a first day).
+-- Only the run's own input files count for the day (work_inputs: a rerun reproduces a past run
+-- with exactly its files even after a corrected file arrived).
+-- Parameters: $business_date, $watermark, $annotation_watermark, $prev_run (NULL on a first day).
 CREATE OR REPLACE TEMP TABLE work_resolved AS
 SELECT break_id FROM annotations
+WHERE annotated_at <= $annotation_watermark
 QUALIFY row_number() OVER (PARTITION BY break_id ORDER BY annotated_at DESC) = 1
     AND status = 'resolved';
 
@@ -37,14 +40,14 @@ SELECT s.*, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND s.txn_type IN ('payment', 'refund', 'chargeback')
-  AND (s.business_date = $business_date
+  AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
        OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
 SELECT s.*, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
-  AND (s.business_date = $business_date
+  AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
        OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_ambiguous (rule VARCHAR, entry_id VARCHAR, line_id VARCHAR);
