@@ -53,6 +53,16 @@ def cmd_run(args) -> int:
     return result["exit_code"]
 
 
+def cmd_backfill(args) -> int:
+    _prefect_env()
+    from flows.backfill import backfill
+    results = backfill(start=args.start, end=args.end, sources=args.sources or None,
+                       config_path=str(_config(args)))
+    for result in results:
+        _print_result(result)
+    return max(r["exit_code"] for r in results)
+
+
 def _print_result(result: dict) -> None:
     print(f"run {result['run_id']} for {result['business_date']}: {result['status']}")
     for source, status in result["sources"].items():
@@ -213,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help=f"config file (default: $RECON_CONFIG or {DEFAULT_CONFIG})")
     r.add_argument("--language", choices=("en", "zh"), default="en", help="workbook labels")
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("backfill", formatter_class=fmt,
+                       help="reconcile a range of business days in order, carrying open items forward",
+                       epilog="example:\n  recon backfill --from 2026-11-01 --to 2026-11-07\n"
+                              "exit code: the worst of the days' codes")
+    b.add_argument("--from", dest="start", type=_date, required=True, help="first business date")
+    b.add_argument("--to", dest="end", type=_date, required=True, help="last business date")
+    b.add_argument("--sources", type=lambda s: [x for x in s.split(",") if x], default=None)
+    b.add_argument("--config", help="config file")
+    b.set_defaults(func=cmd_backfill)
 
     led = sub.add_parser("ledger", help="ledger exports")
     led_sub = led.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")

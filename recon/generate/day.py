@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import Callable
 
 from recon import ratecard
-from recon.generate import camt053, ids, ledger, stripe, truth, wechat
+from recon.generate import camt053, hard, ids, ledger, stripe, truth, wechat
 from recon.generate.camt053 import Entry, Statement
 from recon.generate.fmt import money_text
-from recon.generate.spec import (CATEGORIES, DAY, PSPS, RATE_CARDS, STRIPE, USER_POOL, WECHAT, WX_MCHID,
-                                 breaks_per_category, payout_id, rng)
+from recon.generate.spec import (CATEGORIES, DAY, HARD_BANK, PSPS, RATE_CARDS, SCENARIOS, STRIPE, USER_POOL,
+                                 WECHAT, WX_MCHID, Psp, breaks_per_category, is_split_day, late_psp, payout_id,
+                                 rng)
 from recon.generate.truth import TruthRow
 from recon.generate.world import PspDay, World
 
 log = logging.getLogger(__name__)
 MIN_SCALE = 20
+MIN_SCALE_HARD = 100
+HARD_CATEGORIES = (*CATEGORIES, "ambiguous", "unsettled")
 
 
 @dataclass(frozen=True)
@@ -53,41 +56,147 @@ def _bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]]
     return statements, row
 
 
-def generate_day(business_date: date, out_dir: Path, *, seed: int = 7, scale: int = 200,
-                 progress: Callable[[str], None] | None = None) -> GeneratedDay:
-    """Write day D's ledger, PSP files, the D+1 bank statement and the ground truth under out_dir.
+def _credit(psp: Psp, payout_day: date, pid: str, amount: int, ref: str) -> Entry:
+    if psp is WECHAT:
+        return Entry(ref=ref, amount_minor=amount, end_to_end_id=pid, party="Tenpay Payment Technology Co., Ltd.",
+                     remittance=f"TENPAY SETTLEMENT {WX_MCHID} {payout_day:%Y%m%d}", family="DMCT")
+    return Entry(ref=ref, amount_minor=amount, end_to_end_id=pid, party="STRIPE PAYMENTS UK LTD",
+                 remittance=f"STRIPE PAYOUT {pid}", family="XBCT")
 
-    The same (business_date, seed, scale) always gives byte-identical files.
-    """
-    if scale < MIN_SCALE:
-        raise ValueError(f"scale must be at least {MIN_SCALE} payments per PSP per day, found {scale}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, found {seed}")
-    say = progress or (lambda _msg: None)
-    d, out_dir = business_date, Path(out_dir)
-    paths = {
+
+def _credits(seed: int, psp: Psp, payout_day: date, pid: str, amount: int) -> list[tuple[Psp, date, str, int]]:
+    """Hard: the bank credit(s) of one payout; WeChat's arrive as two on split days."""
+    if psp is not WECHAT or not is_split_day(seed, payout_day):
+        return [(psp, payout_day, pid, amount)]
+    first = amount * int(rng(seed, payout_day, WECHAT, HARD_BANK).integers(30, 71)) // 100
+    return [(psp, payout_day, pid, first), (psp, payout_day, pid, amount - first)]
+
+
+def _hard_bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]],
+                          late_before: tuple[Psp, str, int] | None) -> tuple[list[Statement], list[TruthRow]]:
+    """The D+1 statement of the hard scenario: as the standard one (one PSP's credit short), but one
+    day in four one PSP's credit is held back to D+2, the credit held back from D-1 arrives, and
+    WeChat's credit is split in two one day in three."""
+    g = rng(seed, day, None, DAY)  # the standard draws, in the standard order
+    short_psp = PSPS[int(g.integers(0, len(PSPS)))]
+    pid, amount = payouts[short_psp.name]
+    short = int(min(g.integers(100, 50_001), max(100, abs(amount) // 2)))
+    credited = {p.name: payouts[p.name][1] for p in PSPS}
+    credited[short_psp.name] -= short
+    openings = {p.currency: int(g.integers(10_000_000, 500_000_000)) for p in PSPS}
+    late = late_psp(seed, day)
+    nxt = day + timedelta(days=1)
+    rows = [TruthRow("payout_mismatch", short_psp.name, pid, amount, credited[short_psp.name],
+                     f"bank credited {money_text(credited[short_psp.name])} for payout "
+                     f"{money_text(amount)} ({money_text(short)} short) on {nxt}")]
+    statements = []
+    for psp in PSPS:
+        due = []
+        if late_before is not None and late_before[0] is psp:
+            due += _credits(seed, psp, day - timedelta(days=1), late_before[1], late_before[2])
+        if psp is late:
+            lpid, lamount = payouts[psp.name]
+            rows.append(TruthRow("unsettled", psp.name, lpid, lamount, None,
+                                 f"no bank credit for payout {money_text(lamount)} on {nxt}; it is booked "
+                                 f"on {nxt + timedelta(days=1)}", clears_on=nxt))
+        else:
+            due += _credits(seed, psp, day, payouts[psp.name][0], credited[psp.name])
+        entries = tuple(_credit(p, pday, ppid, amt, f"B{nxt:%Y%m%d}{psp.currency}{n:04d}")
+                        for n, (p, pday, ppid, amt) in enumerate(due, 1))
+        statements.append(Statement(psp.currency, openings[psp.currency], entries))
+    if late_before is not None:
+        p, lpid, lamount = late_before
+        prev = day - timedelta(days=1)
+        rows.append(TruthRow("missing_in_ledger", "bank", lpid, None, lamount,
+                             f"bank credit for {p.name} payout of {prev}, held back a day; that payout "
+                             f"was delivered before the world began", origin=prev))
+    return statements, rows
+
+
+def _paths(d: date, out_dir: Path) -> dict[str, Path]:
+    return {
         "ledger": out_dir / "ledger" / f"ledger_{d:%Y%m%d}.csv",
         "wechatpay": out_dir / "wechatpay" / f"wechatpay_trade_{d:%Y%m%d}.csv",
         "stripe": out_dir / "stripe" / f"stripe_itemized_{d:%Y%m%d}.csv",
         "bank": out_dir / "bank" / f"camt053_{d + timedelta(days=1):%Y%m%d}.xml",
         "truth": out_dir / f"ground_truth_{d:%Y%m%d}.csv",
     }
+
+
+def _check(scale: int, seed: int, scenario: str) -> None:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, found {scenario!r}")
+    least = MIN_SCALE_HARD if scenario == "hard" else MIN_SCALE
+    if scale < least:
+        raise ValueError(f"scale must be at least {least} payments per PSP per day"
+                         f"{' in the hard scenario' if scenario == 'hard' else ''}, found {scale}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, found {seed}")
+
+
+def generate_day(business_date: date, out_dir: Path, *, seed: int = 7, scale: int = 200,
+                 scenario: str = "standard", progress: Callable[[str], None] | None = None,
+                 world: tuple[date, date] | None = None) -> GeneratedDay:
+    """Write day D's ledger, PSP files, the D+1 bank statement and the ground truth under out_dir.
+
+    The same (business_date, seed, scale, scenario) always gives byte-identical files. ``world``
+    is the first and last day of the world D belongs to (default: D alone); only the ground truth
+    depends on it (what is new on D, what clears within the world).
+    """
+    _check(scale, seed, scenario)
+    first, last = world or (business_date, business_date)
+    if not first <= business_date <= last:
+        raise ValueError(f"business date {business_date} is outside the world {first} .. {last}")
+    return _generate(business_date, Path(out_dir), World(seed, scale, scenario), {}, first, last,
+                     progress or (lambda _msg: None))
+
+
+def generate_days(start: date, days: int, out_dir: Path, *, seed: int = 7, scale: int = 200,
+                  scenario: str = "standard", progress: Callable[[str], None] | None = None
+                  ) -> list[GeneratedDay]:
+    """Write ``days`` consecutive business days from ``start`` into one tree: a world whose ground
+    truth lists on each day only the breaks new on that day's run (see ``recon.generate.truth``)."""
+    _check(scale, seed, scenario)
+    if days < 1:
+        raise ValueError(f"days must be at least 1, found {days}")
+    w, customers = World(seed, scale, scenario), {}
+    last = start + timedelta(days=days - 1)
+    say = progress or (lambda _msg: None)
+    return [_generate(start + timedelta(days=i), Path(out_dir), w, customers, start, last, say)
+            for i in range(days)]
+
+
+def _customers(world: World, psp: Psp, cache: dict):
+    if psp.name not in cache:
+        if world.hard and psp is STRIPE:
+            cache[psp.name] = ids.emails(ids.customers(world.seed, psp, USER_POOL + hard.special_pool(world.k)))
+        else:
+            cache[psp.name] = ids.customers(world.seed, psp, USER_POOL)
+    return cache[psp.name]
+
+
+def _generate(d: date, out_dir: Path, world: World, customer_cache: dict, first: date, last: date,
+              say: Callable[[str], None]) -> GeneratedDay:
+    seed, scale = world.seed, world.scale
+    paths = _paths(d, out_dir)
     for p in paths.values():
         p.parent.mkdir(parents=True, exist_ok=True)
-    world, counts, truth_rows = World(seed, scale), Counter(), []
+    counts, truth_rows = Counter(), []
     days: list[tuple] = []
     payouts: dict[str, tuple[str, int]] = {}
+    cards = {psp.name: ratecard.load(RATE_CARDS / f"{psp.name}.toml") for psp in PSPS}
     for psp in PSPS:
         say(f"building {psp.name} day {d}")
-        card = ratecard.load(RATE_CARDS / f"{psp.name}.toml")
+        card = cards[psp.name]
         psp_day: PspDay = world.psp_day(d, psp, card)
-        customers = ids.customers(seed, psp, USER_POOL)
+        customers = _customers(world, psp, customer_cache)
         pid = payout_id(psp, d, seed)
         say(f"writing {paths[psp.name].name}")
         if psp is WECHAT:
             counts[psp.name] = wechat.write(paths[psp.name], d, psp_day, card, customers)
         else:
-            counts[psp.name] = stripe.write(paths[psp.name], d, psp_day, pid)
+            counts[psp.name] = stripe.write(paths[psp.name], d, psp_day, pid,
+                                            customers if world.hard else None)
         payouts[psp.name] = (pid, psp_day.net_minor)
         truth_rows += psp_day.truth
         days.append((psp, psp_day, customers))
@@ -97,12 +206,20 @@ def generate_day(business_date: date, out_dir: Path, *, seed: int = 7, scale: in
     say(f"writing {paths['ledger'].name}")
     counts["ledger"] = ledger.write(paths["ledger"], d, days)
     say(f"writing {paths['bank'].name}")
-    statements, short_row = _bank_statements(d, seed, payouts)
+    if world.hard:
+        prev = d - timedelta(days=1)
+        held = late_psp(seed, prev)
+        late_before = None if held is None else (
+            held, payout_id(held, prev, seed), world.psp_day(prev, held, cards[held.name]).net_minor)
+        statements, bank_rows = _hard_bank_statements(d, seed, payouts, late_before)
+    else:
+        statements, short_row = _bank_statements(d, seed, payouts)
+        bank_rows = [short_row]
     counts["bank"] = camt053.write(paths["bank"], d + timedelta(days=1), statements)
-    truth_rows.append(short_row)
+    truth_rows = truth.in_world(truth_rows + bank_rows, first, last)
     say(f"writing {paths['truth'].name}")
     counts["truth"] = truth.write(paths["truth"], truth_rows)
-    for category in CATEGORIES:
+    for category in (HARD_CATEGORIES if world.hard else CATEGORIES):
         counts[category] = sum(r.category == category for r in truth_rows)
     log.info("generated %s (seed %d, scale %d, %d breaks per category): %s", d, seed, scale,
              breaks_per_category(scale), ", ".join(f"{k} {v:,}" for k, v in counts.items()))

@@ -59,6 +59,37 @@ def merchant_reference_expr(psp: Psp, day: date, day_text: pl.Expr) -> pl.Expr:
             .otherwise(order_ref_expr(psp, day_text, pl.col("order_idx"))))
 
 
+def noisy_ref_expr(ref: pl.Expr, noise: pl.Expr) -> pl.Expr:
+    """Hard scenario: the reference as a PSP may echo it back (``recon.generate.hard.NOISE``)."""
+    parts = [ref.str.slice(0, 3), ref.str.slice(3, 8), ref.str.slice(11)]
+    variants = (
+        ref.str.to_lowercase(),                                    # lower
+        pl.concat_str([pl.lit("  "), ref, pl.lit(" ")]),           # spaces around
+        pl.concat_str(parts, separator="-"),                       # ORD-20261121-W00000042
+        pl.concat_str(parts, separator=" "),                       # ORD 20261121 W00000042
+        pl.concat_str([pl.lit("REF:"), ref]),
+        pl.concat_str([pl.lit("ORDER-"), ref]),
+    )
+    out = ref
+    for code in reversed(range(len(variants))):
+        out = pl.when(noise == code).then(variants[code]).otherwise(out)
+    return out
+
+
+def dispute_id_expr(day: date, number: pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit(f"du_3{ymd(day)}"), padded(number, 14)])
+
+
+def emails(customers: pl.Series) -> pl.Series:
+    """Hard scenario, Stripe: the customers' e-mail addresses (one per customer id, all distinct)."""
+    from recon.generate.spec import EMAIL_DOMAINS
+    frame = pl.DataFrame({"c": customers}).with_row_index("i")
+    return frame.select(pl.concat_str([
+        pl.col("c").str.slice(4).str.to_lowercase(), pl.lit("@"),
+        (pl.col("i") % len(EMAIL_DOMAINS)).cast(pl.Int64).replace_strict(dict(enumerate(EMAIL_DOMAINS)),
+                                                                       return_dtype=pl.String)]))["c"]
+
+
 def customers(seed: int, psp: Psp, size: int) -> pl.Series:
     """The PSP's customer pool: WeChat openids (28 chars) / Stripe customer ids."""
     g = rng(seed, _POOL_DAY, psp, USERS)

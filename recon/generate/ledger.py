@@ -20,19 +20,28 @@ def _entries(day: date, psp: Psp, psp_day: PspDay, customers: pl.Series) -> pl.D
     refund = pl.col("is_refund")
     day_text = fmt.day_text(pl.col("order_day"), set(entries["order_day"].unique().to_list()))
     booked = fmt.local_time(day, pl.col("sec"))
+    txn_type = pl.when(refund).then(pl.lit("refund")).otherwise(pl.lit("payment"))
+    original = pl.when(refund).then(ids.order_ref_expr(psp, day_text, pl.col("order_idx"))).otherwise(pl.lit(""))
+    currency = pl.lit(psp.currency)
+    if "is_chargeback" in entries.columns:  # hard scenario: chargebacks of earlier orders
+        chargeback = pl.col("is_chargeback")
+        txn_type = pl.when(chargeback).then(pl.lit("chargeback")).otherwise(txn_type)
+        original = pl.when(chargeback).then(ids.order_ref_expr(psp, day_text, pl.col("order_idx"))) \
+            .otherwise(original)
+    if "is_eur" in entries.columns:  # hard scenario: charges presented in EUR, booked in EUR
+        currency = pl.when(pl.col("is_eur")).then(pl.lit("EUR")).otherwise(currency)
     return entries.select(
         pl.col("sec"),
         booked.dt.date().cast(pl.String).alias("business_date"),
         fmt.stamp(booked, "%Y-%m-%dT%H:%M:%S%:z").alias("booked_at"),
         pl.lit(psp.name).alias("channel"),
-        pl.when(refund).then(pl.lit("refund")).otherwise(pl.lit("payment")).alias("txn_type"),
+        txn_type.alias("txn_type"),
         ids.merchant_reference_expr(psp, day, day_text).alias("merchant_reference"),
         pl.when(pl.col("has_psp_ref")).then(ids.psp_reference_expr(psp, day, day_text))
         .otherwise(pl.lit("")).alias("psp_reference"),
-        pl.when(refund).then(ids.order_ref_expr(psp, day_text, pl.col("order_idx")))
-        .otherwise(pl.lit("")).alias("original_reference"),
+        original.alias("original_reference"),
         fmt.money(pl.col("amount")).alias("amount"),
-        pl.lit(psp.currency).alias("currency"),
+        currency.alias("currency"),
         customers.gather(entries["user"]).alias("counterparty"),
         fmt.pick(pl.col("product"), psp.products).alias("description"),
     )

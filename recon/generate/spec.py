@@ -18,6 +18,9 @@ TIMEZONE = "Asia/Shanghai"
 
 # RNG streams: one per kind of choice, so that recomputing one never depends on another.
 PAYMENTS, BREAKS, REFUNDS, LEDGER, DAY, USERS = 1, 2, 3, 4, 5, 6
+HARD, HARD_BANK, FX_RATE = 7, 8, 9  # the hard scenario's own streams
+
+SCENARIOS = ("standard", "hard")
 
 DAY_START_S = 10          # regular lines are booked from 00:00:10 ...
 DAY_END_S = 86_360        # ... to 23:59:20 local; the cut-off window is kept for timing items
@@ -29,6 +32,16 @@ REFUND_LAG_P = (0.30, 0.20, 0.10, 0.10, 0.10, 0.10, 0.05, 0.05)
 HOUR_WEIGHTS = np.array([1, 1, 1, 1, 1, 1, 2, 4, 6, 7, 8, 8, 9, 8, 7, 7, 7, 8, 9, 10, 10, 9, 6, 3],
                         dtype=np.float64)
 USER_POOL = 20_000
+
+# The hard scenario keeps regular lines at least 10 minutes away from midnight (the matcher's
+# timing window is 5 minutes around the cut-off); only its cut-off items come closer.
+HARD_START_S = 610
+HARD_END_S = 85_700          # payments; same-day refunds may follow up to HARD_REFUND_END_S
+HARD_REFUND_END_S = 85_800
+CUTOFF_LEDGER_MAX_S = 90     # cut-off shifts: ledger up to 90 s before midnight ...
+CUTOFF_PSP_MAX_S = 120       # ... the PSP line up to 120 s after it
+DISPUTE_FEE_MINOR = 1_500    # Stripe's dispute fee, 15.00 USD
+EMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "example.org")
 
 CATEGORIES = ("missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate",
               "timing", "fee_variance", "payout_mismatch")
@@ -103,3 +116,26 @@ def payout_id(psp: Psp, day: date, seed: int) -> str:
     alphabet = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
     body = alphabet[rng(seed, day, psp, DAY).integers(0, 62, 24)].tobytes().decode()
     return f"po_1{body[:23]}"
+
+
+def short_psp(seed: int, day: date) -> Psp:
+    """The PSP whose bank credit for day's payout is short (the first draw of the DAY stream)."""
+    return PSPS[int(rng(seed, day, None, DAY).integers(0, len(PSPS)))]
+
+
+def fx_rate_micro(seed: int, day: date) -> int:
+    """Hard scenario: the day's EUR→USD rate in millionths (1.050000 .. 1.140000)."""
+    return 1_050_000 + int(rng(seed, day, STRIPE, FX_RATE).integers(0, 90_001))
+
+
+def is_split_day(seed: int, day: date) -> bool:
+    """Hard scenario: one day in three the WeChat payout arrives as two bank credits."""
+    return (day.toordinal() + seed) % 3 == 0
+
+
+def late_psp(seed: int, day: date) -> Psp | None:
+    """Hard scenario: one day in four one PSP's payout credit arrives a day late (never the short one)."""
+    if (day.toordinal() + seed) % 4 != 0:
+        return None
+    short = short_psp(seed, day)
+    return next(p for p in PSPS if p is not short)

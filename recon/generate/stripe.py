@@ -18,8 +18,10 @@ HEADER = ("balance_transaction_id,created_utc,created,available_on_utc,available
 PAYOUT_SEC = 86_399  # the payout row is stamped 23:59:59 local on the report day
 
 
-def write(path: Path, day: date, psp_day: PspDay, payout: str) -> int:
-    """Write the report; returns the number of rows (payout row included)."""
+def write(path: Path, day: date, psp_day: PspDay, payout: str, emails: pl.Series | None = None) -> int:
+    """Write the report; returns the number of rows (payout row included).
+
+    ``emails`` (hard scenario) adds the ``customer_email`` column, one address per customer."""
     lines = pl.DataFrame(psp_day.lines)
     refund = pl.col("is_refund")
     day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
@@ -56,9 +58,12 @@ def write(path: Path, day: date, psp_day: PspDay, payout: str) -> int:
         fmt.pick(pl.col("method"), STRIPE.methods).alias("card_brand"),
         pl.lit("card").alias("payment_method_type"),
     )
+    header = HEADER
+    if emails is not None:  # hard scenario: disputes, FX, lost metadata, noisy ids, customer e-mails
+        frame, header = _hard(frame, lines, day, emails), [*HEADER, "customer_email"]
     payout_amount = fmt.money_text(-psp_day.net_minor)
     created_utc, created_local = fmt.stamps(day, PAYOUT_SEC)
-    row = {c: "" for c in HEADER} | {
+    row = {c: "" for c in header} | {
         "balance_transaction_id": f"txn_{payout[3:]}",
         "created_utc": created_utc, "created": created_local,
         "available_on_utc": fmt.stamps(arrival, 0)[0], "available_on": f"{arrival} 00:00:00", "currency": "usd", "gross": payout_amount,
@@ -66,6 +71,31 @@ def write(path: Path, day: date, psp_day: PspDay, payout: str) -> int:
         "description": "STRIPE PAYOUT", "automatic_payout_id": payout,
         "automatic_payout_effective_at": f"{arrival} 00:00:00",
     }
-    frame = pl.concat([frame.select(HEADER), pl.DataFrame([row], schema={c: pl.String for c in HEADER})])
+    frame = pl.concat([frame.select(header), pl.DataFrame([row], schema={c: pl.String for c in header})])
     fmt.empty_as_null(frame).write_csv(path, line_terminator="\n", quote_style="necessary", null_value="")
     return frame.height
+
+
+def _hard(frame: pl.DataFrame, lines: pl.DataFrame, day: date, emails: pl.Series) -> pl.DataFrame:
+    """The hard scenario's rows: disputes, EUR-presented charges, lost order ids, noisy order ids."""
+    dispute, orig = pl.col("is_dispute"), pl.col("orig")
+    day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
+    order_ref = ids.order_ref_expr(STRIPE, day_text, pl.col("order_idx"))
+    charge = ids.payment_id_expr(STRIPE, day_text, pl.col("order_idx"))
+    overrides = lines.select(
+        pl.when(dispute).then(pl.concat_str([pl.lit(f"txn_3{day:%Y%m%d}D"), fmt.padded(pl.col("refund_idx"), 13)]))
+        .alias("balance_transaction_id"),
+        pl.when(dispute).then(fmt.money(-pl.col("amount"))).alias("gross"),
+        pl.when(dispute).then(fmt.money(-pl.col("amount") - pl.col("fee"))).alias("net"),
+        pl.when(dispute).then(pl.lit("dispute")).alias("reporting_category"),
+        pl.when(dispute).then(ids.dispute_id_expr(day, pl.col("refund_idx"))).alias("source_id"),
+        pl.when(dispute).then(pl.concat_str([pl.lit("Chargeback withdrawal for "), charge])).alias("description"),
+        pl.when(orig > 0).then(fmt.money(orig)).alias("customer_facing_amount"),
+        pl.when(orig > 0).then(pl.lit("eur")).alias("customer_facing_currency"),
+        pl.when(pl.col("no_order")).then(pl.lit("")).when(pl.col("noise") >= 0)
+        .then(ids.noisy_ref_expr(order_ref, pl.col("noise"))).alias("payment_metadata[order_id]"),
+    )
+    return frame.with_columns(
+        *[pl.coalesce(overrides[c], pl.col(c)).alias(c) for c in overrides.columns],
+        emails.gather(lines["user"]).alias("customer_email"),
+    )

@@ -26,6 +26,9 @@ def write(path: Path, day: date, psp_day: PspDay, card: RateCard, customers: pl.
     zero = pl.lit("0.00")
     payment_amount = pl.when(refund).then(zero).otherwise(fmt.money(pl.col("amount")))
     refund_amount = pl.when(refund).then(fmt.money(pl.col("amount"))).otherwise(zero)
+    order_ref = ids.order_ref_expr(WECHAT, day_text, pl.col("order_idx"))
+    if "noise" in lines.columns:  # hard scenario: noisy merchant references
+        order_ref = ids.noisy_ref_expr(order_ref, pl.col("noise"))
     rates = tuple(f"{card.rate_for(m, day).percent:.2f}%" for m in WECHAT.rate_methods)
     frame = lines.select(
         fmt.stamp(fmt.local_time(day, pl.col("sec"))).alias("交易时间"),
@@ -34,7 +37,7 @@ def write(path: Path, day: date, psp_day: PspDay, card: RateCard, customers: pl.
         pl.lit("").alias("特约商户号"),
         pl.lit("").alias("设备号"),
         ids.payment_id_expr(WECHAT, day_text, pl.col("order_idx")).alias("微信订单号"),
-        ids.order_ref_expr(WECHAT, day_text, pl.col("order_idx")).alias("商户订单号"),
+        order_ref.alias("商户订单号"),
         customers.gather(lines["user"]).alias("用户标识"),
         fmt.pick(pl.col("method"), WECHAT.methods).alias("交易类型"),
         pl.when(refund).then(pl.lit("REFUND")).otherwise(pl.lit("SUCCESS")).alias("交易状态"),

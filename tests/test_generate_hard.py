@@ -1,0 +1,408 @@
+"""The hard scenario and multi-day worlds: files parse cleanly, the ground truth lists exactly the
+breaks that are new on each day, every break that clears really meets its counterpart, and the
+standard scenario's bytes are what they were before the hard scenario existed.
+
+Files are read back with the csv module, Decimal and the project's parsers, independently of the
+generator's code (only its documented day rules: ``fx_rate_micro``, ``is_split_day``, ``late_psp``).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import defusedxml.ElementTree as ET
+import polars as pl
+import pytest
+
+from recon.generate import SCENARIOS, generate_day, generate_days
+from recon.generate.spec import PSPS, fx_rate_micro, is_split_day, late_psp
+from schemas import registry
+from schemas.ledger import parse_ledger
+
+START, DAYS, SEED, SCALE = date(2026, 11, 18), 5, 5, 150
+K = 1  # 1 + scale // 1000
+NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
+FORMATS = {"wechatpay": "wechatpay_trade", "stripe": "stripe_itemized", "bank": "camt053"}
+PREFIXES = ("REF:", "ORDER-")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hard")
+    return generate_days(START, DAYS, root, seed=SEED, scale=SCALE, scenario="hard")
+
+
+def rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8"))))
+
+
+def wechat(path: Path) -> list[dict]:
+    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    header = lines[0].split(",")
+    return [dict(zip(header, (f[1:] for f in line.split(",")))) for line in lines[1:-3]]
+
+
+def norm(ref: str) -> str:
+    """The lead's normalised reference: case, whitespace, the configured prefixes, non-alphanumerics,
+    leading zeros."""
+    r = ref.strip().upper()
+    for p in PREFIXES:
+        if r.startswith(p):
+            r = r[len(p):].strip()
+    return re.sub(r"[^0-9A-Z]", "", r).lstrip("0")
+
+
+def truth(g) -> list[dict]:
+    return rows(g.paths["truth"])
+
+
+def psp_payments(g) -> dict[str, list[dict]]:
+    """Payment lines per source: ref (as in the file), amount (settled), extra fields."""
+    out = {"wechatpay": [], "stripe": []}
+    for r in wechat(g.paths["wechatpay"]):
+        if r["交易状态"] == "SUCCESS":
+            out["wechatpay"].append({"ref": r["商户订单号"], "amount": Decimal(r["应结订单金额"]),
+                                     "party": r["用户标识"], "id": r["微信订单号"], "time": r["交易时间"]})
+    for r in rows(g.paths["stripe"]):
+        if r["reporting_category"] == "charge":
+            out["stripe"].append({"ref": r["payment_metadata[order_id]"], "amount": Decimal(r["gross"]),
+                                  "party": r["customer_email"], "id": r["source_id"], "time": r["created"],
+                                  "cfa": Decimal(r["customer_facing_amount"]),
+                                  "ccy": r["customer_facing_currency"]})
+    return out
+
+
+def ledger(g) -> list[dict]:
+    return rows(g.paths["ledger"])
+
+
+def bank_entries(path: Path) -> list[tuple[str, str, Decimal, str]]:
+    doc = ET.parse(path).getroot()
+    out = []
+    for stmt in doc.iterfind("c:BkToCstmrStmt/c:Stmt", NS):
+        ccy = stmt.findtext("c:Acct/c:Ccy", namespaces=NS)
+        for e in stmt.iterfind("c:Ntry", NS):
+            out.append((ccy, e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS),
+                        Decimal(e.findtext("c:Amt", namespaces=NS)), e.findtext("c:BookgDt/c:Dt", namespaces=NS)))
+    return out
+
+
+def test_scenarios_and_small_worlds_refused(tmp_path):
+    assert SCENARIOS == ("standard", "hard")
+    with pytest.raises(ValueError, match="scale"):
+        generate_day(START, tmp_path, scale=60, scenario="hard")
+    with pytest.raises(ValueError, match="scenario"):
+        generate_day(START, tmp_path, scenario="easy")
+
+
+def test_every_file_parses_balanced_with_nothing_quarantined(world):
+    for g in world:
+        for source, fmt in FORMATS.items():
+            data = g.paths[source].read_bytes()
+            parsed = registry.parse(fmt, data, name=g.paths[source].name, source=source,
+                                    sha256=hashlib.sha256(data).hexdigest(), business_date=g.business_date,
+                                    timezone="Asia/Shanghai")
+            assert parsed.quarantine.height == 0, (source, parsed.quarantine.head(5))
+            assert all(c.ok for c in parsed.checks), (source, parsed.checks)
+            assert parsed.frame.height == parsed.line_count
+            if source == "stripe":
+                assert parsed.frame.filter(pl.col("txn_type") != "payout")["counterparty"].null_count() == 0
+                assert "chargeback" in parsed.frame["txn_type"].to_list()
+        data = g.paths["ledger"].read_bytes()
+        frame, quarantine = parse_ledger(data, name="ledger.csv", sha256=hashlib.sha256(data).hexdigest())
+        assert quarantine.height == 0
+        assert frame["counterparty"].null_count() == 0
+        assert set(frame["currency"]) == {"CNY", "USD", "EUR"}
+
+
+def expected_counts(i: int, day: date) -> Counter:
+    """Per (category, source) on the i-th day of the world (first days see pre-world counterparts)."""
+    c = Counter()
+    for s in ("wechatpay", "stripe"):
+        c["timing", s] = 2 * K + (2 * K if i == 0 else 0)           # standard + cut-off shift
+        c["missing_in_ledger", s] = 2 * K + (K if i < 2 else 0)     # standard + ledger a day late
+        c["missing_in_statement", s] = 2 * K + (K if i == 0 else 0)  # standard + PSP two days late
+        c["duplicate", s] = 2 * K                                    # PSP line twice + ledger twice
+        c["fee_variance", s] = K
+    c["amount_mismatch", "wechatpay"] = K
+    c["amount_mismatch", "stripe"] = 2 * K                           # + the FX break
+    c["ambiguous", "stripe"] = K
+    if i == 0 and late_psp(SEED, day - timedelta(days=1)):
+        c["missing_in_ledger", "bank"] = 1                           # credit held back from before the world
+    held = late_psp(SEED, day)
+    if held:
+        c["unsettled", held.name] = 1
+    return c
+
+
+def test_ground_truth_counts_per_day(world):
+    for i, g in enumerate(world):
+        got = Counter((r["category"], r["source"]) for r in truth(g))
+        payout = sum(v for (cat, _), v in got.items() if cat == "payout_mismatch")
+        del_keys = [k for k in got if k[0] == "payout_mismatch"]
+        for k in del_keys:
+            del got[k]
+        assert payout == 1
+        assert got == expected_counts(i, g.business_date), g.business_date
+        keys = [(r["category"], r["source"], r["key"]) for r in truth(g)]
+        assert len(keys) == len(set(keys))
+    assert any(late_psp(SEED, g.business_date) for g in world), "the world should hold a late payout"
+    assert any(is_split_day(SEED, g.business_date) for g in world)
+
+
+def test_clears_on_only_within_the_world_and_counterparts_arrive_that_day(world):
+    by_day = {g.business_date: g for g in world}
+    last = world[-1].business_date
+    cleared = Counter()
+    for g in world:
+        d = g.business_date
+        for r in truth(g):
+            if not r["clears_on"]:
+                if r["category"] in ("timing", "unsettled") and r["note"].find("previous day") < 0:
+                    assert d == last, r  # a timing/unsettled break of an inner day always clears
+                continue
+            c = date.fromisoformat(r["clears_on"])
+            assert d < c <= last
+            cleared[r["category"]] += 1
+            key, then = r["key"], by_day[c]
+            between = [by_day[d + timedelta(days=n)] for n in range(1, (c - d).days)]
+            if r["category"] in ("timing", "missing_in_statement"):  # the PSP line arrives on c
+                assert key in {p["ref"] for p in psp_payments(then)[r["source"]]}, r
+                assert all(key not in {p["ref"] for p in psp_payments(b)[r["source"]]} for b in between)
+                assert key not in {p["ref"] for p in psp_payments(g)[r["source"]]}
+                assert key in {e["merchant_reference"] for e in ledger(g)}
+            elif r["category"] == "missing_in_ledger":               # the ledger entry arrives on c
+                assert key in {e["merchant_reference"] for e in ledger(then)}, r
+                assert key not in {e["merchant_reference"] for e in ledger(g)}
+            elif r["category"] == "unsettled":                       # the bank statement of c+1
+                credits = [e for e in bank_entries(then.paths["bank"]) if e[1] == key]
+                assert credits and all(e[3] == str(c + timedelta(days=1)) for e in credits)
+                assert sum(e[2] for e in credits) == Decimal(r["ledger_amount"])
+                assert key not in {e[1] for e in bank_entries(g.paths["bank"])}
+            else:
+                raise AssertionError(r)
+    assert cleared["timing"] and cleared["missing_in_statement"] and cleared["missing_in_ledger"]
+    assert cleared["unsettled"]
+
+
+def test_every_unmatched_reference_is_in_the_truth(world):
+    """Ledger payments and PSP payment lines of a day, paired by normalised reference (and, for the
+    Stripe lines without an order id, by amount and e-mail): whatever is left is a listed break,
+    new on the day or open from an earlier one."""
+    open_ledger: set[str] = set()  # ledger payments still waiting for their PSP line
+    open_psp: set[str] = set()
+    for g in world:
+        d, t = g.business_date, truth(g)
+        listed = {r["key"] for r in t}
+        entries = [e for e in ledger(g) if e["txn_type"] == "payment"]
+        refs = Counter(e["merchant_reference"] for e in entries)
+        assert {k for k, n in refs.items() if n > 1} == {r["key"] for r in t if r["category"] == "duplicate"
+                                                          and "ledger" in r["note"]}
+        lines = [p for s in psp_payments(g).values() for p in s]
+        with_ref = {norm(p["ref"]) for p in lines if p["ref"]}
+        led = {norm(e["merchant_reference"]): e for e in entries}
+        fuzzy = [p for p in lines if not p["ref"]]
+        for p in fuzzy:  # fuzzy: exactly one (or, for an ambiguous charge, two) same amount + e-mail
+            fits = [e for e in entries if not e["psp_reference"] and e["counterparty"] == p["party"]
+                    and Decimal(e["amount"]) == p["amount"]]
+            amb = [r for r in t if r["category"] == "ambiguous" and r["key"] == p["id"]]
+            assert len(fits) == (2 if amb else 1), p
+            if amb:
+                assert all(e["merchant_reference"] in amb[0]["note"] for e in fits)
+            for e in fits:
+                led.pop(norm(e["merchant_reference"]))
+        only_ledger = set(led) - with_ref
+        only_psp = with_ref - set(led)
+        new_ledger = {norm(r["key"]) for r in t if r["category"] in ("missing_in_statement", "timing")}
+        new_psp = {norm(r["key"]) for r in t if r["category"] in ("missing_in_ledger", "timing")}
+        # what is left over is listed today, or was listed before and its counterpart arrives today
+        late_ledger, late_psp_lines = only_ledger - new_ledger, only_psp - new_psp
+        assert late_ledger <= open_psp, (d, late_ledger - open_psp)
+        assert late_psp_lines <= open_ledger, (d, late_psp_lines - open_ledger)
+        assert not (late_ledger & listed) and not (late_psp_lines & listed)
+        open_psp -= late_ledger
+        open_ledger -= late_psp_lines
+        open_ledger |= {norm(r["key"]) for r in t if r["clears_on"]
+                        and r["category"] in ("missing_in_statement", "timing")}
+        open_psp |= {norm(r["key"]) for r in t if r["clears_on"] and r["category"] == "missing_in_ledger"}
+    assert not open_ledger and not open_psp  # everything due to clear within the world did
+
+
+def test_noisy_references_normalise_to_the_ledgers(world):
+    for g in world:
+        led = {e["merchant_reference"]: e for e in ledger(g)}
+        for source, lines in psp_payments(g).items():
+            noisy = [p for p in lines if p["ref"] and p["ref"] not in led and norm(p["ref"]) in led]
+            assert len(noisy) == 10 * K, (g.business_date, source)
+            for p in noisy:
+                e = led[norm(p["ref"])]
+                assert e["psp_reference"] == "" and Decimal(e["amount"]) == (p["cfa"] if "cfa" in p else p["amount"])
+                assert p["ref"] != norm(p["ref"])
+            kinds = {("lower" if p["ref"].islower() else "spaces" if p["ref"] != p["ref"].strip()
+                      else "prefix" if p["ref"].startswith(PREFIXES) else "inner") for p in noisy}
+            assert len(kinds) >= 2
+
+
+def test_fx_charges_settle_eur_at_the_days_rate(world):
+    for g in world:
+        rate = Decimal(fx_rate_micro(SEED, g.business_date)) / 1_000_000
+        led = {e["merchant_reference"]: e for e in ledger(g)}
+        fx = [p for p in psp_payments(g)["stripe"] if p["ccy"] == "eur"]
+        assert len(fx) == 6 * K
+        breaks = {r["key"]: r for r in truth(g) if r["category"] == "amount_mismatch" and r["note"].startswith("FX")}
+        assert len(breaks) == K
+        for p in fx:
+            assert p["amount"] == (p["cfa"] * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            e = led[p["ref"]]
+            assert e["currency"] == "EUR"
+            if p["ref"] in breaks:
+                assert abs(Decimal(e["amount"]) - p["cfa"]) >= 1
+                assert Decimal(breaks[p["ref"]]["ledger_amount"]) == Decimal(e["amount"])
+                assert Decimal(breaks[p["ref"]]["statement_amount"]) == p["cfa"]
+            else:
+                assert Decimal(e["amount"]) == p["cfa"]
+
+
+def test_split_and_late_payout_credits(world):
+    for g in world:
+        d = g.business_date
+        credits = defaultdict(list)
+        for ccy, e2e, amount, booked in bank_entries(g.paths["bank"]):
+            assert booked == str(d + timedelta(days=1))
+            credits[e2e].append(amount)
+        short = {r["key"]: Decimal(r["statement_amount"]) for r in truth(g) if r["category"] == "payout_mismatch"}
+        wx = f"WX1900000109-{d:%Y%m%d}"
+        payouts = {"wechatpay": wx, "stripe": rows(g.paths["stripe"])[-1]["source_id"]}
+        held = late_psp(SEED, d)
+        for psp in PSPS:
+            pid = payouts[psp.name]
+            if held is psp:
+                assert pid not in credits
+                continue
+            want = 2 if psp.name == "wechatpay" and is_split_day(SEED, d) else 1
+            assert len(credits[pid]) == want, (d, psp.name)
+            if pid not in short:
+                total = (sum(Decimal(r["应结订单金额"]) - Decimal(r["退款金额"]) - Decimal(r["手续费"])
+                             for r in wechat(g.paths["wechatpay"])) if psp.name == "wechatpay"
+                         else -Decimal(rows(g.paths["stripe"])[-1]["net"]))
+                assert sum(credits[pid]) == total
+            else:
+                assert sum(credits[pid]) == short[pid]
+        held_before = late_psp(SEED, d - timedelta(days=1))
+        assert len(credits) == 2 - (held is not None) + (held_before is not None)
+
+
+def test_chargebacks_partial_refunds_and_ambiguous_decoys(world):
+    charges, refunded, refund_days = {}, defaultdict(Decimal), defaultdict(set)
+    for g in world:
+        led = ledger(g)
+        for p in psp_payments(g)["stripe"] + psp_payments(g)["wechatpay"]:
+            charges[norm(p["ref"])] = p["cfa"] if "cfa" in p else p["amount"]
+        disputes = [r for r in rows(g.paths["stripe"]) if r["reporting_category"] == "dispute"]
+        chargebacks = {e["merchant_reference"]: e for e in led if e["txn_type"] == "chargeback"}
+        assert len(disputes) == len(chargebacks) == K
+        for r in disputes:
+            order = r["payment_metadata[order_id]"]
+            assert Decimal(r["fee"]) == Decimal("15.00") and r["source_id"].startswith("du_")
+            e = chargebacks[order]
+            assert e["original_reference"] == order and Decimal(e["amount"]) == Decimal(r["gross"]) < 0
+            if order in charges:
+                assert -Decimal(r["gross"]) == charges[order]
+        for r in wechat(g.paths["wechatpay"]):
+            if r["交易状态"] == "REFUND":
+                refunded[r["商户订单号"]] += Decimal(r["退款金额"])
+                refund_days[r["商户订单号"]].add(g.business_date)
+        for r in rows(g.paths["stripe"]):
+            if r["reporting_category"] == "refund":
+                refunded[r["payment_metadata[order_id]"]] += -Decimal(r["gross"])
+                refund_days[r["payment_metadata[order_id]"]].add(g.business_date)
+        for r in truth(g):
+            if r["category"] == "ambiguous":
+                a, b = re.findall(r"ORD\d{8}S\d{8}", r["note"])
+                fits = [e for e in led if e["merchant_reference"] in (a, b)]
+                assert len(fits) == 2 and {e["counterparty"] for e in fits} == {fits[0]["counterparty"]}
+                assert all(e["psp_reference"] == "" and Decimal(e["amount"]) == Decimal(r["ledger_amount"])
+                           for e in fits)
+                charge = next(p for p in psp_payments(g)["stripe"] if p["id"] == r["key"])
+                assert charge["ref"] == "" and charge["party"] == fits[0]["counterparty"]
+    multi = [o for o, days in refund_days.items() if len(days) >= 2]
+    assert len(multi) >= 2 * K
+    for order, total in refunded.items():
+        if order in charges:
+            assert total <= charges[order], order
+
+
+def test_days_depend_only_on_seed_date_and_scenario(world, tmp_path):
+    d = world[2].business_date
+    alone = generate_day(d, tmp_path, seed=SEED, scale=SCALE, scenario="hard")
+    for k in ("ledger", "wechatpay", "stripe", "bank"):
+        assert alone.paths[k].read_bytes() == world[2].paths[k].read_bytes(), k
+    # alone, the day is a world of its own: yesterday's counterparts are first-day breaks
+    assert len(truth(alone)) > len(truth(world[2]))
+
+
+# sha256 of standard days recorded before the hard scenario and multi-day worlds were added; the
+# truth file has since gained the clears_on column, compared with that column dropped.
+STANDARD = {
+    (7, 200, date(2026, 11, 21)): {
+        "bank": "d2b1c48f1d620b4e60f288cb7ca0d849e6fb77304016ee6009442318fb065ae2",
+        "ledger": "766337285f44b1fb8c72322b51f8ca448a7bb80401312b1f241dc229b4871836",
+        "stripe": "dd5516dd2dd81e2dbe5e53c79cbd65adc8b4e86f2f10b8ec70b5438955c75285",
+        "truth": "1ce907c6e2d35081b2e64cd17e6a6cc851ffecb0fb1e55ad7eb08561a4073d70",
+        "wechatpay": "e537ba83453b944e8c011529951d3d1b4046a6136d12a2ac9fc4dd005c9ac74f"},
+    (11, 60, date(2026, 11, 22)): {
+        "bank": "c1619bd5f69d90b0ad5e2f71cf640ce07d2dfc2aea40b76205043ed13f2bffd4",
+        "ledger": "23fbae0033ecfdc10102eac7941147496f9bb4a304e31c206758ff867bb521d8",
+        "stripe": "d4f1a236be60c30ce84b0da38364cb7bc9468cbc0aba323d0104f449f43178f8",
+        "truth": "a4920fc67dbfca4f950517a1882ff0bba4040251ebfbda014a11004d74b5437a",
+        "wechatpay": "a61af000f5a43b677430640d576b95e57d7404a4231cd46160c917116aab2e80"},
+}
+
+
+@pytest.mark.parametrize("seed,scale,day", list(STANDARD))
+def test_standard_bytes_unchanged(tmp_path, seed, scale, day):
+    g = generate_day(day, tmp_path, seed=seed, scale=scale)
+    got = {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in g.paths.items() if k != "truth"}
+    frame = pl.read_csv(g.paths["truth"], infer_schema=False)
+    assert frame["clears_on"].null_count() == frame.height  # a one-day world: nothing clears in it
+    buf = io.BytesIO()
+    frame.drop("clears_on").write_csv(buf, line_terminator="\n", null_value="")
+    got["truth"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    assert got == STANDARD[seed, scale, day]
+
+
+def test_standard_world_lists_cut_off_items_once(tmp_path):
+    days = generate_days(START, 3, tmp_path, seed=SEED, scale=100)
+    for i, g in enumerate(days):
+        t = truth(g)
+        timing = [r for r in t if r["category"] == "timing"]
+        assert len(timing) == (4 if i == 0 else 2)  # the first day also sees yesterday's spill-over
+        for r in timing:
+            if g.business_date.strftime("%Y%m%d") in r["key"]:
+                assert r["clears_on"] == ("" if i == 2 else str(g.business_date + timedelta(days=1)))
+        assert all(not r["clears_on"] for r in t if r["category"] != "timing")
+
+
+def test_only_cut_off_items_come_near_midnight(world):
+    """The matcher's timing window is 5 minutes around the cut-off: regular lines keep 10 minutes away."""
+    def sec(stamp: str) -> int:
+        h, m, s = (int(x) for x in stamp[-8:].split(":"))
+        return h * 3600 + m * 60 + s
+
+    yesterday: set[str] = set()
+    for g in world:
+        timing = {r["key"] for r in truth(g) if r["category"] == "timing"}
+        timing, yesterday = timing | yesterday, timing  # the spill-over of yesterday's cut-off items
+        stamps = [(e["merchant_reference"], e["booked_at"][11:19]) for e in ledger(g)]
+        stamps += [(p["ref"], p["time"]) for s in psp_payments(g).values() for p in s]
+        near = {ref for ref, t in stamps if not 600 <= sec(t) <= 86_400 - 600}
+        assert near == {ref for ref, _ in stamps if ref in timing}, g.business_date
+        for ref, t in stamps:
+            if ref in timing:
+                assert sec(t) <= 120 or sec(t) >= 86_400 - 90
