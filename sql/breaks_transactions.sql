@@ -24,15 +24,23 @@ WITH bounds AS (
            'duplicate_entry', 'repeats another ledger entry with the same reference and amount'
     FROM work_ledger l WHERE l.state = 'duplicate'
     UNION ALL
-    SELECT CASE WHEN s.currency <> l.currency THEN 'currency_mismatch' ELSE 'amount_mismatch' END,
-           s.source, s.currency, coalesce(s.merchant_reference, l.merchant_reference),
-           s.psp_reference, l.entry_id, s.line_id, l.amount_minor, s.amount_minor,
-           s.amount_minor - l.amount_minor, s.booked_at, m.rule,
+    -- A line settled in another currency but presented in the ledger's is compared at presentment.
+    SELECT CASE WHEN s.currency = l.currency OR s.orig_currency = l.currency THEN 'amount_mismatch'
+                ELSE 'currency_mismatch' END,
+           s.source, l.currency, coalesce(s.merchant_reference, l.merchant_reference),
+           s.psp_reference, l.entry_id, s.line_id, l.amount_minor, p.amount, p.amount - l.amount_minor,
+           s.booked_at, m.rule,
            'same reference; ledger ' || l.currency || ' ' || l.amount_minor || ', statement '
-               || s.currency || ' ' || s.amount_minor || ' (minor units)'
+               || s.currency || ' ' || s.amount_minor
+               || CASE WHEN s.currency <> l.currency AND s.orig_currency = l.currency
+                       THEN ' presented as ' || s.orig_currency || ' ' || p.amount ELSE '' END
+               || ' (minor units)'
     FROM matches m
     JOIN work_ledger l ON l.entry_id = m.ledger_entry_id
     JOIN work_stmt s ON s.line_id = m.line_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN s.currency <> l.currency AND s.orig_currency = l.currency
+                                    THEN sign(s.amount_minor) * abs(s.orig_amount_minor)
+                                    ELSE s.amount_minor END AS amount) p
     WHERE m.run_id = $run_id AND m.rule = 'reference_mismatch'
     UNION ALL
     SELECT 'ambiguous', s.source, s.currency, coalesce(s.merchant_reference, s.psp_reference, s.end_to_end_id, s.bank_reference),

@@ -76,9 +76,11 @@ def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
               source="stripe", currency="USD"))
     run_day(con, cfg, sources=("stripe",))
     assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "fx_reference"}
-    # ORD2: the customer was charged EUR 49.00, the ledger says EUR 50.00 → currency differs from
-    # the settlement, so it is reported as a currency mismatch pair, never silently matched.
-    assert set(open_breaks(con, f"run-{D}")) == {("currency_mismatch", "ORD2")}
+    # ORD2: the customer was charged EUR 49.00, the ledger says EUR 50.00: an amount mismatch in the
+    # presentment currency (never silently matched, never a currency mismatch: both say EUR).
+    assert set(open_breaks(con, f"run-{D}")) == {("amount_mismatch", "ORD2")}
+    assert con.execute("SELECT currency, ledger_amount_minor, statement_amount_minor, difference_minor "
+                       "FROM breaks").fetchall() == [("EUR", 5000, 4900, -100)]
 
 
 def test_reference_tolerance_is_directional(con, cfg):

@@ -1,0 +1,34 @@
+"""`recon eval` on generated worlds, over SFTP under Prefect: the engine's targets (issue 4)."""
+from __future__ import annotations
+
+import pytest
+
+from recon.eval import run_eval
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_standard_world_over_four_days(prefect_harness, tmp_path):
+    result = run_eval("standard", 4, seed=11, scale=200, out=tmp_path, progress=lambda m: None)
+    assert result.misses == []
+    total = result.scores["all"]
+    assert (total.precision, total.recall) == (1.0, 1.0) and total.expected > 40
+    assert result.auto_match >= 0.999
+    assert result.last_line() == "eval standard: precision 100.00%, recall 100.00%, auto-match 100.00%"
+
+
+def test_hard_world_over_five_days(prefect_harness, tmp_path):
+    result = run_eval("hard", 5, seed=7, scale=200, out=tmp_path, progress=lambda m: None)
+    total = result.scores["all"]
+    assert total.precision >= 0.995 and total.recall >= 0.995, result.misses
+    for category in ("ambiguous", "amount_mismatch", "duplicate", "timing", "unsettled", "missing_in_ledger",
+                     "missing_in_statement", "fee_variance", "payout_mismatch"):
+        assert result.scores[category].expected > 0, category
+    assert result.matchable > 1500 and result.auto_match >= 0.995
