@@ -44,3 +44,17 @@ test: install sshd
 
 clean:
 	rm -rf $(VENV) var demo-out .pytest_cache
+
+# The demo workbook through LibreOffice (not part of `make test`: CI does not install it).
+# Needs libreoffice-calc (or -nogui) and poppler-utils; renders the Summary page for the README.
+.PHONY: check-libreoffice
+check-libreoffice:
+	@command -v libreoffice >/dev/null || { echo "install libreoffice-calc-nogui first"; exit 2; }
+	@book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx 2>/dev/null | head -1); \
+	if [ -z "$$book" ]; then $(MAKE) demo >/dev/null && book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx | head -1); fi; \
+	out=var/libreoffice; rm -rf $$out; mkdir -p $$out; \
+	HOME=$$PWD/$$out libreoffice --headless --convert-to pdf --outdir $$out "$$book" 2>&1 | tee $$out/convert.log; \
+	if grep -qiE "repair|error|corrupt" $$out/convert.log; then echo "LibreOffice complained about $$book"; exit 1; fi; \
+	pdf=$$out/$$(basename "$$book" .xlsx).pdf; test -s "$$pdf" || { echo "no PDF from $$book"; exit 1; }; \
+	if command -v pdftoppm >/dev/null; then pdftoppm -png -r 80 -f 1 -l 1 "$$pdf" $$out/summary && echo "Summary page: $$(ls $$out/summary-*.png)"; fi; \
+	echo "check-libreoffice: $$book converts cleanly ($$pdf)"

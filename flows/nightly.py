@@ -22,7 +22,9 @@ from recon.assemble import build_summary
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
 from recon.matching import MatchResult
+from recon.reports.clearing import write_positions_csv
 from recon.reports.fees import write_fee_report
+from recon.reports.journal import load_accounts, write_journal
 from recon.reports.model import RunSummary, SourceStatus
 from recon.reports.summary import write_summary_json
 from recon.reports.workbook import write_workbook
@@ -73,14 +75,24 @@ def report_task(cfg: Config, run_id: str, business_date: date, started_at, statu
     out.mkdir(parents=True, exist_ok=True)
     stem = f"recon_{business_date:%Y-%m-%d}"
     paths = {"workbook": out / f"{stem}.xlsx", "fees": out / f"fees_{business_date:%Y-%m-%d}.csv",
-             "summary": out / f"summary_{business_date:%Y-%m-%d}.json"}
+             "summary": out / f"summary_{business_date:%Y-%m-%d}.json",
+             "journal": out / f"journal_{business_date:%Y-%m-%d}.csv",
+             "positions": out / f"positions_{business_date:%Y-%m-%d}.csv"}
     summary = build_summary(cfg, run_id, business_date, started_at, statuses,
                             {k: str(v) for k, v in paths.items()})
     log.info("Writing the workbook: %d breaks", len(summary.breaks))
     write_workbook(summary, paths["workbook"], language=language)
     write_fee_report(summary, paths["fees"])
     write_summary_json(summary, paths["summary"])
+    write_journal(summary, paths["journal"], load_accounts(journal_accounts(cfg)))
+    write_positions_csv(summary, paths["positions"])
     return summary
+
+
+def journal_accounts(cfg: Config) -> Path | None:
+    """journal.toml beside the config file, else the packaged data/journal.toml."""
+    beside = Path(cfg.path).parent / "journal.toml"
+    return beside if beside.exists() else None
 
 
 def _sha256(path: str) -> str:

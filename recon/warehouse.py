@@ -7,6 +7,7 @@ correction and is added with a later ``recorded_at``; an identical row adds noth
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -78,9 +79,23 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
                      "find it with `fuser " + str(path) + "`. Nothing was changed.") from e
         raise
     con.execute("SET TimeZone = 'UTC'")
+    _apply_settings(con, path)
     sql.execute(con, "ddl")
     con.execute(MACROS)
     return con
+
+
+def _apply_settings(con, path: Path | str) -> None:
+    """Resource limits from the environment (per machine, not per config): DuckDB's threads and
+    memory limit, and where it spills beyond it (beside the warehouse file by default)."""
+    if threads := os.environ.get("RECON_DUCKDB_THREADS"):
+        con.execute(f"SET threads = {int(threads)}")
+    if limit := os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
+        con.execute("SET memory_limit = $limit", {"limit": limit})
+    spill = os.environ.get("RECON_DUCKDB_TEMP") or (
+        None if str(path) == ":memory:" else str(Path(path).with_suffix(".tmp")))
+    if spill:
+        con.execute("SET temp_directory = $dir", {"dir": spill})
 
 
 def rows(con, query: str, params: list | dict | None = None) -> list[tuple]:

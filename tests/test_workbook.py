@@ -113,7 +113,8 @@ def book(tmp_path: Path):
 
 
 def test_sheets_headers_frozen_filtered(book) -> None:
-    assert book.sheetnames == ["Summary", "Breaks", "Fees", "Payouts"]
+    assert book.sheetnames == ["Summary", "Breaks", "Aging", "Payouts", "Fees", "Channels",
+                              "Positions"]
     ws = book["Breaks"]
     assert header(ws) == [h for h, _ in BREAK_COLUMNS]
     assert header(ws)[:6] == ["break id", "category", "source", "reference", "PSP reference",
@@ -121,7 +122,7 @@ def test_sheets_headers_frozen_filtered(book) -> None:
     assert header(ws)[-3:] == ["reason", "status", "comment"]
     assert all(c.font.bold for c in ws[1])
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:S6"
+    assert ws.auto_filter.ref == "A1:W6"
     assert ws.max_row == 6
     assert 8 <= ws.column_dimensions["D"].width <= 60
     assert ws.column_dimensions["P"].width > ws.column_dimensions["F"].width
@@ -250,7 +251,7 @@ def test_row_cap_writes_the_rest_to_csv(tmp_path: Path) -> None:
     ws = wb["Breaks"]
     assert ws.max_row == 6 and [r[0].value for r in ws.iter_rows(min_row=2)] == [
         "B1", "B2", "B3", "B4", "B5"]
-    assert ws.auto_filter.ref == "A1:S6"
+    assert ws.auto_filter.ref == "A1:W6"
     assert seen[-1] == (5, 5)
     csv_path = overflow_csv_path(path)
     assert csv_path == tmp_path / "recon-2024-05-01.breaks.csv"
@@ -284,7 +285,7 @@ def test_a_reconciled_day_and_an_unknown_timezone(tmp_path: Path) -> None:
     s = replace(make_summary(()), sources=(make_summary().sources[0],))
     wb = openpyxl.load_workbook(write_workbook(s, tmp_path / "ok.xlsx"))
     assert summary_value(wb["Summary"], "reconciled").value == "yes"
-    assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == "A1:S1"
+    assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == "A1:W1"
     odd = brk("B9", "timing", "CNY", 1, None, timezone="Mars/Olympus")
     wb = openpyxl.load_workbook(write_workbook(make_summary((odd,)), tmp_path / "tz.xlsx"))
     row = row_of(wb["Breaks"], "B9")

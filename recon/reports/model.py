@@ -57,6 +57,20 @@ class Break:
     file_line: int | None
     rule: str  # the rule or check that raised it
     detail: str = ""
+    first_seen: date | None = None  # the first business date this break_id was open
+    age_days: int | None = None  # business date − first_seen
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One accountant's note on a break, from an imported workbook (append-only)."""
+    break_id: str
+    status: str  # open | explained | resolved
+    reason: str | None  # a code of recon.reports.sheets.breaks.REASONS
+    comment: str | None
+    who: str
+    annotated_at: datetime
+    workbook_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,58 @@ class PayoutLine:
 
 
 @dataclass(frozen=True)
+class DayRate:
+    """One business date's latest run: how many statement lines it matched (Summary trend)."""
+    business_date: date
+    run_id: str
+    statement_lines: int
+    matched_statement: int
+
+
+@dataclass(frozen=True)
+class ChannelDay:
+    """Channel health of one source, business date and currency (counts of statement lines)."""
+    source: str
+    business_date: date
+    currency: str
+    payments: int  # payment lines (attempts)
+    successful: int  # payment lines not failed/closed/revoked
+    refunds: int
+    chargebacks: int
+    lines: int  # non-payout lines
+    matched: int  # of them matched by that date's latest run
+    gross_minor: int  # Σ payment amounts
+    fee_minor: int  # Σ fees on all lines
+
+
+@dataclass(frozen=True)
+class Position:
+    """Net settlement position of one merchant / sub-merchant (分账, 代收代付) and currency."""
+    source: str
+    merchant: str
+    sub_merchant: str  # "" for the merchant's own business
+    currency: str
+    lines: int
+    payments_minor: int
+    refunds_minor: int  # positive: money returned to customers
+    chargebacks_minor: int  # positive
+    other_minor: int  # adjustments and other signed PSP lines
+    fees_minor: int  # positive = charged
+    in_payouts_minor: int  # Σ net of the lines already in a payout
+    paid_minor: int  # what reached the bank for them (payout differences allocated, see clearing)
+
+    @property
+    def owed_minor(self) -> int:
+        """payments − refunds − chargebacks ± other − fees."""
+        return (self.payments_minor - self.refunds_minor - self.chargebacks_minor
+                + self.other_minor - self.fees_minor)
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.owed_minor - self.paid_minor
+
+
+@dataclass(frozen=True)
 class CurrencyTotal:
     currency: str
     count: int
@@ -115,6 +181,10 @@ class RunSummary:
     breaks: tuple[Break, ...]
     fees: tuple[FeeLine, ...] = ()
     payouts: tuple[PayoutLine, ...] = ()
+    annotations: dict[str, tuple[Annotation, ...]] = field(default_factory=dict)  # oldest first
+    history: tuple[DayRate, ...] = ()  # the last 30 business dates, oldest first
+    channels: tuple[ChannelDay, ...] = ()  # the last 30 business dates
+    positions: tuple[Position, ...] = ()
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
 
     @property

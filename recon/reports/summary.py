@@ -100,6 +100,27 @@ def _breaks(summary: RunSummary) -> dict[str, Any]:
     return {"total": len(summary.breaks), "by_category": by_category}
 
 
+def _rate(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _channels(summary: RunSummary) -> list[dict[str, Any]]:
+    """Channel health per source, business date and currency, the last 30 days, oldest first."""
+    from recon.reports.channels import rates
+    out = []
+    for c in sorted(summary.channels, key=lambda c: (c.business_date, c.source, c.currency)):
+        r = rates(c)
+        out.append({
+            "source": c.source, "business_date": c.business_date.isoformat(),
+            "currency": c.currency, "payments": c.payments, "successful": c.successful,
+            "refunds": c.refunds, "chargebacks": c.chargebacks, "lines": c.lines,
+            "matched": c.matched, "gross": _amount(c.gross_minor, c.currency),
+            "fees": _amount(c.fee_minor, c.currency), "success_rate": _rate(r.success),
+            "refund_rate": _rate(r.refund), "chargeback_rate": _rate(r.chargeback),
+            "match_rate": _rate(r.match), "fee_rate": _rate(r.fee)})
+    return out
+
+
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
     s = summary
     return {
@@ -140,6 +161,18 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
              "difference": _amount(payout_difference_minor(p), p.currency),
              "status": p.status}
             for p in s.payouts
+        ],
+        "channels": _channels(s),
+        "positions": [
+            {"source": p.source, "merchant": p.merchant, "sub_merchant": p.sub_merchant,
+             "currency": p.currency, "lines": p.lines,
+             **{k: _amount(v, p.currency) for k, v in (
+                 ("payments", p.payments_minor), ("refunds", p.refunds_minor),
+                 ("chargebacks", p.chargebacks_minor), ("other", p.other_minor),
+                 ("fees", p.fees_minor), ("owed", p.owed_minor),
+                 ("in_payouts", p.in_payouts_minor), ("paid", p.paid_minor),
+                 ("outstanding", p.outstanding_minor))}}
+            for p in s.positions
         ],
         "outputs": dict(s.outputs),
     }

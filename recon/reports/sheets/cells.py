@@ -1,0 +1,243 @@
+"""What every sheet shares: typed write-only cells, fitted widths, header+rows tables, labels.
+
+Every text that came from a bank or PSP goes through :mod:`recon.reports.safe`: formula-like text
+is stored as a string cell with Excel's quote prefix (the text itself is unchanged, so it still
+matches the statement), control characters are removed, card numbers in free text are masked.
+Amounts are Decimal numbers with the currency's places as a per-cell number format.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from functools import lru_cache
+from itertools import chain, islice
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+
+from recon.money import exponent, to_decimal
+from recon.reports.safe import clean
+
+log = logging.getLogger(__name__)
+
+WIDTH_SAMPLE = 10_000
+MAX_WIDTH = 60
+PROGRESS_EVERY = 10_000
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd"
+PERCENT_FORMAT = "0.00%"
+RATE_FORMAT = "0.0000%"
+LANGUAGES = ("en", "zh")
+HEADER_FILL = "DDEBF7"
+OPEN_FILL = "FFFBEA"  # the cells an accountant fills in
+_ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
+
+Progress = Callable[[int, int], None]  # (rows written, rows to write)
+Column = tuple[str, str]  # (header, kind)
+Row = tuple[Sequence[Any], str | None]  # (values, the row's currency for its amounts)
+
+# Labels in Simplified Chinese; English is the key. Anything missing stays English.
+ZH: dict[str, str] = {
+    "break id": "差异编号", "category": "类别", "source": "渠道", "reference": "商户订单号",
+    "PSP reference": "渠道流水号", "currency": "币种", "ledger amount": "账面金额",
+    "statement amount": "对账单金额", "difference": "差额", "booked at": "交易时间",
+    "timezone": "时区", "file": "文件", "line": "行号", "ledger entry": "账务流水",
+    "rule": "规则", "detail": "说明", "first seen": "首次出现", "age (days)": "账龄(天)",
+    "latest annotation": "最新备注", "history": "历史", "reason": "原因", "status": "状态",
+    "comment": "备注", "date": "日期", "method": "支付方式", "type": "类型", "count": "笔数",
+    "gross": "交易金额", "actual fee": "实收手续费", "expected fee": "应收手续费",
+    "variance": "差异", "effective rate": "实际费率", "payout id": "结算单号", "items": "笔数",
+    "settled net": "应结净额", "declared": "渠道申报", "bank credit": "银行入账",
+    "bank line": "银行流水", "merchant": "商户号", "sub-merchant": "特约商户号",
+    "payments": "收款", "refunds": "退款", "chargebacks": "拒付", "fees": "手续费",
+    "other": "其他", "owed": "应结", "in payouts": "已结算", "paid": "已到账",
+    "outstanding": "未到账", "payment count": "收款笔数", "success rate": "成功率",
+    "refund rate": "退款率", "chargeback rate": "拒付率", "match rate": "匹配率",
+    "fee rate": "费率", "lines": "笔数", "matched": "已匹配", "total": "合计",
+    "0-1": "0-1天", "2-3": "2-3天", "4-7": "4-7天", "8-30": "8-30天", ">30": "30天以上",
+    "amount": "金额", "kind": "类型", "sha256": "sha256", "quarantined": "隔离",
+    "control total": "控制总数", "error": "错误", "run id": "运行编号",
+    "business date": "业务日期", "reconciled": "已平账", "breaks": "差异数",
+}
+
+
+def label(text: str, language: str) -> str:
+    return ZH.get(text, text) if language == "zh" else text
+
+
+def amount_format(places: int) -> str:
+    body = "#,##0" + ("." + "0" * places if places else "")
+    return f"{body};[Red]-{body}"
+
+
+@lru_cache(maxsize=128)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Unknown timezone %r on a break: its time is shown in UTC", name)
+        return None
+
+
+def local_time(ts: datetime | None, tz: str) -> tuple[datetime | None, str]:
+    """A UTC timestamp as naive wall-clock time in ``tz`` (Excel has no timezones), and the zone."""
+    if ts is None:
+        return None, tz
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    zone = _zone(tz)
+    if zone is None:
+        return ts.astimezone(timezone.utc).replace(tzinfo=None), "UTC"
+    return ts.astimezone(zone).replace(tzinfo=None), tz
+
+
+class Cells:
+    """Turns values into write-only cells of the right type and style, counting cleaned text."""
+
+    def __init__(self, wb: Workbook):
+        self._ws = wb.worksheets[0]
+        self.removed = self.masked = self.quoted = 0
+        fill = PatternFill("solid", fgColor=HEADER_FILL)
+        self.bold = self._style(font=Font(bold=True))
+        self.title = self._style(font=Font(bold=True, size=14, color="1F4E78"))
+        self.section = self._style(font=Font(bold=True, size=11, color="1F4E78"))
+        self.head = self._style(font=Font(bold=True), fill=fill)
+        self.todo = self._style(font=Font(bold=True), fill=PatternFill("solid", fgColor="FFF2CC"))
+        self.alert = self._style(font=Font(bold=True, color="C00000"))
+        self.quote = self._style(quotePrefix=True)
+        self.datetime = self._style(number_format=DATETIME_FORMAT)
+        self.date = self._style(number_format=DATE_FORMAT)
+        self.percent = self._style(number_format=PERCENT_FORMAT)
+        self.rate = self._style(number_format=RATE_FORMAT)
+        self.open = self._style(protection=Protection(locked=False),
+                                fill=PatternFill("solid", fgColor=OPEN_FILL))
+        self.wrap = self._style(alignment=Alignment(wrap_text=False, vertical="top"))
+        self._amount: dict[str, Any] = {}
+
+    def _style(self, **attrs: Any) -> Any:
+        c = WriteOnlyCell(self._ws)
+        for k, v in attrs.items():
+            setattr(c, k, v)
+        return c._style
+
+    def styled(self, value: Any, style: Any) -> Any:
+        c = WriteOnlyCell(self._ws)
+        c._style = style  # before the value, so a datetime keeps our format, not openpyxl's
+        c.value = value
+        return c
+
+    def text(self, value: Any, mask: bool) -> Any:
+        if value is None or value == "":
+            return None
+        c = clean(value, mask=mask)
+        self.removed += c.removed
+        self.masked += c.masked
+        if c.formula_like or c.text in _ERROR_CODES:
+            self.quoted += 1
+            cell = WriteOnlyCell(self._ws)
+            cell._value, cell.data_type, cell._style = c.text, "s", self.quote
+            return cell
+        return c.text
+
+    def amount(self, minor: int | None, currency: str | None) -> Any:
+        if minor is None:
+            return None
+        assert currency is not None
+        style = self._amount.get(currency)
+        if style is None:
+            style = self._amount[currency] = self._style(
+                number_format=amount_format(exponent(currency)))
+        return self.styled(to_decimal(minor, currency), style)
+
+    def make(self, value: Any, kind: str, currency: str | None) -> Any:
+        if value is None:  # (an empty "open" cell takes its column's unlocked style)
+            return None
+        if kind == "open":
+            return self.styled(value, self.open)
+        if kind == "id":
+            return self.text(value, mask=False)
+        if kind in ("text", "note"):
+            return self.text(value, mask=True)
+        if kind == "amount":
+            return self.amount(value, currency)
+        if kind == "datetime":
+            return self.styled(value, self.datetime)
+        if kind == "date":
+            return self.styled(value, self.date)
+        if kind == "percent":
+            return self.styled(value, self.percent)
+        if kind == "rate":
+            return self.styled(value, self.rate)
+        return value  # int, and our own plain values
+
+
+def width(value: Any, kind: str) -> int:
+    if value is None:
+        return 0
+    if kind in ("datetime", "date"):
+        return 19 if kind == "datetime" else 10
+    if kind == "amount":
+        return len(f"{value:,}") + 2  # minor units: as wide as the amount with its separator
+    if kind in ("percent", "rate"):
+        return 9
+    s = str(value)
+    return (len(s) + len(s.encode("utf-8"))) // 2  # CJK (3 bytes) counts 2, ASCII counts 1
+
+
+def fit(ws: Any, kinds_rows: Iterable[tuple[Sequence[str], Sequence[Any]]], ncols: int,
+        minimum: int = 8) -> None:
+    widths = [minimum] * ncols
+    for kinds, values in kinds_rows:
+        for i, (kind, v) in enumerate(zip(kinds, values)):
+            widths[i] = max(widths[i], width(v, kind) + 2)
+    for i, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(i)].width = min(w, MAX_WIDTH)
+
+
+def print_setup(ws: Any, *, repeat_header: bool = True) -> None:
+    """Landscape A4, as wide as one page, the header row on every printed page."""
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_options.gridLines = False
+    if repeat_header:
+        ws.print_title_rows = "1:1"
+
+
+def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable[Row], *,
+                language: str = "en", total: int = 0, progress: Progress | None = None,
+                after: Callable[[int], Iterable[Sequence[Any]]] | None = None) -> int:
+    """Header, frozen below it, rows, autofilter over all of it. Returns the rows written.
+
+    ``after(n)`` may yield further rows (a chart's data block) once the table's n rows are out.
+    """
+    headers = [label(h, language) for h, _ in columns]
+    kinds = [k for _, k in columns]
+    it: Iterator[Row] = iter(rows)
+    sample = list(islice(it, WIDTH_SAMPLE))
+    fit(ws, chain([(["id"] * len(headers), headers)], ((kinds, v) for v, _ in sample)),
+        len(columns))
+    ws.freeze_panes = "A2"
+    print_setup(ws)
+    ws.append([cells.styled(h, cells.todo if k == "open" else cells.head)
+               for h, k in zip(headers, kinds)])
+    make, n = cells.make, 0
+    for values, ccy in chain(sample, it):
+        ws.append([make(v, k, ccy) for v, k in zip(values, kinds)])
+        n += 1
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n, total)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n + 1}"
+    if progress is not None:
+        progress(n, total)
+    if after is not None:
+        for extra in after(n):
+            ws.append(list(extra))
+    return n

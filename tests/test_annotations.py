@@ -1,0 +1,165 @@
+"""Annotations round trip on a warehouse built row by row: write the day's workbook, annotate it
+with openpyxl as an accountant would, import, see the annotation on the next day's workbook;
+re-import adds nothing; tampered locked cells and values outside the lists are refused by cell."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from recon import config, warehouse
+from recon.annotations import AnnotationImportError, import_workbook
+from recon.assemble import build_summary
+from recon.reports.workbook import BREAK_COLUMNS, write_workbook
+
+ROOT = Path(__file__).resolve().parents[1]
+D1, D2 = date(2026, 11, 21), date(2026, 11, 22)
+UTC = timezone.utc
+COL = {h: openpyxl.utils.get_column_letter(i) for i, (h, _) in enumerate(BREAK_COLUMNS, 1)}
+
+
+def _break(run_id, day, break_id, category, reference, ledger, statement, **kw):
+    row = dict(run_id=run_id, break_id=break_id, business_date=day, category=category,
+               source="wechatpay", currency="CNY", reference=reference, psp_reference=None,
+               ledger_entry_id=None, line_id=None, ledger_amount_minor=ledger,
+               statement_amount_minor=statement,
+               difference_minor=(statement or 0) - (ledger or 0),
+               booked_at=datetime(2026, 11, 21, 3, 4, 5, tzinfo=UTC), rule="test", detail=None)
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECON_HOME", str(tmp_path / "var"))
+    cfg = config.load(ROOT / "data" / "recon.toml")
+    con = warehouse.connect(cfg.warehouse)
+    for run_id, day in (("r1", D1), ("r2", D2)):
+        con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
+                    "config_sha256) VALUES (?, ?, ?, 'breaks', 'test', 'x')",
+                    [run_id, day, datetime.combine(day, datetime.min.time(), UTC)])
+    con.execute("INSERT INTO files (sha256, source, name, size, fetched_at, business_date, "
+                "parse_status) VALUES ('f1', 'wechatpay', 'wechatpay_trade_20261121.csv', 1, "
+                "now(), ?, 'loaded')", [D1])
+    con.execute("INSERT INTO statement_lines (line_id, source, file_sha256, file_line, "
+                "business_date, txn_type, amount_minor, currency, raw) VALUES "
+                "('f1:12', 'wechatpay', 'f1', 12, ?, 'payment', 1230, 'CNY', '{}')", [D1])
+    rows = [
+        _break("r1", D1, "bk-missing", "missing_in_ledger", "ORD-1", None, 1230, line_id="f1:12",
+               detail='=HYPERLINK("http://x","y")'),
+        _break("r1", D1, "bk-timing", "timing", "ORD-2", 4599, None, ledger_entry_id="LE-2"),
+        _break("r2", D2, "bk-timing", "timing", "ORD-2", 4599, None, ledger_entry_id="LE-2"),
+        _break("r2", D2, "bk-new", "amount_mismatch", "ORD-3", 100, 90),
+    ]
+    for r in rows:
+        con.execute(f"INSERT INTO breaks ({', '.join(r)}) VALUES ({', '.join('?' * len(r))})",
+                    list(r.values()))
+    con.close()
+    return cfg
+
+
+def workbook(cfg, run_id, day, path, language="en"):
+    s = build_summary(cfg, run_id, day, datetime.combine(day, datetime.min.time(), UTC), [])
+    return write_workbook(s, path, language=language)
+
+
+def rows_by_id(path) -> dict[str, int]:
+    ws = openpyxl.load_workbook(path)["Breaks"]
+    return {r[0].value: r[0].row for r in ws.iter_rows(min_row=2)}
+
+
+def annotate(path, out, edits: dict[str, object]) -> Path:
+    """What an accountant does: type into cells, save (openpyxl keeps protection and properties)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Breaks"]
+    for ref, value in edits.items():
+        ws[ref] = value
+    wb.save(out)
+    return Path(out)
+
+
+def test_round_trip_to_the_next_day(cfg, tmp_path) -> None:
+    day1 = workbook(cfg, "r1", D1, tmp_path / "d1.xlsx")
+    row = rows_by_id(day1)["bk-timing"]
+    edited = annotate(day1, tmp_path / "d1-annotated.xlsx", {
+        f"{COL['reason']}{row}": "timing", f"{COL['status']}{row}": "explained",
+        f"{COL['comment']}{row}": "ledger booked after cut-off"})
+    first = import_workbook(cfg, edited, who="lwang")
+    assert (first.run_id, first.rows, first.recorded, first.unchanged) == ("r1", 2, 1, 0)
+    assert first.workbook_sha == hashlib.sha256(edited.read_bytes()).hexdigest()
+    again = import_workbook(cfg, edited, who="someone-else")
+    assert (again.recorded, again.unchanged) == (0, 1)
+    con = warehouse.connect(cfg.warehouse)
+    stored = con.execute("SELECT break_id, status, reason, comment, who, workbook_sha "
+                         "FROM annotations").fetchall()
+    con.close()
+    assert stored == [("bk-timing", "explained", "timing", "ledger booked after cut-off",
+                       "lwang", first.workbook_sha)]
+
+    day2 = workbook(cfg, "r2", D2, tmp_path / "d2.xlsx")
+    ws = openpyxl.load_workbook(day2)["Breaks"]
+    r = rows_by_id(day2)["bk-timing"]
+    latest = ws[f"{COL['latest annotation']}{r}"].value
+    assert latest.startswith("explained / timing: ledger booked after cut-off (lwang, ")
+    assert ws[f"{COL['first seen']}{r}"].value == datetime(2026, 11, 21)
+    assert ws[f"{COL['age (days)']}{r}"].value == 1
+    assert ws[f"{COL['reason']}{r}"].value is None  # today's resolution starts empty
+
+    # a second annotation on day 2 becomes the latest; the first moves to history
+    edited2 = annotate(day2, tmp_path / "d2-annotated.xlsx", {
+        f"{COL['status']}{r}": "resolved", f"{COL['reason']}{r}": "timing"})
+    assert import_workbook(cfg, edited2, who="zchen").recorded == 1
+    day2b = workbook(cfg, "r2", D2, tmp_path / "d2b.xlsx")
+    ws = openpyxl.load_workbook(day2b)["Breaks"]
+    assert ws[f"{COL['latest annotation']}{r}"].value.startswith("resolved / timing (zchen, ")
+    assert ws[f"{COL['history']}{r}"].value.startswith("explained / timing: ledger booked")
+
+
+def test_tampered_locked_cells_are_refused_by_name(cfg, tmp_path) -> None:
+    day1 = workbook(cfg, "r1", D1, tmp_path / "d1.xlsx")
+    rows = rows_by_id(day1)
+    m, t = rows["bk-missing"], rows["bk-timing"]
+    ws = openpyxl.load_workbook(day1)["Breaks"]
+    ws.protection.sheet = False  # protection is easy to remove: import does not rely on it
+    bad = annotate(day1, tmp_path / "bad.xlsx", {
+        f"{COL['statement amount']}{m}": 12.0, f"{COL['line']}{m}": 13,
+        f"{COL['reference']}{t}": "ORD-X", f"{COL['status']}{t}": "resolved"})
+    with pytest.raises(AnnotationImportError) as e:
+        import_workbook(cfg, bad, who="x")
+    msg = str(e.value)
+    assert f"Breaks!{COL['statement amount']}{m}: statement amount 12 in the workbook, 12.30 in run r1" in msg
+    assert f"Breaks!{COL['line']}{m}: line 13 in the workbook, 12 in run r1" in msg
+    assert f"Breaks!{COL['reference']}{t}: reference ORD-X in the workbook, ORD-2 in run r1" in msg
+    assert "Nothing was recorded" in msg
+    con = warehouse.connect(cfg.warehouse)
+    assert con.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0
+    con.close()
+
+
+def test_values_outside_the_lists_and_unknown_ids_are_refused(cfg, tmp_path) -> None:
+    day1 = workbook(cfg, "r1", D1, tmp_path / "d1.xlsx")
+    t = rows_by_id(day1)["bk-timing"]
+    bad = annotate(day1, tmp_path / "bad.xlsx", {
+        f"{COL['reason']}{t}": "because", f"{COL['status']}{t}": "done",
+        "A10": "bk-nope"})
+    with pytest.raises(AnnotationImportError) as e:
+        import_workbook(cfg, bad)
+    msg = str(e.value)
+    assert f"Breaks!{COL['reason']}{t}: reason 'because' is not one of timing, fee" in msg
+    assert f"Breaks!{COL['status']}{t}: status 'done' is not one of explained, resolved" in msg
+    assert "Breaks!A10: break id 'bk-nope' is not a break of run r1" in msg
+
+
+def test_chinese_workbook_imports_chinese_choices(cfg, tmp_path) -> None:
+    day1 = workbook(cfg, "r1", D1, tmp_path / "zh.xlsx", language="zh")
+    t = rows_by_id(day1)["bk-timing"]
+    edited = annotate(day1, tmp_path / "zh-annotated.xlsx", {
+        f"{COL['reason']}{t}": "银行差错", f"{COL['status']}{t}": "已解决"})
+    assert import_workbook(cfg, edited, who="王").recorded == 1
+    con = warehouse.connect(cfg.warehouse)
+    assert con.execute("SELECT status, reason, who FROM annotations").fetchall() == [
+        ("resolved", "bank_error", "王")]
+    con.close()
