@@ -58,3 +58,20 @@ check-libreoffice:
 	pdf=$$out/$$(basename "$$book" .xlsx).pdf; test -s "$$pdf" || { echo "no PDF from $$book"; exit 1; }; \
 	if command -v pdftoppm >/dev/null; then pdftoppm -png -r 80 -f 1 -l 1 "$$pdf" $$out/summary && echo "Summary page: $$(ls $$out/summary-*.png)"; fi; \
 	echo "check-libreoffice: $$book converts cleanly ($$pdf)"
+
+# Faults and hostile input (issue 8): each injected fault and bad input is tallied by the tests
+# themselves (recon.chaos.check); the last line is computed from that tally. Also part of `make test`.
+CHAOS_TESTS := tests/test_faults.py tests/test_chaos.py tests/test_hostile.py tests/test_secrets.py tests/test_sftp.py
+.PHONY: chaos
+chaos: install sshd
+	@rm -f var/chaos.jsonl; mkdir -p var
+	@RECON_CHAOS_TALLY=$(CURDIR)/var/chaos.jsonl $(PY) -m pytest -q -p no:cacheprovider $(CHAOS_TESTS); \
+	status=$$?; $(PY) -m recon.chaos report var/chaos.jsonl || status=1; exit $$status
+
+# Speed: recon end to end against the DuckDB floor and a pandas baseline on one cached synthetic
+# day (bench/run.py; README "Speed"). SCALE is rows per side: 1M (default), 10M, 100M.
+SCALE ?= 1M
+.PHONY: bench
+bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.run --scale $(SCALE)

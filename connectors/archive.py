@@ -1,21 +1,27 @@
 """The raw archive: every fetched file stored once under its sha256, never changed afterwards.
 
 Layout: ``<root>/sha256/ab/<sha256>`` (read-only), plus ``<root>/tmp/`` where transports stage
-downloads so that the final step is a rename inside one filesystem. Reruns read inputs back with
+downloads so that the final step is a rename inside one filesystem, plus ``<root>/index.jsonl``
+(append-only): which bytes each source delivered under each name, in order, so that the same
+name with new bytes is recognised as a correction of the earlier file, which is kept. Reruns read inputs back with
 ``read``, which re-hashes, so a file altered on disk is reported instead of silently reused.
 
 Also here: the records and errors every transport shares (``Fetched``, ``MissingFile``).
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
 import shutil
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from recon.errors import ReconError
@@ -77,6 +83,12 @@ class Fetched:
     sha256: str
     archive_path: Path
     new: bool  # False when the same bytes were archived before
+    # The sha256 of the file this source delivered earlier under the same name, when these bytes
+    # differ from it: this file is a correction; the original stays archived.
+    correction_of: str | None = None
+
+
+_INDEX_LOCK = threading.Lock()
 
 
 def sha256_file(path: Path) -> str:
@@ -152,6 +164,40 @@ class Archive:
         log.debug("archived %s (%d bytes)", sha, size)
         return ArchivedFile(sha, dest, size, new=True)
 
+    @property
+    def index_path(self) -> Path:
+        return self.root / "index.jsonl"
+
+    def deliveries(self, source: str, name: str) -> list[str]:
+        """The distinct sha256s ``source`` delivered under ``name``, oldest first."""
+        return _deliveries(self.index_path, source, name)
+
+    def record_delivery(self, source: str, name: str, sha: str) -> str | None:
+        """Note that ``source`` delivered ``sha`` under ``name``; return the sha256 of the earlier
+        delivery under that name that these bytes correct, or None (first delivery, or the same
+        bytes again). Stable: asking again about the same bytes gives the same answer."""
+        self.path(sha)  # validates the digest
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _INDEX_LOCK, open(self.index_path, "a+", encoding="utf-8") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # other processes fetching into this archive
+            try:
+                seen = _deliveries(self.index_path, source, name)
+                if sha in seen:
+                    i = seen.index(sha)
+                    return seen[i - 1] if i else None
+                f.write(json.dumps({"source": source, "name": name, "sha256": sha,
+                                    "at": datetime.now(timezone.utc).isoformat()},
+                                   ensure_ascii=False, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        if seen:
+            log.warning("%s: %s delivered again with different bytes (sha256 %s…): a correction of "
+                        "%s…; both are archived", source, name, sha[:12], seen[-1][:12])
+            return seen[-1]
+        return None
+
     def read(self, sha: str) -> bytes:
         """The archived bytes, re-hashed; ``ArchiveCorrupted`` if they no longer match."""
         path = self.path(sha)
@@ -165,14 +211,33 @@ class Archive:
         return data
 
 
+def _deliveries(index: Path, source: str, name: str) -> list[str]:
+    shas: list[str] = []
+    try:
+        text = index.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return shas
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a crash mid-append: the next delivery re-records it
+        if rec.get("source") == source and rec.get("name") == name and rec["sha256"] not in shas:
+            shas.append(rec["sha256"])
+    return shas
+
+
 def summarize(source: str, fetched: list[Fetched]) -> str:
     """The one log line per source and day: "stripe: 1 file fetched, 3,412,554 bytes, new"."""
     n, new = len(fetched), sum(f.new for f in fetched)
     total = sum(f.size for f in fetched)
+    corrections = sum(f.correction_of is not None and f.new for f in fetched)
     if new == n:
         status = "new"
     elif new == 0:
         status = "already archived"
     else:
         status = f"{new} new, {n - new} already archived"
+    if corrections:
+        status += f", {corrections} correction{'' if corrections == 1 else 's'}"
     return f"{source}: {n:,} file{'' if n == 1 else 's'} fetched, {total:,} bytes, {status}"

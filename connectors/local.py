@@ -52,6 +52,7 @@ def fetch_local(directory: Path, filename_pattern: str, day: date, archive: Arch
             tmp.unlink(missing_ok=True)
         fetched.append(Fetched(source=source, remote_path=str(path), name=path.name,
                                size=stored.size, sha256=stored.sha256, archive_path=stored.path,
-                               new=stored.new))
+                               new=stored.new,
+                               correction_of=archive.record_delivery(source, path.name, stored.sha256)))
     log.info("%s", summarize(source, fetched))
     return fetched

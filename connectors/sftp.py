@@ -3,7 +3,12 @@
 The server's host key is pinned (known_hosts + RejectPolicy): an unknown or changed key is a
 refusal, never a prompt, and is not retried. Authentication is by key only. Connection trouble
 is retried with exponential backoff; every file's size is checked against the server's stat
-before it is archived.
+before it is archived, and a read that gets no data for ``timeout_s`` is a stall (retried).
+
+A file still being written is not taken: a temporary name (dot-file, ``.part``, ``.tmp``, …), a
+size or mtime that changes over ``settle_s`` or during the download, or a missing done marker
+where the source writes one. With a ``deadline`` the fetch keeps polling until then and a file
+that never came is ``LateFile``; without one, one attempt series, as before.
 """
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import posixpath
 import socket
 import stat
 import time
-from datetime import date
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import paramiko
 
@@ -21,11 +27,43 @@ from connectors.archive import Archive, Fetched, MissingFile, summarize
 from recon.config import SftpEndpoint
 from recon.errors import TransferError
 
-__all__ = ["Fetched", "MissingFile", "fetch_day", "summarize"]
+__all__ = ["Fetched", "LateFile", "MissingFile", "NotReady", "fetch_day", "summarize"]
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 60.0
+# How uploaders commonly name a file they are still writing (besides a leading dot).
+TEMP_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownload", ".lock", "~")
+
+
+class NotReady(MissingFile):
+    """Files matching the day's pattern are there but still being written: none were taken."""
+
+    def __init__(self, source: str, where: str, expected: str, waiting: dict[str, str]):
+        super().__init__(source, where, expected)
+        self.waiting = dict(waiting)
+        listed = "; ".join(f"{n}: {why}" for n, why in sorted(waiting.items()))
+        self.message = (f"{source}: {len(waiting)} file{'' if len(waiting) == 1 else 's'} matching "
+                        f"{expected!r} in {where} still being written ({listed}); not taken.")
+        self.hint = "A later attempt takes it once it is complete."
+        self.args = (str(self),)
+
+
+class LateFile(MissingFile):
+    """The day's file was still missing (or still being written) at the source's deadline."""
+
+    def __init__(self, cause: MissingFile, deadline: datetime, polls: int):
+        super().__init__(cause.source, cause.where, cause.expected)
+        self.deadline, self.polls, self.cause = deadline, polls, cause
+        self.message = (f"{cause.source}: LATE: still no complete file matching {cause.expected!r} "
+                        f"in {cause.where} at the deadline {deadline:%Y-%m-%d %H:%M %Z} after "
+                        f"{polls} poll{'' if polls == 1 else 's'} ({cause.message})")
+        self.hint = "Chase the sender; the day is reconciled without this source until it arrives."
+        self.args = (str(self),)
+
+
+def _wallclock() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class _UnknownHost(paramiko.SSHException):
@@ -42,6 +80,10 @@ class _PinnedPolicy(paramiko.RejectPolicy):
 
 
 class _SizeMismatch(Exception):
+    pass
+
+
+class _Stalled(Exception):
     pass
 
 
@@ -97,7 +139,8 @@ def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:
     try:
         client.connect(
             endpoint.host, port=endpoint.port, username=endpoint.user,
-            key_filename=str(endpoint.private_key), look_for_keys=False, allow_agent=False,
+            key_filename=str(endpoint.private_key), passphrase=endpoint.passphrase,
+            look_for_keys=False, allow_agent=False,
             timeout=endpoint.timeout_s, banner_timeout=endpoint.timeout_s,
             auth_timeout=endpoint.timeout_s, channel_timeout=endpoint.timeout_s,
         )
@@ -118,11 +161,17 @@ def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:
     return client
 
 
-def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Archive, name: str):
+def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Archive, name: str,
+              timeout_s: float):
     tmp = archive.temp_path(name)
     try:
         with open(tmp, "wb") as f:
-            sftp.getfo(remote, f)
+            try:
+                sftp.getfo(remote, f)
+            except (socket.timeout, TimeoutError) as e:
+                raise _Stalled(f"{remote}: the transfer stalled: no data from the server for "
+                               f"{timeout_s:g} s (sftp.timeout_s) after {f.tell():,} of "
+                               f"{expected:,} bytes") from e
         got = tmp.stat().st_size
         if got != expected:
             raise _SizeMismatch(f"{remote}: downloaded {got:,} bytes, the server's stat says "
@@ -132,10 +181,36 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
         tmp.unlink(missing_ok=True)
 
 
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def _candidates(endpoint: SftpEndpoint, day: date, entries) -> tuple[list, dict[str, str]]:
+    """The day's files ready to take, and those still being written (name → why)."""
+    expected = endpoint.filename(day)
+    listed = {a.filename for a in entries if stat.S_ISREG(a.st_mode or 0)}
+    markers = {endpoint.marker_name(n, day) for n in listed} - {None}
+    ready, waiting = [], {}
+    for a in sorted(entries, key=lambda a: a.filename):
+        name = a.filename
+        if not stat.S_ISREG(a.st_mode or 0) or name in markers:
+            continue
+        if not fnmatch.fnmatchcase(name, expected):
+            continue
+        if _is_temporary(name):
+            waiting[name] = "temporary name"
+        elif endpoint.done_marker and endpoint.marker_name(name, day) not in listed:
+            waiting[name] = f"no done marker {endpoint.marker_name(name, day)!r} yet"
+        else:
+            ready.append(a)
+    return ready, waiting
+
+
 def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
              done: dict[str, Fetched]) -> None:
     """One connection: list, match, download what ``done`` does not hold yet."""
     expected = endpoint.filename(day)
+    where = f"{endpoint.remote_dir} on sftp {endpoint.host}:{endpoint.port}"
     client = _connect(endpoint, source)
     try:
         sftp = client.open_sftp()
@@ -147,21 +222,34 @@ def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
                          f"cannot list remote directory {endpoint.remote_dir!r} "
                          f"({e.strerror or type(e).__name__}).",
                          hint="Check the source's sftp.remote_dir with the counterparty.") from e
-        # Hidden names are how uploaders commonly mark files still being written.
-        names = sorted(a.filename for a in entries
-                       if stat.S_ISREG(a.st_mode or 0) and not a.filename.startswith(".")
-                       and fnmatch.fnmatchcase(a.filename, expected))
-        if not names:
-            raise MissingFile(source, f"{endpoint.remote_dir} on sftp {endpoint.host}:{endpoint.port}",
-                              expected)
-        for name in names:
-            if name in done:
+        ready, waiting = _candidates(endpoint, day, entries)
+        if not ready and not waiting:
+            raise MissingFile(source, where, expected)
+        todo = [a for a in ready if a.filename not in done]
+        if todo and endpoint.settle_s > 0:
+            time.sleep(endpoint.settle_s)
+            for a in todo:
+                now = sftp.stat(posixpath.join(endpoint.remote_dir, a.filename))
+                if (now.st_size, now.st_mtime) != (a.st_size, a.st_mtime):
+                    waiting[a.filename] = (f"size {a.st_size:,} → {now.st_size:,} bytes within "
+                                           f"{endpoint.settle_s:g} s")
+        for a in todo:
+            name = a.filename
+            if name in waiting:
                 continue
             remote = posixpath.join(endpoint.remote_dir, name)
-            size = sftp.stat(remote).st_size
-            stored = _download(sftp, remote, size, archive, name)
+            before = sftp.stat(remote)
+            stored = _download(sftp, remote, before.st_size, archive, name, endpoint.timeout_s)
+            after = sftp.stat(remote)
+            if (after.st_size, after.st_mtime) != (before.st_size, before.st_mtime):
+                # Archived bytes are immutable and harmless, but this snapshot is not the file.
+                waiting[name] = f"changed while downloading ({before.st_size:,} → {after.st_size:,} bytes)"
+                continue
             done[name] = Fetched(source=source, remote_path=remote, name=name, size=stored.size,
-                                 sha256=stored.sha256, archive_path=stored.path, new=stored.new)
+                                 sha256=stored.sha256, archive_path=stored.path, new=stored.new,
+                                 correction_of=archive.record_delivery(source, name, stored.sha256))
+        if waiting:
+            raise NotReady(source, where, expected, waiting)
     finally:
         client.close()
 
@@ -169,22 +257,20 @@ def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
 def _retryable(e: BaseException) -> bool:
     if isinstance(e, (_UnknownHost, paramiko.BadHostKeyException, paramiko.AuthenticationException)):
         return False
-    return isinstance(e, (OSError, EOFError, socket.timeout, paramiko.SSHException, _SizeMismatch))
+    return isinstance(e, (OSError, EOFError, socket.timeout, paramiko.SSHException, _SizeMismatch,
+                          _Stalled))
 
 
-def fetch_day(endpoint: SftpEndpoint, day: date, archive: Archive, *, source: str,
-              backoff_s: float = 1.0) -> list[Fetched]:
-    """Archive every file in ``remote_dir`` matching ``endpoint.filename(day)``.
-
-    Raises ``MissingFile`` when none match, ``TransferError`` for a refused host key or login
-    (at once) or when the connection keeps failing (after ``endpoint.retries`` retries).
-    """
-    done: dict[str, Fetched] = {}
+def _series(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
+            backoff_s: float, done: dict[str, Fetched]) -> None:
+    """One attempt series: the first attempt and ``endpoint.retries`` retries with backoff."""
     attempts = endpoint.retries + 1
     for attempt in range(1, attempts + 1):
         try:
             _attempt(endpoint, day, archive, source, done)
-            break
+            return
+        except MissingFile:
+            raise
         except Exception as e:
             if not _retryable(e):
                 raise
@@ -199,7 +285,48 @@ def fetch_day(endpoint: SftpEndpoint, day: date, archive: Archive, *, source: st
                         source, attempt, attempts, endpoint.host, endpoint.port,
                         type(e).__name__, e, delay)
             time.sleep(delay)
+
+
+def deadline_at(endpoint: SftpEndpoint, now: datetime | None = None) -> datetime | None:
+    """The source's deadline today (in its deadline timezone), or None when it declares none."""
+    if endpoint.deadline is None:
+        return None
+    tz = ZoneInfo(endpoint.deadline_timezone)
+    local = (now or _wallclock()).astimezone(tz)
+    return datetime.combine(local.date(), endpoint.deadline, tz)
+
+
+def fetch_day(endpoint: SftpEndpoint, day: date, archive: Archive, *, source: str,
+              backoff_s: float = 1.0) -> list[Fetched]:
+    """Archive every complete file in ``remote_dir`` matching ``endpoint.filename(day)``.
+
+    Raises ``MissingFile`` when none match (``NotReady`` when they are still being written),
+    ``TransferError`` for a refused host key or login (at once) or when the connection keeps
+    failing (after ``endpoint.retries`` retries). With a deadline, a missing or unfinished file
+    or a failing connection is polled every ``poll_s`` until then; a file still missing at the
+    deadline raises ``LateFile``.
+    """
+    done: dict[str, Fetched] = {}
+    until = deadline_at(endpoint)
+    stop = None if until is None else time.monotonic() + (until - _wallclock()).total_seconds()
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            _series(endpoint, day, archive, source, backoff_s, done)
+            break
+        except (MissingFile, TransferError) as e:
+            if stop is None or not (isinstance(e, MissingFile) or e.retryable):
+                raise
+            left = stop - time.monotonic()
+            if left <= 0:
+                if isinstance(e, MissingFile):
+                    raise LateFile(e, until, polls) from e
+                raise
+            wait = min(endpoint.poll_s, left)
+            log.info("%s: %s; polling again in %.3g s (deadline %s)", source, e.message, wait,
+                     f"{until:%H:%M %Z}")
+            time.sleep(wait)
     fetched = [done[n] for n in sorted(done)]
     log.info("%s", summarize(source, fetched))
     return fetched
-

@@ -41,10 +41,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _keygen(path: Path, comment: str) -> None:
+def _keygen(path: Path, comment: str, passphrase: str = "") -> None:
     for p in (path, path.with_name(path.name + ".pub")):
         p.unlink(missing_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)],
                    check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
 
@@ -53,11 +53,13 @@ class LocalSshd:
 
     host = "127.0.0.1"
 
-    def __init__(self, root: Path, workdir: Path, *, sshd: Path = SSHD, start_timeout_s: float = 10.0):
+    def __init__(self, root: Path, workdir: Path, *, sshd: Path = SSHD, start_timeout_s: float = 10.0,
+                 client_passphrase: str = ""):
         self.root = Path(root).resolve()
         self.workdir = Path(workdir).resolve()
         self.sshd = Path(sshd)
         self.start_timeout_s = start_timeout_s
+        self._client_passphrase = client_passphrase  # the client key's, for tests of secrets
         # The account sshd will check, from the uid rather than $USER/$LOGNAME, which can lie.
         self.user = pwd.getpwuid(os.geteuid()).pw_name
         self.port = 0
@@ -74,7 +76,7 @@ class LocalSshd:
         return SftpEndpoint(host=self.host, port=self.port, user=self.user,
                             private_key=self.private_key, known_hosts=self.known_hosts,
                             remote_dir=remote_dir, pattern=pattern, timeout_s=timeout_s,
-                            retries=retries)
+                            retries=retries, passphrase=self._client_passphrase or None)
 
     def _preflight(self) -> None:
         if not (self.sshd.is_file() and os.access(self.sshd, os.X_OK)):
@@ -120,7 +122,7 @@ class LocalSshd:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         _keygen(self.host_key, "recon-test-sshd-host")
-        _keygen(self.private_key, "recon-test-client")
+        _keygen(self.private_key, "recon-test-client", self._client_passphrase)
         shutil.copyfile(self.private_key.with_name(self.private_key.name + ".pub"),
                         self.workdir / "authorized_keys")
         for attempt in range(3):  # the free port can be taken between probing and binding

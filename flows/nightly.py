@@ -6,7 +6,6 @@ sources and the config path; nothing secret ever becomes a parameter.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import date, datetime, timedelta
@@ -18,16 +17,11 @@ from prefect.cache_policies import NO_CACHE
 
 from recon import config as config_mod
 from recon import pipeline
-from recon.assemble import build_summary
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
 from recon.matching import MatchResult
-from recon.reports.clearing import write_positions_csv
-from recon.reports.fees import write_fee_report
-from recon.reports.journal import load_accounts, write_journal
+from recon.outputs import sha256_of, write_reports
 from recon.reports.model import RunSummary, SourceStatus
-from recon.reports.summary import write_summary_json
-from recon.reports.workbook import write_workbook
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "recon.toml"
@@ -64,39 +58,16 @@ def load_task(cfg: Config, source: Source, f, business_date: date, run_id: str) 
 
 
 @task(name="match", task_run_name="match {business_date}", cache_policy=NO_CACHE)
-def match_task(cfg: Config, run_id: str, business_date: date, sources: list[str]) -> MatchResult:
-    return pipeline.match(cfg, run_id, business_date, sources)
+def match_task(cfg: Config, run_id: str, business_date: date, sources: list[str],
+               inputs: list[str]) -> MatchResult:
+    return pipeline.match(cfg, run_id, business_date, sources, inputs)
 
 
 @task(name="reports", task_run_name="reports {business_date}", cache_policy=NO_CACHE)
 def report_task(cfg: Config, run_id: str, business_date: date, started_at, statuses: list[SourceStatus],
-                language: str) -> RunSummary:
-    out = pipeline.reports_dir(cfg, business_date, run_id)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"recon_{business_date:%Y-%m-%d}"
-    paths = {"workbook": out / f"{stem}.xlsx", "fees": out / f"fees_{business_date:%Y-%m-%d}.csv",
-             "summary": out / f"summary_{business_date:%Y-%m-%d}.json",
-             "journal": out / f"journal_{business_date:%Y-%m-%d}.csv",
-             "positions": out / f"positions_{business_date:%Y-%m-%d}.csv"}
-    summary = build_summary(cfg, run_id, business_date, started_at, statuses,
-                            {k: str(v) for k, v in paths.items()})
-    log.info("Writing the workbook: %d breaks", len(summary.breaks))
-    write_workbook(summary, paths["workbook"], language=language)
-    write_fee_report(summary, paths["fees"])
-    write_summary_json(summary, paths["summary"])
-    write_journal(summary, paths["journal"], load_accounts(journal_accounts(cfg)))
-    write_positions_csv(summary, paths["positions"])
-    return summary
-
-
-def journal_accounts(cfg: Config) -> Path | None:
-    """journal.toml beside the config file, else the packaged data/journal.toml."""
-    beside = Path(cfg.path).parent / "journal.toml"
-    return beside if beside.exists() else None
-
-
-def _sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                language: str) -> tuple[RunSummary, dict[str, Path]]:
+    return write_reports(cfg, run_id, business_date, started_at, statuses, language,
+                         pipeline.reports_dir(cfg, business_date, run_id))
 
 
 def yesterday(cfg: Config) -> date:
@@ -119,7 +90,7 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
     business_date = business_date or yesterday(cfg)
     selected = pipeline.select_sources(cfg, sources)
     run_id = pipeline.new_run_id(business_date)
-    started_at = pipeline.begin_run(cfg, run_id, business_date)
+    started_at = pipeline.begin_run(cfg, run_id, business_date, [s.name for s in selected], language)
     timings: dict[str, float] = {}
     statuses: list[SourceStatus] = []
     try:
@@ -144,18 +115,20 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         timings["load"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        match_task(cfg, run_id, business_date, [s.name for s in selected])
+        inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status == "loaded"]
+        match_task(cfg, run_id, business_date, [s.name for s in selected], inputs)
         timings["match"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        summary = report_task(cfg, run_id, business_date, started_at, statuses, language)
+        summary, paths = report_task(cfg, run_id, business_date, started_at, statuses, language)
         timings["reports"] = time.perf_counter() - t
     except BaseException:
         pipeline.finish_run(cfg, run_id, statuses, "failed", {}, timings)
         raise
     status = "reconciled" if summary.reconciled else "breaks"
-    outputs = {k: {"path": p, "sha256": _sha256(p)} for k, p in summary.outputs.items()}
-    pipeline.finish_run(cfg, run_id, statuses, status, outputs, timings)
+    outputs = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}
+    pipeline.finish_run(cfg, run_id, statuses, status, outputs, timings, finished_at=summary.finished_at)
+    pipeline.write_manifest(cfg, run_id, pipeline.reports_dir(cfg, business_date, run_id) / "manifest.json")
     for name, n in summary.breaks_by_category.items():
         log.info("Breaks %s: %d", name, n)
     from prefect.runtime import flow_run
@@ -163,5 +136,5 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         "run_id": run_id, "flow_run_id": str(flow_run.id), "business_date": business_date.isoformat(), "status": status,
         "exit_code": EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS,
         "breaks": summary.breaks_by_category, "sources": {s.source: s.status for s in statuses},
-        "outputs": summary.outputs, "timings": timings,
+        "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
     }

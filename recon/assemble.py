@@ -37,23 +37,30 @@ def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
         for r in _rows(con, sql.load("report_breaks"), [run_id]))
 
 
-def load_annotations(con, break_ids: set[str] | None = None) -> dict[str, tuple[Annotation, ...]]:
-    """Every annotation per break_id, oldest first (append-only: the last one is current)."""
+def load_annotations(con, break_ids: set[str] | None = None,
+                     as_of: datetime | None = None) -> dict[str, tuple[Annotation, ...]]:
+    """Every annotation per break_id recorded up to ``as_of``, oldest first (append-only: the
+    last one is current)."""
     out: dict[str, list[Annotation]] = {}
-    for r in _rows(con, "SELECT * FROM annotations ORDER BY break_id, annotated_at, status, "
-                        "reason, comment", []):
+    for r in _rows(con, "SELECT * FROM annotations WHERE annotated_at <= coalesce(?, annotated_at) "
+                        "ORDER BY break_id, annotated_at, status, reason, comment", [as_of]):
         if break_ids is None or r["break_id"] in break_ids:
             out.setdefault(r["break_id"], []).append(Annotation(**r))
     return {k: tuple(v) for k, v in out.items()}
 
 
 def build_summary(cfg: Config, run_id: str, business_date: date, started_at: datetime,
-                  sources: list[SourceStatus], outputs: dict[str, str] | None = None) -> RunSummary:
+                  sources: list[SourceStatus], outputs: dict[str, str] | None = None, *,
+                  display_run_id: str | None = None, finished_at: datetime | None = None) -> RunSummary:
+    """The report model of a run, read as of the run's annotation watermark, so that the same run
+    read again (``recon rerun``, under ``display_run_id`` = the original's) gives the same bytes."""
     psps = [s.name for s in cfg.sources if s.kind == "psp"]
     con = warehouse.connect(cfg.warehouse)
     try:
+        as_of = warehouse.scalar(con, "SELECT coalesce(annotation_watermark, now()) FROM runs WHERE run_id = ?",
+                                 [run_id]) or datetime.now(timezone.utc)
         breaks = load_breaks(con, cfg, run_id)
-        notes = load_annotations(con, {b.break_id for b in breaks})
+        notes = load_annotations(con, {b.break_id for b in breaks}, as_of)
         fees = tuple(FeeLine(**r) for r in _rows(con, sql.load("report_fees"), [business_date]))
         payouts = tuple(
             PayoutLine(source=r["source"], payout_id=r["payout_id"], currency=r["currency"],
@@ -73,16 +80,18 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         quarantined = con.execute(
             "SELECT count(DISTINCT (file_sha256, file_line)) FROM quarantine WHERE file_sha256 IN "
             "(SELECT sha256 FROM files WHERE business_date = ?)", [business_date]).fetchone()[0]
-        window = {"run_id": run_id, "business_date": business_date}
-        history = tuple(DayRate(**r) for r in _rows(con, sql.load("report_history"), window))
+        window = {"run_id": run_id, "business_date": business_date, "as_of": as_of}
+        history = tuple(DayRate(**{**r, "run_id": display_run_id or r["run_id"]} if r["run_id"] == run_id else r)
+                        for r in _rows(con, sql.load("report_history"), window))
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
         settled = positions(con, run_id, business_date, psps, payouts)
     finally:
         con.close()
     return RunSummary(
-        run_id=run_id, business_date=business_date, started_at=started_at,
-        finished_at=datetime.now(timezone.utc), code_version=__version__, config_sha256=cfg.sha256,
+        run_id=display_run_id or run_id, business_date=business_date, started_at=started_at,
+        finished_at=finished_at or datetime.now(timezone.utc), code_version=__version__,
+        config_sha256=cfg.sha256,
         sources=tuple(sources), ledger_entries=counts["ledger_entries"],
         statement_lines=counts["statement_lines"], matched_ledger=counts["matched_ledger"],
         matched_statement=counts["matched_statement"], matched_by_rule=matched_by_rule,

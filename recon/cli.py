@@ -134,6 +134,25 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_rerun(args) -> int:
+    from recon import audit, config
+    from recon.rerun import rerun
+    cfg = config.load(_config(args))
+    result = rerun(cfg, args.date, args.run)
+    if result.identical:
+        print(f"rerun {result.rerun_id} of {result.original}: identical "
+              f"({len(result.outputs)} outputs, byte for byte)")
+        return 0
+    print(f"rerun {result.rerun_id} of {result.original}: differs")
+    for line in result.differences:
+        print(f"  {line}")
+    d = audit.diff_runs(cfg, result.original, result.rerun_id)
+    for key in ("breaks_only_in_a", "breaks_only_in_b", "breaks_changed"):
+        for row in d[key]:
+            print(f"  {key.replace('_a', ' the original').replace('_b', ' the rerun')}: {row}")
+    return 1
+
+
 def cmd_trace(args) -> int:
     from recon import audit, config
     t = audit.trace(config.load(_config(args)), args.break_id, args.run)
@@ -180,7 +199,7 @@ def cmd_annotations_import(args) -> int:
 
 
 def cmd_journal(args) -> int:
-    from flows.nightly import journal_accounts
+    from recon.outputs import journal_accounts
     from recon import config, pipeline
     from recon.assemble import build_summary, latest_run
     from recon.reports.journal import load_accounts, write_journal
@@ -279,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     for x in (rl, rs, rd):
         x.add_argument("--config", help="config file")
         x.set_defaults(func=cmd_runs)
+
+    rr = sub.add_parser("rerun", formatter_class=fmt,
+                        help="reproduce a past run from the archive and its manifest (no SFTP) and compare",
+                        epilog="example:\n  recon rerun --date 2026-11-21\n"
+                               "exit codes: 0 identical (every output byte for byte), 1 differs (a diff "
+                               "follows), 2 error")
+    rr.add_argument("--date", type=_date, required=True, help="business date of the run")
+    rr.add_argument("--run", help="the run to reproduce (default: the day's latest)")
+    rr.add_argument("--config", help="config file (must be the one the run used)")
+    rr.set_defaults(func=cmd_rerun)
 
     tr = sub.add_parser("trace", formatter_class=fmt,
                         help="a break's lineage: rule, evidence, ledger rows, source lines and their bytes",

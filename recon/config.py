@@ -36,9 +36,23 @@ class SftpEndpoint:
     pattern: str
     timeout_s: float = 30.0
     retries: int = 3
+    # Files still being written: a file is taken only once its size and mtime stayed the same
+    # for settle_s seconds, and (where the source writes one) once its done marker is there:
+    # done_marker names it from the data file's {name} and/or the {date}, e.g. "{name}.done".
+    settle_s: float = 0.0
+    done_marker: str | None = None
+    # Late files: keep polling every poll_s seconds until this time of day (in deadline_timezone)
+    # on the day of the fetch; None means one attempt series, as before.
+    deadline: time | None = None
+    deadline_timezone: str = "UTC"
+    poll_s: float = 60.0
+    passphrase: str | None = field(default=None, repr=False)  # of private_key; from ${ENV} only
 
     def filename(self, day: date) -> str:
         return self.pattern.format(date=day)
+
+    def marker_name(self, name: str, day: date) -> str | None:
+        return None if self.done_marker is None else self.done_marker.format(name=name, date=day)
 
 
 @dataclass(frozen=True)
@@ -192,15 +206,36 @@ def _pattern(r: _Reader, key: str) -> str:
 
 def _sftp(r: _Reader) -> SftpEndpoint:
     r.unknown({"host", "port", "user", "private_key", "known_hosts", "remote_dir", "pattern",
-               "timeout_s", "retries"})
+               "timeout_s", "retries", "settle_s", "done_marker", "deadline", "deadline_timezone",
+               "poll_s", "passphrase"})
     port = r.get("port", int, 22)
     if not 0 < port < 65536:
         r.fail("port", f"expected a TCP port 1-65535, found {port}")
+    marker = r.get("done_marker", str, None)
+    if marker is not None:
+        try:
+            marker.format(name="x.csv", date=date(2000, 1, 2))
+        except (KeyError, IndexError, ValueError) as e:
+            r.fail("done_marker", f"expected a file name using {{name}} and/or {{date:%Y%m%d}} ({e})")
+        if "/" in marker:
+            r.fail("done_marker", "expected a file name without '/' (it sits beside the file)")
+    deadline_tz = r.get("deadline_timezone", str, "UTC")
+    try:
+        ZoneInfo(deadline_tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("deadline_timezone", f"expected an IANA timezone, found {deadline_tz!r}")
+    for key in ("timeout_s", "settle_s", "poll_s"):
+        if key in r.table and r.get(key, float) < 0:
+            r.fail(key, "expected a number of seconds >= 0")
     return SftpEndpoint(
         host=r.get("host", str), port=port, user=r.get("user", str),
         private_key=r.path_("private_key"), known_hosts=r.path_("known_hosts"),
         remote_dir=r.get("remote_dir", str, "."), pattern=_pattern(r, "pattern"),
         timeout_s=r.get("timeout_s", float, 30.0), retries=r.get("retries", int, 3),
+        settle_s=r.get("settle_s", float, 0.0), done_marker=marker,
+        deadline=_time(r, "deadline", None) if "deadline" in r.table else None,
+        deadline_timezone=deadline_tz, poll_s=r.get("poll_s", float, 60.0),
+        passphrase=r.get("passphrase", str, "") or None,
     )
 
 

@@ -6,6 +6,7 @@ the stages can run as separate Prefect tasks, and writes nothing unless it succe
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -42,13 +43,15 @@ def new_run_id(business_date: date) -> str:
     return f"{business_date:%Y%m%d}-{datetime.now(timezone.utc):%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def begin_run(cfg: Config, run_id: str, business_date: date) -> datetime:
+def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] | None = None,
+              language: str = "en") -> datetime:
     started = datetime.now(timezone.utc)
     con = warehouse.connect(cfg.warehouse)
     try:
         con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
-                    "config_sha256) VALUES (?, ?, ?, 'running', ?, ?)",
-                    [run_id, business_date, started, __version__, cfg.sha256])
+                    "config_sha256, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                    [run_id, business_date, started, __version__, cfg.sha256,
+                     json.dumps(sources or [s.name for s in cfg.sources]), language])
         warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card)
                                         for s in cfg.sources if s.rate_card})
     finally:
@@ -125,9 +128,13 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
 
 
 def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id: str | None) -> SourceStatus:
-    """Append a ledger export (append-only; a changed row is a correction, an equal row nothing)."""
+    """Append a ledger export (append-only; a changed row is a correction, an equal row nothing).
+    An export whose bytes were loaded before adds nothing: re-reading it must never undo a
+    correction recorded since."""
     con = warehouse.connect(cfg.warehouse)
     try:
+        if done := _already_loaded(con, f):
+            return SourceStatus(**{**done.__dict__, "kind": LEDGER})
         data = Archive(cfg.archive).read(f.sha256)
         try:
             valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
@@ -169,17 +176,29 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
 
 
 def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: str,
-               outputs: dict[str, dict], timings: dict[str, float]) -> None:
+               outputs: dict[str, dict], timings: dict[str, float],
+               finished_at: datetime | None = None) -> None:
     con = warehouse.connect(cfg.warehouse)
     try:
-        inputs = [{"source": s.source, "name": s.file_name, "sha256": s.sha256, "status": s.status}
-                  for s in statuses]
+        inputs = [dataclasses.asdict(s) for s in statuses]
         con.execute("UPDATE runs SET finished_at = ?, status = ?, input_files = ?, outputs = ?, "
                     "timings = ? WHERE run_id = ?",
-                    [datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),
+                    [finished_at or datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),
                      json.dumps(outputs, sort_keys=True), json.dumps(timings, sort_keys=True), run_id])
     finally:
         con.close()
+
+
+def write_manifest(cfg: Config, run_id: str, path: Path) -> Path:
+    """The run's manifest beside its reports: what went in, with what, and what came out."""
+    from recon.audit import get_run, write_json
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        run = get_run(con, run_id)
+    finally:
+        con.close()
+    write_json(run, path)
+    return path
 
 
 def missing_status(source: Source | None, arrival: Arrival) -> SourceStatus:

@@ -53,7 +53,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     exp = exponent_expr(currency)
     orig_currency = pl.col("customer_facing_currency").str.strip_chars().str.to_uppercase()
     refund = pl.col("reporting_category") == "refund"
-    frame = rows.select(
+    frame = rows.lazy().select(  # lazy: common subexpressions are computed once
         quirks.line_id(sha256),
         pl.lit(source).alias("source"),
         pl.lit(sha256).alias("file_sha256"),
@@ -80,7 +80,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.coalesce("customer_email", "customer_name").alias("counterparty"),
         pl.col("description").alias("description"),
         quirks.raw_json(present),
-    )
+    ).collect()
     originals = rows.select(
         "file_line", pl.col("gross").alias("amount_minor"), pl.col("fee").alias("fee_minor"),
         pl.col("net").alias("net_minor"), pl.col("created_utc").alias("booked_at"),

@@ -77,10 +77,14 @@ def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:
 
 
 def _summary_checks(rows: pl.DataFrame, totals: dict[str, str]) -> list[ControlCheck]:
-    found = rows.select(
-        *[quirks.check_units(pl.col(col)).sum().alias(col) for col in SUMMARY.values() if col],
-        *[(pl.col(col).is_not_null() & quirks.check_units(pl.col(col)).is_null()).sum()
-          .alias(f"{col}#unreadable") for col in SUMMARY.values() if col],
+    totalled = [col for col in SUMMARY.values() if col]
+    units = rows.select(  # each column's units once, then both sums over them
+        *[quirks.check_units(pl.col(col)).alias(col) for col in totalled],
+        *[pl.col(col).is_not_null().alias(f"{col}#present") for col in totalled])
+    found = units.select(
+        *[pl.col(col).sum() for col in totalled],
+        *[(pl.col(f"{col}#present") & pl.col(col).is_null()).sum().alias(f"{col}#unreadable")
+          for col in totalled],
     ).row(0, named=True)
     checks = [ControlCheck("总交易单数 = number of rows", totals["总交易单数"], str(rows.height),
                            totals["总交易单数"] == str(rows.height))]
@@ -106,7 +110,7 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
     amount = minor_expr(amount_text, exponent_expr(currency))
     fee = minor_expr(pl.col("手续费"), exponent_expr(currency))
     bill_day = business_date.strftime("%Y%m%d")
-    frame = rows.select(
+    frame = rows.lazy().select(  # lazy: the signed amount is computed once for amount and net
         quirks.line_id(sha256),
         pl.lit(source).alias("source"),
         pl.lit(sha256).alias("file_sha256"),
@@ -128,7 +132,7 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.col("商品名称").alias("description"),
         pl.col("交易状态").alias("status"),
         quirks.raw_json([c for c in rows.columns if c != "file_line"]),
-    )
+    ).collect()
     originals = rows.select(
         "file_line", amount_text.alias("amount_minor"), pl.col("手续费").alias("fee_minor"),
         pl.col("交易时间").alias("booked_at"), pl.col("交易状态").alias("txn_type"),

@@ -196,3 +196,5 @@ ALTER TABLE breaks ADD COLUMN IF NOT EXISTS cleared_on DATE;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS original_reference VARCHAR;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS first_seen DATE;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS sources VARCHAR;                 -- JSON list of source names
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS language VARCHAR;                -- workbook labels

@@ -1,7 +1,7 @@
 -- Grain: one break per PSP payment/refund line of the business day (not carried lines: a line
 -- is priced once) whose actual fee differs from the
--- contracted rate card by more than the source's fee tolerance (macro line_fee in
--- recon/warehouse.py: rate selection by method, card type, amount band and validity, then
+-- contracted rate card by more than the source's fee tolerance (table macro line_fees
+-- in recon/warehouse.py: rate selection by method, card type, amount band and validity, then
 -- expected_fee; recon/ratecard.py unit for unit).
 -- Inputs: work_stmt, work_rules, rate_cards. Parameters: $run_id, $business_date.
 INSERT INTO breaks (run_id, break_id, business_date, category, source, currency, reference,
@@ -9,10 +9,8 @@ INSERT INTO breaks (run_id, break_id, business_date, category, source, currency,
                     statement_amount_minor, difference_minor, booked_at, rule, detail)
 WITH expected AS (
     SELECT s.line_id, s.source, s.currency, s.merchant_reference, s.psp_reference, s.booked_at,
-           s.fee_minor,
-           line_fee(s.source, s.payment_method, line_card_type(s.source, s.raw), s.amount_minor,
-                    s.txn_type, $business_date) AS expected_fee
-    FROM work_stmt s
+           s.fee_minor, f.expected_fee
+    FROM work_stmt s JOIN line_fees($business_date) f ON f.line_id = s.line_id
     WHERE s.state IS DISTINCT FROM 'duplicate' AND s.fee_minor IS NOT NULL
       AND s.business_date = $business_date AND s.txn_type IN ('payment', 'refund')
       AND s.source IN (SELECT source FROM rate_cards)

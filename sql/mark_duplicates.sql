@@ -6,29 +6,46 @@
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
-    SELECT line_id, row_number() OVER (
-        PARTITION BY source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)),
-                     amount_minor, currency
-        ORDER BY business_date, file_sha256, file_line) AS n
-    FROM statement_lines
-    WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-      AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-      AND txn_type IN ('payment', 'refund', 'chargeback')
-      AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+    WITH c AS (
+        SELECT line_id, source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)) AS k,
+               amount_minor, currency, business_date, file_sha256, file_line
+        FROM statement_lines
+        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+          AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
+          AND txn_type IN ('payment', 'refund', 'chargeback')
+          AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+    ), repeated AS (  -- only keys seen more than once need numbering (a hash count, no sort)
+        SELECT source, txn_type, k, amount_minor, currency FROM c GROUP BY ALL HAVING count(*) > 1
+    )
+    SELECT c.line_id, row_number() OVER (
+        PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
+        ORDER BY c.business_date, c.file_sha256, c.file_line) AS n
+    FROM c SEMI JOIN repeated r
+      ON r.source = c.source AND r.txn_type = c.txn_type AND r.k IS NOT DISTINCT FROM c.k
+     AND r.amount_minor = c.amount_minor AND r.currency = c.currency
 ) d
 WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $business_date;
 
 UPDATE work_ledger SET state = 'duplicate'
 FROM (
-    SELECT entry_id, row_number() OVER (
-        PARTITION BY source, txn_type, norm_ref(merchant_reference), amount_minor, currency
-        ORDER BY business_date, booked_at, entry_id) AS n
-    FROM (
-        SELECT * FROM ledger_entries
-        WHERE recorded_at <= $watermark
-          AND business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-        QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1
+    WITH c AS (
+        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor,
+               currency, business_date, booked_at
+        FROM (
+            SELECT * FROM ledger_entries
+            WHERE recorded_at <= $watermark
+              AND business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+            QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1
+        )
+        WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
+    ), repeated AS (
+        SELECT source, txn_type, k, amount_minor, currency FROM c GROUP BY ALL HAVING count(*) > 1
     )
-    WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
+    SELECT c.entry_id, row_number() OVER (
+        PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
+        ORDER BY c.business_date, c.booked_at, c.entry_id) AS n
+    FROM c SEMI JOIN repeated r
+      ON r.source = c.source AND r.txn_type = c.txn_type AND r.k IS NOT DISTINCT FROM c.k
+     AND r.amount_minor = c.amount_minor AND r.currency = c.currency
 ) d
 WHERE work_ledger.entry_id = d.entry_id AND d.n > 1 AND work_ledger.business_date = $business_date;

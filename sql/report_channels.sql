@@ -1,12 +1,13 @@
 -- Grain: one row per PSP source, business date (the 30 days up to $business_date) and currency:
 -- channel health counts. Success = a payment line not failed/closed/revoked; matched = linked by
 -- that date's latest run (failed runs skipped, the current run for the current date).
--- Inputs: statement_lines, runs, matches. Parameters: $run_id, $business_date, $sources (PSPs).
+-- Inputs: statement_lines, runs, matches. Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
+-- seen: a rerun reads the history its original read), $sources (PSPs).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
     WHERE business_date BETWEEN $business_date - INTERVAL 29 DAY AND $business_date
-      AND (status <> 'failed' OR run_id = $run_id)
+      AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
 ),

@@ -1,14 +1,12 @@
 -- Grain: one row per source, business date, currency, payment method and type: actual fees
--- against the contracted rate card (macro line_fee: method, card type, amount band, validity),
+-- against the contracted rate card (table macro line_fees: method, card type, amount band, validity),
 -- over the day's PSP payment and refund lines.
 -- Inputs: statement_lines, rate_cards. Parameters: ? = business_date.
-SELECT source, business_date, currency, coalesce(payment_method, '') AS payment_method, txn_type,
-       count(*) AS count, sum(amount_minor)::BIGINT AS gross_minor,
-       sum(fee_minor)::BIGINT AS actual_fee_minor,
-       sum(line_fee(source, payment_method, line_card_type(source, raw), amount_minor, txn_type,
-                    business_date))::BIGINT AS expected_fee_minor
-FROM statement_lines
-WHERE business_date = ? AND txn_type IN ('payment', 'refund') AND fee_minor IS NOT NULL
-  AND source IN (SELECT source FROM rate_cards)
+SELECT s.source, s.business_date, s.currency, coalesce(s.payment_method, '') AS payment_method,
+       s.txn_type, count(*) AS count, sum(s.amount_minor)::BIGINT AS gross_minor,
+       sum(s.fee_minor)::BIGINT AS actual_fee_minor, sum(f.expected_fee)::BIGINT AS expected_fee_minor
+FROM statement_lines s JOIN line_fees($1) f ON f.line_id = s.line_id
+WHERE s.business_date = $1 AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
+  AND s.source IN (SELECT source FROM rate_cards)
 GROUP BY ALL
 ORDER BY source, currency, payment_method, txn_type;

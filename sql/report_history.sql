@@ -1,12 +1,13 @@
 -- Grain: one row per business date in the 30 days up to $business_date that has a run: that
 -- date's latest run (by started_at; failed runs skipped, the current run always counted), its
 -- statement lines (payout rows excluded, as in report_counts) and how many it matched.
--- Inputs: runs, matches, statement_lines. Parameters: $run_id, $business_date.
+-- Inputs: runs, matches, statement_lines. Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
+-- seen: a rerun reads the history its original read).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
     WHERE business_date BETWEEN $business_date - INTERVAL 29 DAY AND $business_date
-      AND (status <> 'failed' OR run_id = $run_id)
+      AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
 )

@@ -213,3 +213,29 @@ def _fee_con(cfg):
         warehouse.load_rate_cards(con, {**cards, "tiered": ratecard.load(TIERED)})
         _CON["con"] = con
     return _CON["con"]
+
+
+def test_line_fees_table_macro_equals_rate_card_for_every_line():
+    """The set-based line_fees (fee check, fee report) picks the same rate as line_fee per line:
+    a grid over methods, card types (read from the raw field the card names), bands and days."""
+    card = ratecard.load(TIERED)
+    con = warehouse.connect(":memory:")
+    warehouse.load_rate_cards(con, {"tiered": card})
+    amounts = (0, 1_000, 10_000, 99_999, 100_000, 100_001, 9_999_999, 10_000_000, 10_000_001)
+    grid = [(a if t != "refund" else -a, t, m, c, d)
+            for a in amounts for t in ("payment", "refund", "chargeback")
+            for m in ("card", "wallet", None) for c in ("amex", "visa", None)
+            for d in (date(2019, 1, 1), date(2025, 6, 1), D, date(2027, 1, 1))]
+    lines = pl.DataFrame(
+        {"line_id": [f"L{i}" for i in range(len(grid))], "source": "tiered", "file_sha256": "f",
+         "file_line": list(range(1, len(grid) + 1)), "business_date": [g[4] for g in grid],
+         "txn_type": [g[1] for g in grid], "amount_minor": [g[0] for g in grid], "currency": "USD",
+         "fee_minor": 0, "payment_method": [g[2] for g in grid],
+         "raw": ['{"card_brand":"' + g[3] + '"}' if g[3] else "{}" for g in grid]})
+    warehouse.insert_frame(con, "statement_lines", conform(lines, STATEMENT_COLUMNS))
+    got = {}
+    for day in sorted({g[4] for g in grid}):
+        got.update(con.execute("SELECT line_id, expected_fee FROM line_fees(?)", [day]).fetchall())
+    expected = {f"L{i}": card.expected_fee(a, t, d, m, c) for i, (a, t, m, c, d) in enumerate(grid)
+                if t in ("payment", "refund")}
+    assert got == expected

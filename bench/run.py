@@ -1,0 +1,155 @@
+"""Benchmark recon end to end against the DuckDB floor and a pandas baseline, on the same day.
+
+    .venv/bin/python -m bench.run --scale 1M          # ~1M ledger rows against ~1M PSP lines
+    .venv/bin/python -m bench.run --scale 10M --skip-pandas
+
+One process, one cached synthetic day (var/bench/data-s<seed>-p<payments per PSP>/): recon's
+stages with their time and peak RSS (archive, load = parse + control totals + pandera + DuckDB
+insert, match cascade with breaks/fees/payout clearing, report model, break list parquet, capped
+workbook), then the floor and pandas. Prefect's own start-up is measured apart in a child process.
+All figures go to bench/results/<date>-<scale>.json; the last line sums them up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from bench import baselines
+from bench.data import DAY, ensure_day, rows_per_side
+from bench.recon_run import ROOT, run_recon
+from bench.rss import GB, Meter, max_rss_bytes
+
+LOAD = ("load ledger", "load wechatpay", "load stripe", "load bank")
+PREFECT_PROBE = """
+import time
+t = time.perf_counter()
+from prefect import flow
+imported = time.perf_counter() - t
+@flow
+def probe():
+    return 1
+t = time.perf_counter()
+probe()
+print(imported, time.perf_counter() - t)
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  .venv/bin/python -m bench.run --scale 1M\n"
+               "  make bench SCALE=10M")
+    p.add_argument("--scale", default="1M", help="rows per side: 1M (default), 10M, 100M, 250k, ...")
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    p.add_argument("--dir", type=Path, default=ROOT / "var" / "bench",
+                   help="cache of generated days and the runs' warehouses (default var/bench)")
+    p.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
+                   help="where the JSON figures go (default bench/results)")
+    p.add_argument("--workbook-rows", type=int, default=100_000,
+                   help="breaks shown in the workbook; the full list goes to parquet (default 100000)")
+    p.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit; beyond it DuckDB "
+                   "spills to its temp directory under --dir (default 6GB)")
+    p.add_argument("--skip-floor", action="store_true", help="do not measure the DuckDB floor")
+    p.add_argument("--skip-pandas", action="store_true", help="do not measure the pandas baseline")
+    p.add_argument("--skip-prefect", action="store_true", help="do not measure Prefect's start-up")
+    return p.parse_args(argv)
+
+
+def prefect_startup(work: Path) -> dict:
+    """Import time and one trivial flow run under the ephemeral API, in a fresh interpreter."""
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", PREFECT_PROBE], env=env, capture_output=True,
+                         text=True, timeout=300)
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1:] or "failed", "seconds": wall}
+    imported, first_run = (float(x) for x in out.stdout.split()[-2:])
+    return {"import_seconds": imported, "first_flow_run_seconds": first_run,
+            "process_seconds": wall}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rows_per_side(args.scale)  # refuse a bad scale before generating anything
+    data_dir, info = ensure_day(args.dir, args.scale, args.seed)
+    paths = {k: data_dir / v for k, v in info["paths"].items()}
+    counts = info["counts"]
+    print(f"day {DAY}: ledger {counts['ledger']:,} rows, wechatpay {counts['wechatpay']:,}, "
+          f"stripe {counts['stripe']:,} lines ({sum(info['bytes'].values()) / 1e6:,.0f} MB); "
+          f"{info['payments_per_psp']:,} payments per PSP, seed {info['seed']}")
+
+    meter = Meter()
+    recon = run_recon(data_dir, args.dir / f"run-{args.scale}", DAY, meter,
+                      workbook_rows=args.workbook_rows, memory_limit=args.memory_limit)
+    stages = [s for s in meter.stages if s.name != "import"]
+    recon_s = sum(s.seconds for s in stages)
+    recon_peak = max(s.peak_bytes for s in meter.stages)
+    print(f"\nrecon end to end (no SFTP), {recon['breaks']:,} breaks:")
+    for s in meter.stages:
+        print(f"  {s.name:<22} {s.seconds:8.2f} s   peak RSS {s.peak_bytes / GB:6.2f} GB")
+    print(f"  {'total':<22} {recon_s:8.2f} s   peak RSS {recon_peak / GB:6.2f} GB "
+          f"(imports excluded)")
+    print(f"  of which pandera validation {recon['validation_seconds']:.2f} s on "
+          f"{recon['validated_rows']:,} rows")
+
+    prefect = {} if args.skip_prefect else prefect_startup(args.dir)
+    if prefect and "error" not in prefect:
+        print(f"prefect: import {prefect['import_seconds']:.2f} s, first flow run under the "
+              f"ephemeral API {prefect['first_flow_run_seconds']:.2f} s (reported apart)")
+
+    floor = None if args.skip_floor else baselines.floor(
+        paths, args.dir / "floor-tmp", args.memory_limit)
+    pandas = None if args.skip_pandas else baselines.pandas_baseline(paths)
+    print(f"\n{'':<10}{'total':>9}{'read':>9}{'join':>9}")
+    for name, r in (("floor", floor), ("pandas", pandas)):
+        if r:
+            print(f"{name:<10}{r['seconds']:8.2f}s{r['read_seconds']:8.2f}s{r['join_seconds']:8.2f}s"
+                  f"   both {r['both']:,}, ledger only {r['ledger_only']:,}, "
+                  f"statement only {r['statement_only']:,}")
+
+    def ratio(a, b):
+        return a / b if a and b else None
+
+    r_floor = ratio(recon_s, floor and floor["seconds"])
+    r_pandas = ratio(pandas and pandas["seconds"], recon_s)
+    figures = {
+        "scale": args.scale, "business_date": DAY.isoformat(), "input": info,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "memory_gb": _memory_gb()},
+        "recon": {"seconds": recon_s, "peak_rss_bytes": recon_peak,
+                  "stages": [{"name": s.name, "seconds": s.seconds, "peak_rss_bytes": s.peak_bytes}
+                             for s in meter.stages], **recon},
+        "prefect": prefect, "floor": floor, "pandas": pandas,
+        "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas},
+        "process_max_rss_bytes": max_rss_bytes(),
+    }
+    meter.close()
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"{date.today():%Y-%m-%d}-{args.scale}.json"
+    out.write_text(json.dumps(figures, indent=2, default=str))
+    print(f"figures: {out}")
+    fmt = lambda v, unit: f"{v:.2f}{unit}" if v is not None else "n/a"  # noqa: E731
+    print(f"bench {args.scale}: recon {recon_s:.2f}s, floor {fmt(floor and floor['seconds'], 's')}, "
+          f"pandas {fmt(pandas and pandas['seconds'], 's')}, recon/floor {fmt(r_floor, 'x')}, "
+          f"pandas/recon {fmt(r_pandas, 'x')}, peak {recon_peak / GB:.2f} GB")
+    return 0
+
+
+def _memory_gb() -> float:
+    with open("/proc/meminfo") as fh:
+        return round(int(fh.readline().split()[1]) / 1024 ** 2, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

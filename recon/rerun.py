@@ -1,0 +1,136 @@
+"""`recon rerun`: reproduce a past run from the archive and its manifest alone, and prove it.
+
+No SFTP: every input is read back from the content-addressed archive (its hash verified) and
+parsed again; the day is matched with exactly the run's input files, its ledger and annotation
+watermarks and the open items of the same earlier run; the reports are written under the
+original run's identity into a scratch directory and compared byte for byte with the recorded
+outputs. The reproduction is recorded as a run of its own (``rerun_of``), never as the day's
+latest run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from connectors.archive import Archive
+from recon import pipeline, warehouse
+from recon.audit import get_run
+from recon.config import Config
+from recon.errors import ReconError
+from recon.matching import run_cascade
+from recon.outputs import sha256_of, write_reports
+from recon.reports.model import SourceStatus
+from schemas import registry
+from schemas.ledger import parse_ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RerunResult:
+    original: str
+    rerun_id: str
+    identical: bool
+    differences: tuple[str, ...]
+    outputs: dict[str, str]
+
+
+def original_run(con, business_date: date, run_id: str | None) -> dict:
+    if run_id is None:
+        run_id = warehouse.scalar(
+            con, "SELECT run_id FROM runs WHERE business_date = ? AND status IN ('reconciled', 'breaks') "
+                 "AND rerun_of IS NULL ORDER BY started_at DESC LIMIT 1", [business_date])
+        if run_id is None:
+            raise ReconError(f"no finished run for {business_date} to reproduce.",
+                             hint=f"`recon runs list --date {business_date}` shows what ran.")
+    run = get_run(con, run_id)
+    if run["business_date"] != business_date:
+        raise ReconError(f"run {run_id} is for {run['business_date']}, not {business_date}.",
+                         hint="Pass the run's own date with --date, or leave --run out.")
+    if run["status"] not in ("reconciled", "breaks"):
+        raise ReconError(f"run {run_id} ended {run['status']!r}: only finished runs can be reproduced.")
+    return run
+
+
+def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
+    """Read every input back from the archive (hash verified) and parse it again: the lines must be
+    the ones the run loaded. Returns the statement files' sha256."""
+    archive = Archive(cfg.archive)
+    shas = []
+    for item in run["input_files"]:
+        if item.get("status") != "loaded" or not item.get("sha256"):
+            continue
+        data = archive.read(item["sha256"])  # ArchiveCorrupted names the file if a byte changed
+        if item["source"] == pipeline.LEDGER:
+            frame, _ = parse_ledger(data, name=item["file_name"], sha256=item["sha256"])
+            stored = warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries "
+                                           "WHERE file_sha256 = ?", [item["sha256"]])
+            found = frame["entry_id"].n_unique()
+            if stored is not None and found < stored:
+                raise ReconError(f"{item['file_name']}: the archived ledger export parses to {found} "
+                                 f"entries, the warehouse holds {stored} from it.")
+            continue
+        source = cfg.source(item["source"])
+        parsed = registry.parse(source.format, data, name=item["file_name"], source=source.name,
+                                sha256=item["sha256"], business_date=run["business_date"],
+                                timezone=source.timezone, options=source.options)
+        stored = warehouse.rows(con, "SELECT line_id, amount_minor FROM statement_lines WHERE file_sha256 = ? "
+                                     "ORDER BY line_id", [item["sha256"]])
+        again = sorted(zip(parsed.frame["line_id"].to_list(), parsed.frame["amount_minor"].to_list()))
+        if again != stored:
+            raise ReconError(f"{item['file_name']} (sha256 {item['sha256'][:12]}…) parses to {len(again)} "
+                             f"lines today but the run loaded {len(stored)} different ones.",
+                             hint="The parser changed since the run; reproduce with the code version "
+                                  f"{run['code_version']}.")
+        shas.append(item["sha256"])
+    return shas
+
+
+def rerun(cfg: Config, business_date: date, run_id: str | None = None) -> RerunResult:
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        run = original_run(con, business_date, run_id)
+        if run["config_sha256"] != cfg.sha256:
+            raise ReconError(f"the configuration changed since run {run['run_id']} (sha256 "
+                             f"{run['config_sha256'][:12]}… then, {cfg.sha256[:12]}… now).",
+                             hint="Pass the configuration the run used with --config.")
+        inputs = _verify_inputs(cfg, con, run)
+        n = warehouse.scalar(con, "SELECT count(*) FROM runs WHERE rerun_of = ?", [run["run_id"]]) + 1
+        rerun_id = f"{run['run_id']}-rerun{n}"
+        sources = json.loads(run.get("sources") or "[]") or [s.name for s in cfg.sources]
+        con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, config_sha256, "
+                    "rerun_of, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    [rerun_id, business_date, datetime.now(timezone.utc), run["code_version"], cfg.sha256,
+                     run["run_id"], json.dumps(sources), run.get("language") or "en"])
+        con.execute("BEGIN TRANSACTION")
+        run_cascade(con, cfg, run_id=rerun_id, business_date=business_date, sources=sources,
+                    watermark=run["ledger_watermark"], inputs=inputs, prev_run=run["carried_from"],
+                    annotation_watermark=run["annotation_watermark"])
+        con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
+                    "WHERE run_id = ?", [run["ledger_watermark"], run["annotation_watermark"],
+                                         run["carried_from"], rerun_id])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+    statuses = [SourceStatus(**s) for s in run["input_files"]]
+    out = Path(tempfile.mkdtemp(prefix=f"recon-rerun-{business_date}-"))
+    _, paths = write_reports(cfg, rerun_id, business_date, run["started_at"], statuses,
+                             run.get("language") or "en", out, display_run_id=run["run_id"],
+                             finished_at=run["finished_at"])
+    differences = []
+    for name, recorded in sorted(run["outputs"].items()):
+        got = sha256_of(paths[name]) if name in paths else None
+        if got != recorded["sha256"]:
+            differences.append(f"{name}: recorded sha256 {recorded['sha256'][:16]}…, reproduced "
+                               f"{(got or 'nothing')[:16]}… ({paths.get(name, '-')})")
+    identical = not differences and bool(run["outputs"])
+    pipeline.finish_run(cfg, rerun_id, statuses, "reproduced" if identical else "differs",
+                        {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}, {})
+    log.info("Rerun %s of %s: %s", rerun_id, run["run_id"], "identical" if identical else "differs")
+    return RerunResult(run["run_id"], rerun_id, identical, tuple(differences),
+                       {k: str(p) for k, p in paths.items()})
