@@ -16,7 +16,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from recon import config as config_mod
-from recon import pipeline
+from recon import pan, pipeline
+from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
 from recon.matching import MatchResult
@@ -24,6 +25,7 @@ from recon.outputs import sha256_of, write_reports
 from recon.reports.model import RunSummary, SourceStatus
 
 log = logging.getLogger(__name__)
+pan.install_log_masking()
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "recon.toml"
 
 
@@ -99,6 +101,7 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         futures = {s.name: fetch_task.submit(cfg, s, business_date) for s in selected}
         arrivals = {name: fut.result() for name, fut in futures.items()}
         ledger_arrival = ledger_future.result()
+        chaos_point("after_archive")
         timings["fetch"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -113,10 +116,12 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
             for f in arrival.files:
                 statuses.append(load_task(cfg, s, f, business_date, run_id))
         timings["load"] = time.perf_counter() - t
+        chaos_point("after_load")
 
         t = time.perf_counter()
         inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status == "loaded"]
         match_task(cfg, run_id, business_date, [s.name for s in selected], inputs)
+        chaos_point("after_match")
         timings["match"] = time.perf_counter() - t
 
         t = time.perf_counter()

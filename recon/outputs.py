@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from recon.assemble import build_summary
+from recon.chaos import chaos_point
 from recon.config import Config
 from recon.reports.clearing import write_positions_csv
 from recon.reports.fees import write_fee_report
@@ -50,6 +51,7 @@ def write_reports(cfg: Config, run_id: str, business_date: date, started_at: dat
     paths = {k: out / v for k, v in names.items()}
     log.info("Writing the workbook: %d breaks", len(summary.breaks))
     write_workbook(summary, paths["workbook"], language=language)
+    chaos_point("in_reports")
     write_fee_report(summary, paths["fees"])
     write_summary_json(summary, paths["summary"])
     write_journal(summary, paths["journal"], load_accounts(journal_accounts(cfg)))

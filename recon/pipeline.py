@@ -18,8 +18,9 @@ import polars as pl
 
 from connectors.archive import Archive
 from connectors.local import fetch_local
-from connectors.sftp import Fetched, MissingFile, fetch_day
-from recon import __version__, ratecard, warehouse
+from connectors.sftp import Fetched, LateFile, MissingFile, fetch_day
+from recon import __version__, pan, ratecard, warehouse
+from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
 from recon.matching import MatchResult, run_cascade
@@ -37,6 +38,7 @@ class Arrival:
     source: str
     files: tuple[Fetched, ...] = ()
     missing: str = ""
+    late: bool = False  # still missing at the source's deadline
 
 
 def new_run_id(business_date: date) -> str:
@@ -66,7 +68,7 @@ def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
         files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name)
     except MissingFile as e:
         log.warning("%s: no file for %s: %s", source.name, day, e)
-        return Arrival(source.name, missing=str(e))
+        return Arrival(source.name, missing=str(e), late=isinstance(e, LateFile))
     return Arrival(source.name, tuple(files))
 
 
@@ -110,10 +112,13 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
             return SourceStatus(source.name, source.kind, f.name, f.sha256, "rejected",
                                 control_total=getattr(e, "check", "n/a"), error=str(e))
         valid, quarantine = parsed.frame, parsed.quarantine  # parse() validated with pandera
+        # Card numbers in free text never reach the warehouse (references are left as sent).
+        valid, quarantine = pan.mask_frame(valid, pan.STATEMENT_TEXT), pan.mask_frame(quarantine, pan.QUARANTINE_TEXT)
         con.execute("BEGIN TRANSACTION")
         warehouse.insert_frame(con, "statement_lines", valid)
         warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
         checks = "ok" if parsed.checks else "n/a"
+        chaos_point("in_load")
         warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,
                               remote_path=f.remote_path, size=f.size, business_date=business_date,
                               fmt=source.format, status="loaded", line_count=valid.height,
@@ -138,6 +143,7 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
         data = Archive(cfg.archive).read(f.sha256)
         try:
             valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
+            valid, quarantine = pan.mask_frame(valid, pan.LEDGER_TEXT), pan.mask_frame(quarantine, pan.QUARANTINE_TEXT)
         except ParseError as e:
             log.error("ledger: %s rejected: %s", f.name, e)
             return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=str(e))
@@ -203,7 +209,8 @@ def write_manifest(cfg: Config, run_id: str, path: Path) -> Path:
 
 def missing_status(source: Source | None, arrival: Arrival) -> SourceStatus:
     kind = source.kind if source else LEDGER
-    return SourceStatus(arrival.source, kind, None, None, "missing", error=arrival.missing)
+    return SourceStatus(arrival.source, kind, None, None, "late" if arrival.late else "missing",
+                        error=arrival.missing)
 
 
 def select_sources(cfg: Config, names: list[str] | None) -> list[Source]:

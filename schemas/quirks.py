@@ -5,6 +5,7 @@ Everything here is vectorised polars; nothing loops over rows in Python.
 """
 from __future__ import annotations
 
+import csv
 import io
 from decimal import Decimal
 
@@ -58,9 +59,32 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1) -> pl.DataFram
     if physical != frame.height + 1:
         raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
                                      f"lines: blank lines or quoted line breaks)")
+    _refuse_short_rows(body, len(frame.columns), file, first_line)
     frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
     return frame.with_columns(
         pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
+
+
+def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> None:
+    """polars pads a row with fewer fields than the header with nulls: a file cut off mid-row would
+    load a half row. Count each line's separators (vectorised; lines with quotes through the csv
+    module) and refuse the file at the first short row."""
+    lines = pl.Series(body.decode("utf-8", errors="replace").splitlines()[1:], dtype=pl.String)
+    counts = lines.str.count_matches(",", literal=True) + 1
+    quoted = lines.str.contains('"', literal=True)
+    short = ((counts < width) & ~quoted).arg_true()
+    bad = short.to_list()[:1]
+    for i in quoted.arg_true().to_list():
+        if bad and i > bad[0]:
+            break
+        if len(next(csv.reader([lines[i]]), [])) < width:
+            bad = [i]
+            break
+    if bad:
+        i = bad[0]
+        found = len(next(csv.reader([lines[i]]), []))
+        raise ParseError(file, first_line + 1 + i, f"expected {width} fields as in the header, found {found} "
+                                                   f"(the row is cut short: a truncated file?)")
 
 
 def raw_json(columns: list[str]) -> pl.Expr:
