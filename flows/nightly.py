@@ -119,7 +119,7 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         chaos_point("after_load")
 
         t = time.perf_counter()
-        inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status == "loaded"]
+        inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status in pipeline.LOADED]
         match_task(cfg, run_id, business_date, [s.name for s in selected], inputs)
         chaos_point("after_match")
         timings["match"] = time.perf_counter() - t

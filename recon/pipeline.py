@@ -30,6 +30,7 @@ from schemas.ledger import parse_ledger
 
 log = logging.getLogger(__name__)
 LEDGER = "ledger"
+LOADED = ("loaded", "corrected")  # statuses of a file whose lines the day's run reads
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,17 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
                               remote_path=f.remote_path, size=f.size, business_date=business_date,
                               fmt=source.format, status="loaded", line_count=valid.height,
                               control_total=checks)
+        corrects = getattr(f, "correction_of", None)
+        if corrects:  # same name, new bytes: this delivery replaces the earlier one from now on
+            con.execute("UPDATE files SET superseded_by = ? WHERE sha256 = ?", [f.sha256, corrects])
+            log.warning("%s: %s is a corrected delivery: it replaces sha256 %s… (kept in the archive; "
+                        "earlier runs can still be reproduced with it)", source.name, f.name, corrects[:12])
         con.execute("COMMIT")
         n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
         log.info("%s: %s loaded: %d lines, %d quarantined, control totals %s",
                  source.name, f.name, valid.height, n_q, checks)
-        return SourceStatus(source.name, source.kind, f.name, f.sha256, "loaded", valid.height, n_q, checks)
+        return SourceStatus(source.name, source.kind, f.name, f.sha256, "corrected" if corrects else "loaded",
+                            valid.height, n_q, checks, f"corrects {corrects}" if corrects else "")
     finally:
         con.close()
 

@@ -62,7 +62,7 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
     archive = Archive(cfg.archive)
     shas = []
     for item in run["input_files"]:
-        if item.get("status") != "loaded" or not item.get("sha256"):
+        if item.get("status") not in pipeline.LOADED or not item.get("sha256"):
             continue
         data = archive.read(item["sha256"])  # ArchiveCorrupted names the file if a byte changed
         if item["source"] == pipeline.LEDGER:

@@ -151,7 +151,8 @@ def record_file(con, *, sha256: str, source: str, name: str, remote_path: str | 
                 business_date: date, fmt: str | None, status: str, line_count: int | None,
                 control_total: str, error: str = "") -> None:
     con.execute(
-        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO files (sha256, source, name, remote_path, size, fetched_at, business_date, "
+        "format, parse_status, line_count, control_total, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, name, remote_path, size, datetime.now(timezone.utc), business_date, fmt,
          status, line_count, control_total, error])
 

@@ -1,8 +1,9 @@
 -- Grain: marks as 'duplicate' every new statement line that repeats an earlier line of the same
 -- source (same reference, type, amount and currency) delivered in the last 7 business days or
--- earlier in the same day's files; the first occurrence stays open and is matched normally.
+-- earlier in the run's own files of the day; the first occurrence stays open and is matched
+-- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, ledger_entries, work_stmt, work_ledger.
+-- Inputs: statement_lines, files, ledger_entries, work_stmt, work_ledger, work_inputs.
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
@@ -14,6 +15,11 @@ FROM (
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+          -- the day's own lines only from the run's input files; earlier days' lines not from a
+          -- delivery that a correction has since replaced
+          AND CASE WHEN business_date = $business_date
+                   THEN file_sha256 IN (SELECT sha256 FROM work_inputs)
+                   ELSE file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL) END
     ), repeated AS (  -- only keys seen more than once need numbering (a hash count, no sort)
         SELECT source, txn_type, k, amount_minor, currency FROM c GROUP BY ALL HAVING count(*) > 1
     )

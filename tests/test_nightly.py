@@ -134,3 +134,50 @@ def test_recon_run_exit_codes(prefect_harness, tmp_path, monkeypatch, capsys):
         assert con.execute("SELECT status FROM runs ORDER BY started_at").fetchall() == [("breaks",), ("failed",)]
     finally:
         con.close()
+
+
+def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_harness, tmp_path, monkeypatch):
+    import csv
+    import io
+
+    import duckdb
+
+    from connectors.archive import Archive
+    from flows.nightly import nightly
+    world = tmp_path / "world"
+    generate_day(DAY, world, seed=21, scale=60)
+    with LocalSshd(world, tmp_path / "sshd") as sshd:
+        for k, v in demo_env(tmp_path, sshd, world).items():
+            monkeypatch.setenv(k, v)
+        first = nightly(business_date=DAY, config_path=str(CONFIG))
+        # Stripe re-delivers the day's report under the same name: one charge was 1.00 short.
+        path = world / "stripe" / "stripe_itemized_20261121.csv"
+        original = path.read_bytes()
+        rows = list(csv.DictReader(io.StringIO(original.decode("utf-8"))))
+        charge = next(r for r in rows if r["reporting_category"] == "charge"
+                      and r["payment_metadata[order_id]"].startswith("ORD20261121"))
+        payout = next(r for r in rows if r["reporting_category"] == "payout")
+        for r, delta in ((charge, 100), (payout, -100)):
+            for col in ("gross", "net"):
+                cents = round(float(r[col]) * 100) + delta  # test data only: exact for 2-place text
+                r[col] = f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        path.write_bytes(out.getvalue().encode("utf-8"))
+        second = nightly(business_date=DAY, config_path=str(CONFIG))
+    assert first["sources"]["stripe"] == "loaded" and second["sources"]["stripe"] == "corrected"
+    cfg = config.load(CONFIG)
+    before, after = break_keys(cfg, first["run_id"]), break_keys(cfg, second["run_id"])
+    ref = charge["payment_metadata[order_id]"]
+    assert after - before >= {("amount_mismatch", "stripe", ref)}
+    assert not {k for k in after - before if k[0] == "duplicate"}  # the corrected lines are not duplicates
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        (old_sha, new_sha), = con.execute("SELECT sha256, superseded_by FROM files WHERE source = 'stripe'"
+                                          " AND superseded_by IS NOT NULL").fetchall()
+    finally:
+        con.close()
+    archive = Archive(cfg.archive)
+    assert archive.read(old_sha) == original and archive.read(new_sha) == path.read_bytes()

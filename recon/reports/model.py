@@ -201,4 +201,4 @@ class RunSummary:
 
     @property
     def reconciled(self) -> bool:
-        return not self.breaks and all(s.status in ("loaded", "duplicate") for s in self.sources)
+        return not self.breaks and all(s.status in ("loaded", "corrected", "duplicate") for s in self.sources)
