@@ -110,7 +110,10 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
              prev or "none: first day")
 
     sql.execute(con, "payouts", params)
-    con.execute("INSERT INTO work_stmt SELECT * FROM work_bank WHERE state IS NULL")
+    # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
+    # transfers out against bank debits), keyed by their end-to-end id where they have no other.
+    con.execute("INSERT INTO work_stmt SELECT * REPLACE (coalesce(merchant_reference, end_to_end_id) "
+                "AS merchant_reference) FROM work_bank WHERE state IS NULL")
     sql.execute(con, "mark_duplicates", params)
 
     for rule in _rule_order(cfg, sources):

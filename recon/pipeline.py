@@ -51,6 +51,11 @@ def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] 
     started = datetime.now(timezone.utc)
     con = warehouse.connect(cfg.warehouse)
     try:
+        # The warehouse admits one writer: a run still 'running' now was killed mid-way.
+        stale = warehouse.rows(con, "UPDATE runs SET status = 'interrupted' WHERE status = 'running' "
+                                    "RETURNING run_id")
+        for (old,) in stale:
+            log.warning("Run %s never finished (killed?); marked interrupted", old)
         con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
                     "config_sha256, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
                     [run_id, business_date, started, __version__, cfg.sha256,

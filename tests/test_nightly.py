@@ -181,3 +181,25 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
         con.close()
     archive = Archive(cfg.archive)
     assert archive.read(old_sha) == original and archive.read(new_sha) == path.read_bytes()
+
+
+def test_backfill_reconciles_a_range_in_order_carrying_open_items(prefect_harness, tmp_path, monkeypatch):
+    import duckdb
+
+    from flows.backfill import backfill
+    from recon.generate import generate_days
+    world = tmp_path / "world"
+    generate_days(DAY, 3, world, seed=4, scale=60)
+    with LocalSshd(world, tmp_path / "sshd") as sshd:
+        for k, v in demo_env(tmp_path, sshd, world).items():
+            monkeypatch.setenv(k, v)
+        results = backfill(start=DAY, end=date(2026, 11, 23), config_path=str(CONFIG))
+    assert [r["business_date"] for r in results] == ["2026-11-21", "2026-11-22", "2026-11-23"]
+    con = duckdb.connect(str(config.load(CONFIG).warehouse), read_only=True)
+    try:
+        carried = con.execute("SELECT run_id, carried_from FROM runs ORDER BY business_date").fetchall()
+        cleared = con.execute("SELECT count(*) FROM breaks WHERE status = 'auto_cleared'").fetchone()[0]
+    finally:
+        con.close()
+    assert carried[0][1] is None and carried[1][1] == carried[0][0] and carried[2][1] == carried[1][0]
+    assert cleared > 0  # yesterday's cut-off items cleared when their lines arrived

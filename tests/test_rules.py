@@ -257,3 +257,17 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
         outcomes.append((links, breaks))
         c.close()
     assert outcomes[0] == outcomes[1]
+
+
+def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg):
+    """代付: the ledger's transfers out against the bank's debits; a debit nothing explains is
+    missing in the ledger, never a timing item (bank lines carry no time of day)."""
+    load(con,
+         ledger(dict(entry_id="L1", source="bank", txn_type="transfer", merchant_reference="PAYOUT-SUP-1",
+                     amount_minor=-250000, booked_at=ts(3))),
+         stmt(dict(end_to_end_id="PAYOUT-SUP-1", txn_type="transfer", amount_minor=-250000, booked_at=ts(0)),
+              dict(end_to_end_id="UNKNOWN-9", txn_type="transfer", amount_minor=-1200, booked_at=ts(0)),
+              source="bank").with_columns(pl.col("line_id").str.replace("^f+", "b")))
+    run_day(con, cfg, sources=("bank",))
+    assert rules_of(con, f"run-{D}") == {("L1", "b:2"): "exact_reference"}
+    assert set(open_breaks(con, f"run-{D}")) == {("missing_in_ledger", "UNKNOWN-9")}
