@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install sshd clean help
+.PHONY: demo test install sshd clean help bench-formats
 
 help:
 	@echo "make demo   # generate a day, serve it over a local OpenSSH sftp, run the nightly flow, write reports"
@@ -75,3 +75,7 @@ SCALE ?= 1M
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.run --scale $(SCALE)
+
+# Parsing speed per format (issue 3): CSV formats on ~1M lines, camt.053/MT940/BAI2 on 100k entries.
+bench-formats: install
+	$(PY) -m bench.formats
