@@ -41,7 +41,8 @@ class ArchiveCorrupted(ReconError):
         super().__init__(
             f"archived file {path} is corrupted: expected sha256 {expected}, found {found}.",
             hint="The archive is immutable, so the file was changed on disk; restore it from a "
-                 "backup or fetch the original again, and find out what wrote to the archive.")
+                 "backup or fetch the original again, and find out what wrote to the archive "
+                 "(runbook: docs/operations.md#archive-corrupted).")
 
 
 class ArchiveMissing(ReconError):
@@ -61,7 +62,8 @@ class MissingFile(ReconError):
         self.source, self.where, self.expected = source, where, expected
         super().__init__(f"{source}: no file matching {expected!r} in {where}.",
                          hint="The file is late or was never sent: check with the sender, or "
-                              "check the source's pattern and directory in the config.")
+                              "check the source's pattern and directory in the config "
+                              "(runbook: docs/operations.md#late-file).")
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ class LateFile(MissingFile):
         self.message = (f"{cause.source}: LATE: still no complete file matching {cause.expected!r} "
                         f"in {cause.where} at the deadline {deadline:%Y-%m-%d %H:%M %Z} after "
                         f"{polls} poll{'' if polls == 1 else 's'} ({cause.message})")
-        self.hint = "Chase the sender; the day is reconciled without this source until it arrives."
+        self.hint = ("Chase the sender; the day is reconciled without this source until it arrives "
+                     "(runbook: docs/operations.md#late-file).")
         self.args = (str(self),)
 
 
@@ -109,7 +110,7 @@ def _host_key_error(source: str, endpoint: SftpEndpoint, e: Exception) -> Transf
                       hint=f"Verify that fingerprint with the counterparty out of band (not over "
                            f"this connection), then add the key for {where} to "
                            f"{endpoint.known_hosts} (e.g. from `ssh-keyscan -p {endpoint.port} "
-                           f"{endpoint.host}`, once verified).")
+                           f"{endpoint.host}`, once verified; runbook: docs/operations.md#host-key-change).")
     assert isinstance(e, paramiko.BadHostKeyException)
     return _fatal(source, endpoint,
                   f"HOST KEY MISMATCH: the server offered {e.key.get_name()} key "
@@ -118,7 +119,8 @@ def _host_key_error(source: str, endpoint: SftpEndpoint, e: Exception) -> Transf
                   f"a key rotation by the counterparty or someone intercepting the connection; "
                   f"nothing was downloaded.",
                   hint=f"Confirm the new key's fingerprint with the counterparty out of band; only "
-                       f"then replace the entry for {where} in {endpoint.known_hosts}.")
+                       f"then replace the entry for {where} in {endpoint.known_hosts} (runbook: "
+                       f"docs/operations.md#host-key-change).")
 
 
 def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:

@@ -127,8 +127,11 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         t = time.perf_counter()
         summary, paths = report_task(cfg, run_id, business_date, started_at, statuses, language)
         timings["reports"] = time.perf_counter() - t
-    except BaseException:
+    except BaseException as e:
         pipeline.finish_run(cfg, run_id, statuses, "failed", {}, timings)
+        if isinstance(e, Exception):  # a failed-run alert; never masks the error itself
+            from recon import alerts
+            alerts.notify_failure(cfg, run_id, business_date, statuses, e)
         raise
     status = "reconciled" if summary.reconciled else "breaks"
     outputs = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}
@@ -136,10 +139,15 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
     pipeline.write_manifest(cfg, run_id, pipeline.reports_dir(cfg, business_date, run_id) / "manifest.json")
     for name, n in summary.breaks_by_category.items():
         log.info("Breaks %s: %d", name, n)
+    from recon import alerts
+    exit_code = EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS
+    notified = alerts.notify_run(cfg, summary, exit_code)  # never raises: failures are reported in it
     from prefect.runtime import flow_run
     return {
         "run_id": run_id, "flow_run_id": str(flow_run.id), "business_date": business_date.isoformat(), "status": status,
         "exit_code": EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS,
         "breaks": summary.breaks_by_category, "sources": {s.source: s.status for s in statuses},
         "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
+        "signals": [{"kind": g.kind, "source": g.source, "currency": g.currency} for g in summary.signals],
+        "notifications": notified,
     }

@@ -143,7 +143,8 @@ def cmd_rerun(args) -> int:
         print(f"rerun {result.rerun_id} of {result.original}: identical "
               f"({len(result.outputs)} outputs, byte for byte)")
         return 0
-    print(f"rerun {result.rerun_id} of {result.original}: differs")
+    print(f"rerun {result.rerun_id} of {result.original}: differs (runbook: "
+          "docs/operations.md#rerun-mismatch)")
     for line in result.differences:
         print(f"  {line}")
     d = audit.diff_runs(cfg, result.original, result.rerun_id)

@@ -8,12 +8,19 @@ EXIT_RECONCILED = 0
 EXIT_BREAKS = 1
 EXIT_ERROR = 2
 
+RUNBOOK = "docs/operations.md"
+# The runbook section (docs/operations.md#<anchor>) of errors defined where their own hint cannot
+# carry it (recon.warehouse's WarehouseLocked); classes below set ``runbook`` themselves.
+RUNBOOK_BY_NAME = {"WarehouseLocked": "locked-warehouse", "ArchiveMissing": "archive-corrupted"}
+
 
 class ReconError(Exception):
     """Base of every error recon reports to a person; ``str()`` is the whole paragraph."""
 
     exit_code = EXIT_ERROR
     hint = ""
+    runbook = ""  # the docs/operations.md anchor that says what to do
+
 
     def __init__(self, message: str, *, hint: str | None = None):
         self.message = message
@@ -22,7 +29,11 @@ class ReconError(Exception):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        text = f"{self.message} {self.hint}".strip()
+        anchor = self.runbook or RUNBOOK_BY_NAME.get(type(self).__name__, "")
+        if anchor and RUNBOOK not in text:
+            text += f" (runbook: {RUNBOOK}#{anchor})"
+        return text
 
 
 class ConfigError(ReconError):
@@ -37,6 +48,8 @@ class ConfigError(ReconError):
 class ParseError(ReconError):
     """A statement file cannot be read as its format: names file, line and what was expected."""
 
+    runbook = "integrity-error"
+
     def __init__(self, file: str, line: int | None, message: str):
         self.file, self.line = file, line
         where = f"{file}, line {line}" if line else file
@@ -47,6 +60,8 @@ class ParseError(ReconError):
 
 class IntegrityError(ReconError):
     """A statement parsed but its own control totals do not add up; the file is not loaded."""
+
+    runbook = "integrity-error"
 
     def __init__(self, file: str, check: str, expected: object, found: object, line: int | None = None):
         self.file, self.check, self.expected, self.found = file, check, expected, found

@@ -6,6 +6,7 @@ never absolute paths, so the same run gives the same bytes wherever it is writte
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from recon.reports.journal import load_accounts, write_journal
 from recon.reports.model import RunSummary, SourceStatus
 from recon.reports.summary import write_summary_json
 from recon.reports.workbook import write_workbook
+from recon.signals import detect as detect_signals
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def write_reports(cfg: Config, run_id: str, business_date: date, started_at: dat
     names = output_names(business_date)
     summary = build_summary(cfg, run_id, business_date, started_at, statuses, names,
                             display_run_id=display_run_id, finished_at=finished_at)
+    summary = dataclasses.replace(summary, signals=detect_signals(cfg, summary, run_id))
     paths = {k: out / v for k, v in names.items()}
     log.info("Writing the workbook: %d breaks", len(summary.breaks))
     write_workbook(summary, paths["workbook"], language=language)

@@ -156,6 +156,21 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """One risk signal of a channel on the business date (recon/signals.py): what was observed
+    against that channel's usual value or its rate card, and the threshold it crossed."""
+    kind: str  # success_rate_drop | refund_rate_spike | chargeback_rate_spike | fee_rate_drift | payout_late | large_break | repeated_reference
+    source: str
+    business_date: date
+    currency: str
+    observed: str  # a rate ("0.1250"), a number of days, or an amount in the currency's places
+    baseline: str  # the channel's usual value, or the rate card's expected rate
+    threshold: str
+    detail: str = ""
+    reference: str | None = None  # the break, payout or payment reference it is about
+
+
+@dataclass(frozen=True)
 class CurrencyTotal:
     currency: str
     count: int
@@ -185,6 +200,7 @@ class RunSummary:
     history: tuple[DayRate, ...] = ()  # the last 30 business dates, oldest first
     channels: tuple[ChannelDay, ...] = ()  # the last 30 business dates
     positions: tuple[Position, ...] = ()
+    signals: tuple[Signal, ...] = ()  # risk signals of the business date (recon/signals.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
 
     @property

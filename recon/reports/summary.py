@@ -121,6 +121,14 @@ def _channels(summary: RunSummary) -> list[dict[str, Any]]:
     return out
 
 
+def signals_list(summary: RunSummary) -> list[dict[str, Any]]:
+    """The day's risk signals (recon/signals.py), in their detection order."""
+    return [{"kind": g.kind, "source": g.source, "business_date": g.business_date.isoformat(),
+             "currency": g.currency, "observed": g.observed, "baseline": g.baseline,
+             "threshold": g.threshold, "reference": g.reference, "detail": mask_pan(g.detail)}
+            for g in summary.signals]
+
+
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
     s = summary
     return {
@@ -163,6 +171,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
             for p in s.payouts
         ],
         "channels": _channels(s),
+        "signals": signals_list(s),
         "positions": [
             {"source": p.source, "merchant": p.merchant, "sub_merchant": p.sub_merchant,
              "currency": p.currency, "lines": p.lines,

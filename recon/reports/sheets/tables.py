@@ -35,6 +35,10 @@ CHANNEL_COLUMNS: tuple[Column, ...] = (
     ("refund rate", "percent"), ("chargeback rate", "percent"), ("match rate", "percent"),
     ("fee rate", "rate"),
 )
+SIGNAL_HEADERS = ("signal", "source", "date", "currency", "observed", "usual / expected", "threshold",
+                  "detail")
+SIGNAL_ZH = {"signal": "风险信号", "observed": "观测值", "usual / expected": "常态/应为",
+             "threshold": "阈值", "none": "无", "Risk signals of the day": "当日风险信号"}
 POSITION_COLUMNS: tuple[Column, ...] = (
     ("source", "id"), ("merchant", "id"), ("sub-merchant", "id"), ("currency", "id"),
     ("lines", "int"), ("payments", "amount"), ("refunds", "amount"), ("chargebacks", "amount"),
@@ -88,9 +92,28 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
     by_key = {(c.source, c.currency, c.business_date): rates(c).match for c in days}
     where: dict[str, int] = {}
 
+    def signal_label(text: str) -> str:
+        return SIGNAL_ZH.get(text, label(text, language)) if language == "zh" else text
+
+    def signals_block():
+        # below the channel health: the day's risk signals (recon/signals.py), as text cells
+        yield []
+        yield [cells.styled(signal_label("Risk signals of the day"), cells.head)]
+        yield [cells.styled(signal_label(h), cells.head) for h in SIGNAL_HEADERS]
+        for g in s.signals:
+            yield [cells.make(v, "id", None) for v in (g.kind, g.source)] + [
+                cells.make(g.business_date, "date", None),
+                *(cells.make(v or None, "id", None) for v in (g.currency, g.observed, g.baseline,
+                                                              g.threshold)),
+                cells.make(g.detail, "text", None)]
+        if not s.signals:
+            yield [cells.make(signal_label("none"), "id", None)]
+
     def trend(n: int):
-        # below the table: match rate per channel (columns) and date (rows), for the chart
-        where["header"] = n + 3
+        block = list(signals_block())
+        yield from block
+        # below the signals: match rate per channel (columns) and date (rows), for the chart
+        where["header"] = n + 3 + len(block)
         yield []
         yield [cells.styled(label("date", language), cells.head),
                *(cells.styled(f"{src} {ccy} {label('match rate', language)}", cells.head)
