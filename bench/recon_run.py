@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -59,13 +60,21 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
             for s in cfg.sources:
                 files[s.name] = fetch_local(data_dir / s.sftp.remote_dir, s.sftp.pattern,
                                             s.file_date(day), archive, source=s.name)
-        for f in ledger:
-            with meter.stage("load ledger"):
-                statuses.append(pipeline.load_ledger_file(cfg, f, day, run_id))
-        for s in cfg.sources:
-            for f in files[s.name]:
-                with meter.stage(f"load {s.name}"):
-                    statuses.append(pipeline.load_statement(cfg, s, f, day, run_id))
+        # As the nightly flow does: the files load concurrently (threads; polars parses with the
+        # GIL released, the warehouse serialises the writes), statuses in the sequential order.
+        jobs = [("ledger", f, lambda f=f: pipeline.load_ledger_file(cfg, f, day, run_id)) for f in ledger]
+        jobs += [(s.name, f, lambda s=s, f=f: pipeline.load_statement(cfg, s, f, day, run_id))
+                 for s in cfg.sources for f in files[s.name]]
+
+        def timed(job):
+            t = time.perf_counter()
+            status = job[2]()
+            return status, time.perf_counter() - t
+
+        with meter.stage("load (concurrent)"), ThreadPoolExecutor(len(jobs) or 1) as pool:
+            done = list(pool.map(timed, jobs))
+        statuses += [status for status, _ in done]
+        load_seconds = {f"{name} {f.name}": round(sec, 3) for (name, f, _), (_, sec) in zip(jobs, done)}
         with meter.stage("match"):
             result = pipeline.match(cfg, run_id, day, [s.name for s in cfg.sources])
         out = pipeline.reports_dir(cfg, day, run_id)
@@ -101,6 +110,7 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
                     for s in statuses},
         "matched_by_rule": result.matched_by_rule, "breaks_by_category": result.breaks_by_category,
         "breaks": len(summary.breaks), "workbook_rows": min(len(summary.breaks), workbook_rows),
+        "load_seconds_per_file": load_seconds,
         "validation_seconds": validate.seconds, "validated_rows": validate.rows,
         "outputs": {k: str(v) for k, v in paths.items()},
     }

@@ -26,7 +26,6 @@ from bench.data import DAY, ensure_day, rows_per_side
 from bench.recon_run import ROOT, run_recon
 from bench.rss import GB, Meter, max_rss_bytes
 
-LOAD = ("load ledger", "load wechatpay", "load stripe", "load bank")
 PREFECT_PROBE = """
 import time
 t = time.perf_counter()
@@ -99,6 +98,8 @@ def main(argv=None) -> int:
         print(f"  {s.name:<22} {s.seconds:8.2f} s   peak RSS {s.peak_bytes / GB:6.2f} GB")
     print(f"  {'total':<22} {recon_s:8.2f} s   peak RSS {recon_peak / GB:6.2f} GB "
           f"(imports excluded)")
+    print("  load per file (concurrent, wall): " + ", ".join(
+        f"{k} {v:.2f} s" for k, v in recon["load_seconds_per_file"].items()))
     print(f"  of which pandera validation {recon['validation_seconds']:.2f} s on "
           f"{recon['validated_rows']:,} rows")
 

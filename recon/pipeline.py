@@ -88,6 +88,51 @@ def fetch_ledger(cfg: Config, business_date: date) -> Arrival:
     return Arrival(LEDGER, tuple(files))
 
 
+_LONG_RUN = r"[0-9](?:[ -]?[0-9]){12,}"  # a maximal digit run (safe._DIGIT_RUN_RE) of 13+ digits
+
+
+def _luhn_ok(digits: pl.Series) -> pl.Series:
+    """recon.reports.safe.luhn_ok, vectorised, for digit strings of at most 19 characters."""
+    rev = digits.str.reverse()
+    total = pl.zeros(digits.len(), dtype=pl.Int64, eager=True)
+    for i in range(19):
+        d = rev.str.slice(i, 1).cast(pl.Int64, strict=False).fill_null(0)
+        total += (d * 2 - 9 * (d > 4).cast(pl.Int64)) if i % 2 else d
+    return total % 10 == 0
+
+
+def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``pan.mask_frame(frame, columns)``, the same bytes, without walking every row in Python.
+
+    ``pan.mask_frame`` walks every row with a 13-digit run; PSP exports have one on every line
+    (order ids, balance-transaction ids in ``raw``), so it cost ~30 s a million lines. A row can
+    only change where a digit run of 13+ digits that is not one of the row's own references either
+    has separators (Python decides which groups form a card) or is itself a Luhn-valid 13–19
+    digit number; those rows alone are found here, vectorised, and go through ``pan.mask_frame``.
+    """
+    cols = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
+    if not cols or frame.height == 0:
+        return frame
+    refs = [c for c in pan.REFERENCES if c in frame.columns and frame.schema[c] == pl.String]
+    row = pl.int_range(pl.len(), dtype=pl.Int64).alias("__row")
+    runs = pl.concat([frame.select(row, pl.col(c).str.extract_all(_LONG_RUN).alias("run"))
+                      .filter(pl.col("run").list.len() > 0).explode("run") for c in cols])
+    runs = runs.with_columns(pl.col("run").str.replace_all("[ -]", "").alias("digits"))
+    plain = runs.filter((pl.col("digits") == pl.col("run")) & (pl.col("digits").str.len_bytes() <= 19))
+    suspect = pl.concat([runs.filter(pl.col("digits") != pl.col("run")),
+                         plain.filter(_luhn_ok(plain["digits"]))])
+    if refs and suspect.height:
+        keep = pl.concat([frame.select(row, pl.col(r).str.replace_all("[ -]", "").alias("digits"))
+                          .join(suspect.select("__row").unique(), on="__row", how="semi")
+                          for r in refs]).drop_nulls("digits")
+        suspect = suspect.join(keep, on=["__row", "digits"], how="anti")
+    if suspect.height == 0:
+        return frame
+    need = suspect["__row"].unique().sort()
+    fixed = pan.mask_frame(frame[need].select(*cols, *refs), cols)  # the same row: texts + its references
+    return frame.with_columns(frame[c].scatter(need, fixed[c]) for c in cols)
+
+
 def _already_loaded(con, f: Fetched) -> SourceStatus | None:
     seen = warehouse.file_seen(con, f.sha256)
     if seen is None or seen["parse_status"] != "loaded":
@@ -119,7 +164,7 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
                                 control_total=getattr(e, "check", "n/a"), error=str(e))
         valid, quarantine = parsed.frame, parsed.quarantine  # parse() validated with pandera
         # Card numbers in free text never reach the warehouse (references are left as sent).
-        valid, quarantine = pan.mask_frame(valid, pan.STATEMENT_TEXT), pan.mask_frame(quarantine, pan.QUARANTINE_TEXT)
+        valid, quarantine = mask_pans(valid, pan.STATEMENT_TEXT), mask_pans(quarantine, pan.QUARANTINE_TEXT)
         con.execute("BEGIN TRANSACTION")
         warehouse.insert_frame(con, "statement_lines", valid)
         warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
@@ -155,7 +200,7 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
         data = Archive(cfg.archive).read(f.sha256)
         try:
             valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
-            valid, quarantine = pan.mask_frame(valid, pan.LEDGER_TEXT), pan.mask_frame(quarantine, pan.QUARANTINE_TEXT)
+            valid, quarantine = mask_pans(valid, pan.LEDGER_TEXT), mask_pans(quarantine, pan.QUARANTINE_TEXT)
         except ParseError as e:
             log.error("ledger: %s rejected: %s", f.name, e)
             return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=str(e))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,9 @@ CREATE OR REPLACE MACRO line_card_type(p_source, p_raw) AS
 """
 
 
+_SCHEMA_LOCK = threading.Lock()
+
+
 class WarehouseLocked(ReconError):
     pass
 
@@ -110,8 +114,9 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         raise
     con.execute("SET TimeZone = 'UTC'")
     _apply_settings(con, path)
-    sql.execute(con, "ddl")
-    con.execute(MACROS)
+    with _SCHEMA_LOCK:  # concurrent loads connect at once: catalog writes one at a time
+        sql.execute(con, "ddl")
+        con.execute(MACROS)
     return con
 
 
