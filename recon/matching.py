@@ -117,14 +117,16 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "mark_duplicates", params)
 
     for rule in _rule_order(cfg, sources):
+        marked = {**params, "rule": rule, "state": "matched"}
         if rule in REFERENCE_MODES:
-            for key in KEYS:
+            for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
                 sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)
+                sql.execute(con, "mark_matched", marked)
         elif rule == "aggregate_reference":
             sql.execute(con, "match_aggregate", params)
         elif rule == "fuzzy":
             sql.execute(con, "match_fuzzy", params)
-        sql.execute(con, "mark_matched", {**params, "rule": rule, "state": "matched"})
+        sql.execute(con, "mark_matched", marked)
     for key in KEYS:
         sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
         sql.execute(con, "mark_matched", {**params, "rule": "reference_mismatch", "state": "mismatch"})

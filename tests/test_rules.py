@@ -251,6 +251,10 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
         clean_l = {e for r, e, _ in links if e and r != "reference_mismatch"}
         clean_s = {s for r, _, s in links if s and r != "reference_mismatch"}
         assert not (clean_l & broken_l) and not (clean_s & broken_s)
+        # an item is linked at most once
+        pairs = [(e, ln) for r, e, ln in links if r != "reference_mismatch"]
+        rows = c.execute("SELECT ledger_entry_id, line_id FROM matches WHERE rule <> 'reference_mismatch'").fetchall()
+        assert len(rows) == len(pairs) == len({e for e, _ in rows if e}) == len({ln for _, ln in rows if ln})
         assert matched_l | broken_l == {r["entry_id"] for r in led_rows}
         assert matched_s | broken_s == set(c.execute("SELECT line_id FROM statement_lines").fetchall()[i][0]
                                            for i in range(len(st_rows)))
@@ -271,3 +275,15 @@ def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg):
     run_day(con, cfg, sources=("bank",))
     assert rules_of(con, f"run-{D}") == {("L1", "b:2"): "exact_reference"}
     assert set(open_breaks(con, f"run-{D}")) == {("missing_in_ledger", "UNKNOWN-9")}
+
+
+def test_a_ledger_entry_is_never_linked_twice_across_key_passes(con, cfg):
+    """L1's merchant reference fits line 2, its PSP id fits line 3: one link, line 3 stays open."""
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", psp_reference="42001", amount_minor=500,
+                     booked_at=ts(1))),
+         stmt(dict(merchant_reference="ORD1", psp_reference="42009", amount_minor=500, fee_minor=3, booked_at=ts(1)),
+              dict(merchant_reference="ORD7", psp_reference="42001", amount_minor=500, fee_minor=3, booked_at=ts(2))))
+    run_day(con, cfg)
+    assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "exact_reference"}
+    assert set(open_breaks(con, f"run-{D}")) == {("missing_in_ledger", "ORD7")}
