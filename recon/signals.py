@@ -164,8 +164,11 @@ def detect(cfg: Config, summary: RunSummary, run_id: str | None = None) -> tuple
                                       "WHERE run_id = ?", [run_id]) or datetime.now(timezone.utc)
         payouts = _rows(con, "signal_payout_delay", {"run_id": run_id, "business_date": day,
                                                      "as_of": as_of, "days": s.history_days})
+        inputs = [x.sha256 for x in summary.sources
+                  if x.kind != "ledger" and x.sha256 and x.status in ("loaded", "corrected")]
         repeats = _rows(con, "signal_repeated_reference", {"business_date": day, "sources": psps,
-                                                           "days": s.repeated_reference_days})
+                                                           "days": s.repeated_reference_days,
+                                                           "inputs": inputs, "as_of": as_of})
     finally:
         con.close()
     found += payout_signals(payouts, day, s) + repeat_signals(repeats)

@@ -1,12 +1,17 @@
 -- Grain: one row per payment line of $business_date whose merchant reference or PSP reference was
 -- already on a payment line of the same source on an earlier business date (within $days days):
--- a possible double charge. Only the files a day uses (loaded, not superseded by a correction).
--- Inputs: statement_lines, files. Parameters: $business_date, $days, $sources.
+-- a possible double charge. The day's lines come from the run's own files ($inputs); earlier
+-- days' from files fetched by the run's watermark ($as_of) and not yet replaced by a correction
+-- then, so a rerun sees exactly what its original saw.
+-- Inputs: statement_lines, files. Parameters: $business_date, $days, $sources, $inputs, $as_of.
 WITH pay AS (
     SELECT s.line_id, s.source, s.business_date, s.currency, s.amount_minor,
            upper(trim(s.merchant_reference)) AS mref, upper(trim(s.psp_reference)) AS pref
     FROM statement_lines s JOIN files f ON f.sha256 = s.file_sha256
-    WHERE f.parse_status = 'loaded' AND f.superseded_by IS NULL AND s.txn_type = 'payment'
+    LEFT JOIN files c ON c.sha256 = f.superseded_by
+    WHERE f.parse_status = 'loaded' AND s.txn_type = 'payment'
+      AND CASE WHEN s.business_date = $business_date THEN list_contains($inputs, s.file_sha256)
+               ELSE f.fetched_at <= $as_of AND (c.sha256 IS NULL OR c.fetched_at > $as_of) END
       AND list_contains($sources, s.source)
       AND s.business_date BETWEEN $business_date - to_days(CAST($days AS INTEGER)) AND $business_date
 ), today AS (SELECT * FROM pay WHERE business_date = $business_date),
