@@ -128,9 +128,52 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         suspect = suspect.join(keep, on=["__row", "digits"], how="anti")
     if suspect.height == 0:
         return frame
-    need = suspect["__row"].unique().sort()
+    # A row whose every suspect run is plain (no separators) is masked here: each such run is a
+    # whole card (Luhn-valid, 13–19 digits), shown as first 6 + one "*" per hidden digit + last 4,
+    # exactly what safe._mask_run does with it. Rows with a separated run go to pan.mask_frame,
+    # which decides which digit groups form a card.
+    separated = suspect.filter(pl.col("digits") != pl.col("run"))["__row"]
+    nul = frame.select(row, pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True).fill_null(False)
+                                              for c in cols).alias("nul")).filter("nul")["__row"]
+    separated = pl.concat([separated, nul]).unique()  # NUL is _mask_plain's marker: never there
+    fast = suspect.filter(~pl.col("__row").is_in(separated.implode())).select("__row", "digits").unique()
+    out = frame
+    if fast.height:
+        out = _mask_plain(out, cols, fast)
+    if separated.len() == 0:
+        return out
+    need = separated.sort()
     fixed = pan.mask_frame(frame[need].select(*cols, *refs), cols)  # the same row: texts + its references
-    return frame.with_columns(frame[c].scatter(need, fixed[c]) for c in cols)
+    return out.with_columns(out[c].scatter(need, fixed[c]) for c in cols)
+
+
+def _mask_plain(frame: pl.DataFrame, cols: list[str], runs: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the plain digit runs ``runs`` (``__row``, ``digits``) masked in ``cols``.
+
+    Each cell of those rows is cut at its 13+ digit runs (wrapped in NUL, then split: the pieces
+    alternate text between runs and whole runs), the listed runs are replaced, the pieces rejoined.
+    """
+    rows = runs["__row"].unique().sort()
+    sub = frame[rows].select(cols).with_columns(pl.Series("__row", rows))
+    hits = runs.rename({"digits": "piece"}).with_columns(pl.lit(True).alias("__hit"))
+    n = pl.col("piece").str.len_chars()
+    for c in cols:
+        cells = (sub.select("__row", pl.col(c).str.replace_all(f"({_LONG_RUN})", "\x00${1}\x00")
+                            .str.split("\x00").alias("piece"))
+                 .filter(pl.col("piece").list.len() > 1)
+                 .with_columns(pl.int_range(pl.len()).alias("__i")).explode("piece")
+                 .join(hits, on=["__row", "piece"], how="left", maintain_order="left"))
+        if cells["__hit"].null_count() == cells.height:
+            continue
+        masked = (cells.with_columns(pl.when(pl.col("__hit"))
+                                     .then(pl.col("piece").str.head(6) + pl.lit("*" * 9).str.head(n - 10)
+                                           + pl.col("piece").str.tail(4))
+                                     .otherwise(pl.col("piece")).alias("piece"))
+                  .group_by("__i", maintain_order=True)
+                  .agg(pl.first("__row"), pl.col("piece").str.join(""), pl.col("__hit").any())
+                  .filter(pl.col("__hit")))
+        frame = frame.with_columns(frame[c].scatter(masked["__row"], masked["piece"]))
+    return frame
 
 
 def _already_loaded(con, f: Fetched) -> SourceStatus | None:

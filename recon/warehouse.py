@@ -59,14 +59,24 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
 -- with a fee, of a source with a rate card): the same rate selection as a join ranked per line
 -- instead of a subquery per line. One row per line: (line_id, expected_fee).
 CREATE OR REPLACE MACRO line_fees(p_day) AS TABLE
+-- The card type is read from raw (the bulk of statement_lines) only for a source whose rate card
+-- declares a card field and has a card-type rate: when all its rates are card_type '*', every
+-- candidate rate compares the same with any card type, so NULL selects the same rate.
 WITH fields AS (
-    SELECT source, any_value(card_field) AS card_field FROM rate_cards GROUP BY source
+    SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field
+    FROM rate_cards GROUP BY source
 ), lines AS (
     SELECT s.line_id, s.source, s.payment_method, s.amount_minor, s.txn_type, s.business_date,
-           CASE WHEN f.card_field IS NOT NULL
-                THEN json_extract_string(s.raw, '$."' || f.card_field || '"') END AS card_type
+           json_extract_string(s.raw, '$."' || f.card_field || '"') AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
+      AND f.card_field IS NOT NULL
+    UNION ALL
+    SELECT s.line_id, s.source, s.payment_method, s.amount_minor, s.txn_type, s.business_date,
+           NULL::VARCHAR AS card_type
+    FROM statement_lines s JOIN fields f ON f.source = s.source
+    WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
+      AND f.card_field IS NULL
 ), chosen AS (
     SELECT l.line_id,
            expected_fee(l.amount_minor, l.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
@@ -184,6 +194,13 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
                                   pl.lit(recorded_at).cast(pl.Datetime("us", "UTC")).alias("recorded_at"))
     con.register("incoming", incoming.to_arrow())
     try:
+        # The first load of a day: none of its entries exist yet, so every row is new and the
+        # compare with the latest versions (a window over the matching history) is skipped.
+        known = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM ledger_entries "
+                            "WHERE entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)")
+        if not known:
+            con.execute("INSERT INTO ledger_entries BY NAME SELECT * FROM incoming")
+            return frame.height, 0
         compared = """
             WITH latest AS (
                 SELECT * EXCLUDE (v) FROM (

@@ -2,23 +2,22 @@
 -- payout yet) over the business date's PSP lines (payout rows and the run's duplicate lines
 -- excluded). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
 -- 特约商户号, Stripe `connected_account` or `payment_metadata[sub_merchant]`, else ''.
+-- raw is parsed once per line (one json_extract_string with the five paths).
 -- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs).
 WITH lines AS (
     SELECT s.source,
-           coalesce(nullif(json_extract_string(s.raw, '$."商户号"'), ''),
-                    nullif(json_extract_string(s.raw, '$.account'), ''), s.source) AS merchant,
-           coalesce(nullif(json_extract_string(s.raw, '$."特约商户号"'), ''),
-                    nullif(json_extract_string(s.raw, '$.connected_account'), ''),
-                    nullif(json_extract_string(s.raw, '$."payment_metadata[sub_merchant]"'), ''),
-                    '') AS sub_merchant,
+           coalesce(nullif(j[1], ''), nullif(j[2], ''), s.source) AS merchant,
+           coalesce(nullif(j[3], ''), nullif(j[4], ''), nullif(j[5], ''), '') AS sub_merchant,
            s.currency, s.payout_id, s.txn_type, s.amount_minor,
            coalesce(s.fee_minor, 0) AS fee_minor,
            coalesce(s.net_minor, s.amount_minor - coalesce(s.fee_minor, 0)) AS net_minor
-    FROM statement_lines s
-    WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
-      AND list_contains($sources, s.source)
-      AND s.line_id NOT IN (SELECT line_id FROM breaks WHERE run_id = $run_id
-                            AND category = 'duplicate' AND line_id IS NOT NULL)
+    FROM (SELECT *, json_extract_string(raw, ['$."商户号"', '$.account', '$."特约商户号"', '$.connected_account',
+                                             '$."payment_metadata[sub_merchant]"']) AS j
+          FROM statement_lines s
+          WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
+            AND list_contains($sources, s.source)
+            AND s.line_id NOT IN (SELECT line_id FROM breaks WHERE run_id = $run_id
+                                  AND category = 'duplicate' AND line_id IS NOT NULL)) s
 )
 SELECT source, merchant, sub_merchant, currency, payout_id, count(*) AS lines,
        coalesce(sum(amount_minor) FILTER (WHERE txn_type = 'payment'), 0)::BIGINT AS payments_minor,

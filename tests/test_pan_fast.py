@@ -1,0 +1,129 @@
+"""recon.pipeline.mask_pans (vectorised where it can be) gives the bytes of recon.pan.mask_frame."""
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from recon import pan, pipeline
+from recon.reports.safe import luhn_ok
+
+
+def _luhn_complete(prefix: str) -> str:
+    """``prefix`` plus the check digit that makes it Luhn-valid."""
+    for d in "0123456789":
+        if luhn_ok(prefix + d):
+            return prefix + d
+    raise AssertionError(prefix)
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _card(rng: random.Random, n: int) -> str:
+    return _luhn_complete(rng.choice("3456") + _digits(rng, n - 2))
+
+
+def _separate(rng: random.Random, digits: str) -> str:
+    if not SEPARATORS[0]:
+        return digits
+    out = [digits[0]]
+    for ch in digits[1:]:
+        out.append(rng.choice(["", "", "", " ", "-"]) + ch)
+    return "".join(out)
+
+
+SEPARATORS = [True]  # False: runs without separators only (the vectorised path)
+
+
+def _piece(rng: random.Random, refs: list[str]) -> str:
+    kind = rng.randrange(12)
+    n = rng.randint(11, 21)
+    if kind == 0:
+        return _card(rng, rng.randint(13, 19))
+    if kind == 1:
+        return _separate(rng, _card(rng, rng.randint(13, 19)))
+    if kind == 2:
+        return _digits(rng, n)
+    if kind == 3:
+        return _separate(rng, _digits(rng, n))
+    if kind == 4 and refs:
+        return rng.choice(refs)
+    if kind == 5:
+        return "Ref 2024 " + " ".join(_card(rng, 16)[i:i + 4] for i in range(0, 16, 4))
+    if kind == 6:
+        return _card(rng, rng.randint(13, 19)) + rng.choice(["", "0", "1", "7"])  # 14–20 digits
+    if kind == 7:
+        return rng.choice(['{"a":"', '","b":', "txn_", "ch_", " ", "-", "--", "  ", "\n", "é", "€", ",",
+                           "\x00" if rng.random() < 0.1 else "_"])
+    if kind == 8:
+        return _card(rng, 16) + (rng.choice(["", " ", "-"]) if SEPARATORS[0] else "x") + _card(rng, 13)
+    if kind == 9:
+        return str(rng.randint(0, 10**12))
+    return rng.choice(["card ", "order ", "x", "", "=SUM(", "·", "\t"])
+
+
+def _frame(rng: random.Random, rows: int) -> pl.DataFrame:
+    data: dict[str, list] = {c: [] for c in (*pan.STATEMENT_TEXT, "psp_reference", "merchant_reference")}
+    for _ in range(rows):
+        card = _card(rng, rng.randint(13, 19))
+        psp = rng.choice([card, _separate(rng, card), _digits(rng, 16), None, "ch_" + _digits(rng, 14)])
+        merchant = rng.choice([_card(rng, 16), "ORDER-" + _digits(rng, 8), None, ""])
+        refs = [r for r in (psp, merchant, card) if r]
+        for c in pan.STATEMENT_TEXT:
+            if rng.random() < 0.1:
+                data[c].append(None)
+            else:
+                data[c].append("".join(_piece(rng, refs) for _ in range(rng.randint(0, 8))))
+        data["psp_reference"].append(psp)
+        data["merchant_reference"].append(merchant)
+    return pl.DataFrame(data, schema={c: pl.String for c in data})
+
+
+@pytest.mark.parametrize("separators", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_mask_pans_equals_mask_frame_on_generated_text(seed, separators):
+    SEPARATORS[0] = separators
+    try:
+        frame = _frame(random.Random(seed), 3000)
+    finally:
+        SEPARATORS[0] = True
+    before = frame.clone()
+    fast = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    assert fast.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+    assert frame.equals(before)  # the input is not changed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mask_pans_equals_mask_frame_on_random_text(seed):
+    rng = random.Random(1000 + seed)
+    alphabet = "0123456789" * 6 + " -  --ab\x00\n"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(4000)]
+    refs = ["".join(ch for ch in t if ch.isdigit())[:16] if rng.random() < 0.3 else None for t in texts]
+    frame = pl.DataFrame({"description": texts, "raw": list(reversed(texts)), "psp_reference": refs},
+                         schema={"description": pl.String, "raw": pl.String, "psp_reference": pl.String})
+    assert pipeline.mask_pans(frame, pan.STATEMENT_TEXT).equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+
+
+def test_plain_cards_masked_vectorised_and_own_references_kept():
+    card, other = "4111111111111111", "5555555555554444"
+    frame = pl.DataFrame({
+        "description": [f"card {card}", f"{card}0 and {card}", f"ref {other} 1234567890123"],
+        "raw": [f'{{"id":"{card}"}}', None, f'{{"ch":"ch_{other}","n":"{card}"}}'],
+        "psp_reference": [None, None, other],
+    })
+    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+    assert out["description"].to_list() == ["card 411111******1111", f"{card}0 and 411111******1111",
+                                            f"ref {other} 1234567890123"]
+    assert out["raw"].to_list() == ['{"id":"411111******1111"}', None,
+                                    f'{{"ch":"ch_{other}","n":"411111******1111"}}']
+
+
+def test_no_text_columns_or_empty_frame():
+    empty = pl.DataFrame({"description": pl.Series([], dtype=pl.String)})
+    assert pipeline.mask_pans(empty, pan.STATEMENT_TEXT).equals(empty)
+    numbers = pl.DataFrame({"amount": [1, 2]})
+    assert pipeline.mask_pans(numbers, pan.STATEMENT_TEXT).equals(numbers)
