@@ -42,6 +42,15 @@ def require_columns(found: list[str], required: list[str], file: str) -> None:
                                   f"missing {', '.join(missing)}")
 
 
+def header_has(data: bytes, name: str, columns: tuple[str, ...]) -> bool:
+    """``identify`` for header-row formats: the first line names all of ``columns``."""
+    try:
+        header = header_line(data[:4096], name)
+    except ParseError:
+        return False
+    return all(c in header for c in columns)
+
+
 def read_text_csv(data: bytes, file: str, *, first_line: int = 1) -> pl.DataFrame:
     """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
 

@@ -10,7 +10,6 @@ from datetime import date
 
 import polars as pl
 
-from recon.errors import ParseError
 from recon.money import exponent_expr, minor_expr
 from schemas import quirks
 from schemas.validation import ParsedFile, finish
@@ -36,11 +35,7 @@ _IDENTIFYING = ("balance_transaction_id", "created_utc", "gross", "fee", "net", 
 
 
 def identify(data: bytes, name: str) -> bool:
-    try:
-        header = quirks.header_line(data[:4096], name)
-    except ParseError:
-        return False
-    return all(c in header for c in _IDENTIFYING)
+    return quirks.header_has(data, name, _IDENTIFYING)
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,

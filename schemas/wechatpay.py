@@ -33,11 +33,7 @@ _IDENTIFYING = ("交易时间", "微信订单号", "商户订单号", "应结订
 
 
 def identify(data: bytes, name: str) -> bool:
-    try:
-        header = quirks.header_line(data[:4096], name)
-    except ParseError:
-        return False
-    return all(c in header for c in _IDENTIFYING)
+    return quirks.header_has(data, name, _IDENTIFYING)
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,

@@ -7,6 +7,7 @@ format them. Money stays in integer minor units with its currency; writers conve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from datetime import date, datetime
 
 # The accountants' words for each category (English, Simplified Chinese).
@@ -73,6 +74,14 @@ class Annotation:
     workbook_sha: str | None = None
 
 
+def effective_rate_percent(fee_minor: int, gross_minor: int) -> Decimal | None:
+    """``fee / gross`` in percent, 4 places, half-up; None when there is no gross to divide by.
+    Both amounts are in the same currency's minor units, so the exponent cancels."""
+    if gross_minor == 0:
+        return None
+    return (Decimal(fee_minor) * 100 / Decimal(gross_minor)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class FeeLine:
     source: str
@@ -88,6 +97,10 @@ class FeeLine:
     @property
     def variance_minor(self) -> int:
         return self.actual_fee_minor - self.expected_fee_minor
+
+    @property
+    def effective_rate_percent(self) -> Decimal | None:
+        return effective_rate_percent(self.actual_fee_minor, self.gross_minor)
 
 
 @dataclass(frozen=True)

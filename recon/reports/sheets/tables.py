@@ -1,7 +1,6 @@
 """The plain tables: Aging, Payouts (three-way), Fees, Channels (with a trend chart), Positions."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from openpyxl.chart import LineChart, Reference
@@ -48,7 +47,7 @@ POSITION_COLUMNS: tuple[Column, ...] = (
 
 
 def write_fees(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
-    rows = (([r.source, date.fromisoformat(r.business_date), r.currency, r.payment_method,
+    rows = (([r.source, r.business_date, r.currency, r.payment_method,
               r.txn_type, r.count, r.gross_minor, r.actual_fee_minor, r.expected_fee_minor,
               r.variance_minor,
               None if r.effective_rate_percent is None else r.effective_rate_percent / 100],
