@@ -153,7 +153,8 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         log.info("Breaks %s: %d", name, n)
     from recon import alerts
     exit_code = EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS
-    notified = alerts.notify_run(cfg, summary, exit_code)  # never raises: failures are reported in it
+    gaps = alerts.statement_gaps(cfg, business_date)  # reported whether or not alerts are configured
+    notified = alerts.notify_run(cfg, summary, exit_code, gaps)  # never raises: failures are reported in it
     from prefect.runtime import flow_run
     return {
         "run_id": run_id, "flow_run_id": str(flow_run.id), "business_date": business_date.isoformat(), "status": status,
@@ -162,4 +163,6 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
         "signals": [{"kind": g.kind, "source": g.source, "currency": g.currency} for g in summary.signals],
         "notifications": notified,
+        "statement_gaps": [{"source": g.source, "account": g.account, "previous_date": str(g.previous_date),
+                            "balance_gap": g.balance_gap, "sequence_gap": g.sequence_gap} for g in gaps],
     }

@@ -243,17 +243,32 @@ def send(cfg: Config, n: Notification) -> dict[str, str]:
     return out
 
 
-def notify_run(cfg: Config, summary: RunSummary, exit_code: int) -> dict[str, str]:
+def statement_gaps(cfg: Config, business_date: date) -> list:
+    """The day's statement chain gaps (closing ≠ next opening, skipped sequence numbers), each
+    logged; never raises (a check that cannot run is logged and reports nothing)."""
+    from recon import chain
+    try:
+        gaps = chain.gaps(cfg, business_date)
+    except Exception as e:  # noqa: BLE001 - the check must not cost the run
+        log.warning("Statement chain check skipped: %s", e)
+        return []
+    for g in gaps:
+        what = " and ".join(x for x, on in (("closing ≠ opening", g.balance_gap),
+                                             ("sequence skipped", g.sequence_gap)) if on)
+        log.warning("Statement gap at %s account %s %s: %s between %s and %s (closing %s, opening %s; "
+                    "sequence %s → %s). See docs/operations.md#statement-gap", g.source, g.account,
+                    g.currency, what, g.previous_date, g.business_date, g.previous_closing_minor,
+                    g.opening_minor, g.previous_sequence, g.sequence)
+    return gaps
+
+
+def notify_run(cfg: Config, summary: RunSummary, exit_code: int, gaps: list | None = None) -> dict[str, str]:
     """Build and send the run's notification; never raises (a failure is in the returned dict)."""
     if not configured(cfg.alerts):
         return {}
     try:
-        from recon import chain
-        try:
-            gaps = chain.gaps(cfg, summary.business_date)
-        except Exception as e:  # noqa: BLE001 - the check must not cost the notification
-            log.warning("Statement chain check skipped: %s", e)
-            gaps = []
+        if gaps is None:
+            gaps = statement_gaps(cfg, summary.business_date)
         return send(cfg, run_notification(cfg, summary, exit_code, gaps))
     except Exception as e:  # noqa: BLE001
         log.warning("Alert not built: %s: %s", type(e).__name__, e)

@@ -69,6 +69,9 @@ def _print_result(result: dict) -> None:
         print(f"  source {source:<12} {status}")
     for category, n in result["breaks"].items():
         print(f"  breaks {category:<22} {n}")
+    for g in result.get("statement_gaps", []):
+        kinds = " and ".join(k for k in ("balance_gap", "sequence_gap") if g[k]).replace("_", " ")
+        print(f"  statement gap {g['source']} {g['account']} since {g['previous_date']}: {kinds}")
     for name, path in result["outputs"].items():
         print(f"  {name:<8} {path}")
 

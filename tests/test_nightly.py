@@ -195,6 +195,12 @@ def test_backfill_reconciles_a_range_in_order_carrying_open_items(prefect_harnes
             monkeypatch.setenv(k, v)
         results = backfill(start=DAY, end=date(2026, 11, 23), config_path=str(CONFIG))
     assert [r["business_date"] for r in results] == ["2026-11-21", "2026-11-22", "2026-11-23"]
+    # Statement gaps are reported with no alert channel configured: the generated world draws each
+    # day's opening balance afresh, so every day after the first breaks the chain (both accounts).
+    assert results[0]["statement_gaps"] == []
+    for r in results[1:]:
+        assert {(g["source"], g["balance_gap"]) for g in r["statement_gaps"]} == {("bank", True)}
+        assert len(r["statement_gaps"]) == 2
     con = duckdb.connect(str(config.load(CONFIG).warehouse), read_only=True)
     try:
         carried = con.execute("SELECT run_id, carried_from FROM runs ORDER BY business_date").fetchall()
