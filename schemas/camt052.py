@@ -7,25 +7,13 @@ has both balances, TxsSummry counts and sums, and no missing page between pages 
 """
 from __future__ import annotations
 
-from datetime import date
 
 from schemas import iso20022
-from schemas.iso20022 import Statement
-from schemas.validation import ParsedFile
 
 NAME = "camt052"
 MESSAGE = iso20022.CAMT052
 
 
-def identify(data: bytes, name: str) -> bool:
-    return MESSAGE.sniff(data)
-
-
-def read_statements(data: bytes, file: str) -> list[Statement]:
-    return iso20022.read_statements(MESSAGE, data, file)
-
-
-def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str) -> ParsedFile:
-    return iso20022.parse_message(MESSAGE, data, name=name, source=source, sha256=sha256,
-                                  business_date=business_date, timezone=timezone)
+# identify(data, name), read_statements(data, file), parse(data, *, name, source, sha256,
+# business_date, timezone): shared by every camt message (schemas/iso20022.py).
+identify, read_statements, parse = MESSAGE.identify, MESSAGE.read_statements, MESSAGE.parse

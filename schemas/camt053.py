@@ -7,11 +7,9 @@ statement in the file.
 """
 from __future__ import annotations
 
-from datetime import date
 
 from schemas import iso20022
 from schemas.iso20022 import Statement, control_checks, to_frame
-from schemas.validation import ParsedFile
 
 __all__ = ["NAME", "NAMESPACE", "VERSIONS", "Statement", "control_checks", "identify", "parse",
            "read_statements", "to_frame"]
@@ -22,15 +20,6 @@ NAMESPACE = MESSAGE.namespace
 VERSIONS = MESSAGE.versions
 
 
-def identify(data: bytes, name: str) -> bool:
-    return MESSAGE.sniff(data)
-
-
-def read_statements(data: bytes, file: str) -> list[Statement]:
-    return iso20022.read_statements(MESSAGE, data, file)
-
-
-def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str) -> ParsedFile:
-    return iso20022.parse_message(MESSAGE, data, name=name, source=source, sha256=sha256,
-                                  business_date=business_date, timezone=timezone)
+# identify(data, name), read_statements(data, file), parse(data, *, name, source, sha256,
+# business_date, timezone): shared by every camt message (schemas/iso20022.py).
+identify, read_statements, parse = MESSAGE.identify, MESSAGE.read_statements, MESSAGE.parse

@@ -54,6 +54,18 @@ class Message:
             self.number.encode() + rb"""\.001\.\d{2}["']"""
         return re.search(pattern, data[:4096]) is not None
 
+    # The format-module entry points (schemas/camt05x.py bind these; one implementation for all).
+    def identify(self, data: bytes, name: str) -> bool:
+        return self.sniff(data)
+
+    def read_statements(self, data: bytes, file: str) -> list["Statement"]:
+        return read_statements(self, data, file)
+
+    def parse(self, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+              timezone: str) -> "ParsedFile":
+        return parse_message(self, data, name=name, source=source, sha256=sha256,
+                             business_date=business_date, timezone=timezone)
+
 
 CAMT052 = Message("052", "BkToCstmrAcctRpt", "Rpt", "RptPgntn", range(1, 14))
 CAMT053 = Message("053", "BkToCstmrStmt", "Stmt", "StmtPgntn", range(2, 14))
