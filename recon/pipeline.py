@@ -185,68 +185,126 @@ def _already_loaded(con, f: Fetched) -> SourceStatus | None:
                         "already loaded by an earlier run")
 
 
+@dataclass
+class Prepared:
+    """One file parsed, control-checked, validated and masked, ready to store. Made without the
+    warehouse (only the archive is read), so it can run anywhere: a thread, a Dask worker."""
+    source: str
+    kind: str
+    f: Fetched
+    frame: pl.DataFrame | None = None  # valid rows (STATEMENT_COLUMNS or LEDGER_COLUMNS)
+    quarantine: pl.DataFrame | None = None
+    checks: str = "n/a"  # "ok" when the file's own control totals were checked and held
+    error: str = ""  # set when the file was rejected (nothing of it loads)
+    failed_check: str = ""  # the control total or "parse" that rejected it
+
+
+def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
+    """Parse, check control totals, validate (pandera) and mask one statement file."""
+    data = Archive(cfg.archive).read(f.sha256)
+    try:
+        parsed = registry.parse(source.format, data, name=f.name, source=source.name,
+                                sha256=f.sha256, business_date=business_date,
+                                timezone=source.timezone, options=source.options)
+    except (ParseError, IntegrityError) as e:
+        log.error("%s: %s rejected: %s", source.name, f.name, e)
+        return Prepared(source.name, source.kind, f, error=str(e), failed_check=getattr(e, "check", "parse"))
+    # Card numbers in free text never reach the warehouse (references are left as sent).
+    return Prepared(source.name, source.kind, f, mask_pans(parsed.frame, pan.STATEMENT_TEXT),
+                    mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT), "ok" if parsed.checks else "n/a")
+
+
+def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
+    """Parse, validate and mask one ledger export."""
+    data = Archive(cfg.archive).read(f.sha256)
+    try:
+        valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
+    except ParseError as e:
+        log.error("ledger: %s rejected: %s", f.name, e)
+        return Prepared(LEDGER, LEDGER, f, error=str(e), failed_check="parse")
+    return Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
+                    mask_pans(quarantine, pan.QUARANTINE_TEXT))
+
+
 def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date, run_id: str) -> SourceStatus:
     """Parse, check control totals, validate and load one statement file. A file that fails its
     control totals or cannot be parsed is recorded as rejected and loads nothing."""
+    if done := already_loaded(cfg, f, source.kind):
+        return done
+    return store_statement(cfg, prepare_statement(cfg, source, f, business_date), business_date, run_id)
+
+
+def already_loaded(cfg: Config, f: Fetched, kind: str) -> SourceStatus | None:
+    """The status of a file whose same bytes an earlier run loaded (then nothing is parsed)."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        done = _already_loaded(con, f)
+    finally:
+        con.close()
+    return SourceStatus(**{**done.__dict__, "kind": kind}) if done else None
+
+
+def store_statement(cfg: Config, p: Prepared, business_date: date, run_id: str) -> SourceStatus:
+    """Write a prepared statement file to the warehouse in one transaction (or its rejection)."""
+    f = p.f
     con = warehouse.connect(cfg.warehouse)
     try:
         if done := _already_loaded(con, f):
-            return SourceStatus(**{**done.__dict__, "kind": source.kind})
-        data = Archive(cfg.archive).read(f.sha256)
-        try:
-            parsed = registry.parse(source.format, data, name=f.name, source=source.name,
-                                    sha256=f.sha256, business_date=business_date,
-                                    timezone=source.timezone, options=source.options)
-        except (ParseError, IntegrityError) as e:
-            log.error("%s: %s rejected: %s", source.name, f.name, e)
-            warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,
+            return SourceStatus(**{**done.__dict__, "kind": p.kind})
+        if p.error:
+            warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
                                   remote_path=f.remote_path, size=f.size, business_date=business_date,
-                                  fmt=source.format, status="rejected", line_count=None,
-                                  control_total=getattr(e, "check", "parse"), error=str(e))
-            return SourceStatus(source.name, source.kind, f.name, f.sha256, "rejected",
-                                control_total=getattr(e, "check", "n/a"), error=str(e))
-        valid, quarantine = parsed.frame, parsed.quarantine  # parse() validated with pandera
-        # Card numbers in free text never reach the warehouse (references are left as sent).
-        valid, quarantine = mask_pans(valid, pan.STATEMENT_TEXT), mask_pans(quarantine, pan.QUARANTINE_TEXT)
+                                  fmt=_format_of(cfg, p.source), status="rejected", line_count=None,
+                                  control_total=p.failed_check, error=p.error)
+            return SourceStatus(p.source, p.kind, f.name, f.sha256, "rejected",
+                                control_total=p.failed_check or "n/a", error=p.error)
+        valid, quarantine = p.frame, p.quarantine
         con.execute("BEGIN TRANSACTION")
         warehouse.insert_frame(con, "statement_lines", valid)
         warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
-        checks = "ok" if parsed.checks else "n/a"
         chaos_point("in_load")
-        warehouse.record_file(con, sha256=f.sha256, source=source.name, name=f.name,
+        warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
                               remote_path=f.remote_path, size=f.size, business_date=business_date,
-                              fmt=source.format, status="loaded", line_count=valid.height,
-                              control_total=checks)
+                              fmt=_format_of(cfg, p.source), status="loaded", line_count=valid.height,
+                              control_total=p.checks)
         corrects = getattr(f, "correction_of", None)
         if corrects:  # same name, new bytes: this delivery replaces the earlier one from now on
             con.execute("UPDATE files SET superseded_by = ? WHERE sha256 = ?", [f.sha256, corrects])
             log.warning("%s: %s is a corrected delivery: it replaces sha256 %s… (kept in the archive; "
-                        "earlier runs can still be reproduced with it)", source.name, f.name, corrects[:12])
+                        "earlier runs can still be reproduced with it)", p.source, f.name, corrects[:12])
         con.execute("COMMIT")
         n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
         log.info("%s: %s loaded: %d lines, %d quarantined, control totals %s",
-                 source.name, f.name, valid.height, n_q, checks)
-        return SourceStatus(source.name, source.kind, f.name, f.sha256, "corrected" if corrects else "loaded",
-                            valid.height, n_q, checks, f"corrects {corrects}" if corrects else "")
+                 p.source, f.name, valid.height, n_q, p.checks)
+        return SourceStatus(p.source, p.kind, f.name, f.sha256, "corrected" if corrects else "loaded",
+                            valid.height, n_q, p.checks, f"corrects {corrects}" if corrects else "")
     finally:
         con.close()
+
+
+def _format_of(cfg: Config, source: str) -> str:
+    return next(s.format for s in cfg.sources if s.name == source)
 
 
 def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id: str | None) -> SourceStatus:
     """Append a ledger export (append-only; a changed row is a correction, an equal row nothing).
     An export whose bytes were loaded before adds nothing: re-reading it must never undo a
     correction recorded since."""
+    if done := already_loaded(cfg, f, LEDGER):
+        return done
+    return store_ledger(cfg, prepare_ledger(cfg, f), business_date, run_id)
+
+
+def store_ledger(cfg: Config, p: Prepared, business_date: date | None, run_id: str | None) -> SourceStatus:
+    """Write a prepared ledger export: new and changed entries only, in one transaction."""
+    f = p.f
+    if p.error:
+        return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=p.error)
     con = warehouse.connect(cfg.warehouse)
     try:
         if done := _already_loaded(con, f):
             return SourceStatus(**{**done.__dict__, "kind": LEDGER})
-        data = Archive(cfg.archive).read(f.sha256)
-        try:
-            valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
-            valid, quarantine = mask_pans(valid, pan.LEDGER_TEXT), mask_pans(quarantine, pan.QUARANTINE_TEXT)
-        except ParseError as e:
-            log.error("ledger: %s rejected: %s", f.name, e)
-            return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=str(e))
+        valid, quarantine = p.frame, p.quarantine
         day = business_date or (valid["business_date"].min() if valid.height else date.today())
         con.execute("BEGIN TRANSACTION")
         new, same = warehouse.load_ledger(con, valid, sha256=f.sha256, recorded_at=datetime.now(timezone.utc))

@@ -27,7 +27,8 @@ def strip_bom(data: bytes) -> bytes:
 
 def header_line(data: bytes, file: str) -> list[str]:
     """The header row's names (BOM, CR and backtick padding removed); ParseError if there is none."""
-    first = strip_bom(data).split(b"\n", 1)[0].rstrip(b"\r")
+    body = strip_bom(data[:data.find(b"\n") + 1 or len(data)])  # no copy of the rest of the file
+    first = body.rstrip(b"\r\n")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
