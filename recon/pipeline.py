@@ -10,8 +10,10 @@ import dataclasses
 import json
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
@@ -26,7 +28,7 @@ from recon.errors import IntegrityError, ParseError, ReconError
 from recon.matching import MatchResult, run_cascade
 from recon.reports.model import SourceStatus
 from schemas import registry
-from schemas.ledger import parse_ledger
+from schemas.ledger import parse_ledger_parts
 
 log = logging.getLogger(__name__)
 LEDGER = "ledger"
@@ -196,42 +198,61 @@ class Prepared:
     quarantine: pl.DataFrame | None = None
     checks: str = "n/a"  # "ok" when the file's own control totals were checked and held
     error: str = ""  # set when the file was rejected (nothing of it loads)
-    failed_check: str = ""  # the control total or "parse" that rejected it
+    failed_check: str = ""  # the control total that rejected it ("" when unreadable)
+
+
+# Rows converted, validated and stored at a time for the high-volume CSV formats: bounds the
+# memory of a big file (one part's canonical frame and raw audit copy at once) at ~1 GB.
+PART_ROWS = 1_000_000
 
 
 def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
-    """Parse, check control totals, validate (pandera) and mask one statement file."""
+    """Parse, check control totals, validate (pandera) and mask one statement file, whole."""
+    return next(prepare_statement_parts(cfg, source, f, business_date, rows_per_part=None))
+
+
+def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_date: date,
+                            rows_per_part: int | None = PART_ROWS) -> Iterator[Prepared]:
+    """``prepare_statement`` a part at a time (see ``registry.parse_parts``). A file found bad
+    part-way yields a rejected Prepared last: its store rolls back what it wrote of it."""
     data = Archive(cfg.archive).read(f.sha256)
     try:
-        parsed = registry.parse(source.format, data, name=f.name, source=source.name,
-                                sha256=f.sha256, business_date=business_date,
-                                timezone=source.timezone, options=source.options)
+        for parsed in registry.parse_parts(source.format, data, name=f.name, source=source.name,
+                                           sha256=f.sha256, business_date=business_date,
+                                           timezone=source.timezone, options=source.options,
+                                           rows_per_part=rows_per_part):
+            # Card numbers in free text never reach the warehouse (references are left as sent).
+            yield Prepared(source.name, source.kind, f, mask_pans(parsed.frame, pan.STATEMENT_TEXT),
+                           mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT),
+                           "ok" if parsed.checks else "n/a")
     except (ParseError, IntegrityError) as e:
         log.error("%s: %s rejected: %s", source.name, f.name, e)
-        return Prepared(source.name, source.kind, f, error=str(e), failed_check=getattr(e, "check", "parse"))
-    # Card numbers in free text never reach the warehouse (references are left as sent).
-    return Prepared(source.name, source.kind, f, mask_pans(parsed.frame, pan.STATEMENT_TEXT),
-                    mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT), "ok" if parsed.checks else "n/a")
+        yield Prepared(source.name, source.kind, f, error=str(e), failed_check=getattr(e, "check", ""))
 
 
 def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
-    """Parse, validate and mask one ledger export."""
+    """Parse, validate and mask one ledger export, whole."""
+    return next(prepare_ledger_parts(cfg, f, rows_per_part=None))
+
+
+def prepare_ledger_parts(cfg: Config, f: Fetched, rows_per_part: int | None = PART_ROWS) -> Iterator[Prepared]:
     data = Archive(cfg.archive).read(f.sha256)
     try:
-        valid, quarantine = parse_ledger(data, name=f.name, sha256=f.sha256)  # validated
+        for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256,
+                                                    rows_per_part=rows_per_part):  # validated
+            yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
+                           mask_pans(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
         log.error("ledger: %s rejected: %s", f.name, e)
-        return Prepared(LEDGER, LEDGER, f, error=str(e), failed_check="parse")
-    return Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
-                    mask_pans(quarantine, pan.QUARANTINE_TEXT))
+        yield Prepared(LEDGER, LEDGER, f, error=str(e))
 
 
 def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date, run_id: str) -> SourceStatus:
-    """Parse, check control totals, validate and load one statement file. A file that fails its
-    control totals or cannot be parsed is recorded as rejected and loads nothing."""
+    """Parse, check control totals, validate and load one statement file, a part at a time. A file
+    that fails its control totals or cannot be parsed is recorded as rejected and loads nothing."""
     if done := already_loaded(cfg, f, source.kind):
         return done
-    return store_statement(cfg, prepare_statement(cfg, source, f, business_date), business_date, run_id)
+    return store_statement(cfg, prepare_statement_parts(cfg, source, f, business_date), business_date, run_id)
 
 
 def already_loaded(cfg: Config, f: Fetched, kind: str) -> SourceStatus | None:
@@ -244,28 +265,46 @@ def already_loaded(cfg: Config, f: Fetched, kind: str) -> SourceStatus | None:
     return SourceStatus(**{**done.__dict__, "kind": kind}) if done else None
 
 
-def store_statement(cfg: Config, p: Prepared, business_date: date, run_id: str) -> SourceStatus:
-    """Write a prepared statement file to the warehouse in one transaction (or its rejection)."""
+def _n_quarantined(quarantine: pl.DataFrame) -> int:
+    return quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
+
+
+def store_statement(cfg: Config, prepared: Prepared | Iterable[Prepared], business_date: date,
+                    run_id: str) -> SourceStatus:
+    """Write a prepared statement file (or its parts, in order) to the warehouse in one
+    transaction; a rejection (first or part-way) records the file as rejected and writes none
+    of its lines."""
+    parts = iter([prepared] if isinstance(prepared, Prepared) else prepared)
+    p = next(parts)
     f = p.f
     con = warehouse.connect(cfg.warehouse)
     try:
         if done := _already_loaded(con, f):
             return SourceStatus(**{**done.__dict__, "kind": p.kind})
+        lines = n_q = 0
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for p in chain([p], parts):
+                if p.error:
+                    break
+                lines += warehouse.insert_frame(con, "statement_lines", p.frame)
+                warehouse.insert_frame(con, "quarantine", p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+                n_q += _n_quarantined(p.quarantine)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         if p.error:
+            con.execute("ROLLBACK")
             warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
                                   remote_path=f.remote_path, size=f.size, business_date=business_date,
                                   fmt=_format_of(cfg, p.source), status="rejected", line_count=None,
-                                  control_total=p.failed_check, error=p.error)
+                                  control_total=p.failed_check or "parse", error=p.error)
             return SourceStatus(p.source, p.kind, f.name, f.sha256, "rejected",
                                 control_total=p.failed_check or "n/a", error=p.error)
-        valid, quarantine = p.frame, p.quarantine
-        con.execute("BEGIN TRANSACTION")
-        warehouse.insert_frame(con, "statement_lines", valid)
-        warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
         chaos_point("in_load")
         warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
                               remote_path=f.remote_path, size=f.size, business_date=business_date,
-                              fmt=_format_of(cfg, p.source), status="loaded", line_count=valid.height,
+                              fmt=_format_of(cfg, p.source), status="loaded", line_count=lines,
                               control_total=p.checks)
         corrects = getattr(f, "correction_of", None)
         if corrects:  # same name, new bytes: this delivery replaces the earlier one from now on
@@ -273,11 +312,10 @@ def store_statement(cfg: Config, p: Prepared, business_date: date, run_id: str) 
             log.warning("%s: %s is a corrected delivery: it replaces sha256 %s… (kept in the archive; "
                         "earlier runs can still be reproduced with it)", p.source, f.name, corrects[:12])
         con.execute("COMMIT")
-        n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
         log.info("%s: %s loaded: %d lines, %d quarantined, control totals %s",
-                 p.source, f.name, valid.height, n_q, p.checks)
+                 p.source, f.name, lines, n_q, p.checks)
         return SourceStatus(p.source, p.kind, f.name, f.sha256, "corrected" if corrects else "loaded",
-                            valid.height, n_q, p.checks, f"corrects {corrects}" if corrects else "")
+                            lines, n_q, p.checks, f"corrects {corrects}" if corrects else "")
     finally:
         con.close()
 
@@ -292,11 +330,15 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
     correction recorded since."""
     if done := already_loaded(cfg, f, LEDGER):
         return done
-    return store_ledger(cfg, prepare_ledger(cfg, f), business_date, run_id)
+    return store_ledger(cfg, prepare_ledger_parts(cfg, f), business_date, run_id)
 
 
-def store_ledger(cfg: Config, p: Prepared, business_date: date | None, run_id: str | None) -> SourceStatus:
-    """Write a prepared ledger export: new and changed entries only, in one transaction."""
+def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_date: date | None,
+                 run_id: str | None) -> SourceStatus:
+    """Write a prepared ledger export (or its parts, in order): new and changed entries only, in
+    one transaction; a rejection part-way writes nothing."""
+    parts = iter([prepared] if isinstance(prepared, Prepared) else prepared)
+    p = next(parts)
     f = p.f
     if p.error:
         return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=p.error)
@@ -304,18 +346,33 @@ def store_ledger(cfg: Config, p: Prepared, business_date: date | None, run_id: s
     try:
         if done := _already_loaded(con, f):
             return SourceStatus(**{**done.__dict__, "kind": LEDGER})
-        valid, quarantine = p.frame, p.quarantine
-        day = business_date or (valid["business_date"].min() if valid.height else date.today())
+        recorded_at = datetime.now(timezone.utc)
+        lines = new = same = n_q = 0
+        days: list[date] = []
         con.execute("BEGIN TRANSACTION")
-        new, same = warehouse.load_ledger(con, valid, sha256=f.sha256, recorded_at=datetime.now(timezone.utc))
-        warehouse.insert_frame(con, "quarantine", quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+        try:
+            for p in chain([p], parts):
+                if p.error:
+                    break
+                n, m = warehouse.load_ledger(con, p.frame, sha256=f.sha256, recorded_at=recorded_at)
+                new, same, lines = new + n, same + m, lines + p.frame.height
+                warehouse.insert_frame(con, "quarantine", p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+                n_q += _n_quarantined(p.quarantine)
+                if p.frame.height:
+                    days.append(p.frame["business_date"].min())
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if p.error:
+            con.execute("ROLLBACK")
+            return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=p.error)
+        day = business_date or (min(days) if days else date.today())
         warehouse.record_file(con, sha256=f.sha256, source=LEDGER, name=f.name, remote_path=f.remote_path,
                               size=f.size, business_date=day, fmt="ledger_csv", status="loaded",
-                              line_count=valid.height, control_total="n/a")
+                              line_count=lines, control_total="n/a")
         con.execute("COMMIT")
-        n_q = quarantine.select(pl.col("file_line").n_unique()).item() if quarantine.height else 0
         log.info("ledger: %s: %d entries new, %d unchanged, %d quarantined", f.name, new, same, n_q)
-        return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "loaded", valid.height, n_q, "n/a")
+        return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "loaded", lines, n_q, "n/a")
     finally:
         con.close()
 

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
 
 from recon.money import exponent_expr, minor_expr
@@ -19,8 +21,23 @@ COLUMNS = [
 
 def parse_ledger(data: bytes, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(LEDGER_COLUMNS frame of valid entries, quarantine frame)."""
+    return next(parse_ledger_parts(data, name=name, sha256=sha256))
+
+
+def parse_ledger_parts(data: bytes, *, name: str, sha256: str, rows_per_part: int | None = None,
+                       ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The export as consecutive (valid, quarantine) parts of at most ``rows_per_part`` rows.
+    An export that repeats an entry_id is validated whole, so that every repeat is quarantined
+    whichever parts they fall in."""
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     rows = quirks.read_text_csv(data, name)
+    if rows_per_part and rows.height > rows_per_part and rows["entry_id"].is_duplicated().any():
+        rows_per_part = None
+    for part in quirks.slices(rows, rows_per_part):
+        yield _part(part, name=name, sha256=sha256)
+
+
+def _part(rows: pl.DataFrame, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
     frame = conform_ledger(rows.select(
         "entry_id",

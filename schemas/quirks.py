@@ -101,6 +101,17 @@ def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> N
                                                    f"(the row is cut short: a truncated file?)")
 
 
+def slices(rows: pl.DataFrame, rows_per_part: int | None):
+    """``rows`` in consecutive slices of at most ``rows_per_part`` rows (all of it when None).
+
+    A big file is converted, validated and stored a slice at a time so that only one slice's
+    canonical frame (with its ``raw`` audit copy) is in memory at once; the control totals are
+    checked on the whole text table first."""
+    step = rows_per_part or max(rows.height, 1)
+    for start in range(0, max(rows.height, 1), step):
+        yield rows.slice(start, step)
+
+
 def raw_json(columns: list[str]) -> pl.Expr:
     """The original fields of a line as a JSON object with sorted keys (UTF-8, not escaped)."""
     return pl.struct(sorted(columns)).struct.json_encode().alias("raw")

@@ -7,6 +7,7 @@ claims is a ParseError: recon never guesses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import date
 from types import ModuleType
 
@@ -71,3 +72,19 @@ def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, busines
              name, fmt, parsed.line_count, parsed.frame.height, parsed.quarantine.height,
              len(parsed.checks))
     return parsed
+
+
+def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+                timezone: str, options: dict | None = None,
+                rows_per_part: int | None = None) -> Iterator[ParsedFile]:
+    """``parse`` a part at a time: the high-volume formats (``parse_parts`` in their module) yield
+    consecutive parts of at most ``rows_per_part`` lines once the file's control totals hold;
+    every other format yields its one ParsedFile."""
+    module = FORMATS.get(fmt)
+    if module is None or not hasattr(module, "parse_parts") or options:
+        yield parse(fmt, data, name=name, source=source, sha256=sha256, business_date=business_date,
+                    timezone=timezone, options=options)
+        return
+    yield from module.parse_parts(data, name=name, source=source, sha256=sha256,
+                                  business_date=business_date, timezone=timezone,
+                                  rows_per_part=rows_per_part)

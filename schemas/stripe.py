@@ -6,6 +6,7 @@ leaving the Stripe balance for the bank account).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import polars as pl
@@ -40,8 +41,20 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str) -> ParsedFile:
+    return next(parse_parts(data, name=name, source=source, sha256=sha256,
+                            business_date=business_date, timezone=timezone))
+
+
+def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+                timezone: str, rows_per_part: int | None = None) -> Iterator[ParsedFile]:
+    """The file as consecutive parts of at most ``rows_per_part`` rows (one part when None)."""
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     rows = quirks.read_text_csv(data, name)
+    for part in quirks.slices(rows, rows_per_part):
+        yield _part(part, name=name, source=source, sha256=sha256, business_date=business_date)
+
+
+def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_date: date) -> ParsedFile:
     present = [c for c in rows.columns if c != "file_line"]  # raw keeps only what the file had
     rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()

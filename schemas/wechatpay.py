@@ -5,6 +5,7 @@ summary block (``总交易单数,…`` and one row of totals) that is checked ag
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import polars as pl
@@ -12,7 +13,7 @@ import polars as pl
 from recon.errors import ParseError
 from recon.money import exponent_expr, minor_expr
 from schemas import quirks
-from schemas.validation import ControlCheck, ParsedFile, finish
+from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
 
 NAME = "wechatpay_trade"
 COLUMNS = [
@@ -38,14 +39,23 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str) -> ParsedFile:
+    return next(parse_parts(data, name=name, source=source, sha256=sha256,
+                            business_date=business_date, timezone=timezone))
+
+
+def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
+                timezone: str, rows_per_part: int | None = None) -> Iterator[ParsedFile]:
+    """The file as consecutive parts; the summary block is checked against all rows before the
+    first part is made (a file that does not balance yields nothing)."""
     table, summary, summary_line = _split(data, name)
     quirks.require_columns(quirks.header_line(table, name), COLUMNS, name)
     rows = quirks.read_text_csv(table, name)
-    checks = _summary_checks(rows, _read_summary(summary, summary_line, name))
-    frame, originals = _canonical(rows, sha256=sha256, source=source,
-                                  business_date=business_date, timezone=timezone)
-    return finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
-                  originals=originals)
+    checks = raise_on_failed(_summary_checks(rows, _read_summary(summary, summary_line, name)), name)
+    for part in quirks.slices(rows, rows_per_part):
+        frame, originals = _canonical(part, sha256=sha256, source=source,
+                                      business_date=business_date, timezone=timezone)
+        yield finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
+                     originals=originals)
 
 
 def _split(data: bytes, file: str) -> tuple[bytes, bytes, int]:
