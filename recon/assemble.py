@@ -61,7 +61,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
                                  [run_id]) or datetime.now(timezone.utc)
         breaks = load_breaks(con, cfg, run_id)
         notes = load_annotations(con, {b.break_id for b in breaks}, as_of)
-        fees = tuple(FeeLine(**r) for r in _rows(con, sql.load("report_fees"), [business_date]))
+        fees = tuple(FeeLine(**r) for r in _rows(con, sql.load("report_fees"), {"run_id": run_id}))
         payouts = tuple(
             PayoutLine(source=r["source"], payout_id=r["payout_id"], currency=r["currency"],
                        settled_items=r["items"], settled_net_minor=r["settled_minor"],

@@ -111,6 +111,14 @@ CREATE TABLE IF NOT EXISTS matches (
     evidence          VARCHAR
 );
 
+-- The contracted fee of each priced PSP line a run read (rate card as of that run), computed once
+-- by the fee check and read by the fee report.
+CREATE TABLE IF NOT EXISTS expected_fees (
+    run_id             VARCHAR NOT NULL,
+    line_id            VARCHAR NOT NULL,
+    expected_fee_minor BIGINT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS breaks (
     run_id                 VARCHAR NOT NULL,
     break_id               VARCHAR NOT NULL,

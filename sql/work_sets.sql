@@ -24,12 +24,18 @@ WHERE o.run_id = $prev_run
                                       UNION ALL
                                       SELECT line_id, source FROM statement_lines WHERE o.kind = 'line') i
       WHERE i.id = o.item_id AND r.break_id = substr(sha256('match|' || i.source || '|' || o.item_id), 1, 16));
+-- The latest version is ranked only among the entries that can take part (a version on the day,
+-- or carried): the window never sorts the whole ledger history.
 CREATE OR REPLACE TEMP TABLE work_ledger AS
 SELECT e.* EXCLUDE (version), NULL::VARCHAR AS state
 FROM (
     SELECT *, row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) AS version
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
+      AND entry_id IN (SELECT entry_id FROM ledger_entries
+                       WHERE business_date = $business_date AND recorded_at <= $watermark
+                       UNION ALL
+                       SELECT item_id FROM work_carried WHERE kind = 'ledger')
 ) e
 WHERE e.version = 1
   AND e.source IN (SELECT source FROM work_rules)

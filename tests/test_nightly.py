@@ -177,6 +177,15 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
     try:
         (old_sha, new_sha), = con.execute("SELECT sha256, superseded_by FROM files WHERE source = 'stripe'"
                                           " AND superseded_by IS NOT NULL").fetchall()
+        import sql
+
+        def stripe_fees(run_id):  # the fee report's stripe lines: (lines, gross) of the run's inputs
+            report = sql.load("report_fees").rstrip().rstrip(";")
+            return con.execute(f"SELECT sum(count), sum(gross_minor) FROM ({report}) WHERE source = 'stripe'",
+                               {"run_id": run_id}).fetchone()
+        lines_before, gross_before = stripe_fees(first["run_id"])
+        # the corrected report counts once, with its own amounts (+1.00 on the charge)
+        assert stripe_fees(second["run_id"]) == (lines_before, gross_before + 100)
     finally:
         con.close()
     archive = Archive(cfg.archive)
