@@ -3,10 +3,16 @@
 Runs appear in the Prefect UI as "reconcile 2026-11-21" with tasks "fetch wechatpay",
 "load stripe_itemized_20261121.csv", "match", "reports". Parameters are the business date, the
 sources and the config path; nothing secret ever becomes a parameter.
+
+On Dask (opt-in, flows/fanout.py: ``recon run --dask``, RECON_DASK_ADDRESS or ``[dask]``) fetch
+and parse run on the workers ("fetch wechatpay", "parse stripe_itemized_20261121.csv") and each
+file is stored here ("store stripe_itemized_20261121.csv"); match and reports always run here.
 """
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -72,6 +78,61 @@ def report_task(cfg: Config, run_id: str, business_date: date, started_at, statu
                          pipeline.reports_dir(cfg, business_date, run_id))
 
 
+def _fetch_and_load(cfg: Config, selected: list[Source], business_date: date, run_id: str,
+                    statuses: list[SourceStatus], timings: dict[str, float]) -> dict | None:
+    """Fetch and load the day's files, filling ``statuses`` (ledger first, then the sources as
+    configured). On Dask (flows/fanout.py) when the flow's task runner is a DaskTaskRunner or the
+    environment / config asks for one; returns then where the worker tasks ran."""
+    from prefect.context import FlowRunContext
+    runner = FlowRunContext.get().task_runner
+    if _is_dask(runner):  # nightly.with_options(task_runner=DaskTaskRunner(...)), e.g. recon run --dask
+        from flows import fanout
+        return fanout.fetch_and_load(cfg, runner, selected, business_date, run_id, statuses, timings)
+    if os.environ.get("RECON_DASK_ADDRESS", "").strip() or cfg.dask:  # asked for by env or [dask]
+        from flows import fanout
+        if spec := fanout.resolve(cfg):
+            with fanout.task_runner(spec) as own:  # closed before match: the workers' memory is freed
+                return fanout.fetch_and_load(cfg, own, selected, business_date, run_id, statuses, timings)
+    t = time.perf_counter()
+    ledger_future = fetch_ledger_task.submit(cfg, business_date)
+    futures = {s.name: fetch_task.submit(cfg, s, business_date) for s in selected}
+    arrivals = {name: fut.result() for name, fut in futures.items()}
+    ledger_arrival = ledger_future.result()
+    chaos_point("after_archive")
+    timings["fetch"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if ledger_arrival.missing:
+        statuses.append(pipeline.missing_status(None, ledger_arrival))
+    # The files load concurrently (parsing overlaps; the warehouse serialises the writes);
+    # statuses keep the sequential order: ledger first, then the sources as configured.
+    # The same bytes arriving twice load after the first (then as "already loaded").
+    first: dict[str, object] = {}
+
+    def after(f) -> list:
+        return [first[f.sha256]] if f.sha256 in first else []
+
+    loads: list = []
+    for f in ledger_arrival.files:
+        loads.append(load_ledger_task.submit(cfg, f, business_date, run_id, wait_for=after(f)))
+        first.setdefault(f.sha256, loads[-1])
+    for s in selected:
+        arrival = arrivals[s.name]
+        if arrival.missing:
+            loads.append(pipeline.missing_status(s, arrival))
+        for f in arrival.files:
+            loads.append(load_task.submit(cfg, s, f, business_date, run_id, wait_for=after(f)))
+            first.setdefault(f.sha256, loads[-1])
+    statuses.extend(x if isinstance(x, SourceStatus) else x.result() for x in loads)
+    timings["load"] = time.perf_counter() - t
+    return None
+
+
+def _is_dask(runner) -> bool:
+    module = sys.modules.get("prefect_dask.task_runners")  # never imported: not a Dask runner
+    return module is not None and isinstance(runner, module.DaskTaskRunner)
+
+
 def yesterday(cfg: Config) -> date:
     return datetime.now(ZoneInfo(cfg.timezone)).date() - timedelta(days=1)
 
@@ -96,38 +157,7 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
     timings: dict[str, float] = {}
     statuses: list[SourceStatus] = []
     try:
-        t = time.perf_counter()
-        ledger_future = fetch_ledger_task.submit(cfg, business_date)
-        futures = {s.name: fetch_task.submit(cfg, s, business_date) for s in selected}
-        arrivals = {name: fut.result() for name, fut in futures.items()}
-        ledger_arrival = ledger_future.result()
-        chaos_point("after_archive")
-        timings["fetch"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        if ledger_arrival.missing:
-            statuses.append(pipeline.missing_status(None, ledger_arrival))
-        # The files load concurrently (parsing overlaps; the warehouse serialises the writes);
-        # statuses keep the sequential order: ledger first, then the sources as configured.
-        # The same bytes arriving twice load after the first (then as "already loaded").
-        first: dict[str, object] = {}
-
-        def after(f) -> list:
-            return [first[f.sha256]] if f.sha256 in first else []
-
-        loads: list = []
-        for f in ledger_arrival.files:
-            loads.append(load_ledger_task.submit(cfg, f, business_date, run_id, wait_for=after(f)))
-            first.setdefault(f.sha256, loads[-1])
-        for s in selected:
-            arrival = arrivals[s.name]
-            if arrival.missing:
-                loads.append(pipeline.missing_status(s, arrival))
-            for f in arrival.files:
-                loads.append(load_task.submit(cfg, s, f, business_date, run_id, wait_for=after(f)))
-                first.setdefault(f.sha256, loads[-1])
-        statuses.extend(x if isinstance(x, SourceStatus) else x.result() for x in loads)
-        timings["load"] = time.perf_counter() - t
+        dask = _fetch_and_load(cfg, selected, business_date, run_id, statuses, timings)
         chaos_point("after_load")
 
         t = time.perf_counter()
@@ -163,6 +193,13 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
         "signals": [{"kind": g.kind, "source": g.source, "currency": g.currency} for g in summary.signals],
         "notifications": notified,
+        "dask": dask,  # None on the thread pool; else scheduler, workers and where each task ran
         "statement_gaps": [{"source": g.source, "account": g.account, "previous_date": str(g.previous_date),
                             "balance_gap": g.balance_gap, "sequence_gap": g.sequence_gap} for g in gaps],
     }
+
+
+if __name__ != "flows.nightly":  # pragma: no cover - loaded from its path (`prefect deploy flows/nightly.py:nightly`)
+    # Prefect then imports this file as a module named "nightly", which Dask workers cannot import
+    # when they unpickle the flow run's context: hand out the package's flow instead.
+    from flows.nightly import nightly  # noqa: F811

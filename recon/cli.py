@@ -21,6 +21,7 @@ def _prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recon,connectors,schemas,flows")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # --dask: no cluster life-cycle chatter
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
@@ -47,6 +48,12 @@ def cmd_generate(args) -> int:
 def cmd_run(args) -> int:
     _prefect_env()
     from flows.nightly import nightly
+    if args.dask:  # README "Beyond one machine"; --dask off overrides $RECON_DASK_ADDRESS and [dask]
+        from flows import fanout
+        if spec := fanout.parse_spec(args.dask, "--dask"):
+            nightly = nightly.with_options(task_runner=fanout.task_runner(spec))
+        else:
+            os.environ[fanout.ENV] = "off"
     result = nightly(business_date=args.date, sources=args.sources or None,
                      config_path=str(_config(args)), language=args.language)
     _print_result(result)
@@ -74,6 +81,8 @@ def _print_result(result: dict) -> None:
         print(f"  statement gap {g['source']} {g['account']} since {g['previous_date']}: {kinds}")
     for name, path in result["outputs"].items():
         print(f"  {name:<8} {path}")
+    if result.get("dask"):
+        print(f"  dask     {result['dask']['scheduler']}, {len(result['dask']['workers'])} workers")
 
 
 def cmd_ledger_load(args) -> int:
@@ -245,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated source names (default: all configured)")
     r.add_argument("--config", help=f"config file (default: $RECON_CONFIG or {DEFAULT_CONFIG})")
     r.add_argument("--language", choices=("en", "zh"), default="en", help="workbook labels")
+    r.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS|local[:N]|off",
+                   help="fetch and parse on Dask: a scheduler (tcp://host:8786) or a local cluster of N "
+                        "processes (default: $RECON_DASK_ADDRESS, else [dask] in the config)")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("backfill", formatter_class=fmt,

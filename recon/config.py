@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from recon.errors import ConfigError
-from recon.config_ops import AlertsConfig, SignalsConfig, _alerts, _signals
+from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
 KINDS = ("psp", "bank")
@@ -118,6 +118,7 @@ class Config:
     sources: tuple[Source, ...]
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
+    dask: DaskConfig | None = None  # [dask]: fan fetch and parse out on Dask (flows/fanout.py)
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -311,7 +312,7 @@ def load(path: str | Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "(syntax)", f"not valid TOML: {e}") from e
     top = _Reader(path, doc, "")
-    top.unknown({"paths", "run", "ledger", "sources", "alerts", "signals"})
+    top.unknown({"paths", "run", "ledger", "sources", "alerts", "signals", "dask"})
     paths, run, ledger = top.sub("paths"), top.sub("run"), top.sub("ledger")
     paths.unknown({"warehouse", "archive", "reports"})
     run.unknown({"timezone", "schedule"})
@@ -342,4 +343,5 @@ def load(path: str | Path) -> Config:
         sources=sources,
         alerts=_alerts(top.sub("alerts") if "alerts" in doc else None),
         signals=_signals(top.sub("signals") if "signals" in doc else None),
+        dask=_dask(top.sub("dask") if "dask" in doc else None),
     )

@@ -1,5 +1,5 @@
-"""The operational tables of the config file: ``[alerts]`` (where the nightly verdict goes) and
-``[signals]`` (risk-signal thresholds). Parsed with the same key-naming reader as the rest of the
+"""The operational tables of the config file: ``[alerts]`` (where the nightly verdict goes),
+``[signals]`` (risk-signal thresholds) and ``[dask]`` (where fetch and parse fan out). Parsed with the same key-naming reader as the rest of the
 file (``recon.config``); secrets are never values here, only the names of environment variables.
 """
 from __future__ import annotations
@@ -45,6 +45,40 @@ class SignalsConfig:
     payout_delay_days: int = 1  # later than the channel's usual delay by this many days
     large_break: dict[str, int] = field(default_factory=dict)  # currency → |difference| minor
     repeated_reference_days: int = 30  # look this far back for a payment reference seen again
+
+
+@dataclass(frozen=True)
+class DaskConfig:
+    """Where the nightly flow fans fetch and parse out ([dask]; README "Beyond one machine"):
+    the ``address`` of an existing Dask scheduler, or a LocalCluster of ``n_workers`` processes."""
+    address: str | None = None
+    n_workers: int | None = None
+    threads_per_worker: int = 1
+
+
+DASK_ADDRESS = re.compile(r"(?:tcp|tls|ucx)://\S+:\d+|[^\s/:]+:\d+")
+
+
+def _dask(r: object | None) -> DaskConfig | None:
+    """None (no Dask) without the table, or when it names neither an address nor n_workers (so
+    ``address = "${RECON_DASK_ADDRESS:-}"`` stays off until the variable is set)."""
+    if r is None:
+        return None
+    r.unknown({"address", "n_workers", "threads_per_worker"})
+    address = r.get("address", str, "").strip() or None
+    n_workers = r.get("n_workers", int, None)
+    threads = r.get("threads_per_worker", int, 1)
+    if address and n_workers is not None:
+        r.fail("n_workers", "expected either address (an existing cluster) or n_workers (a local one), not both")
+    if address and not DASK_ADDRESS.fullmatch(address):
+        r.fail("address", f"expected a Dask scheduler address like \"tcp://10.0.0.5:8786\", found {address!r}")
+    if n_workers is not None and n_workers < 1:
+        r.fail("n_workers", f"expected a number of worker processes >= 1, found {n_workers}")
+    if threads < 1:
+        r.fail("threads_per_worker", f"expected a number >= 1, found {threads}")
+    if not address and n_workers is None:
+        return None
+    return DaskConfig(address=address, n_workers=n_workers, threads_per_worker=threads)
 
 
 def _amounts(r, key: str) -> dict[str, int]:
