@@ -101,7 +101,8 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     con.execute("CREATE OR REPLACE TEMP TABLE work_inputs (sha256 VARCHAR)")
     if inputs is None:
         con.execute("INSERT INTO work_inputs SELECT DISTINCT file_sha256 FROM statement_lines "
-                    "WHERE business_date = ?", [business_date])
+                    "WHERE business_date = ? AND file_sha256 NOT IN "  # not a file still loading
+                    "(SELECT sha256 FROM files WHERE parse_status <> 'loaded')", [business_date])
     else:
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
     sql.execute(con, "work_sets", params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] 
                                     "RETURNING run_id")
         for (old,) in stale:
             log.warning("Run %s never finished (killed?); marked interrupted", old)
+        for sha, name in warehouse.rows(con, "SELECT sha256, name FROM files WHERE parse_status = 'loading'"):
+            log.warning("%s was left half-loaded by an interrupted run: its lines are cleared and it "
+                        "loads again when fetched", name)
+            with warehouse.transaction(con):
+                warehouse.clear_file(con, sha)
+                con.execute("DELETE FROM files WHERE sha256 = ?", [sha])
         con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
                     "config_sha256, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
                     [run_id, business_date, started, __version__, cfg.sha256,
@@ -201,18 +208,19 @@ class Prepared:
     failed_check: str = ""  # the control total that rejected it ("" when unreadable)
 
 
-# Rows converted, validated and stored at a time for the high-volume CSV formats: bounds the
-# memory of a big file (one part's canonical frame and raw audit copy at once) at ~1 GB.
-PART_ROWS = 1_000_000
+# Bytes of a high-volume CSV file read, converted, validated and stored at a time: bounds the
+# memory of a big file (one part's text table, canonical frame and raw audit copy at once;
+# about 15x the part's bytes) whatever the file's size. RECON_PART_MB overrides it.
+PART_BYTES = int(os.environ.get("RECON_PART_MB", "128")) << 20
 
 
 def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
     """Parse, check control totals, validate (pandera) and mask one statement file, whole."""
-    return next(prepare_statement_parts(cfg, source, f, business_date, rows_per_part=None))
+    return next(prepare_statement_parts(cfg, source, f, business_date, part_bytes=None))
 
 
 def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_date: date,
-                            rows_per_part: int | None = PART_ROWS) -> Iterator[Prepared]:
+                            part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     """``prepare_statement`` a part at a time (see ``registry.parse_parts``). A file found bad
     part-way yields a rejected Prepared last: its store rolls back what it wrote of it."""
     data = Archive(cfg.archive).read(f.sha256)
@@ -220,7 +228,7 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
         for parsed in registry.parse_parts(source.format, data, name=f.name, source=source.name,
                                            sha256=f.sha256, business_date=business_date,
                                            timezone=source.timezone, options=source.options,
-                                           rows_per_part=rows_per_part):
+                                           part_bytes=part_bytes):
             # Card numbers in free text never reach the warehouse (references are left as sent).
             yield Prepared(source.name, source.kind, f, mask_pans(parsed.frame, pan.STATEMENT_TEXT),
                            mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT),
@@ -232,14 +240,14 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
 
 def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
     """Parse, validate and mask one ledger export, whole."""
-    return next(prepare_ledger_parts(cfg, f, rows_per_part=None))
+    return next(prepare_ledger_parts(cfg, f, part_bytes=None))
 
 
-def prepare_ledger_parts(cfg: Config, f: Fetched, rows_per_part: int | None = PART_ROWS) -> Iterator[Prepared]:
+def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     data = Archive(cfg.archive).read(f.sha256)
     try:
         for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256,
-                                                    rows_per_part=rows_per_part):  # validated
+                                                    part_bytes=part_bytes):  # validated
             yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
                            mask_pans(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
@@ -271,47 +279,56 @@ def _n_quarantined(quarantine: pl.DataFrame) -> int:
 
 def store_statement(cfg: Config, prepared: Prepared | Iterable[Prepared], business_date: date,
                     run_id: str) -> SourceStatus:
-    """Write a prepared statement file (or its parts, in order) to the warehouse in one
-    transaction; a rejection (first or part-way) records the file as rejected and writes none
-    of its lines."""
+    """Write a prepared statement file (or its parts, in order) to the warehouse.
+
+    The file is recorded as 'loading', each part is committed on its own (DuckDB keeps a
+    transaction's rows in memory: one transaction for a 10M-line file would not fit), and the
+    file becomes 'loaded' last. Nothing reads the lines of a file that is not 'loaded'; a file
+    found bad part-way is cleared and recorded as rejected; one left 'loading' by a killed run is
+    cleared before anything else loads (``clear_partial_loads``)."""
     parts = iter([prepared] if isinstance(prepared, Prepared) else prepared)
     p = next(parts)
     f = p.f
+    fmt = _format_of(cfg, p.source)
     con = warehouse.connect(cfg.warehouse)
     try:
         if done := _already_loaded(con, f):
             return SourceStatus(**{**done.__dict__, "kind": p.kind})
+
+        def record(status, lines=None, control_total="", error=""):
+            warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
+                                  remote_path=f.remote_path, size=f.size, business_date=business_date,
+                                  fmt=fmt, status=status, line_count=lines,
+                                  control_total=control_total, error=error)
+
         lines = n_q = 0
-        con.execute("BEGIN TRANSACTION")
-        try:
+        if not p.error:
+            with warehouse.transaction(con):
+                warehouse.clear_file(con, f.sha256)
+                record("loading")
             for p in chain([p], parts):
                 if p.error:
                     break
-                lines += warehouse.insert_frame(con, "statement_lines", p.frame)
-                warehouse.insert_frame(con, "quarantine", p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
+                with warehouse.transaction(con):
+                    lines += warehouse.insert_frame(con, "statement_lines", p.frame)
+                    warehouse.insert_frame(con, "quarantine",
+                                           p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
                 n_q += _n_quarantined(p.quarantine)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         if p.error:
-            con.execute("ROLLBACK")
-            warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
-                                  remote_path=f.remote_path, size=f.size, business_date=business_date,
-                                  fmt=_format_of(cfg, p.source), status="rejected", line_count=None,
-                                  control_total=p.failed_check or "parse", error=p.error)
+            with warehouse.transaction(con):
+                warehouse.clear_file(con, f.sha256)
+                record("rejected", control_total=p.failed_check or "parse", error=p.error)
             return SourceStatus(p.source, p.kind, f.name, f.sha256, "rejected",
                                 control_total=p.failed_check or "n/a", error=p.error)
         chaos_point("in_load")
-        warehouse.record_file(con, sha256=f.sha256, source=p.source, name=f.name,
-                              remote_path=f.remote_path, size=f.size, business_date=business_date,
-                              fmt=_format_of(cfg, p.source), status="loaded", line_count=lines,
-                              control_total=p.checks)
         corrects = getattr(f, "correction_of", None)
-        if corrects:  # same name, new bytes: this delivery replaces the earlier one from now on
-            con.execute("UPDATE files SET superseded_by = ? WHERE sha256 = ?", [f.sha256, corrects])
+        with warehouse.transaction(con):
+            record("loaded", lines, p.checks)
+            if corrects:  # same name, new bytes: this delivery replaces the earlier one from now on
+                con.execute("UPDATE files SET superseded_by = ? WHERE sha256 = ?", [f.sha256, corrects])
+        if corrects:
             log.warning("%s: %s is a corrected delivery: it replaces sha256 %s… (kept in the archive; "
                         "earlier runs can still be reproduced with it)", p.source, f.name, corrects[:12])
-        con.execute("COMMIT")
         log.info("%s: %s loaded: %d lines, %d quarantined, control totals %s",
                  p.source, f.name, lines, n_q, p.checks)
         return SourceStatus(p.source, p.kind, f.name, f.sha256, "corrected" if corrects else "loaded",
@@ -335,8 +352,8 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
 
 def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_date: date | None,
                  run_id: str | None) -> SourceStatus:
-    """Write a prepared ledger export (or its parts, in order): new and changed entries only, in
-    one transaction; a rejection part-way writes nothing."""
+    """Write a prepared ledger export (or its parts, in order): new and changed entries only, a
+    part per transaction under the same 'loading' protocol as ``store_statement``."""
     parts = iter([prepared] if isinstance(prepared, Prepared) else prepared)
     p = next(parts)
     f = p.f
@@ -346,31 +363,35 @@ def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_
     try:
         if done := _already_loaded(con, f):
             return SourceStatus(**{**done.__dict__, "kind": LEDGER})
+
+        def record(status, day, lines=None):
+            warehouse.record_file(con, sha256=f.sha256, source=LEDGER, name=f.name, remote_path=f.remote_path,
+                                  size=f.size, business_date=day, fmt="ledger_csv", status=status,
+                                  line_count=lines, control_total="n/a" if status == "loaded" else "")
+
         recorded_at = datetime.now(timezone.utc)
         lines = new = same = n_q = 0
         days: list[date] = []
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for p in chain([p], parts):
-                if p.error:
-                    break
+        with warehouse.transaction(con):
+            warehouse.clear_file(con, f.sha256)
+            record("loading", business_date or date.today())
+        for p in chain([p], parts):
+            if p.error:
+                break
+            with warehouse.transaction(con):
                 n, m = warehouse.load_ledger(con, p.frame, sha256=f.sha256, recorded_at=recorded_at)
-                new, same, lines = new + n, same + m, lines + p.frame.height
                 warehouse.insert_frame(con, "quarantine", p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
-                n_q += _n_quarantined(p.quarantine)
-                if p.frame.height:
-                    days.append(p.frame["business_date"].min())
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            new, same, lines = new + n, same + m, lines + p.frame.height
+            n_q += _n_quarantined(p.quarantine)
+            if p.frame.height:
+                days.append(p.frame["business_date"].min())
         if p.error:
-            con.execute("ROLLBACK")
+            with warehouse.transaction(con):
+                warehouse.clear_file(con, f.sha256)
+                con.execute("DELETE FROM files WHERE sha256 = ?", [f.sha256])  # as before: not recorded
             return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "rejected", error=p.error)
-        day = business_date or (min(days) if days else date.today())
-        warehouse.record_file(con, sha256=f.sha256, source=LEDGER, name=f.name, remote_path=f.remote_path,
-                              size=f.size, business_date=day, fmt="ledger_csv", status="loaded",
-                              line_count=lines, control_total="n/a")
-        con.execute("COMMIT")
+        with warehouse.transaction(con):
+            record("loaded", business_date or (min(days) if days else date.today()), lines)
         log.info("ledger: %s: %d entries new, %d unchanged, %d quarantined", f.name, new, same, n_q)
         return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "loaded", lines, n_q, "n/a")
     finally:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -114,7 +116,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
+        con = _open(str(path))
     except duckdb.IOException as e:
         if "lock" in str(e).lower():
             raise WarehouseLocked(
@@ -128,6 +130,20 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         sql.execute(con, "ddl")
         con.execute(MACROS)
     return con
+
+
+def _open(path: str) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, one thread at a time, waiting out the moment when another thread's last
+    connection to the same file is closing (DuckDB then refuses to attach it again)."""
+    for attempt in range(100):
+        try:
+            with _SCHEMA_LOCK:
+                return duckdb.connect(path)
+        except duckdb.Error as e:
+            if "Unique file handle conflict" not in str(e) or attempt == 99:
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")
 
 
 def _apply_settings(con, path: Path | str) -> None:
@@ -170,6 +186,24 @@ def record_file(con, *, sha256: str, source: str, name: str, remote_path: str | 
         "format, parse_status, line_count, control_total, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, name, remote_path, size, datetime.now(timezone.utc), business_date, fmt,
          status, line_count, control_total, error])
+
+
+@contextmanager
+def transaction(con):
+    """BEGIN … COMMIT, or ROLLBACK and re-raise."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def clear_file(con, sha256: str) -> None:
+    """Remove every row a (half-)load of the file wrote: its lines, ledger versions, quarantine."""
+    for table in ("statement_lines", "ledger_entries", "quarantine"):
+        con.execute(f"DELETE FROM {table} WHERE file_sha256 = ?", [sha256])
 
 
 def insert_frame(con, table: str, frame: pl.DataFrame) -> int:

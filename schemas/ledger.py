@@ -21,20 +21,26 @@ COLUMNS = [
 
 def parse_ledger(data: bytes, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(LEDGER_COLUMNS frame of valid entries, quarantine frame)."""
-    return next(parse_ledger_parts(data, name=name, sha256=sha256))
+    (whole,) = parse_ledger_parts(data, name=name, sha256=sha256)
+    return whole
 
 
-def parse_ledger_parts(data: bytes, *, name: str, sha256: str, rows_per_part: int | None = None,
+def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int | None = None,
                        ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """The export as consecutive (valid, quarantine) parts of at most ``rows_per_part`` rows.
-    An export that repeats an entry_id is validated whole, so that every repeat is quarantined
-    whichever parts they fall in."""
+    """The export as consecutive (valid, quarantine) parts of about ``part_bytes`` bytes. An
+    export that repeats an entry_id is validated whole, so that every repeat is quarantined
+    whichever parts they fall in (its ids are read once to know)."""
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
-    rows = quirks.read_text_csv(data, name)
-    if rows_per_part and rows.height > rows_per_part and rows["entry_id"].is_duplicated().any():
-        rows_per_part = None
-    for part in quirks.slices(rows, rows_per_part):
-        yield _part(part, name=name, sha256=sha256)
+    ranges = quirks.part_ranges(data, part_bytes)
+    if len(ranges) > 1:
+        ids = pl.concat([quirks.read_text_csv(quirks.part_data(data, start, stop), name,
+                                              first_line=line, columns=["entry_id"])["entry_id"]
+                         for start, stop, line in ranges])
+        if ids.is_duplicated().any():
+            ranges = quirks.part_ranges(data, None)
+    for start, stop, line in ranges:
+        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
+        yield _part(rows, name=name, sha256=sha256)
 
 
 def _part(rows: pl.DataFrame, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:

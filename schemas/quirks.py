@@ -52,24 +52,27 @@ def header_has(data: bytes, name: str, columns: tuple[str, ...]) -> bool:
     return all(c in header for c in columns)
 
 
-def read_text_csv(data: bytes, file: str, *, first_line: int = 1) -> pl.DataFrame:
+def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
+                  columns: list[str] | None = None) -> pl.DataFrame:
     """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
 
     ``first_line`` is the physical line of the header within the whole file. Rows are mapped to
     lines by position, so a quoted field spanning lines or a blank line would shift every line
     number after it: that is refused here rather than reported against the wrong line.
+    ``columns``: read only these (the row checks still see every field).
     """
     body = strip_bom(data)
     try:
         frame = pl.read_csv(io.BytesIO(body), infer_schema=False, encoding="utf8",
-                            truncate_ragged_lines=False)
+                            truncate_ragged_lines=False, columns=columns)
     except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
     physical = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
     if physical != frame.height + 1:
         raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
                                      f"lines: blank lines or quoted line breaks)")
-    width = len(frame.columns)
+    width = len(frame.columns) if columns is None else len(next(csv.reader([
+        body[:body.find(b"\n") + 1 or len(body)].decode("utf-8", errors="replace")]), []))
     # Fast path: polars already refuses a row with too many fields, so with no quoting in the file
     # an exact total of separators means every row has exactly the header's width.
     if b'"' in body or body.count(b",") != (width - 1) * (frame.height + 1):
@@ -77,6 +80,32 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1) -> pl.DataFram
     frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
     return frame.with_columns(
         pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
+
+
+def part_ranges(data: bytes, part_bytes: int | None, end: int | None = None) -> list[tuple[int, int, int]]:
+    """Cut a header-row CSV (``data[:end]``) into parts of about ``part_bytes`` bytes at line ends:
+    ``(start, stop, header_line)`` per part, where ``header_line`` is the physical line number the
+    part's rows follow (``read_text_csv(part_data(...), first_line=header_line)`` numbers them as
+    in the whole file). One part when ``part_bytes`` is None or the table is smaller."""
+    end = len(data) if end is None else end
+    header_end = data.find(b"\n", 0, end) + 1
+    if not part_bytes or end - header_end <= part_bytes or header_end == 0:
+        return [(0, end, 1)]
+    ranges, start, line = [], header_end, 1
+    while start < end:
+        cut = data.find(b"\n", min(start + part_bytes, end - 1), end)
+        stop = end if cut < 0 else cut + 1
+        ranges.append((start, stop, line))
+        line += data.count(b"\n", start, stop)
+        start = stop
+    return ranges
+
+
+def part_data(data: bytes, start: int, stop: int) -> bytes:
+    """The header row followed by ``data[start:stop]`` (one part of ``part_ranges``)."""
+    if start == 0:
+        return data[:stop]
+    return data[:data.find(b"\n") + 1] + data[start:stop]
 
 
 def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> None:
@@ -99,17 +128,6 @@ def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> N
         found = len(next(csv.reader([lines[i]]), []))
         raise ParseError(file, first_line + 1 + i, f"expected {width} fields as in the header, found {found} "
                                                    f"(the row is cut short: a truncated file?)")
-
-
-def slices(rows: pl.DataFrame, rows_per_part: int | None):
-    """``rows`` in consecutive slices of at most ``rows_per_part`` rows (all of it when None).
-
-    A big file is converted, validated and stored a slice at a time so that only one slice's
-    canonical frame (with its ``raw`` audit copy) is in memory at once; the control totals are
-    checked on the whole text table first."""
-    step = rows_per_part or max(rows.height, 1)
-    for start in range(0, max(rows.height, 1), step):
-        yield rows.slice(start, step)
 
 
 def raw_json(columns: list[str]) -> pl.Expr:

@@ -76,9 +76,9 @@ def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, busines
 
 def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, options: dict | None = None,
-                rows_per_part: int | None = None) -> Iterator[ParsedFile]:
+                part_bytes: int | None = None) -> Iterator[ParsedFile]:
     """``parse`` a part at a time: the high-volume formats (``parse_parts`` in their module) yield
-    consecutive parts of at most ``rows_per_part`` lines once the file's control totals hold;
+    consecutive parts of about ``part_bytes`` bytes of lines once the file's control totals hold;
     every other format yields its one ParsedFile."""
     module = FORMATS.get(fmt)
     if module is None or not hasattr(module, "parse_parts") or options:
@@ -87,4 +87,4 @@ def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, b
         return
     yield from module.parse_parts(data, name=name, source=source, sha256=sha256,
                                   business_date=business_date, timezone=timezone,
-                                  rows_per_part=rows_per_part)
+                                  part_bytes=part_bytes)

@@ -41,17 +41,18 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str) -> ParsedFile:
-    return next(parse_parts(data, name=name, source=source, sha256=sha256,
-                            business_date=business_date, timezone=timezone))
+    (whole,) = parse_parts(data, name=name, source=source, sha256=sha256,
+                           business_date=business_date, timezone=timezone)
+    return whole
 
 
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-                timezone: str, rows_per_part: int | None = None) -> Iterator[ParsedFile]:
-    """The file as consecutive parts of at most ``rows_per_part`` rows (one part when None)."""
+                timezone: str, part_bytes: int | None = None) -> Iterator[ParsedFile]:
+    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None)."""
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
-    rows = quirks.read_text_csv(data, name)
-    for part in quirks.slices(rows, rows_per_part):
-        yield _part(part, name=name, source=source, sha256=sha256, business_date=business_date)
+    for start, stop, line in quirks.part_ranges(data, part_bytes):
+        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
+        yield _part(rows, name=name, source=source, sha256=sha256, business_date=business_date)
 
 
 def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_date: date) -> ParsedFile:

@@ -39,33 +39,55 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str) -> ParsedFile:
-    return next(parse_parts(data, name=name, source=source, sha256=sha256,
-                            business_date=business_date, timezone=timezone))
+    (whole,) = parse_parts(data, name=name, source=source, sha256=sha256,
+                           business_date=business_date, timezone=timezone)
+    return whole
 
 
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-                timezone: str, rows_per_part: int | None = None) -> Iterator[ParsedFile]:
-    """The file as consecutive parts; the summary block is checked against all rows before the
-    first part is made (a file that does not balance yields nothing)."""
-    table, summary, summary_line = _split(data, name)
-    quirks.require_columns(quirks.header_line(table, name), COLUMNS, name)
-    rows = quirks.read_text_csv(table, name)
-    checks = raise_on_failed(_summary_checks(rows, _read_summary(summary, summary_line, name)), name)
-    for part in quirks.slices(rows, rows_per_part):
-        frame, originals = _canonical(part, sha256=sha256, source=source,
-                                      business_date=business_date, timezone=timezone)
-        yield finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
-                     originals=originals)
+                timezone: str, part_bytes: int | None = None) -> Iterator[ParsedFile]:
+    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None).
+
+    One part: the summary block is checked before it is made. Several: each part's rows are
+    added up as it is made and the summary is checked after the last one; the last ParsedFile
+    (with no rows) carries the checks, or IntegrityError is raised there: whoever stores the
+    parts must then drop them (``pipeline.store_statement`` does), so a big file is read once."""
+    at, summary_line = _split(data, name)
+    quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
+    totals = _read_summary(data[at:], summary_line, name)
+    ranges = quirks.part_ranges(data, part_bytes, end=at)
+    if len(ranges) == 1:
+        rows = quirks.read_text_csv(data[:at], name)
+        checks = raise_on_failed(_summary_checks(_found(rows), totals), name)
+        yield _part(rows, checks, sha256=sha256, source=source, name=name,
+                    business_date=business_date, timezone=timezone)
+        return
+    found: dict[str, int] = {}
+    for start, stop, line in ranges:
+        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
+        found = {k: found.get(k, 0) + v for k, v in _found(rows).items()}
+        yield _part(rows, (), sha256=sha256, source=source, name=name,
+                    business_date=business_date, timezone=timezone)
+    checks = raise_on_failed(_summary_checks(found, totals), name)
+    yield _part(rows.clear(), checks, sha256=sha256, source=source, name=name,
+                business_date=business_date, timezone=timezone)
 
 
-def _split(data: bytes, file: str) -> tuple[bytes, bytes, int]:
-    """The table part, the summary block and the summary header's physical line number."""
+def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, business_date: date,
+          timezone: str) -> ParsedFile:
+    frame, originals = _canonical(rows, sha256=sha256, source=source,
+                                  business_date=business_date, timezone=timezone)
+    return finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
+                  originals=originals)
+
+
+def _split(data: bytes, file: str) -> tuple[int, int]:
+    """Where the summary block starts (the table is ``data[:at]``) and its header's physical line."""
     at = max(data.rfind(b"\n" + _SUMMARY_MARK), data.rfind(b"\n`" + _SUMMARY_MARK))
     if at < 0:
         raise ParseError(file, None, "expected the summary block (a row starting with 总交易单数) "
                                      "after the data rows")
-    table = data[: at + 1]
-    return table, data[at + 1:], table.count(b"\n") + 1
+    return at + 1, data.count(b"\n", 0, at + 1) + 1
 
 
 def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:
@@ -82,7 +104,9 @@ def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:
     return dict(zip(names, values))
 
 
-def _summary_checks(rows: pl.DataFrame, totals: dict[str, str]) -> list[ControlCheck]:
+def _found(rows: pl.DataFrame) -> dict[str, int]:
+    """What the rows add up to, per totalled column (in check units), with the number of rows and,
+    per column, of values present but unreadable. Parts add up: sum the dicts."""
     totalled = [col for col in SUMMARY.values() if col]
     units = rows.select(  # each column's units once, then both sums over them
         *[quirks.check_units(pl.col(col)).alias(col) for col in totalled],
@@ -92,8 +116,12 @@ def _summary_checks(rows: pl.DataFrame, totals: dict[str, str]) -> list[ControlC
         *[(pl.col(f"{col}#present") & pl.col(col).is_null()).sum().alias(f"{col}#unreadable")
           for col in totalled],
     ).row(0, named=True)
-    checks = [ControlCheck("总交易单数 = number of rows", totals["总交易单数"], str(rows.height),
-                           totals["总交易单数"] == str(rows.height))]
+    return {**found, "#rows": rows.height}
+
+
+def _summary_checks(found: dict[str, int], totals: dict[str, str]) -> list[ControlCheck]:
+    checks = [ControlCheck("总交易单数 = number of rows", totals["总交易单数"], str(found["#rows"]),
+                           totals["总交易单数"] == str(found["#rows"]))]
     for total, col in SUMMARY.items():
         if col is None:
             continue

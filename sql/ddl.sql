@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS files (
     fetched_at      TIMESTAMPTZ NOT NULL,
     business_date   DATE NOT NULL,
     format          VARCHAR,
-    parse_status    VARCHAR NOT NULL,   -- loaded | rejected
+    parse_status    VARCHAR NOT NULL,   -- loading (parts being written) | loaded | rejected
     line_count      BIGINT,
     control_total   VARCHAR,            -- ok | n/a | the failed check
     error           VARCHAR

@@ -47,32 +47,37 @@ def test_statement_parts_add_up_to_the_whole(day_files, key, fmt):
     sha = hashlib.sha256(data).hexdigest()
     args = dict(name=day_files[key].name, source=key, sha256=sha, business_date=DAY, timezone=TZ)
     whole = registry.parse(fmt, data, **args)
-    parts = list(registry.parse_parts(fmt, data, **args, rows_per_part=97))
-    assert len(parts) == -(-whole.line_count // 97) > 3
+    parts = list(registry.parse_parts(fmt, data, **args, part_bytes=9000))
+    assert len(parts) > 3 and len({p.frame.height for p in parts}) > 1
     assert_frame_equal(pl.concat([p.frame for p in parts]), whole.frame)
     assert_frame_equal(pl.concat([p.quarantine for p in parts]), whole.quarantine)
     assert sum(p.line_count for p in parts) == whole.line_count
+    assert [c.ok for c in parts[-1].checks] == [c.ok for c in whole.checks]
     if key == "stripe":
         assert set(whole.quarantine["file_line"]) == {200}
         assert "currency" in whole.quarantine["field"].to_list()
 
 
-def test_wechat_totals_are_checked_before_any_part(day_files):
+def test_wechat_totals_are_checked_after_the_last_part(day_files):
     data = day_files["wechatpay"].read_bytes()
     lines = data.rstrip(b"\n").split(b"\n")
     assert lines[-2].startswith("总交易单数".encode())
+    args = dict(name="wx.csv", source="wechatpay", sha256="ab" * 32, business_date=DAY, timezone=TZ)
+    parts = list(registry.parse_parts("wechatpay_trade", data, **args, part_bytes=5000))
+    assert parts[-1].frame.height == 0 and parts[-1].checks  # the last part carries the checks
+    assert all(not p.checks for p in parts[:-1]) and all(c.ok for c in parts[-1].checks)
     bad = b"\n".join([*lines[:-1], lines[-1].replace(b"`", b"`9", 1)]) + b"\n"  # count no longer matches
-    parts = registry.parse_parts("wechatpay_trade", bad, name="wx.csv", source="wechatpay",
-                                 sha256="ab" * 32, business_date=DAY, timezone=TZ, rows_per_part=50)
     with pytest.raises(IntegrityError, match="总交易单数"):
-        next(parts)
+        list(registry.parse_parts("wechatpay_trade", bad, **args, part_bytes=5000))
+    with pytest.raises(IntegrityError, match="总交易单数"):  # whole: before any part
+        next(registry.parse_parts("wechatpay_trade", bad, **args))
 
 
 def test_ledger_parts_add_up_and_repeated_ids_are_found_across_parts(day_files):
     data = day_files["ledger"].read_bytes()
     data = _mangle(data, 150, b",USD,", b",USX,")  # quarantined in the middle
     whole, whole_q = parse_ledger(data, name="ledger.csv", sha256="cd" * 32)
-    parts = list(parse_ledger_parts(data, name="ledger.csv", sha256="cd" * 32, rows_per_part=101))
+    parts = list(parse_ledger_parts(data, name="ledger.csv", sha256="cd" * 32, part_bytes=7000))
     assert len(parts) > 3
     assert_frame_equal(pl.concat([v for v, _ in parts]), whole)
     assert_frame_equal(pl.concat([q for _, q in parts]), whole_q)
@@ -81,7 +86,7 @@ def test_ledger_parts_add_up_and_repeated_ids_are_found_across_parts(day_files):
     lines = data.rstrip(b"\n").split(b"\n")
     repeated = b"\n".join([*lines, lines[3]]) + b"\n"  # line 4's entry again as the last line
     whole, whole_q = parse_ledger(repeated, name="ledger.csv", sha256="cd" * 32)
-    parts = list(parse_ledger_parts(repeated, name="ledger.csv", sha256="cd" * 32, rows_per_part=101))
+    parts = list(parse_ledger_parts(repeated, name="ledger.csv", sha256="cd" * 32, part_bytes=7000))
     assert len(parts) == 1  # validated whole, so both copies are seen
     assert_frame_equal(parts[0][0], whole)
     assert set(whole_q.filter(pl.col("field") == "entry_id")["file_line"]) == {4, len(lines) + 1}
@@ -115,20 +120,34 @@ def test_load_in_parts_stores_the_same_rows_and_a_late_failure_stores_none(world
     f = pipeline.fetch_source(cfg, stripe, DAY).files[0]
 
     # A file whose third part turns out bad: the two parts already written are rolled back.
-    good = list(pipeline.prepare_statement_parts(cfg, stripe, f, DAY, rows_per_part=40))
+    good = list(pipeline.prepare_statement_parts(cfg, stripe, f, DAY, part_bytes=6000))
     assert len(good) > 3
     failing = [*good[:2], replace(good[0], frame=None, quarantine=None, error="part 3: boom", failed_check="")]
     status = pipeline.store_statement(cfg, failing, DAY, run_id)
     assert (status.status, status.error) == ("rejected", "part 3: boom")
     assert _lines(cfg, f.sha256).height == 0
 
-    # Loaded in parts of 40 lines vs whole: the same rows in the warehouse.
+    # Loaded in parts of ~6 kB vs whole: the same rows in the warehouse.
     con = warehouse.connect(cfg.warehouse)
     con.execute("DELETE FROM files WHERE sha256 = ?", [f.sha256])
     con.close()
-    status = pipeline.store_statement(cfg, pipeline.prepare_statement_parts(cfg, stripe, f, DAY, 40), DAY, run_id)
+    status = pipeline.store_statement(cfg, pipeline.prepare_statement_parts(cfg, stripe, f, DAY, 6000), DAY, run_id)
     in_parts = _lines(cfg, f.sha256)
     assert status.status == "loaded" and status.lines == in_parts.height == sum(p.frame.height for p in good)
     whole = pipeline.prepare_statement(cfg, stripe, f, DAY).frame
     assert in_parts["line_id"].to_list() == whole["line_id"].to_list()
     assert in_parts["amount_minor"].sum() == whole["amount_minor"].sum()
+
+
+def test_a_short_row_in_a_later_part_is_refused_with_its_physical_line(day_files):
+    from recon.errors import ParseError
+    data = day_files["stripe"].read_bytes()
+    lines = data.split(b"\n")
+    lines[299] = lines[299].rsplit(b",", 3)[0]  # line 300 cut short by three fields
+    data = b"\n".join(lines)
+    args = dict(name="stripe.csv", source="stripe", sha256="ef" * 32, business_date=DAY, timezone=TZ)
+    with pytest.raises(ParseError) as whole:
+        registry.parse("stripe_itemized", data, **args)
+    with pytest.raises(ParseError) as parted:
+        list(registry.parse_parts("stripe_itemized", data, **args, part_bytes=9000))
+    assert str(parted.value) == str(whole.value) and "line 300" in str(whole.value)
