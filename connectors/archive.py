@@ -200,6 +200,21 @@ class Archive:
             return seen[-1]
         return None
 
+    def open(self, sha: str, whole_below: int = 256 << 20) -> bytes | FileView:
+        """The archived file, re-hashed: its bytes, or, from ``whole_below`` bytes on, a FileView
+        that reads it a range at a time (a big file is never held whole in memory)."""
+        path = self.path(sha)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError as e:
+            raise ArchiveMissing(path, sha) from e
+        if size < whole_below:
+            return self.read(sha)
+        found = sha256_file(path)
+        if found != sha:
+            raise ArchiveCorrupted(path, sha, found)
+        return FileView(path)
+
     def read(self, sha: str) -> bytes:
         """The archived bytes, re-hashed; ``ArchiveCorrupted`` if they no longer match."""
         path = self.path(sha)
@@ -211,6 +226,66 @@ class Archive:
         if found != sha:
             raise ArchiveCorrupted(path, sha, found)
         return data
+
+
+class FileView:
+    """A file read a range at a time with the few ``bytes`` operations the part-wise CSV parsers
+    use (``len``, slices, ``find``, ``rfind``, ``count`` of one byte, ``startswith``): searches
+    scan blocks of the file, so only the block and the slices asked for are ever in memory."""
+
+    BLOCK = 16 << 20
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fh = open(self.path, "rb")  # noqa: SIM115 - closed with the view
+        self._size = os.fstat(self._fh.fileno()).st_size
+
+    def __del__(self):
+        self._fh.close()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _range(self, start: int | None, end: int | None) -> tuple[int, int]:
+        start, end, _ = slice(start, end).indices(self._size)
+        return start, max(start, end)
+
+    def __getitem__(self, key: slice) -> bytes:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("FileView supports plain slices only")
+        start, end = self._range(key.start, key.stop)
+        return os.pread(self._fh.fileno(), end - start, start)
+
+    def startswith(self, prefix: bytes) -> bool:
+        return self[:len(prefix)] == prefix
+
+    def find(self, sub: bytes, start: int | None = 0, end: int | None = None) -> int:
+        start, end = self._range(start, end)
+        at = start
+        while at < end:
+            stop = min(end, at + self.BLOCK + len(sub) - 1)
+            found = self[at:stop].find(sub)
+            if found >= 0:
+                return at + found
+            at += self.BLOCK
+        return -1
+
+    def rfind(self, sub: bytes, start: int | None = 0, end: int | None = None) -> int:
+        start, end = self._range(start, end)
+        stop = end
+        while stop > start:
+            at = max(start, stop - self.BLOCK)
+            found = self[at:min(end, stop + len(sub) - 1)].rfind(sub)
+            if found >= 0:
+                return at + found
+            stop = at
+        return -1
+
+    def count(self, sub: bytes, start: int | None = 0, end: int | None = None) -> int:
+        if len(sub) != 1:
+            raise ValueError("FileView.count counts a single byte")
+        start, end = self._range(start, end)
+        return sum(self[at:min(end, at + self.BLOCK)].count(sub) for at in range(start, end, self.BLOCK))
 
 
 def _deliveries(index: Path, source: str, name: str) -> list[str]:

@@ -210,8 +210,9 @@ class Prepared:
 
 # Bytes of a high-volume CSV file read, converted, validated and stored at a time: bounds the
 # memory of a big file (one part's text table, canonical frame and raw audit copy at once;
-# about 15x the part's bytes) whatever the file's size. RECON_PART_MB overrides it.
-PART_BYTES = int(os.environ.get("RECON_PART_MB", "128")) << 20
+# about 25x the part's bytes: ~1.7 GB) whatever the file's size; the file itself is read a range
+# at a time (Archive.open). RECON_PART_MB overrides it.
+PART_BYTES = int(os.environ.get("RECON_PART_MB", "64")) << 20
 
 
 def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
@@ -223,7 +224,8 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                             part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     """``prepare_statement`` a part at a time (see ``registry.parse_parts``). A file found bad
     part-way yields a rejected Prepared last: its store rolls back what it wrote of it."""
-    data = Archive(cfg.archive).read(f.sha256)
+    data = Archive(cfg.archive).open(f.sha256) if registry.reads_parts(source.format, source.options) \
+        else Archive(cfg.archive).read(f.sha256)
     try:
         for parsed in registry.parse_parts(source.format, data, name=f.name, source=source.name,
                                            sha256=f.sha256, business_date=business_date,
@@ -244,7 +246,7 @@ def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
 
 
 def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
-    data = Archive(cfg.archive).read(f.sha256)
+    data = Archive(cfg.archive).open(f.sha256)
     try:
         for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256,
                                                     part_bytes=part_bytes):  # validated

@@ -74,6 +74,11 @@ def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, busines
     return parsed
 
 
+def reads_parts(fmt: str, options: dict | None = None) -> bool:
+    """Whether ``parse_parts`` reads ``fmt`` a part at a time (and so takes a FileView)."""
+    return hasattr(FORMATS.get(fmt), "parse_parts") and not options
+
+
 def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, options: dict | None = None,
                 part_bytes: int | None = None) -> Iterator[ParsedFile]:
@@ -81,7 +86,7 @@ def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, b
     consecutive parts of about ``part_bytes`` bytes of lines once the file's control totals hold;
     every other format yields its one ParsedFile."""
     module = FORMATS.get(fmt)
-    if module is None or not hasattr(module, "parse_parts") or options:
+    if not reads_parts(fmt, options):
         yield parse(fmt, data, name=name, source=source, sha256=sha256, business_date=business_date,
                     timezone=timezone, options=options)
         return

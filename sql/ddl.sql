@@ -16,8 +16,13 @@ CREATE TABLE IF NOT EXISTS files (
     error           VARCHAR
 );
 
+-- The two bulk tables carry no PRIMARY KEY: DuckDB re-serialises a table's ART index at every
+-- checkpoint, which made a 10M-line load quadratic (and the index lives in memory). Their keys
+-- are unique by construction: a line_id is the file's sha256 and the line number, and a file's
+-- lines are written once (files.parse_status, cleared before a reload); a ledger version is
+-- (entry_id, the load's recorded_at) with entry_id unique within an export (validation).
 CREATE TABLE IF NOT EXISTS statement_lines (
-    line_id            VARCHAR PRIMARY KEY,
+    line_id            VARCHAR NOT NULL,
     source             VARCHAR NOT NULL,
     file_sha256        VARCHAR NOT NULL,
     file_line          BIGINT NOT NULL,
@@ -62,8 +67,7 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     psp_reference      VARCHAR,
     original_reference VARCHAR,
     counterparty       VARCHAR,
-    description        VARCHAR,
-    PRIMARY KEY (entry_id, recorded_at)
+    description        VARCHAR
 );
 
 -- One row per rate and amount band (recon/ratecard.py); replaced as a whole at every run start.

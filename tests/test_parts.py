@@ -151,3 +151,43 @@ def test_a_short_row_in_a_later_part_is_refused_with_its_physical_line(day_files
     with pytest.raises(ParseError) as parted:
         list(registry.parse_parts("stripe_itemized", data, **args, part_bytes=9000))
     assert str(parted.value) == str(whole.value) and "line 300" in str(whole.value)
+
+
+def test_file_view_answers_like_bytes(tmp_path, monkeypatch):
+    import random
+
+    from connectors.archive import FileView
+    monkeypatch.setattr(FileView, "BLOCK", 7)  # searches cross many block edges
+    rnd = random.Random(3)
+    for case in range(40):
+        data = bytes(rnd.choice(b"ab\n,`") for _ in range(rnd.randrange(0, 120)))
+        path = tmp_path / f"f{case}"
+        path.write_bytes(data)
+        view = FileView(path)
+        assert len(view) == len(data) and view[:] == data and view.startswith(data[:3])
+        for _ in range(30):
+            a, b = sorted(rnd.randrange(-5, len(data) + 5) for _ in range(2))
+            sub = bytes(rnd.choice(b"ab\n,") for _ in range(rnd.randrange(1, 4)))
+            assert view[a:b] == data[a:b]
+            assert view.find(sub, a, b) == data.find(sub, a, b), (data, sub, a, b)
+            assert view.rfind(sub, a, b) == data.rfind(sub, a, b), (data, sub, a, b)
+            assert view.count(sub[:1], a, b) == data.count(sub[:1], a, b)
+
+
+@pytest.mark.parametrize("key,fmt", [("wechatpay", "wechatpay_trade"), ("stripe", "stripe_itemized")])
+def test_parts_read_from_a_file_view_equal_those_from_bytes(day_files, key, fmt, monkeypatch):
+    from connectors.archive import FileView
+    monkeypatch.setattr(FileView, "BLOCK", 1000)
+    data = day_files[key].read_bytes()
+    args = dict(name=day_files[key].name, source=key, sha256="ab" * 32, business_date=DAY, timezone=TZ)
+    from_bytes = list(registry.parse_parts(fmt, data, **args, part_bytes=9000))
+    from_view = list(registry.parse_parts(fmt, FileView(day_files[key]), **args, part_bytes=9000))
+    assert len(from_view) == len(from_bytes) > 3
+    for a, b in zip(from_view, from_bytes):
+        assert_frame_equal(a.frame, b.frame)
+    view_ledger = list(parse_ledger_parts(FileView(day_files["ledger"]), name="l.csv", sha256="cd" * 32,
+                                          part_bytes=7000))
+    bytes_ledger = list(parse_ledger_parts(day_files["ledger"].read_bytes(), name="l.csv", sha256="cd" * 32,
+                                           part_bytes=7000))
+    assert len(view_ledger) == len(bytes_ledger) > 3
+    assert_frame_equal(pl.concat([v for v, _ in view_ledger]), pl.concat([v for v, _ in bytes_ledger]))
