@@ -101,6 +101,15 @@ def part_ranges(data: bytes, part_bytes: int | None, end: int | None = None) -> 
     return ranges
 
 
+def whole_file(parse_parts):
+    """A format's ``parse`` from its ``parse_parts``: the whole file as its one part."""
+    def parse(data: bytes, **kwargs):
+        (whole,) = parse_parts(data, **kwargs)
+        return whole
+    parse.__doc__ = f"``{parse_parts.__module__}.parse_parts`` as one part."
+    return parse
+
+
 def part_data(data: bytes, start: int, stop: int) -> bytes:
     """The header row followed by ``data[start:stop]`` (one part of ``part_ranges``)."""
     if start == 0:

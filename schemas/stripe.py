@@ -39,13 +39,6 @@ def identify(data: bytes, name: str) -> bool:
     return quirks.header_has(data, name, _IDENTIFYING)
 
 
-def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str) -> ParsedFile:
-    (whole,) = parse_parts(data, name=name, source=source, sha256=sha256,
-                           business_date=business_date, timezone=timezone)
-    return whole
-
-
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, part_bytes: int | None = None) -> Iterator[ParsedFile]:
     """The file as consecutive parts of about ``part_bytes`` bytes (one part when None)."""
@@ -53,6 +46,9 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     for start, stop, line in quirks.part_ranges(data, part_bytes):
         rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
         yield _part(rows, name=name, source=source, sha256=sha256, business_date=business_date)
+
+
+parse = quirks.whole_file(parse_parts)
 
 
 def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_date: date) -> ParsedFile:

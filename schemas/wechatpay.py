@@ -37,13 +37,6 @@ def identify(data: bytes, name: str) -> bool:
     return quirks.header_has(data, name, _IDENTIFYING)
 
 
-def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str) -> ParsedFile:
-    (whole,) = parse_parts(data, name=name, source=source, sha256=sha256,
-                           business_date=business_date, timezone=timezone)
-    return whole
-
-
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, part_bytes: int | None = None) -> Iterator[ParsedFile]:
     """The file as consecutive parts of about ``part_bytes`` bytes (one part when None).
@@ -71,6 +64,9 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     checks = raise_on_failed(_summary_checks(found, totals), name)
     yield _part(rows.clear(), checks, sha256=sha256, source=source, name=name,
                 business_date=business_date, timezone=timezone)
+
+
+parse = quirks.whole_file(parse_parts)
 
 
 def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, business_date: date,
