@@ -115,11 +115,19 @@ CREATE TABLE IF NOT EXISTS matches (
     evidence          VARCHAR
 );
 
--- The contracted fee of each priced PSP line a run read (rate card as of that run), computed once
--- by the fee check and read by the fee report.
-CREATE TABLE IF NOT EXISTS expected_fees (
+-- The fee report of a run: actual fees against the contracted ones (rate card as of that run)
+-- per source, day, currency, method and type, over the priced PSP lines the run read; written by
+-- the fee check, which prices every line once.
+CREATE TABLE IF NOT EXISTS fee_report (
     run_id             VARCHAR NOT NULL,
-    line_id            VARCHAR NOT NULL,
+    source             VARCHAR NOT NULL,
+    business_date      DATE NOT NULL,
+    currency           VARCHAR NOT NULL,
+    payment_method     VARCHAR NOT NULL,
+    txn_type           VARCHAR NOT NULL,
+    count              BIGINT NOT NULL,
+    gross_minor        BIGINT NOT NULL,
+    actual_fee_minor   BIGINT NOT NULL,
     expected_fee_minor BIGINT NOT NULL
 );
 
