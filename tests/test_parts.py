@@ -191,3 +191,38 @@ def test_parts_read_from_a_file_view_equal_those_from_bytes(day_files, key, fmt,
                                            part_bytes=7000))
     assert len(view_ledger) == len(bytes_ledger) > 3
     assert_frame_equal(pl.concat([v for v, _ in view_ledger]), pl.concat([v for v, _ in bytes_ledger]))
+
+
+@pytest.mark.integration
+def test_a_load_killed_part_way_is_cleared_by_the_next_run_and_loads_once(world):
+    cfg = world
+    run_id = pipeline.new_run_id(DAY)
+    pipeline.begin_run(cfg, run_id, DAY)
+    stripe = next(s for s in cfg.sources if s.name == "stripe")
+    f = pipeline.fetch_source(cfg, stripe, DAY).files[0]
+    whole = pipeline.prepare_statement(cfg, stripe, f, DAY).frame
+
+    def killed():  # two parts stored, then the process dies (here: an exception) mid-file
+        parts = pipeline.prepare_statement_parts(cfg, stripe, f, DAY, part_bytes=6000)
+        yield next(parts)
+        yield next(parts)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.store_statement(cfg, killed(), DAY, run_id)
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        assert warehouse.file_seen(con, f.sha256)["parse_status"] == "loading"
+        assert 0 < _lines(cfg, f.sha256).height < whole.height  # half a file is in the table …
+    finally:
+        con.close()
+    assert pipeline.already_loaded(cfg, f, "psp") is None  # … but it does not count as loaded
+
+    nxt = pipeline.new_run_id(DAY)
+    pipeline.begin_run(cfg, nxt, DAY)  # the next run clears what the killed one left
+    assert _lines(cfg, f.sha256).height == 0
+    status = pipeline.load_statement(cfg, stripe, f, DAY, nxt)
+    lines = _lines(cfg, f.sha256)
+    assert status.status == "loaded" and status.lines == lines.height == whole.height
+    assert lines["line_id"].n_unique() == lines.height  # each line once
+    assert lines["amount_minor"].sum() == whole["amount_minor"].sum()
