@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import polars as pl
+
 from connectors.archive import Archive
 from recon import pipeline, warehouse
 from recon.audit import get_run
@@ -25,7 +27,7 @@ from recon.matching import run_cascade
 from recon.outputs import sha256_of, write_reports
 from recon.reports.model import SourceStatus
 from schemas import registry
-from schemas.ledger import parse_ledger
+from schemas.ledger import parse_ledger_parts
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +66,29 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
     for item in run["input_files"]:
         if item.get("status") not in pipeline.LOADED or not item.get("sha256"):
             continue
-        data = archive.read(item["sha256"])  # ArchiveCorrupted names the file if a byte changed
+        # Read back part by part, as it was loaded: a 10M-line file is never whole in memory.
+        data = archive.open(item["sha256"])  # ArchiveCorrupted names the file if a byte changed
         if item["source"] == pipeline.LEDGER:
-            frame, _ = parse_ledger(data, name=item["file_name"], sha256=item["sha256"])
+            found = pl.concat([v.select("entry_id") for v, _ in parse_ledger_parts(
+                data, name=item["file_name"], sha256=item["sha256"], part_bytes=pipeline.PART_BYTES)]
+            )["entry_id"].n_unique()
             stored = warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries "
                                            "WHERE file_sha256 = ?", [item["sha256"]])
-            found = frame["entry_id"].n_unique()
             if stored is not None and found < stored:
                 raise ReconError(f"{item['file_name']}: the archived ledger export parses to {found} "
                                  f"entries, the warehouse holds {stored} from it.")
             continue
         source = cfg.source(item["source"])
-        parsed = registry.parse(source.format, data, name=item["file_name"], source=source.name,
-                                sha256=item["sha256"], business_date=run["business_date"],
-                                timezone=source.timezone, options=source.options)
-        stored = warehouse.rows(con, "SELECT line_id, amount_minor FROM statement_lines WHERE file_sha256 = ? "
-                                     "ORDER BY line_id", [item["sha256"]])
-        again = sorted(zip(parsed.frame["line_id"].to_list(), parsed.frame["amount_minor"].to_list()))
-        if again != stored:
-            raise ReconError(f"{item['file_name']} (sha256 {item['sha256'][:12]}…) parses to {len(again)} "
-                             f"lines today but the run loaded {len(stored)} different ones.",
+        again = pl.concat([p.frame.select("line_id", "amount_minor") for p in registry.parse_parts(
+            source.format, data, name=item["file_name"], source=source.name, sha256=item["sha256"],
+            business_date=run["business_date"], timezone=source.timezone, options=source.options,
+            part_bytes=pipeline.PART_BYTES)]).sort("line_id")
+        stored = pl.from_arrow(con.sql("SELECT line_id, amount_minor FROM statement_lines "
+                                       "WHERE file_sha256 = ?", params=[item["sha256"]]).to_arrow_table()
+                               ).sort("line_id")
+        if not again.equals(stored):
+            raise ReconError(f"{item['file_name']} (sha256 {item['sha256'][:12]}…) parses to {again.height} "
+                             f"lines today but the run loaded {stored.height} different ones.",
                              hint="The parser changed since the run; reproduce with the code version "
                                   f"{run['code_version']}.")
         shas.append(item["sha256"])

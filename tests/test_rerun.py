@@ -12,6 +12,7 @@ from connectors.archive import Archive, ArchiveCorrupted
 from connectors.sshd import LocalSshd
 from recon import audit, cli, config, warehouse
 from recon.demo import demo_env
+from recon.errors import ReconError
 from recon.generate import generate_days
 from recon.rerun import rerun
 
@@ -101,3 +102,18 @@ def test_rerun_refuses_a_tampered_archive(three_days):
     with pytest.raises(ArchiveCorrupted) as err:
         rerun(cfg, D1)
     assert victim["sha256"] in str(err.value)
+
+
+def test_rerun_refuses_when_the_archived_file_no_longer_parses_to_the_lines_loaded(three_days):
+    cfg, runs, _ = three_days
+    inputs = audit.show_run(cfg, runs[0]["run_id"])["input_files"]
+    victim = next(i for i in inputs if i["source"] == "stripe")
+    con = warehouse.connect(cfg.warehouse)
+    try:  # as if the parser read one amount differently when the run loaded the file
+        con.execute("UPDATE statement_lines SET amount_minor = amount_minor + 1 WHERE line_id = "
+                    "(SELECT min(line_id) FROM statement_lines WHERE file_sha256 = ?)", [victim["sha256"]])
+    finally:
+        con.close()
+    with pytest.raises(ReconError, match="different ones") as err:
+        rerun(cfg, D1)
+    assert victim["file_name"] in str(err.value) and victim["sha256"][:12] in str(err.value)
