@@ -223,7 +223,7 @@ def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: da
 def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_date: date,
                             part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     """``prepare_statement`` a part at a time (see ``registry.parse_parts``). A file found bad
-    part-way yields a rejected Prepared last: its store rolls back what it wrote of it."""
+    part-way yields a rejected Prepared last: its store clears what it wrote of it."""
     data = Archive(cfg.archive).open(f.sha256) if registry.reads_parts(source.format, source.options) \
         else Archive(cfg.archive).read(f.sha256)
     try:
@@ -287,7 +287,7 @@ def store_statement(cfg: Config, prepared: Prepared | Iterable[Prepared], busine
     transaction's rows in memory: one transaction for a 10M-line file would not fit), and the
     file becomes 'loaded' last. Nothing reads the lines of a file that is not 'loaded'; a file
     found bad part-way is cleared and recorded as rejected; one left 'loading' by a killed run is
-    cleared before anything else loads (``clear_partial_loads``)."""
+    cleared by the next run's ``begin_run``."""
     parts = iter([prepared] if isinstance(prepared, Prepared) else prepared)
     p = next(parts)
     f = p.f
