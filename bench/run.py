@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -80,6 +81,13 @@ def prefect_startup(work: Path) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     rows_per_side(args.scale)  # refuse a bad scale before generating anything
+    if (short := disk_shortfall(args.dir, args.scale, args.seed)) is not None:
+        need, free = short
+        print(f"bench {args.scale}: needs about {need:,.0f} GB of disk under {args.dir} (the generated "
+              f"day, its copy in recon's archive, the warehouse and DuckDB's spill, ~1.2 GB per 1M rows "
+              f"per side) but {free:,.0f} GB are free; nothing was generated. Point --dir at a larger "
+              f"disk, or free space and run again.", file=sys.stderr)
+        return 2
     data_dir, info = ensure_day(args.dir, args.scale, args.seed)
     paths = {k: data_dir / v for k, v in info["paths"].items()}
     counts = info["counts"]
@@ -145,6 +153,22 @@ def main(argv=None) -> int:
           f"pandas {fmt(pandas and pandas['seconds'], 's')}, recon/floor {fmt(r_floor, 'x')}, "
           f"pandas/recon {fmt(r_pandas, 'x')}, peak {recon_peak / GB:.2f} GB")
     return 0
+
+
+# Disk per 1M rows per side, measured at 10M: generated CSV 0.47 GB, archive copy 0.47 GB,
+# warehouse 0.23 GB; plus room for DuckDB to spill.
+_GB_PER_M = {"input": 0.47, "run": 0.47 + 0.23 + 0.05}
+
+
+def disk_shortfall(root: Path, scale: str, seed: int) -> tuple[float, float] | None:
+    """(GB needed, GB free) when a run at ``scale`` would not fit on ``root``'s disk, else None."""
+    from bench.data import payments_per_psp
+    millions = rows_per_side(scale) / 1e6
+    cached = (root / f"data-s{seed}-p{payments_per_psp(scale)}" / "generated.json").exists()
+    need = millions * (_GB_PER_M["run"] + (0 if cached else _GB_PER_M["input"]))
+    probe = root if root.exists() else next(p for p in root.parents if p.exists())
+    free = shutil.disk_usage(probe).free / 1e9
+    return (need, free) if need > free else None
 
 
 def _memory_gb() -> float:
