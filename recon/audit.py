@@ -88,18 +88,58 @@ def diff_runs(cfg: Config, a: str, b: str) -> dict:
 
 def source_line(archive: Archive, sha256: str, line: int) -> str:
     """The bytes of a source line (an XML entry: from its start tag to its end tag), verified
-    against the archive's hash, decoded for display with undecodable bytes shown as escapes."""
-    data = archive.read(sha256)
-    lines = data.splitlines()
-    if not 1 <= line <= len(lines):
-        return f"(line {line} is outside the file's {len(lines)} lines)"
-    chunk = [lines[line - 1]]
-    if chunk[0].lstrip().startswith(b"<Ntry"):
-        for more in lines[line:line + 200]:
-            chunk.append(more)
-            if b"</Ntry>" in more:
-                break
-    return b"\n".join(chunk).decode("utf-8", errors="backslashreplace")
+    against the archive's hash, decoded for display with undecodable bytes shown as escapes.
+    A big file is read a block at a time up to the line (Archive.open), never whole."""
+    data = archive.open(sha256)
+    start = _line_start(data, line)
+    if start < 0:
+        total = data.count(b"\n") + (1 if len(data) and data[len(data) - 1:] != b"\n" else 0)
+        return f"(line {line} is outside the file's {total} lines)"
+    lines = _lines_from(data, start, 1)
+    if lines[0].lstrip().startswith(b"<Ntry"):
+        lines = _lines_from(data, start, 201)
+        end = next((i for i, ln in enumerate(lines) if b"</Ntry>" in ln), len(lines) - 1)
+        lines = lines[:end + 1]
+    return b"\n".join(lines).decode("utf-8", errors="backslashreplace")
+
+
+_BLOCK = 16 << 20
+
+
+def _line_start(data, line: int) -> int:
+    """The offset where physical line ``line`` (1-based, lines end in \\n) starts; -1 past the end."""
+    if line < 1:
+        return -1
+    pos, need = 0, line - 1  # newlines still to pass
+    while need:
+        block = data[pos:pos + _BLOCK]
+        if not block:
+            return -1
+        k = block.count(b"\n")
+        if k < need:
+            need, pos = need - k, pos + len(block)
+            continue
+        at = -1
+        for _ in range(need):
+            at = block.find(b"\n", at + 1)
+        pos, need = pos + at + 1, 0
+    return pos if pos < len(data) else -1
+
+
+def _lines_from(data, start: int, n: int) -> list[bytes]:
+    """Up to ``n`` lines from offset ``start`` (without their line ends)."""
+    out: list[bytes] = []
+    pos = start
+    while len(out) < n and pos < len(data):
+        block = data[pos:pos + _BLOCK]
+        cut = block.find(b"\n")
+        while cut < 0 and pos + len(block) < len(data):  # a line longer than a block
+            block = data[pos:pos + 2 * len(block)]
+            cut = block.find(b"\n")
+        piece = block if cut < 0 else block[:cut]
+        out.append(piece.rstrip(b"\r"))
+        pos += len(piece) + 1
+    return out or [b""]
 
 
 def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:

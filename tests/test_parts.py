@@ -226,3 +226,27 @@ def test_a_load_killed_part_way_is_cleared_by_the_next_run_and_loads_once(world)
     assert status.status == "loaded" and status.lines == lines.height == whole.height
     assert lines["line_id"].n_unique() == lines.height  # each line once
     assert lines["amount_minor"].sum() == whole["amount_minor"].sum()
+
+
+def test_trace_finds_a_source_line_block_by_block_like_a_whole_read(tmp_path, monkeypatch):
+    import random
+
+    import recon.audit as audit
+    from connectors.archive import FileView
+    monkeypatch.setattr(audit, "_BLOCK", 5)
+    monkeypatch.setattr(FileView, "BLOCK", 3)
+    rnd = random.Random(5)
+
+    def whole_read(data: bytes, line: int):  # physical lines end in \n; a \r before it is not shown
+        lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+        return lines[line - 1].rstrip(b"\r") if 1 <= line <= len(lines) else None
+
+    for case in range(200):
+        data = bytes(rnd.choice(b"ab\n\r") for _ in range(rnd.randrange(0, 60)))
+        path = tmp_path / f"f{case}"
+        path.write_bytes(data)
+        for source in (data, FileView(path)):
+            for line in range(0, data.count(b"\n") + 3):
+                start = audit._line_start(source, line)
+                found = None if start < 0 else audit._lines_from(source, start, 1)[0]
+                assert found == whole_read(data, line), (data, line)
