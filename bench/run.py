@@ -131,6 +131,13 @@ def main(argv=None) -> int:
 
     r_floor = ratio(recon_s, floor and floor["seconds"])
     r_pandas = ratio(pandas and pandas["seconds"], recon_s)
+    # Issue 4's gate: the match stage (cascade, breaks, fee check, payouts) against the floor's
+    # one full outer join on the same data, in the same run.
+    match_s = next(s.seconds for s in meter.stages if s.name == "match")
+    r_match = ratio(match_s, floor and floor["join_seconds"])
+    if r_match:
+        print(f"match stage {match_s:.2f}s against the floor's full outer join "
+              f"{floor['join_seconds']:.2f}s: {r_match:.1f}x")
     figures = {
         "scale": args.scale, "business_date": DAY.isoformat(), "input": info,
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -140,7 +147,8 @@ def main(argv=None) -> int:
                   "stages": [{"name": s.name, "seconds": s.seconds, "peak_rss_bytes": s.peak_bytes}
                              for s in meter.stages], **recon},
         "prefect": prefect, "floor": floor, "pandas": pandas,
-        "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas},
+        "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas,
+                   "match_over_join": r_match},
         "process_max_rss_bytes": max_rss_bytes(),
     }
     meter.close()

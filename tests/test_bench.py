@@ -16,3 +16,26 @@ def test_a_scale_that_does_not_fit_on_disk_is_refused_before_generating(tmp_path
     err = capsys.readouterr().err
     assert f"bench {too_big}: needs about" in err and "nothing was generated" in err
     assert not (tmp_path / "bench").exists()
+
+
+def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monkeypatch):
+    import json
+    import re
+
+    for name in ("RECON_HOME", "RECON_LEDGER_DIR", "RECON_DUCKDB_MEMORY_LIMIT", "RECON_DUCKDB_THREADS"):
+        monkeypatch.setenv(name, "")  # the bench sets these for its run: restored after the test
+
+    code = run.main(["--scale", "4k", "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res"),
+                     "--skip-pandas", "--skip-prefect"])
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"bench 4k: recon [\d.]+s, floor [\d.]+s, pandas n/a, recon/floor [\d.]+x, "
+                        r"pandas/recon n/a, peak [\d.]+ GB", out[-1]), out[-1]
+    assert any(line.startswith("match stage ") and "full outer join" in line for line in out)
+    (figures,) = (tmp_path / "res").glob("*-4k.json")
+    data = json.loads(figures.read_text())
+    assert data["recon"]["status"] == "breaks" and data["recon"]["breaks"] > 0
+    # every generated line is accounted for: loaded (no quarantine in a clean generated day)
+    assert data["recon"]["sources"]["ledger"]["lines"] == data["input"]["counts"]["ledger"]
+    assert data["floor"]["ledger_rows"] == data["input"]["counts"]["ledger"]
+    assert data["ratios"]["match_over_join"] > 0 and data["ratios"]["recon_over_floor"] > 0
