@@ -408,12 +408,11 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
-        con.execute("BEGIN TRANSACTION")
-        result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
-                             sources=sources, watermark=watermark, inputs=inputs)
-        con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
-                    "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
-        con.execute("COMMIT")
+        with warehouse.transaction(con):
+            result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
+                                 sources=sources, watermark=watermark, inputs=inputs)
+            con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
+                        "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
         return result
     finally:
         con.close()

@@ -34,6 +34,14 @@ def sshd(tmp_path_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def prefect_harness():
+    """Prefect's test harness (a temporary API server) for the flows of one test module."""
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def archive(tmp_path) -> Archive:
     return Archive(tmp_path / "archive")

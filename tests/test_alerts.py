@@ -9,21 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sshd import LocalSshd
-from recon.demo import demo_env
 from recon.generate import generate_day
 from tests.receivers import HttpReceiver, SmtpReceiver, config_copy, free_port
+from tests.worlds import served
 
 DAY = date(2026, 11, 21)
 TOKEN = "tok-3f9c-not-for-logs"
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture
@@ -43,9 +35,7 @@ def bad_night(tmp_path, monkeypatch):
         "max_open_breaks = 50": "max_open_breaks = 5"},
         after={'  remote_dir = "stripe"\n': '  deadline = "00:00:01"\n  poll_s = 0.1\n'})
     monkeypatch.setenv("RECON_ALERT_WEBHOOK_TOKEN", TOKEN)
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch):
         yield cfg
 
 

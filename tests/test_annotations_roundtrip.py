@@ -13,31 +13,21 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from connectors.sshd import LocalSshd
 from recon import config, warehouse
 from recon.annotations import AnnotationImportError, import_workbook
 from recon.cli import main
-from recon.demo import demo_env
 from recon.generate import generate_day
 from recon.reports.workbook import BREAK_COLUMNS
 from tests.test_nightly import CONFIG, DAY
+from tests.worlds import served
 
 COL = {h: openpyxl.utils.get_column_letter(i) for i, (h, _) in enumerate(BREAK_COLUMNS, 1)}
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def run_day(tmp: Path, day, monkeypatch, tag: str) -> dict:
     from flows.nightly import nightly
-    with LocalSshd(tmp / "world", tmp / f"sshd-{tag}") as sshd:
-        for k, v in demo_env(tmp, sshd, tmp / "world").items():
-            monkeypatch.setenv(k, v)
+    with served(tmp / "world", tmp, monkeypatch, sshd_dir=tmp / f"sshd-{tag}"):
         return nightly(business_date=day, config_path=str(CONFIG))
 
 

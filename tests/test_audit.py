@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sshd import LocalSshd
 from recon import audit, config, pipeline
-from recon.demo import demo_env
 from recon.generate import generate_day
+from tests.worlds import served
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
@@ -36,9 +35,7 @@ def world(tmp_path, monkeypatch):
     w = tmp_path / "world"
     for d in (DAY, date(2026, 11, 22)):
         generate_day(d, w, seed=9, scale=60)
-    with LocalSshd(w, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, w).items():
-            monkeypatch.setenv(k, v)
+    with served(w, tmp_path, monkeypatch):
         yield config.load(ROOT / "data" / "recon.toml")
 
 

@@ -6,7 +6,6 @@ lines, ledger rows or quarantine rows and exactly the breaks of an uninterrupted
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys

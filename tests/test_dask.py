@@ -15,11 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.sshd import LocalSshd
 from recon import config
-from recon.demo import demo_env
 from recon.errors import ConfigError, ReconError
 from recon.generate import generate_day
+from tests.worlds import served
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "recon.toml"
@@ -30,21 +29,12 @@ BREAK_COLUMNS = ("break_id, business_date, category, source, currency, reference
                  "difference_minor, booked_at, rule, detail, status, first_seen, cleared_on")
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def _night(home: Path, world: Path, monkeypatch, flow, cluster: bool = False) -> dict:
     """One nightly run of ``world`` into its own warehouse and archive under ``home``; with
     ``cluster``, on an already running LocalCluster named by RECON_DASK_ADDRESS (its workers
     started with the run's environment, as a real cluster's would be), whose worker pids are
     returned in ``result["worker_pids"]``."""
-    with LocalSshd(world, home / "sshd") as sshd:
-        for k, v in demo_env(home, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, home, monkeypatch):
         if not cluster:
             return flow(business_date=DAY, config_path=str(CONFIG))
         from distributed import Client, LocalCluster

@@ -8,13 +8,6 @@ from recon.eval import run_eval
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_standard_world_over_four_days(prefect_harness, tmp_path):
     result = run_eval("standard", 4, seed=11, scale=200, out=tmp_path, progress=lambda m: None)
     assert result.misses == []

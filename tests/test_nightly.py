@@ -9,12 +9,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from connectors.sshd import LocalSshd
 from recon import config
 from recon.assemble import break_keys
-from recon.demo import demo_env
 from recon.evaluate import read_truth, score
 from recon.generate import generate_day
+from tests.worlds import served
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "recon.toml"
@@ -25,20 +24,11 @@ CATEGORIES = {"missing_in_ledger", "missing_in_statement", "amount_mismatch", "d
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def night(tmp: Path, seed: int, monkeypatch, scale: int = 200):
     from flows.nightly import nightly
     world = tmp / "world"
     day = generate_day(DAY, world, seed=seed, scale=scale)
-    with LocalSshd(world, tmp / "sshd") as sshd:
-        for k, v in demo_env(tmp, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp, monkeypatch):
         result = nightly(business_date=DAY, config_path=str(CONFIG))
     return day, result, config.load(CONFIG)
 
@@ -68,9 +58,7 @@ def test_nightly_outputs_and_rerun_is_idempotent(prefect_harness, tmp_path, monk
     assert wb["Breaks"].max_row - 1 == len(truth)  # one row per break under the header
 
     # Same files again (redelivered, same bytes): nothing new is stored or loaded, same breaks.
-    with LocalSshd(tmp_path / "world", tmp_path / "sshd2") as sshd:
-        for k, v in demo_env(tmp_path, sshd, tmp_path / "world").items():
-            monkeypatch.setenv(k, v)
+    with served(tmp_path / "world", tmp_path, monkeypatch, sshd_dir=tmp_path / "sshd2"):
         from flows.nightly import nightly
         second = nightly(business_date=DAY, config_path=str(CONFIG))
     assert break_keys(cfg, second["run_id"]) == break_keys(cfg, first["run_id"])
@@ -114,9 +102,7 @@ def test_recon_run_exit_codes(prefect_harness, tmp_path, monkeypatch, capsys):
     from recon import cli
     world = tmp_path / "world"
     generate_day(DAY, world, seed=5, scale=50)
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch) as sshd:
         assert cli.main(["run", "--date", "2026-11-21", "--config", str(CONFIG)]) == 1  # breaks found
         out = capsys.readouterr().out
         assert "breaks" in out and "recon_2026-11-21.xlsx" in out
@@ -146,9 +132,7 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
     from flows.nightly import nightly
     world = tmp_path / "world"
     generate_day(DAY, world, seed=21, scale=60)
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch):
         first = nightly(business_date=DAY, config_path=str(CONFIG))
         # Stripe re-delivers the day's report under the same name: one charge was 1.00 short.
         path = world / "stripe" / "stripe_itemized_20261121.csv"
@@ -199,9 +183,7 @@ def test_backfill_reconciles_a_range_in_order_carrying_open_items(prefect_harnes
     from recon.generate import generate_days
     world = tmp_path / "world"
     generate_days(DAY, 3, world, seed=4, scale=60)
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch):
         results = backfill(start=DAY, end=date(2026, 11, 23), config_path=str(CONFIG))
     assert [r["business_date"] for r in results] == ["2026-11-21", "2026-11-22", "2026-11-23"]
     # Statement gaps are reported with no alert channel configured: the generated world draws each

@@ -11,13 +11,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from connectors.sshd import LocalSshd
 from recon import config, pipeline, warehouse
-from recon.demo import demo_env
 from recon.errors import IntegrityError
 from recon.generate import generate_day
 from schemas import registry
 from schemas.ledger import parse_ledger, parse_ledger_parts
+from tests.worlds import served
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
@@ -96,28 +95,31 @@ def test_ledger_parts_add_up_and_repeated_ids_are_found_across_parts(day_files):
 def world(tmp_path, monkeypatch):
     w = tmp_path / "world"
     generate_day(DAY, w, seed=9, scale=120)
-    with LocalSshd(w, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, w).items():
-            monkeypatch.setenv(k, v)
+    with served(w, tmp_path, monkeypatch):
         yield config.load(ROOT / "data" / "recon.toml")
+
+
+@pytest.fixture
+def stripe_file(world):
+    """(config, a begun run, the Stripe source, its fetched file of the day)."""
+    run_id = pipeline.new_run_id(DAY)
+    pipeline.begin_run(world, run_id, DAY)
+    stripe = next(s for s in world.sources if s.name == "stripe")
+    return world, run_id, stripe, pipeline.fetch_source(world, stripe, DAY).files[0]
 
 
 def _lines(cfg, sha: str) -> pl.DataFrame:
     con = warehouse.connect(cfg.warehouse)
     try:
-        return pl.from_arrow(con.execute("SELECT * EXCLUDE (file_sha256) FROM statement_lines "
-                                         "WHERE file_sha256 = ? ORDER BY file_line", [sha]).to_arrow_table())
+        return pl.from_arrow(con.sql("SELECT * EXCLUDE (file_sha256) FROM statement_lines "
+                                     "WHERE file_sha256 = ? ORDER BY file_line", params=[sha]).to_arrow_table())
     finally:
         con.close()
 
 
 @pytest.mark.integration
-def test_load_in_parts_stores_the_same_rows_and_a_late_failure_stores_none(world):
-    cfg = world
-    run_id = pipeline.new_run_id(DAY)
-    pipeline.begin_run(cfg, run_id, DAY)
-    stripe = next(s for s in cfg.sources if s.name == "stripe")
-    f = pipeline.fetch_source(cfg, stripe, DAY).files[0]
+def test_load_in_parts_stores_the_same_rows_and_a_late_failure_stores_none(stripe_file):
+    cfg, run_id, stripe, f = stripe_file
 
     # A file whose third part turns out bad: the two parts already written are rolled back.
     good = list(pipeline.prepare_statement_parts(cfg, stripe, f, DAY, part_bytes=6000))
@@ -194,12 +196,8 @@ def test_parts_read_from_a_file_view_equal_those_from_bytes(day_files, key, fmt,
 
 
 @pytest.mark.integration
-def test_a_load_killed_part_way_is_cleared_by_the_next_run_and_loads_once(world):
-    cfg = world
-    run_id = pipeline.new_run_id(DAY)
-    pipeline.begin_run(cfg, run_id, DAY)
-    stripe = next(s for s in cfg.sources if s.name == "stripe")
-    f = pipeline.fetch_source(cfg, stripe, DAY).files[0]
+def test_a_load_killed_part_way_is_cleared_by_the_next_run_and_loads_once(stripe_file):
+    cfg, run_id, stripe, f = stripe_file
     whole = pipeline.prepare_statement(cfg, stripe, f, DAY).frame
 
     def killed():  # two parts stored, then the process dies (here: an exception) mid-file

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from connectors.archive import Archive, ArchiveCorrupted
-from connectors.sshd import LocalSshd
 from recon import audit, cli, config, warehouse
-from recon.demo import demo_env
 from recon.errors import ReconError
 from recon.generate import generate_days
 from recon.rerun import rerun
+from tests.worlds import served
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "recon.toml"
@@ -22,21 +21,12 @@ D1 = date(2026, 11, 21)
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
 def three_days(prefect_harness, tmp_path, monkeypatch):
     from flows.nightly import nightly
     world = tmp_path / "world"
     generate_days(D1, 3, world, seed=13, scale=80)
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch):
         runs = [nightly(business_date=date(2026, 11, 21 + i), config_path=str(CONFIG)) for i in range(3)]
         yield config.load(CONFIG), runs, world
 

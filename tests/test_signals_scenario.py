@@ -14,23 +14,15 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from connectors.sshd import LocalSshd
-from recon.demo import demo_env
 from recon.generate import generate_days
 from tests.receivers import config_copy
+from tests.worlds import served
 
 START = date(2026, 11, 2)
 DAYS = 6
 REFUND_SPIKE = {START + timedelta(days=4), START + timedelta(days=5)}
 FEE_DRIFT = {START + timedelta(days=3), START + timedelta(days=5)}
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def edit_stripe(path, *, refunds: bool, fees: bool) -> None:
@@ -75,9 +67,7 @@ def test_refund_spike_and_fee_drift_fire_on_exactly_those_channel_days(prefect_h
         "min_payments = 100": "min_payments = 20"})
     fired: dict[str, set] = {}
     results = {}
-    with LocalSshd(world, tmp_path / "sshd") as sshd:
-        for k, v in demo_env(tmp_path, sshd, world).items():
-            monkeypatch.setenv(k, v)
+    with served(world, tmp_path, monkeypatch):
         for d in days:
             result = nightly(business_date=d.business_date, config_path=str(cfg))
             results[d.business_date] = result
