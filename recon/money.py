@@ -82,7 +82,7 @@ def percent_of(minor: int, rate: Decimal) -> int:
 
 # --- vectorised parsing for polars frames -------------------------------------------------------
 
-_AMOUNT_RE = r"^\s*([+-]?)([0-9]{1,15})(?:\.([0-9]{0,4}))?\s*$"  # ASCII digits: \d also matches "１"
+_AMOUNT_RE = r"^\s*[+-]?[0-9]{1,15}(?:\.[0-9]{0,4})?\s*$"  # ASCII digits: \d also matches "１"
 
 
 def exponent_expr(currency: pl.Expr) -> pl.Expr:
@@ -97,14 +97,14 @@ def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     separators must be removed by the format's parser first). A value with more significant
     fraction digits than the currency allows becomes null, and the caller quarantines the row
     with the original text; nothing is truncated and no float is involved.
+
+    The pattern decides what is an amount; the text then becomes exact ten-thousandths through
+    polars' Decimal parser (exact here: the pattern allows at most 4 fraction digits) in Int128,
+    so even 15 integer digits at exponent 4 cannot wrap; a result outside Int64 is null.
     """
     exp = pl.lit(exp, dtype=pl.Int64) if isinstance(exp, int) else exp.cast(pl.Int64)
-    g = text.str.extract_groups(_AMOUNT_RE)
-    sign = pl.when(g.struct.field("1") == "-").then(-1).otherwise(1).cast(pl.Int64)
-    whole = g.struct.field("2").cast(pl.Int64)
-    frac4 = g.struct.field("3").fill_null("").str.pad_end(MAX_EXPONENT, "0").cast(pl.Int64)
-    unit = pl.lit(10, dtype=pl.Int64).pow(pl.lit(MAX_EXPONENT, dtype=pl.Int64) - exp)
-    scale = pl.lit(10, dtype=pl.Int64).pow(exp)
-    minor = sign * (whole * scale + frac4 // unit)
-    exact = (frac4 % unit) == 0
-    return pl.when(exact & whole.is_not_null()).then(minor).otherwise(None).cast(pl.Int64)
+    text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
+    units = (text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False)
+             * 10**MAX_EXPONENT).cast(pl.Int128)
+    unit = pl.lit(10, dtype=pl.Int128).pow(pl.lit(MAX_EXPONENT, dtype=pl.Int64) - exp)
+    return pl.when(units % unit == 0).then(units // unit).otherwise(None).cast(pl.Int64, strict=False)

@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from connectors.archive import Archive
@@ -100,14 +101,19 @@ def fetch_ledger(cfg: Config, business_date: date) -> Arrival:
 _LONG_RUN = r"[0-9](?:[ -]?[0-9]){12,}"  # a maximal digit run (safe._DIGIT_RUN_RE) of 13+ digits
 
 
+_DOUBLED_DIGIT = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)  # d → digit sum of 2d
+_DOUBLED_AT = np.arange(19)[::-1] % 2 == 1  # of 19 digits: every second one from the right
+
+
 def _luhn_ok(digits: pl.Series) -> pl.Series:
-    """recon.reports.safe.luhn_ok, vectorised, for digit strings of at most 19 characters."""
-    rev = digits.str.reverse()
-    total = pl.zeros(digits.len(), dtype=pl.Int64, eager=True)
-    for i in range(19):
-        d = rev.str.slice(i, 1).cast(pl.Int64, strict=False).fill_null(0)
-        total += (d * 2 - 9 * (d > 4).cast(pl.Int64)) if i % 2 else d
-    return total % 10 == 0
+    """recon.reports.safe.luhn_ok, vectorised, for ASCII digit strings of at most 19 characters:
+    left-padded with zeros to 19 (zeros add nothing to the sum) and read as one digit matrix."""
+    if digits.len() == 0:
+        return pl.Series(digits.name, [], dtype=pl.Boolean)
+    text = digits.str.zfill(19).str.join("").item().encode("ascii")
+    d = np.frombuffer(text, dtype=np.uint8).reshape(-1, 19) - ord("0")
+    total = np.where(_DOUBLED_AT, _DOUBLED_DIGIT[d], d).sum(axis=1, dtype=np.int32)
+    return pl.Series(digits.name, total % 10 == 0)
 
 
 def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -124,7 +130,7 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         return frame
     refs = [c for c in pan.REFERENCES if c in frame.columns and frame.schema[c] == pl.String]
     row = pl.int_range(pl.len(), dtype=pl.Int64).alias("__row")
-    runs = pl.concat([frame.select(row, pl.col(c).str.extract_all(_LONG_RUN).alias("run"))
+    runs = pl.concat([frame.select(row, pl.lit(c).alias("__col"), pl.col(c).str.extract_all(_LONG_RUN).alias("run"))
                       .filter(pl.col("run").list.len() > 0).explode("run") for c in cols])
     runs = runs.with_columns(pl.col("run").str.replace_all("[ -]", "").alias("digits"))
     plain = runs.filter((pl.col("digits") == pl.col("run")) & (pl.col("digits").str.len_bytes() <= 19))
@@ -145,7 +151,8 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     nul = frame.select(row, pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True).fill_null(False)
                                               for c in cols).alias("nul")).filter("nul")["__row"]
     separated = pl.concat([separated, nul]).unique()  # NUL is _mask_plain's marker: never there
-    fast = suspect.filter(~pl.col("__row").is_in(separated.implode())).select("__row", "digits").unique()
+    fast = (suspect.filter(~pl.col("__row").is_in(separated.implode()))
+            .select("__row", "__col", "digits").unique())
     out = frame
     if fast.height:
         out = _mask_plain(out, cols, fast)
@@ -157,30 +164,30 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _mask_plain(frame: pl.DataFrame, cols: list[str], runs: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with the plain digit runs ``runs`` (``__row``, ``digits``) masked in ``cols``.
+    """``frame`` with the plain digit runs ``runs`` (``__row``, ``__col``, ``digits``) masked.
 
-    Each cell of those rows is cut at its 13+ digit runs (wrapped in NUL, then split: the pieces
-    alternate text between runs and whole runs), the listed runs are replaced, the pieces rejoined.
-    """
-    rows = runs["__row"].unique().sort()
-    sub = frame[rows].select(cols).with_columns(pl.Series("__row", rows))
-    hits = runs.rename({"digits": "piece"}).with_columns(pl.lit(True).alias("__hit"))
+    Each cell holding such a run is cut at its 13+ digit runs (wrapped in NUL, then split: the
+    pieces alternate text between runs and whole runs), the listed runs are replaced, the pieces
+    rejoined. Only the cells where a run was found are cut (a run equal to it elsewhere in the
+    row is found in its own cell too: maximal runs are found per cell)."""
     n = pl.col("piece").str.len_chars()
     for c in cols:
-        cells = (sub.select("__row", pl.col(c).str.replace_all(f"({_LONG_RUN})", "\x00${1}\x00")
-                            .str.split("\x00").alias("piece"))
-                 .filter(pl.col("piece").list.len() > 1)
+        hits = (runs.filter(pl.col("__col") == c).select("__row", pl.col("digits").alias("piece"))
+                .with_columns(pl.lit(True).alias("__hit")))
+        if hits.height == 0:
+            continue
+        rows = hits["__row"].unique().sort()
+        cells = (frame[rows].select(pl.Series("__row", rows),
+                                    pl.col(c).str.replace_all(f"({_LONG_RUN})", "\x00${1}\x00")
+                                    .str.split("\x00").alias("piece"))
                  .with_columns(pl.int_range(pl.len()).alias("__i")).explode("piece")
                  .join(hits, on=["__row", "piece"], how="left", maintain_order="left"))
-        if cells["__hit"].null_count() == cells.height:
-            continue
         masked = (cells.with_columns(pl.when(pl.col("__hit"))
                                      .then(pl.col("piece").str.head(6) + pl.lit("*" * 9).str.head(n - 10)
                                            + pl.col("piece").str.tail(4))
                                      .otherwise(pl.col("piece")).alias("piece"))
                   .group_by("__i", maintain_order=True)
-                  .agg(pl.first("__row"), pl.col("piece").str.join(""), pl.col("__hit").any())
-                  .filter(pl.col("__hit")))
+                  .agg(pl.first("__row"), pl.col("piece").str.join("")))
         frame = frame.with_columns(frame[c].scatter(masked["__row"], masked["piece"]))
     return frame
 
