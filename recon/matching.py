@@ -117,20 +117,22 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                 "AS merchant_reference) FROM work_bank WHERE state IS NULL")
     sql.execute(con, "mark_duplicates", params)
 
+    # Each matcher links what the earlier ones left and defines work_links over what it linked;
+    # mark_matched closes those items before the next matcher runs.
     for rule in _rule_order(cfg, sources):
-        marked = {**params, "rule": rule, "state": "matched"}
         if rule in REFERENCE_MODES:
             for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
                 sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)
-                sql.execute(con, "mark_matched", marked)
+                sql.execute(con, "mark_matched", {"state": "matched"})
         elif rule == "aggregate_reference":
             sql.execute(con, "match_aggregate", params)
+            sql.execute(con, "mark_matched", {"state": "matched"})
         elif rule == "fuzzy":
             sql.execute(con, "match_fuzzy", params)
-        sql.execute(con, "mark_matched", marked)
+            sql.execute(con, "mark_matched", {"state": "matched"})
     for key in KEYS:
         sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
-        sql.execute(con, "mark_matched", {**params, "rule": "reference_mismatch", "state": "mismatch"})
+        sql.execute(con, "mark_matched", {"state": "mismatch"})
     sql.execute(con, "mark_ambiguous")
 
     for name in ("breaks_transactions", "fee_check", "breaks_payouts", "carry_forward"):

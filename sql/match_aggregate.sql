@@ -36,3 +36,9 @@ SELECT $run_id, 'ledger_statement', 'aggregate_reference', NULL, unnest(line_ids
        json_object('group', k, 'ledger_total', ledger_total, 'statement_total', statement_total,
                    'entries', len(entry_ids), 'lines', len(line_ids))::VARCHAR
 FROM work_groups;
+
+-- The items just linked, for mark_matched.
+CREATE OR REPLACE TEMP VIEW work_links AS
+SELECT unnest(entry_ids) AS entry_id, NULL::VARCHAR AS line_id FROM work_groups
+UNION ALL
+SELECT NULL::VARCHAR, unnest(line_ids) FROM work_groups;

@@ -33,3 +33,7 @@ FROM work_cand WHERE n_l = 1 AND n_s = 1;
 
 INSERT INTO work_ambiguous
 SELECT 'fuzzy', entry_id, line_id FROM work_cand WHERE n_l > 1 OR n_s > 1;
+
+-- The pairs just linked, for mark_matched.
+CREATE OR REPLACE TEMP VIEW work_links AS
+SELECT entry_id, line_id FROM work_cand WHERE n_l = 1 AND n_s = 1;

@@ -42,8 +42,15 @@ WITH l AS (
           ELSE true
           END
 )
-SELECT *, count(*) OVER (PARTITION BY entry_id) AS n_l, count(*) OVER (PARTITION BY line_id) AS n_s
-FROM cand;
+-- How many candidates each side has. Only the few ids with more than one are counted (a hash
+-- count); a window over every pair would sort them all, and on the first pass that is every line.
+, multi_l AS (
+    SELECT entry_id, count(*) AS n FROM cand GROUP BY entry_id HAVING count(*) > 1
+), multi_s AS (
+    SELECT line_id, count(*) AS n FROM cand GROUP BY line_id HAVING count(*) > 1
+)
+SELECT c.entry_id, c.line_id, c.diff, c.days, coalesce(ml.n, 1) AS n_l, coalesce(ms.n, 1) AS n_s
+FROM cand c LEFT JOIN multi_l ml ON ml.entry_id = c.entry_id LEFT JOIN multi_s ms ON ms.line_id = c.line_id;
 
 INSERT INTO matches
 SELECT $run_id, 'ledger_statement', $rule, entry_id, line_id, NULL, diff,
@@ -54,3 +61,7 @@ WHERE n_l = 1 AND n_s = 1;
 
 INSERT INTO work_ambiguous
 SELECT $rule, entry_id, line_id FROM work_cand WHERE (n_l > 1 OR n_s > 1) AND $mode <> 'any';
+
+-- The pairs just linked, for mark_matched.
+CREATE OR REPLACE TEMP VIEW work_links AS
+SELECT entry_id, line_id FROM work_cand WHERE n_l = 1 AND n_s = 1;
