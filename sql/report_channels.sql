@@ -1,7 +1,7 @@
 -- Grain: one row per PSP source, business date (the 30 days up to $business_date) and currency:
 -- channel health counts. Success = a payment line not failed/closed/revoked; matched = linked by
 -- that date's latest run (failed runs skipped, the current run for the current date).
--- Inputs: statement_lines, runs, matches. Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
+-- Inputs: statement_lines, runs, matches, run_matched_lines (temp, see report_counts). Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
 -- seen: a rerun reads the history its original read), $sources (PSPs).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
@@ -12,8 +12,11 @@ WITH latest AS (
     GROUP BY business_date
 ),
 matched AS (
+    SELECT line_id FROM run_matched_lines
+    UNION ALL  -- each line once: the other runs' lines this run did not also match
     SELECT DISTINCT m.line_id FROM matches m JOIN latest l ON l.run_id = m.run_id
-    WHERE m.rule <> 'reference_mismatch' AND m.line_id IS NOT NULL
+    WHERE l.run_id <> $run_id AND m.rule <> 'reference_mismatch' AND m.line_id IS NOT NULL
+      AND m.line_id NOT IN (SELECT line_id FROM run_matched_lines)
 )
 SELECT s.source, s.business_date, s.currency,
        count(*) FILTER (WHERE s.txn_type = 'payment') AS payments,

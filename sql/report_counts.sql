@@ -1,12 +1,13 @@
 -- Grain: one row of counts for a run: the day's ledger entries and statement lines (PSP payout
 -- rows are control rows, checked by the payout clearing, and are not counted as items) and how
 -- many of each a match of the run explains.
--- Inputs: matches, ledger_entries, statement_lines. Parameters: run_id, business_date (twice).
+-- Inputs: matches, run_matched_lines (temp: the run's matched statement lines, made once by
+-- recon.assemble for the counts, the history and the channels), ledger_entries, statement_lines.
+-- Parameters: run_id, business_date (twice).
 SELECT
     (SELECT count(*) FROM matches WHERE run_id = $1 AND rule <> 'reference_mismatch'
         AND kind = 'ledger_statement') AS matched_ledger,
-    (SELECT count(DISTINCT line_id) FROM matches WHERE run_id = $1 AND rule <> 'reference_mismatch')
-        AS matched_statement,
+    (SELECT count(*) FROM run_matched_lines) AS matched_statement,
     (SELECT count(DISTINCT entry_id) FROM ledger_entries WHERE business_date = $2) AS ledger_entries,
     (SELECT count(*) FROM statement_lines WHERE business_date = $3 AND txn_type <> 'payout')
         AS statement_lines;

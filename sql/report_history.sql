@@ -1,7 +1,7 @@
 -- Grain: one row per business date in the 30 days up to $business_date that has a run: that
 -- date's latest run (by started_at; failed runs skipped, the current run always counted), its
 -- statement lines (payout rows excluded, as in report_counts) and how many it matched.
--- Inputs: runs, matches, statement_lines. Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
+-- Inputs: runs, matches, run_matched_lines (temp, see report_counts), statement_lines. Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
 -- seen: a rerun reads the history its original read).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
@@ -14,7 +14,8 @@ WITH latest AS (
 SELECT l.business_date, l.run_id,
        (SELECT count(*) FROM statement_lines s
         WHERE s.business_date = l.business_date AND s.txn_type <> 'payout') AS statement_lines,
-       (SELECT count(DISTINCT m.line_id) FROM matches m
-        WHERE m.run_id = l.run_id AND m.rule <> 'reference_mismatch') AS matched_statement
+       CASE WHEN l.run_id = $run_id THEN (SELECT count(*) FROM run_matched_lines)
+            ELSE (SELECT count(DISTINCT m.line_id) FROM matches m
+                  WHERE m.run_id = l.run_id AND m.rule <> 'reference_mismatch') END AS matched_statement
 FROM latest l
 ORDER BY l.business_date;
