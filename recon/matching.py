@@ -118,18 +118,29 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "mark_duplicates", params)
 
     # Each matcher links what the earlier ones left and defines work_links over what it linked;
-    # mark_matched closes those items before the next matcher runs.
+    # those items are closed before the next matcher runs. The first pass links the bulk of the
+    # day: set_aside then keeps only the open items in the working sets (the whole day stays in
+    # work_*_all); later passes mark the few they link.
+    aside = False
+
+    def close() -> None:
+        nonlocal aside
+        sql.execute(con, "mark_matched" if aside else "set_aside", {"state": "matched"})
+        aside = True
+
     for rule in _rule_order(cfg, sources):
         if rule in REFERENCE_MODES:
             for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
                 sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)
-                sql.execute(con, "mark_matched", {"state": "matched"})
+                close()
         elif rule == "aggregate_reference":
             sql.execute(con, "match_aggregate", params)
-            sql.execute(con, "mark_matched", {"state": "matched"})
+            close()
         elif rule == "fuzzy":
             sql.execute(con, "match_fuzzy", params)
-            sql.execute(con, "mark_matched", {"state": "matched"})
+            close()
+    if not aside:  # no rule ran: nothing is linked yet (work_links is empty)
+        close()
     for key in KEYS:
         sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
         sql.execute(con, "mark_matched", {"state": "mismatch"})

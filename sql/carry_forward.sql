@@ -8,7 +8,8 @@
 -- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
 --    (not those whose break an accountant resolved).
 -- 5. reversal_links: refunds and chargebacks of the day linked to the payment they reverse.
--- Inputs: breaks, matches, work_ledger, work_stmt, work_resolved (work_sets.sql). Parameters: $run_id,
+-- Inputs: breaks, matches, work_ledger, work_stmt (open items), work_stmt_all (the day's lines, for
+-- the reversal links), work_resolved (work_sets.sql). Parameters: $run_id,
 -- $business_date, $prev_run.
 UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
 
@@ -52,7 +53,7 @@ WHERE (state IS NULL OR state = 'ambiguous')
 
 INSERT INTO reversal_links
 SELECT $run_id, s.line_id, any_value(o.line_id ORDER BY o.business_date, o.line_id), s.txn_type
-FROM work_stmt s
+FROM work_stmt_all s
 JOIN statement_lines o
   ON o.source = s.source AND o.txn_type = 'payment'
  AND norm_ref(o.merchant_reference) = norm_ref(s.original_reference)

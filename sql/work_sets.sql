@@ -58,3 +58,7 @@ WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
        OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_ambiguous (rule VARCHAR, entry_id VARCHAR, line_id VARCHAR);
+
+-- What the last matcher linked (matchers redefine it over their own result): nothing yet.
+CREATE OR REPLACE TEMP VIEW work_links AS
+SELECT NULL::VARCHAR AS entry_id, NULL::VARCHAR AS line_id WHERE false;
