@@ -1,4 +1,6 @@
-"""Wall time and peak resident memory per stage, sampled from /proc/self/status by a thread.
+"""Wall time, CPU time and peak resident memory per stage (RSS sampled from /proc/self/status by a
+thread). CPU time is the process's, all threads: CPU over wall shows how many of the cores a
+stage kept busy.
 
 DuckDB and polars release the GIL while they work, so a 10 ms sampler sees their allocations;
 ``resource.getrusage`` gives the process's high-water mark as a cross-check.
@@ -30,6 +32,7 @@ def max_rss_bytes() -> int:
 class Stage:
     name: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_bytes: int = 0
     start_bytes: int = 0
 
@@ -58,11 +61,12 @@ class Meter:
         s = Stage(name, start_bytes=rss_bytes())
         s.peak_bytes = s.start_bytes
         self._current = s
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         try:
             yield s
         finally:
             s.seconds = time.perf_counter() - t
+            s.cpu_seconds = time.process_time() - cpu
             s.peak_bytes = max(s.peak_bytes, rss_bytes())
             self._current = None
             self.stages.append(s)

@@ -103,9 +103,10 @@ def main(argv=None) -> int:
     recon_peak = max(s.peak_bytes for s in meter.stages)
     print(f"\nrecon end to end (no SFTP), {recon['breaks']:,} breaks:")
     for s in meter.stages:
-        print(f"  {s.name:<22} {s.seconds:8.2f} s   peak RSS {s.peak_bytes / GB:6.2f} GB")
-    print(f"  {'total':<22} {recon_s:8.2f} s   peak RSS {recon_peak / GB:6.2f} GB "
-          f"(imports excluded)")
+        print(f"  {s.name:<22} {s.seconds:8.2f} s   cpu {s.cpu_seconds:7.2f} s   "
+              f"peak RSS {s.peak_bytes / GB:6.2f} GB")
+    print(f"  {'total':<22} {recon_s:8.2f} s   cpu {sum(s.cpu_seconds for s in stages):7.2f} s   "
+          f"peak RSS {recon_peak / GB:6.2f} GB (imports excluded)")
     print("  load per file (concurrent, wall): " + ", ".join(
         f"{k} {v:.2f} s" for k, v in recon["load_seconds_per_file"].items()))
     print(f"  of which pandera validation {recon['validation_seconds']:.2f} s on "
@@ -144,7 +145,9 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "memory_gb": _memory_gb()},
         "recon": {"seconds": recon_s, "peak_rss_bytes": recon_peak,
-                  "stages": [{"name": s.name, "seconds": s.seconds, "peak_rss_bytes": s.peak_bytes}
+                  "cpu_seconds": sum(s.cpu_seconds for s in stages),
+                  "stages": [{"name": s.name, "seconds": s.seconds, "cpu_seconds": s.cpu_seconds,
+                              "peak_rss_bytes": s.peak_bytes}
                              for s in meter.stages], **recon},
         "prefect": prefect, "floor": floor, "pandas": pandas,
         "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas,

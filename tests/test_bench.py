@@ -39,3 +39,8 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     assert data["recon"]["sources"]["ledger"]["lines"] == data["input"]["counts"]["ledger"]
     assert data["floor"]["ledger_rows"] == data["input"]["counts"]["ledger"]
     assert data["ratios"]["match_over_join"] > 0 and data["ratios"]["recon_over_floor"] > 0
+    # each stage reports its CPU time (all threads) beside its wall time, and the run their sum
+    stages = {s["name"]: s for s in data["recon"]["stages"]}
+    assert stages["load (concurrent)"]["cpu_seconds"] > 0 and stages["match"]["cpu_seconds"] > 0
+    assert data["recon"]["cpu_seconds"] == sum(s["cpu_seconds"] for s in data["recon"]["stages"]
+                                               if s["name"] != "import")
