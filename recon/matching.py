@@ -114,7 +114,8 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
     con.execute("INSERT INTO work_stmt SELECT * REPLACE (coalesce(merchant_reference, end_to_end_id) "
-                "AS merchant_reference) FROM work_bank WHERE state IS NULL")
+                "AS merchant_reference, norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key) "
+                "FROM work_bank WHERE state IS NULL")
     sql.execute(con, "mark_duplicates", params)
 
     # Each matcher links what the earlier ones left and defines work_links over what it linked;

@@ -3,32 +3,44 @@
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, files, ledger_entries, work_stmt, work_ledger, work_inputs.
+-- Inputs: statement_lines, files, ledger_entries, work_stmt (before the first pass: the whole
+-- day), work_ledger, work_inputs.
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
     WITH c AS (
-        SELECT line_id, source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)) AS k,
+        -- the day's own lines: those of the run's input files, already in work_stmt with their
+        -- normalised merchant reference
+        SELECT line_id, source, txn_type,
+               CASE WHEN merchant_reference IS NOT NULL THEN merchant_key  -- norm_ref(merchant_reference)
+                    ELSE norm_ref(psp_reference) END AS k,
                amount_minor, currency, business_date, file_sha256, file_line
-        FROM statement_lines
-        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+        FROM work_stmt
+        WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs)
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
-          -- the day's own lines only from the run's input files; earlier days' lines not from a
-          -- delivery that a correction has since replaced
-          AND CASE WHEN business_date = $business_date
-                   THEN file_sha256 IN (SELECT sha256 FROM work_inputs)
-                   ELSE file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL) END
-    ), repeated AS (  -- only keys seen more than once need numbering (a hash count, no sort)
-        SELECT source, txn_type, k, amount_minor, currency FROM c GROUP BY ALL HAVING count(*) > 1
+        UNION ALL
+        -- earlier days' lines, not from a delivery that a correction has since replaced
+        SELECT line_id, source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)),
+               amount_minor, currency, business_date, file_sha256, file_line
+        FROM statement_lines
+        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+          AND business_date <> $business_date
+          AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
+          AND txn_type IN ('payment', 'refund', 'chargeback')
+          AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+          AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL)
+    ), repeated AS (
+        -- only keys seen more than once need numbering: counted by a hash of the key (an integer
+        -- group, no string compares); the window below partitions by the key itself, so a hash
+        -- collision only numbers a few more lines, each first in its own partition
+        SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
     )
     SELECT c.line_id, row_number() OVER (
         PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
         ORDER BY c.business_date, c.file_sha256, c.file_line) AS n
-    FROM c SEMI JOIN repeated r
-      ON r.source = c.source AND r.txn_type = c.txn_type AND r.k IS NOT DISTINCT FROM c.k
-     AND r.amount_minor = c.amount_minor AND r.currency = c.currency
+    FROM c SEMI JOIN repeated r ON r.h = hash(c.source, c.txn_type, c.k, c.amount_minor, c.currency)
 ) d
 WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $business_date;
 
@@ -44,14 +56,12 @@ FROM (
             QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1
         )
         WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
-    ), repeated AS (
-        SELECT source, txn_type, k, amount_minor, currency FROM c GROUP BY ALL HAVING count(*) > 1
+    ), repeated AS (  -- as above: a hash count, the window partitions by the key itself
+        SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
     )
     SELECT c.entry_id, row_number() OVER (
         PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
         ORDER BY c.business_date, c.booked_at, c.entry_id) AS n
-    FROM c SEMI JOIN repeated r
-      ON r.source = c.source AND r.txn_type = c.txn_type AND r.k IS NOT DISTINCT FROM c.k
-     AND r.amount_minor = c.amount_minor AND r.currency = c.currency
+    FROM c SEMI JOIN repeated r ON r.h = hash(c.source, c.txn_type, c.k, c.amount_minor, c.currency)
 ) d
 WHERE work_ledger.entry_id = d.entry_id AND d.n > 1 AND work_ledger.business_date = $business_date;

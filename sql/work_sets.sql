@@ -4,6 +4,8 @@
 -- work_stmt: one row per PSP line of the day a ledger entry can explain, plus carried lines;
 -- work_bank: one row per bank line of the day, plus carried bank lines.
 -- The statement sides leave out `raw` (the audit copy of the line): no rule reads it.
+-- merchant_key is norm_ref(merchant_reference), computed once here: the first (bulk) reference
+-- pass and the duplicate check both compare on it.
 -- Carried items whose break an accountant has since marked resolved are not carried.
 -- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules.
 -- Only the run's own input files count for the day (work_inputs: a rerun reproduces a past run
@@ -27,7 +29,7 @@ WHERE o.run_id = $prev_run
 -- The latest version is ranked only among the entries that can take part (a version on the day,
 -- or carried): the window never sorts the whole ledger history.
 CREATE OR REPLACE TEMP TABLE work_ledger AS
-SELECT e.* EXCLUDE (version), NULL::VARCHAR AS state
+SELECT e.* EXCLUDE (version), norm_ref(e.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
 FROM (
     SELECT *, row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) AS version
     FROM ledger_entries
@@ -43,7 +45,7 @@ WHERE e.version = 1
        OR e.entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 
 CREATE OR REPLACE TEMP TABLE work_stmt AS
-SELECT s.* EXCLUDE (raw), NULL::VARCHAR AS state
+SELECT s.* EXCLUDE (raw), norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND s.txn_type IN ('payment', 'refund', 'chargeback')
@@ -51,7 +53,7 @@ WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
        OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
-SELECT s.* EXCLUDE (raw), NULL::VARCHAR AS state
+SELECT s.* EXCLUDE (raw), norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
   AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
