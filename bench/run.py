@@ -119,6 +119,8 @@ def main(argv=None) -> int:
 
     floor = None if args.skip_floor else baselines.floor(
         paths, args.dir / "floor-tmp", args.memory_limit)
+    persisted = None if args.skip_floor else baselines.floor_persisted(
+        paths, args.dir / "floor-tmp", args.memory_limit)
     pandas = None if args.skip_pandas else baselines.pandas_baseline(paths)
     print(f"\n{'':<10}{'total':>9}{'read':>9}{'join':>9}")
     for name, r in (("floor", floor), ("pandas", pandas)):
@@ -126,6 +128,10 @@ def main(argv=None) -> int:
             print(f"{name:<10}{r['seconds']:8.2f}s{r['read_seconds']:8.2f}s{r['join_seconds']:8.2f}s"
                   f"   both {r['both']:,}, ledger only {r['ledger_only']:,}, "
                   f"statement only {r['statement_only']:,}")
+
+    if persisted:
+        print(f"floor persisted (the same reads written to a DuckDB file and checkpointed, no join): "
+              f"{persisted['seconds']:.2f}s, {persisted['bytes'] / 1e6:,.0f} MB")
 
     def ratio(a, b):
         return a / b if a and b else None
@@ -149,7 +155,7 @@ def main(argv=None) -> int:
                   "stages": [{"name": s.name, "seconds": s.seconds, "cpu_seconds": s.cpu_seconds,
                               "peak_rss_bytes": s.peak_bytes}
                              for s in meter.stages], **recon},
-        "prefect": prefect, "floor": floor, "pandas": pandas,
+        "prefect": prefect, "floor": floor, "floor_persisted": persisted, "pandas": pandas,
         "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas,
                    "match_over_join": r_match},
         "process_max_rss_bytes": max_rss_bytes(),

@@ -44,3 +44,6 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     assert stages["load (concurrent)"]["cpu_seconds"] > 0 and stages["match"]["cpu_seconds"] > 0
     assert data["recon"]["cpu_seconds"] == sum(s["cpu_seconds"] for s in data["recon"]["stages"]
                                                if s["name"] != "import")
+    # the persisted floor (the same reads written to a DuckDB file) is reported beside the floor
+    assert data["floor_persisted"]["seconds"] > 0 and data["floor_persisted"]["bytes"] > 0
+    assert any(line.startswith("floor persisted ") for line in out)
