@@ -66,9 +66,9 @@ def floor_persisted(paths: dict[str, Path], work_dir: Path, memory_limit: str) -
         stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
     con = duckdb.connect(str(db), config={"threads": 2, "memory_limit": memory_limit,
-                                          "temp_directory": str(work_dir / "spill"),
-                                          "enable_progress_bar": False})
+                                          "temp_directory": str(work_dir / "spill")})
     try:
+        con.execute("SET enable_progress_bar = false")
         csv = "read_csv({!r}, all_varchar = true, header = true{})"
         for table, key, extra in (("ledger", "ledger", ""), ("wechat", "wechatpay", ", ignore_errors = true"),
                                   ("stripe", "stripe", "")):
