@@ -113,15 +113,16 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
-    con.execute("INSERT INTO work_stmt SELECT * REPLACE (coalesce(merchant_reference, end_to_end_id) "
-                "AS merchant_reference, norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key) "
+    con.execute("INSERT INTO work_stmt BY NAME SELECT * EXCLUDE (end_to_end_id) REPLACE ("
+                "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
+                "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key "
                 "FROM work_bank WHERE state IS NULL")
     sql.execute(con, "mark_duplicates", params)
 
     # Each matcher links what the earlier ones left and defines work_links over what it linked;
     # those items are closed before the next matcher runs. The first pass links the bulk of the
-    # day: set_aside then keeps only the open items in the working sets (the whole day stays in
-    # work_*_all); later passes mark the few they link.
+    # day: set_aside then keeps only the open items in the working sets, in all their columns (the
+    # whole day stays in the narrow work_*_all); later passes mark the few they link.
     aside = False
 
     def close() -> None:
@@ -130,6 +131,8 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         aside = True
 
     for rule in _rule_order(cfg, sources):
+        if rule == "fuzzy" and not aside:  # it reads columns the narrow sets leave out: widen first
+            close()
         if rule in REFERENCE_MODES:
             for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
                 sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)

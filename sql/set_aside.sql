@@ -1,19 +1,27 @@
 -- Grain: after the cascade's first pass, which on a normal day links nearly every item: the
 -- working sets keep only what is still open, so that every later rule, the breaks and the
 -- carry-forward read a few thousand rows instead of the whole day (and the bulk is not marked row
--- by row with UPDATEs). The whole day stays available as work_ledger_all / work_stmt_all, as it
--- was built (with its duplicate marks, the only state set before the first pass), for what
+-- by row with UPDATEs). The open items get back every column (work_sets.sql builds narrow sets):
+-- a ledger entry from its version (entry_id, recorded_at), a statement line from statement_lines,
+-- keeping the merchant reference the cascade gave it (a bank line's end-to-end id stands in for
+-- a missing one). The whole day stays available, narrow, as work_ledger_all / work_stmt_all as
+-- it was built (with its duplicate marks, the only state set before the first pass), for what
 -- concerns every line of the day however it matched: the fee check and the reversal links.
--- Inputs: work_ledger, work_stmt, work_links (the first pass's links). Parameters: none.
+-- Inputs: work_ledger, work_stmt, work_links (the first pass's links), ledger_entries,
+-- statement_lines. Parameters: none.
 DROP TABLE IF EXISTS work_ledger_all;
 DROP TABLE IF EXISTS work_stmt_all;
 ALTER TABLE work_ledger RENAME TO work_ledger_all;
 ALTER TABLE work_stmt RENAME TO work_stmt_all;
 
 CREATE TEMP TABLE work_ledger AS
-SELECT * FROM work_ledger_all
-WHERE entry_id NOT IN (SELECT entry_id FROM work_links WHERE entry_id IS NOT NULL);
+SELECT e.*, n.merchant_key, n.state
+FROM work_ledger_all n
+JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
+WHERE n.entry_id NOT IN (SELECT entry_id FROM work_links WHERE entry_id IS NOT NULL);
 
 CREATE TEMP TABLE work_stmt AS
-SELECT * FROM work_stmt_all
-WHERE line_id NOT IN (SELECT line_id FROM work_links WHERE line_id IS NOT NULL);
+SELECT s.* EXCLUDE (raw) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
+FROM work_stmt_all n
+JOIN statement_lines s ON s.line_id = n.line_id
+WHERE n.line_id NOT IN (SELECT line_id FROM work_links WHERE line_id IS NOT NULL);

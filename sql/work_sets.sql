@@ -2,10 +2,15 @@
 -- work_ledger: one row per current ledger entry (latest version as of the watermark) of the
 --   business day, plus the entries the previous run left open (carried forward);
 -- work_stmt: one row per PSP line of the day a ledger entry can explain, plus carried lines;
--- work_bank: one row per bank line of the day, plus carried bank lines.
--- The statement sides leave out `raw` (the audit copy of the line): no rule reads it.
--- merchant_key is norm_ref(merchant_reference), computed once here: the first (bulk) reference
--- pass and the duplicate check both compare on it.
+-- work_bank: one row per bank line of the day, plus carried bank lines (the cascade adds those no
+--   payout explains to work_stmt).
+-- The sets are narrow: only the columns that the duplicate check, the first (bulk) reference pass,
+-- the fee check and the reversal links read for every item of the day (a 10M-line day in all its
+-- columns does not fit the memory limit and spills). set_aside.sql fetches the other columns back
+-- for the few items the first pass leaves open; work_bank adds the end-to-end id the payouts need.
+-- A ledger entry keeps its recorded_at: with entry_id, it names the version.
+-- merchant_key is norm_ref(merchant_reference), computed once here: the first reference pass and
+-- the duplicate check both compare on it.
 -- Carried items whose break an accountant has since marked resolved are not carried.
 -- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules.
 -- Only the run's own input files count for the day (work_inputs: a rerun reproduces a past run
@@ -29,7 +34,9 @@ WHERE o.run_id = $prev_run
 -- The latest version is ranked only among the entries that can take part (a version on the day,
 -- or carried): the window never sorts the whole ledger history.
 CREATE OR REPLACE TEMP TABLE work_ledger AS
-SELECT e.* EXCLUDE (version), norm_ref(e.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
+SELECT e.entry_id, e.recorded_at, e.source, e.business_date, e.txn_type, e.amount_minor, e.currency,
+       e.merchant_reference, e.psp_reference, norm_ref(e.merchant_reference) AS merchant_key,
+       NULL::VARCHAR AS state
 FROM (
     SELECT *, row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) AS version
     FROM ledger_entries
@@ -45,7 +52,10 @@ WHERE e.version = 1
        OR e.entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 
 CREATE OR REPLACE TEMP TABLE work_stmt AS
-SELECT s.* EXCLUDE (raw), norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
+SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booked_at, s.txn_type,
+       s.amount_minor, s.currency, s.fee_minor, s.orig_amount_minor, s.orig_currency,
+       s.psp_reference, s.merchant_reference, s.original_reference, s.payment_method,
+       norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND s.txn_type IN ('payment', 'refund', 'chargeback')
@@ -53,7 +63,10 @@ WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
        OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
-SELECT s.* EXCLUDE (raw), norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
+SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booked_at, s.txn_type,
+       s.amount_minor, s.currency, s.fee_minor, s.orig_amount_minor, s.orig_currency,
+       s.psp_reference, s.merchant_reference, s.original_reference, s.payment_method,
+       s.end_to_end_id, NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
   AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
