@@ -3,7 +3,7 @@
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, files, ledger_entries, work_stmt (before the first pass: the whole
+-- Inputs: statement_lines, files, work_versions, work_stmt (before the first pass: the whole
 -- day), work_ledger, work_inputs.
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
@@ -46,16 +46,12 @@ WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $b
 
 UPDATE work_ledger SET state = 'duplicate'
 FROM (
-    WITH c AS (
+    WITH c AS (  -- each entry's latest version dated within the week (work_sets.sql)
         SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor,
                currency, business_date, booked_at
-        FROM (
-            SELECT * FROM ledger_entries
-            WHERE recorded_at <= $watermark
-              AND business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-            QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1
-        )
-        WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
+        FROM work_versions
+        WHERE latest_in_week AND merchant_reference IS NOT NULL
+          AND source IN (SELECT source FROM work_rules)
     ), repeated AS (  -- as above: a hash count, the window partitions by the key itself
         SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
     )
@@ -65,3 +61,5 @@ FROM (
     FROM c SEMI JOIN repeated r ON r.h = hash(c.source, c.txn_type, c.k, c.amount_minor, c.currency)
 ) d
 WHERE work_ledger.entry_id = d.entry_id AND d.n > 1 AND work_ledger.business_date = $business_date;
+
+DROP TABLE work_versions;  -- its memory is needed by the first pass

@@ -18,10 +18,10 @@ CREATE TEMP TABLE work_ledger AS
 SELECT e.*, n.merchant_key, n.state
 FROM work_ledger_all n
 JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
-WHERE n.entry_id NOT IN (SELECT entry_id FROM work_links WHERE entry_id IS NOT NULL);
+WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.entry_id = n.entry_id);  -- an anti join
 
 CREATE TEMP TABLE work_stmt AS
 SELECT s.* EXCLUDE (raw) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
 FROM work_stmt_all n
 JOIN statement_lines s ON s.line_id = n.line_id
-WHERE n.line_id NOT IN (SELECT line_id FROM work_links WHERE line_id IS NOT NULL);
+WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.line_id = n.line_id);

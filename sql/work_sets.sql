@@ -31,25 +31,42 @@ WHERE o.run_id = $prev_run
                                       UNION ALL
                                       SELECT line_id, source FROM statement_lines WHERE o.kind = 'line') i
       WHERE i.id = o.item_id AND r.break_id = substr(sha256('match|' || i.source || '|' || o.item_id), 1, 16));
--- The latest version is ranked only among the entries that can take part (a version on the day,
--- or carried): the window never sorts the whole ledger history.
-CREATE OR REPLACE TEMP TABLE work_ledger AS
-SELECT e.entry_id, e.recorded_at, e.source, e.business_date, e.txn_type, e.amount_minor, e.currency,
-       e.merchant_reference, e.psp_reference, norm_ref(e.merchant_reference) AS merchant_key,
-       NULL::VARCHAR AS state
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) AS version
+-- work_versions: the latest version of every ledger entry that can take part, ranked once for
+-- two uses: as of the day (its latest version with a business date up to the day: the work set)
+-- and within the duplicate check's week (its latest version dated in the 7 days up to the day:
+-- mark_duplicates.sql). Only entries with a version in that week, or carried, are ranked: never
+-- the whole ledger history. A version is (entry_id, recorded_at).
+CREATE OR REPLACE TEMP TABLE work_versions AS
+WITH v AS (
+    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
+           currency, merchant_reference, psp_reference
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
       AND entry_id IN (SELECT entry_id FROM ledger_entries
-                       WHERE business_date = $business_date AND recorded_at <= $watermark
+                       WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+                         AND recorded_at <= $watermark
                        UNION ALL
                        SELECT item_id FROM work_carried WHERE kind = 'ledger')
-) e
-WHERE e.version = 1
-  AND e.source IN (SELECT source FROM work_rules)
-  AND (e.business_date = $business_date
-       OR e.entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
+), latest AS (  -- a hash aggregate per entry, not a sort of the versions
+    SELECT entry_id, max(recorded_at) AS as_of_day,
+           max(recorded_at) FILTER (WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date)
+               AS in_week
+    FROM v GROUP BY entry_id
+)
+SELECT v.*, v.recorded_at = l.as_of_day AS latest_as_of_day,
+       v.recorded_at IS NOT DISTINCT FROM l.in_week AS latest_in_week
+FROM v JOIN latest l ON l.entry_id = v.entry_id
+WHERE v.recorded_at = l.as_of_day OR v.recorded_at = l.in_week;
+
+CREATE OR REPLACE TEMP TABLE work_ledger AS
+SELECT entry_id, recorded_at, source, business_date, txn_type, amount_minor, currency,
+       merchant_reference, psp_reference, norm_ref(merchant_reference) AS merchant_key,
+       NULL::VARCHAR AS state
+FROM work_versions
+WHERE latest_as_of_day
+  AND source IN (SELECT source FROM work_rules)
+  AND (business_date = $business_date
+       OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 
 CREATE OR REPLACE TEMP TABLE work_stmt AS
 SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booked_at, s.txn_type,
