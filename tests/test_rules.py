@@ -287,3 +287,34 @@ def test_a_ledger_entry_is_never_linked_twice_across_key_passes(con, cfg):
     run_day(con, cfg)
     assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "exact_reference"}
     assert set(open_breaks(con, f"run-{D}")) == {("missing_in_ledger", "ORD7")}
+
+
+def _with_rules(cfg, source, rules):
+    import dataclasses
+    return dataclasses.replace(cfg, sources=[
+        dataclasses.replace(s, matching=dataclasses.replace(s.matching, rules=tuple(rules))) if s.name == source else s
+        for s in cfg.sources])
+
+
+@pytest.mark.parametrize("rules", [("fuzzy", "exact_reference"), ()])
+def test_cascade_without_a_reference_rule_first(con, cfg, rules):
+    """The working sets are narrow until the first pass sets the bulk aside (set_aside.sql): a
+    cascade that starts with fuzzy (which reads the counterparty) or runs no rule at all (only the
+    closing reference pairing) widens them first and gives the breaks every column."""
+    load(con,
+         ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="USD", amount_minor=4200,
+                     counterparty="ana@example.com", booked_at=ts(1)),
+                dict(entry_id="L2", source="stripe", merchant_reference="ORD2", currency="USD", amount_minor=3100,
+                     counterparty="bo@example.com", booked_at=ts(2))),
+         stmt(dict(merchant_reference=None, psp_reference="ch_1", amount_minor=4200, fee_minor=152,
+                   counterparty="Ana@Example.com", booked_at=ts(1), payment_method="card"),
+              dict(merchant_reference="ORD2", psp_reference="ch_2", amount_minor=3000, fee_minor=117,
+                   counterparty="bo@example.com", booked_at=ts(2), payment_method="card"),
+              source="stripe", currency="USD"))
+    run_day(con, _with_rules(cfg, "stripe", rules), sources=("stripe",))
+    links = rules_of(con, f"run-{D}")
+    assert links == ({("L1", f"{F}:2"): "fuzzy"} if rules else {})
+    breaks = open_breaks(con, f"run-{D}")
+    assert ("amount_mismatch", "ORD2") in breaks  # paired by the closing reference pass
+    if not rules:
+        assert set(breaks) >= {("missing_in_statement", "ORD1"), ("missing_in_ledger", "ch_1")}
