@@ -21,6 +21,9 @@ def _prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recon,connectors,schemas,flows")
+    # recon's loggers also log outside flow runs (eval's generator, the CLI's own steps): those
+    # records go to the console only, without a UserWarning per record from Prefect's API handler.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # --dask: no cluster life-cycle chatter
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 

@@ -27,7 +27,7 @@ __all__ = ["STATEMENT_TEXT", "LEDGER_TEXT", "QUARANTINE_TEXT", "REFERENCES", "Pa
            "install_log_masking", "mask_frame", "mask_text"]
 
 # Free-text columns of the canonical frames (schemas/canonical.py, schemas/validation.py).
-STATEMENT_TEXT = ("description", "counterparty", "raw")
+STATEMENT_TEXT = ("description", "counterparty", "merchant_id", "sub_merchant_id", "raw")
 LEDGER_TEXT = ("description", "counterparty")
 QUARANTINE_TEXT = ("value", "reason")
 REFERENCES = ("psp_reference", "merchant_reference", "original_reference", "payout_id",

@@ -71,7 +71,8 @@ def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] 
                     [run_id, business_date, started, __version__, cfg.sha256,
                      json.dumps(sources or [s.name for s in cfg.sources]), language])
         warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card)
-                                        for s in cfg.sources if s.rate_card})
+                                        for s in cfg.sources if s.rate_card},
+                                  {s.name: registry.card_type_field(s.format) for s in cfg.sources})
     finally:
         con.close()
     return started

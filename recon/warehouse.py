@@ -61,15 +61,19 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
 -- with a fee, of a source with a rate card): the same rate selection as a join ranked per line
 -- instead of a subquery per line. One row per line: (line_id, expected_fee).
 CREATE OR REPLACE MACRO line_fees(p_day) AS TABLE
--- The card type is read from raw (the bulk of statement_lines) only for a source whose rate card
--- declares a card field and has a card-type rate: when all its rates are card_type '*', every
--- candidate rate compares the same with any card type, so NULL selects the same rate.
+-- The card type is read only for a source whose rate card declares a card field and has a
+-- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
+-- with any card type, so NULL selects the same rate. It is the canonical card_type when the field
+-- is the format's own (card_canonical; '' and NULL select the same rate), else, and for lines
+-- loaded before that column existed, the field read out of raw.
 WITH fields AS (
-    SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field
+    SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field,
+           bool_and(coalesce(card_canonical, false)) AS card_canonical
     FROM rate_cards GROUP BY source
 ), lines AS (
     SELECT s.line_id, s.source, s.payment_method, s.amount_minor, s.txn_type, s.business_date,
-           json_extract_string(s.raw, '$."' || f.card_field || '"') AS card_type
+           CASE WHEN f.card_canonical AND s.card_type IS NOT NULL THEN nullif(s.card_type, '')
+                ELSE json_extract_string(s.raw, '$."' || f.card_field || '"') END AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND f.card_field IS NOT NULL
@@ -107,10 +111,6 @@ FROM lines l LEFT JOIN chosen c
   ON c.source = l.source AND c.payment_method IS NOT DISTINCT FROM l.payment_method
  AND c.card_type IS NOT DISTINCT FROM l.card_type AND c.business_date = l.business_date
  AND c.amount = abs(l.amount_minor);
--- The card type of a statement line: the raw field its source's rate card names.
-CREATE OR REPLACE MACRO line_card_type(p_source, p_raw) AS
-    json_extract_string(p_raw, '$."' || (SELECT any_value(c.card_field) FROM rate_cards c
-                                         WHERE c.source = p_source) || '"');
 """
 
 
@@ -273,8 +273,12 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
     return new, frame.height - new
 
 
-def load_rate_cards(con, cards: dict[str, RateCard]) -> None:
-    """Rate cards are configuration: replaced as a whole at the start of every run."""
+def load_rate_cards(con, cards: dict[str, RateCard], card_fields: dict[str, str | None] | None = None) -> None:
+    """Rate cards are configuration: replaced as a whole at the start of every run.
+    ``card_fields``: each source's format's own card-type field (``registry.card_type_field``);
+    where a card's ``card_type_field`` is that field, the fee check reads the lines' canonical
+    ``card_type`` instead of the field out of raw."""
+    card_fields = card_fields or {}
     columns = {r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'rate_cards'")
         .fetchall()}
@@ -286,11 +290,13 @@ def load_rate_cards(con, cards: dict[str, RateCard]) -> None:
     for source, card in sorted(cards.items()):
         for r in card.rates:
             con.execute(
-                "INSERT INTO rate_cards (source, method, card_type, card_field, band_from_minor, "
-                "band_to_minor, position, rate, fixed_minor, minimum_minor, maximum_minor, "
-                "valid_from, valid_to, refund_returns_fee) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(12,6), ?, ?, ?, ?, ?, ?)",
-                [source, r.method, r.card_type, card.card_type_field, r.band_from_minor,
+                "INSERT INTO rate_cards (source, method, card_type, card_field, card_canonical, "
+                "band_from_minor, band_to_minor, position, rate, fixed_minor, minimum_minor, "
+                "maximum_minor, valid_from, valid_to, refund_returns_fee) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(12,6), ?, ?, ?, ?, ?, ?)",
+                [source, r.method, r.card_type, card.card_type_field,
+                 card.card_type_field is not None
+                 and card.card_type_field == card_fields.get(source), r.band_from_minor,
                  r.band_to_minor, r.position, str(r.percent / Decimal(100)), r.fixed_minor,
                  r.minimum_minor, r.maximum_minor, r.valid_from, r.valid_to,
                  r.refund_returns_fee])

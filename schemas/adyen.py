@@ -93,7 +93,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.concat_str([pl.col("Merchant Account"), pl.col("Batch Number")], separator=":").alias("payout_id"),
         pl.col("Payment Method").alias("payment_method"),
         kind.alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select("file_line", pl.col("Net Credit (NC)").alias("net_minor"),
                             pl.concat_str(pl.col("Net Credit (NC)"), pl.col("Net Debit (NC)")).alias("amount_minor"),

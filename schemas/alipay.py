@@ -67,7 +67,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.col("对方账户").alias("counterparty"),
         pl.col("商品名称").alias("description"),
         kind.alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select("file_line", pl.col("订单金额（元）").alias("amount_minor"),
                             pl.col("服务费（元）").alias("fee_minor"), when.alias("booked_at"),

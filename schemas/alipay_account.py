@@ -60,7 +60,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.col("对方账号").alias("counterparty"),
         pl.col("商品名称").alias("description"),
         kind.alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select(
         "file_line", pl.when(income.is_in(["", "0", "0.00"])).then(expense).otherwise(income)

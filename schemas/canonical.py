@@ -36,6 +36,11 @@ STATEMENT_COLUMNS: dict[str, pl.DataType] = {
     "counterparty": pl.String,
     "description": pl.String,
     "status": pl.String,
+    # Read for every line by the clearing positions and the fee check, so taken out of the line at
+    # parse time (schemas.quirks.attributes): '' when the line has none, NULL when not extracted.
+    "merchant_id": pl.String,  # WeChat 商户号, else an `account` field
+    "sub_merchant_id": pl.String,  # WeChat 特约商户号, Stripe connected_account or payment_metadata[sub_merchant]
+    "card_type": pl.String,  # the format's CARD_TYPE_FIELD (Stripe card_brand)
     "raw": pl.String,  # the original line's fields as JSON, for audit
 }
 

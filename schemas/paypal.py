@@ -93,7 +93,8 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         (pl.col(h["name"]) if h["name"] in frame.columns else pl.lit(None)).alias("counterparty"),
         pl.col("_type").alias("description"),
         (pl.col(h["status"]) if "status" in h and h["status"] in frame.columns else pl.lit(None)).alias("status"),
-        pq.quirks.raw_json([c for c in rows.columns if c != "file_line"]),
+        pq.quirks.raw_json(original := [c for c in rows.columns if c != "file_line"]),
+        *pq.quirks.attributes(original),
     )
     originals = frame.select("file_line", pl.col("_gross").alias("amount_minor"),
                              pl.col("_fee").alias("fee_minor"), pl.col("_net").alias("net_minor"),

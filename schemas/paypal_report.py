@@ -59,7 +59,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         raise ParseError(name, None, f"expected the CH columns of a TRR/STL ({', '.join(sorted(_TRANSACTION))}) "
                                      f"or DDR report ({', '.join(sorted(_DISPUTE))})")
     frame = frame.with_columns(*pq.base(sha256, source, business_date),
-                               rows.select(pq.raw(rows)).to_series())
+                               *rows.select(pq.audit(rows)).get_columns())
     return pq.finish(frame, checks, file_name=name, source=source, originals=originals)
 
 

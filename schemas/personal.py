@@ -59,7 +59,7 @@ def parse_personal(layout: Layout, data: bytes, *, name: str, source: str, sha25
         _blank_slash(col["counterparty"]).alias("counterparty"),
         _blank_slash(col["goods"]).alias("description"),
         col["status"].alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select("file_line", col["amount"].alias("amount_minor"),
                             col["time"].alias("booked_at"))

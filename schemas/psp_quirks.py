@@ -74,7 +74,16 @@ def base(sha256: str, source: str, business_date: date) -> list[pl.Expr]:
 
 
 def raw(frame: pl.DataFrame) -> pl.Expr:
-    return quirks.raw_json([c for c in frame.columns if c != "file_line" and not c.startswith("_")])
+    return quirks.raw_json(_original(frame))
+
+
+def audit(frame: pl.DataFrame, card_field: str | None = None) -> list[pl.Expr]:
+    """raw and the canonical attributes read from the same original fields (quirks.attributes)."""
+    return [raw(frame), *quirks.attributes(_original(frame), card_field)]
+
+
+def _original(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c != "file_line" and not c.startswith("_")]
 
 
 def count_check(label: str, expected: str | int | None, found: int) -> ControlCheck:
@@ -118,6 +127,7 @@ def strip_grouping(text: pl.Expr, decimal: str = ".") -> pl.Expr:
 def finish(frame: pl.DataFrame, checks, *, file_name: str, source: str, required=(),
            originals: pl.DataFrame | None = None) -> ParsedFile:
     """validation.finish, with empty text fields turned into nulls (a blank reference is no reference)."""
-    text = [c for c, t in frame.schema.items() if t == pl.String and c != "raw"]
+    text = [c for c, t in frame.schema.items()
+            if t == pl.String and c != "raw" and c not in quirks.ATTRIBUTES]  # '' is "none" there
     frame = frame.with_columns([pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text])
     return _finish(frame, checks, file_name=file_name, source=source, required=required, originals=originals)

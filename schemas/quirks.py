@@ -144,6 +144,30 @@ def raw_json(columns: list[str]) -> pl.Expr:
     return pl.struct(sorted(columns)).struct.json_encode().alias("raw")
 
 
+# Fields the clearing positions group by, first non-empty wins: a line's merchant and its
+# sub-merchant. Taken out of the line when it is parsed (statement_lines' merchant_id and
+# sub_merchant_id) so that no report reads them back out of raw's JSON for every line.
+MERCHANT_FIELDS = ("商户号", "account")
+ATTRIBUTES = ("merchant_id", "sub_merchant_id", "card_type")
+SUB_MERCHANT_FIELDS = ("特约商户号", "connected_account", "payment_metadata[sub_merchant]")
+
+
+def attributes(columns: list[str], card_field: str | None = None) -> list[pl.Expr]:
+    """The canonical ``merchant_id``, ``sub_merchant_id`` and ``card_type`` of each line, from the
+    fields among ``columns`` (the original ones, as in raw). '' where the line has none: NULL is
+    kept for lines loaded before these columns existed, which the SQL reads from raw instead.
+    ``card_field`` is the format's card-type field (``CARD_TYPE_FIELD`` of its module): a rate
+    card that names this field reads ``card_type``, one that names another field reads raw."""
+    def first(fields: tuple[str, ...]) -> pl.Expr:
+        found = [pl.when(pl.col(f) != "").then(pl.col(f)) for f in fields if f in columns]
+        return pl.coalesce(*found, pl.lit("")) if found else pl.lit("")
+    card = (pl.col(card_field).fill_null("") if card_field in columns else pl.lit("")) \
+        if card_field else pl.lit(None, pl.String)
+    return [first(MERCHANT_FIELDS).alias("merchant_id"),
+            first(SUB_MERCHANT_FIELDS).alias("sub_merchant_id"),
+            card.alias("card_type")]
+
+
 def line_id(sha256: str) -> pl.Expr:
     return (pl.lit(f"{sha256[:16]}:") + pl.col("file_line").cast(pl.String)).alias("line_id")
 

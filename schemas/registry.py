@@ -74,6 +74,12 @@ def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, busines
     return parsed
 
 
+def card_type_field(fmt: str) -> str | None:
+    """The field a format's parser copies into the canonical ``card_type`` (None: it has none)."""
+    module = FORMATS.get(fmt)
+    return getattr(module, "CARD_TYPE_FIELD", None) if module else None
+
+
 def reads_parts(fmt: str, options: dict | None = None) -> bool:
     """Whether ``parse_parts`` reads ``fmt`` a part at a time (and so takes a FileView)."""
     return hasattr(FORMATS.get(fmt), "parse_parts") and not options

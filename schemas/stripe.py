@@ -30,6 +30,8 @@ CATEGORY = {
     "dispute_reversal": "chargeback", "refund_failure": "refund", "payout_reversal": "payout",
     "fee": "fee", "adjustment": "adjustment", "other_adjustment": "adjustment",
 }
+# The card type a rate card may price by (quirks.attributes: statement_lines.card_type).
+CARD_TYPE_FIELD = "card_brand"
 # Columns a report run may add (Stripe lets the caller choose them); used when present.
 OPTIONAL = ("customer_email", "customer_name", "connected_account")
 _IDENTIFYING = ("balance_transaction_id", "created_utc", "gross", "fee", "net", "reporting_category")
@@ -85,6 +87,7 @@ def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_d
         pl.coalesce("customer_email", "customer_name").alias("counterparty"),
         pl.col("description").alias("description"),
         quirks.raw_json(present),
+        *quirks.attributes(present, CARD_TYPE_FIELD),
     ).collect()
     originals = rows.select(
         "file_line", pl.col("gross").alias("amount_minor"), pl.col("fee").alias("fee_minor"),

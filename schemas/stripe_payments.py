@@ -54,7 +54,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.when(order != "").then(order).alias("merchant_reference"),
         pl.when(describe != "").then(describe).alias("description"),
         pl.col("Status").alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select("file_line", pl.col("Amount").alias("amount_minor"),
                             pl.col("Fee").alias("fee_minor"), pl.col("Created (UTC)").alias("booked_at"),

@@ -75,7 +75,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.when(pl.col("商户订单号") != "").then(pl.col("商户订单号")).alias("merchant_reference"),
         (pl.lit("UP") + pl.col("商户代码") + pl.lit("-") + pl.col("清算日期")).alias("payout_id"),
         pl.col("系统跟踪号").alias("bank_reference"), pl.col("卡号").alias("payment_method"),
-        pl.col("应答码").alias("status"), pq.raw(rows))
+        pl.col("应答码").alias("status"), *pq.audit(rows))
     originals = rows.select("file_line", pl.col("交易金额").alias("amount_minor"),
                             pl.col("商户手续费").alias("fee_minor"), pl.col("交易传输时间").alias("booked_at"),
                             pl.col("清算日期").alias("value_date"), pl.col("交易代码").alias("txn_type"))

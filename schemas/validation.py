@@ -91,6 +91,9 @@ class StatementModel(pa.DataFrameModel):
     counterparty: str = pa.Field(nullable=True)
     description: str = pa.Field(nullable=True)
     status: str = pa.Field(nullable=True)
+    merchant_id: str = pa.Field(nullable=True)
+    sub_merchant_id: str = pa.Field(nullable=True)
+    card_type: str = pa.Field(nullable=True)
     raw: str
 
     class Config:

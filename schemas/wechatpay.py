@@ -161,7 +161,8 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.col("用户标识").alias("counterparty"),
         pl.col("商品名称").alias("description"),
         pl.col("交易状态").alias("status"),
-        quirks.raw_json([c for c in rows.columns if c != "file_line"]),
+        quirks.raw_json(original := [c for c in rows.columns if c != "file_line"]),
+        *quirks.attributes(original),
     ).collect()
     originals = rows.select(
         "file_line", amount_text.alias("amount_minor"), pl.col("手续费").alias("fee_minor"),

@@ -66,7 +66,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.concat_str([pl.col("业务名称"), pl.col("备注")], separator=" ", ignore_nulls=True)
           .str.strip_chars().alias("description"),
         pl.col("收支类型").alias("status"),
-        pq.raw(rows),
+        *pq.audit(rows),
     )
     originals = rows.select("file_line", pl.col("收支金额（元）").alias("amount_minor"),
                             pl.col("记账时间").alias("booked_at"), pl.col("业务类型").alias("txn_type"))

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     counterparty       VARCHAR,
     description        VARCHAR,
     status             VARCHAR,
+    merchant_id        VARCHAR,  -- '' when the line has none; NULL: loaded before these columns
+    sub_merchant_id    VARCHAR,  -- (the SQL then reads raw)
+    card_type          VARCHAR,
     raw                VARCHAR USING COMPRESSION zstd  -- the audit copy: zstd loads ~2x faster than
                                                       -- DuckDB's default string analysis, ~3x smaller
 );
@@ -76,6 +79,7 @@ CREATE TABLE IF NOT EXISTS rate_cards (
     method             VARCHAR NOT NULL,            -- payment method or '*'
     card_type          VARCHAR NOT NULL DEFAULT '*', -- card type or '*'
     card_field         VARCHAR,                     -- raw statement field holding the card type
+    card_canonical     BOOLEAN DEFAULT false,       -- card_field is the format's: read card_type
     band_from_minor    BIGINT NOT NULL DEFAULT 0,   -- |amount| >= band_from_minor
     band_to_minor      BIGINT,                      -- |amount| <  band_to_minor (NULL: no bound)
     position           INTEGER NOT NULL DEFAULT 0,  -- order in the file (last tie-breaker)
@@ -215,6 +219,10 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS rerun_of VARCHAR;                -- se
 ALTER TABLE breaks ADD COLUMN IF NOT EXISTS first_seen DATE;
 ALTER TABLE breaks ADD COLUMN IF NOT EXISTS cleared_on DATE;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS original_reference VARCHAR;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS merchant_id VARCHAR;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS sub_merchant_id VARCHAR;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS card_type VARCHAR;
+ALTER TABLE rate_cards ADD COLUMN IF NOT EXISTS card_canonical BOOLEAN DEFAULT false;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS first_seen DATE;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS sources VARCHAR;                 -- JSON list of source names

@@ -2,17 +2,25 @@
 -- payout yet) over the business date's PSP lines (payout rows and the run's duplicate lines
 -- excluded). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
 -- 特约商户号, Stripe `connected_account` or `payment_metadata[sub_merchant]`, else ''.
--- raw is parsed once per line (one json_extract_string with the five paths).
+-- The parsers take these fields out of the line (merchant_id, sub_merchant_id: the first non-empty
+-- of the same fields, '' when none, schemas.quirks.attributes); a line loaded before those
+-- columns existed (NULL) has them read out of raw, once per line with the five paths.
 -- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs).
 WITH lines AS (
     SELECT s.source,
-           coalesce(nullif(j[1], ''), nullif(j[2], ''), s.source) AS merchant,
-           coalesce(nullif(j[3], ''), nullif(j[4], ''), nullif(j[5], ''), '') AS sub_merchant,
+           coalesce(nullif(CASE WHEN s.merchant_id IS NULL THEN coalesce(nullif(j[1], ''), j[2])
+                                ELSE s.merchant_id END, ''), s.source) AS merchant,
+           coalesce(CASE WHEN s.sub_merchant_id IS NULL
+                         THEN coalesce(nullif(j[3], ''), nullif(j[4], ''), nullif(j[5], ''))
+                         ELSE s.sub_merchant_id END, '') AS sub_merchant,
            s.currency, s.payout_id, s.txn_type, s.amount_minor,
            coalesce(s.fee_minor, 0) AS fee_minor,
            coalesce(s.net_minor, s.amount_minor - coalesce(s.fee_minor, 0)) AS net_minor
-    FROM (SELECT *, json_extract_string(raw, ['$."商户号"', '$.account', '$."特约商户号"', '$.connected_account',
-                                             '$."payment_metadata[sub_merchant]"']) AS j
+    FROM (SELECT * EXCLUDE (raw),
+                 CASE WHEN merchant_id IS NULL OR sub_merchant_id IS NULL THEN
+                     json_extract_string(raw, ['$."商户号"', '$.account', '$."特约商户号"',
+                                               '$.connected_account', '$."payment_metadata[sub_merchant]"'])
+                 END AS j
           FROM statement_lines s
           WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
             AND list_contains($sources, s.source)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from recon import warehouse
@@ -15,6 +16,7 @@ from recon.reports.clearing import UNALLOCATED, positions, write_positions_csv
 from recon.reports.journal import (JournalLine, UnbalancedJournal, check_balanced,
                                    journal_lines, load_accounts, write_journal)
 from recon.reports.model import PayoutLine
+from schemas import quirks
 from tests.test_workbook import make_summary
 
 D = date(2026, 11, 21)
@@ -28,8 +30,20 @@ def line(i, source, txn_type, amount, fee, payout, raw):
                 net_minor=amount - fee, payout_id=payout, raw=json.dumps(raw, ensure_ascii=False))
 
 
-@pytest.fixture
-def con():
+def canonical(rows):
+    """The rows as the parsers load them now: merchant_id / sub_merchant_id taken out of the line
+    (schemas.quirks.attributes) and raw without those fields, so only the columns can give them."""
+    fields = pl.DataFrame([json.loads(r["raw"]) for r in rows], schema={
+        f: pl.String for f in sorted({k for r in rows for k in json.loads(r["raw"])})})
+    ids = fields.select(quirks.attributes(fields.columns)).to_dicts()
+    return [{**r, "raw": "{}", "merchant_id": a["merchant_id"], "sub_merchant_id": a["sub_merchant_id"]}
+            for r, a in zip(rows, ids, strict=True)]
+
+
+@pytest.fixture(params=["canonical", "raw"])
+def con(request):
+    """Lines as loaded now (canonical merchant columns) and as loaded before those columns
+    existed (NULL: the positions read raw): the same positions either way."""
     con = warehouse.connect(":memory:")
     wx = {"商户号": "1900000109", "特约商户号": ""}
     sub = {"商户号": "1900000109", "特约商户号": "1900000201"}
@@ -44,6 +58,8 @@ def con():
         line(8, "stripe", "payment", 2_000, 88, None, {}),
         line(9, "bank", "transfer", 99_999, 0, None, {}),  # not a PSP: never a position
     ]
+    if request.param == "canonical":
+        rows = canonical(rows)
     for r in rows:
         con.execute(f"INSERT INTO statement_lines ({', '.join(r)}) VALUES "
                     f"({', '.join('?' * len(r))})", list(r.values()))

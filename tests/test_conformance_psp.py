@@ -19,6 +19,7 @@ import pytest
 
 from recon.errors import IntegrityError, ParseError
 from schemas import registry
+from tests.test_psp_formats import assert_attributes_match_raw
 from tests.conformance_table import record
 
 ROOT = Path(os.environ.get("RECON_CONFORMANCE_DIR", Path(__file__).resolve().parents[2] / "shared/conformance"))
@@ -110,6 +111,7 @@ def test_psp_conformance_file(path: Path):
         if golden.is_file():
             _compare_golden(parsed, golden)
         _check_specifics(path.name, parsed)
+        assert_attributes_match_raw(parsed.frame, registry.card_type_field(fmt))
     except Exception:
         record(path.parent.name, path.name, "failed")
         raise

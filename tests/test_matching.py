@@ -215,12 +215,18 @@ def _fee_con(cfg):
     return _CON["con"]
 
 
-def test_line_fees_table_macro_equals_rate_card_for_every_line():
+@pytest.mark.parametrize("card_from", ["raw", "canonical", "canonical-legacy", "other-field"])
+def test_line_fees_table_macro_equals_rate_card_for_every_line(card_from):
     """The set-based line_fees (fee check, fee report) picks the same rate as line_fee per line:
-    a grid over methods, card types (read from the raw field the card names), bands and days."""
+    a grid over methods, card types, bands and days. The card type comes from the raw field the
+    card names (raw), from the canonical card_type when that field is the format's own (canonical:
+    raw holds none), from raw for lines loaded before card_type existed (canonical-legacy: NULL),
+    and from raw when the card names another field than the format's (other-field: card_type
+    holds a wrong brand that must not be read)."""
     card = ratecard.load(TIERED)
     con = warehouse.connect(":memory:")
-    warehouse.load_rate_cards(con, {"tiered": card})
+    own_field = {"canonical": "card_brand", "canonical-legacy": "card_brand", "other-field": "brand"}
+    warehouse.load_rate_cards(con, {"tiered": card}, {"tiered": own_field.get(card_from)})
     amounts = (0, 1_000, 10_000, 99_999, 100_000, 100_001, 9_999_999, 10_000_000, 10_000_001)
     grid = [(a if t != "refund" else -a, t, m, c, d)
             for a in amounts for t in ("payment", "refund", "chargeback")
@@ -232,6 +238,10 @@ def test_line_fees_table_macro_equals_rate_card_for_every_line():
          "txn_type": [g[1] for g in grid], "amount_minor": [g[0] for g in grid], "currency": "USD",
          "fee_minor": 0, "payment_method": [g[2] for g in grid],
          "raw": ['{"card_brand":"' + g[3] + '"}' if g[3] else "{}" for g in grid]})
+    if card_from == "canonical":
+        lines = lines.with_columns(raw=pl.lit("{}"), card_type=pl.Series([g[3] or "" for g in grid]))
+    elif card_from == "other-field":
+        lines = lines.with_columns(card_type=pl.lit("amex"))
     warehouse.insert_frame(con, "statement_lines", conform(lines, STATEMENT_COLUMNS))
     got = {}
     for day in sorted({g[4] for g in grid}):

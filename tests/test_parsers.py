@@ -120,6 +120,8 @@ def test_wechat_payment_and_refund():
         ("CNY", "NATIVE", "oUser1", "咖啡", "SUCCESS")
     raw = json.loads(pay["raw"])
     assert raw["应结订单金额"] == "100.00" and list(raw) == sorted(raw)
+    # What the clearing positions group by, taken out of the line (WeChat has no card type).
+    assert (pay["merchant_id"], pay["sub_merchant_id"], pay["card_type"]) == ("1900000109", "", None)
 
 
 def test_wechat_wrong_summary_total_rejects_file():
@@ -173,6 +175,9 @@ def test_stripe_charge_refund_payout():
     assert charge["currency"] == "USD" and charge["value_date"] == date(2026, 11, 23)
     assert charge["payment_method"] == "card" and charge["file_line"] == 2
     assert (charge["orig_amount_minor"], charge["orig_currency"]) == (10000, "USD")
+    # The card type the rate card prices by (card_brand), '' where the line has none.
+    assert [r["card_type"] for r in (charge, refund, payout)] == ["visa", "visa", ""]
+    assert {(r["merchant_id"], r["sub_merchant_id"]) for r in (charge, refund, payout)} == {("", "")}
 
 
 def test_stripe_net_not_gross_minus_fee_is_quarantined():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -24,7 +25,21 @@ def parse(data: bytes, name: str, fmt: str | None = None, tz="Asia/Shanghai", op
     assert parsed.frame.schema == pl.Schema(STATEMENT_COLUMNS)
     for c in ("amount_minor", "fee_minor", "net_minor", "orig_amount_minor"):
         assert parsed.frame.schema[c] == pl.Int64
+    assert_attributes_match_raw(parsed.frame, registry.card_type_field(found))
     return parsed
+
+
+def assert_attributes_match_raw(frame: pl.DataFrame, card_field: str | None) -> None:
+    """The canonical merchant_id / sub_merchant_id / card_type hold what the positions and the fee
+    check read out of raw before those columns existed: the first non-empty of the same fields."""
+    def first(raw: dict, fields) -> str:
+        return next((raw[f] for f in fields if raw.get(f)), "")
+    for row in frame.select("merchant_id", "sub_merchant_id", "card_type", "raw").to_dicts():
+        raw = json.loads(row["raw"])
+        assert row["merchant_id"] == first(raw, ("商户号", "account")), row
+        assert row["sub_merchant_id"] == first(
+            raw, ("特约商户号", "connected_account", "payment_metadata[sub_merchant]")), row
+        assert row["card_type"] == (None if card_field is None else raw.get(card_field) or ""), row
 
 
 def col(parsed, name):
