@@ -249,3 +249,33 @@ def test_line_fees_table_macro_equals_rate_card_for_every_line(card_from):
     expected = {f"L{i}": card.expected_fee(a, t, d, m, c) for i, (a, t, m, c, d) in enumerate(grid)
                 if t in ("payment", "refund")}
     assert got == expected
+
+
+def test_warehouse_from_before_the_canonical_columns_is_upgraded_and_prices_its_lines(tmp_path):
+    """A warehouse written before merchant_id / sub_merchant_id / card_type (and rate_cards'
+    card_canonical) gains them when opened; its old lines (NULL there) are priced from raw."""
+    path = tmp_path / "old.duckdb"
+    con = warehouse.connect(path)
+    for c in ("merchant_id", "sub_merchant_id", "card_type"):
+        con.execute(f"ALTER TABLE statement_lines DROP COLUMN {c}")
+    con.execute("ALTER TABLE rate_cards DROP COLUMN card_canonical")
+    line = dict(line_id="L1", source="tiered", file_sha256="f", file_line=2, business_date=D,
+                txn_type="payment", amount_minor=10_000_000, currency="USD", fee_minor=0,
+                payment_method="card", raw='{"card_brand":"amex"}')
+    con.execute(f"INSERT INTO statement_lines ({', '.join(line)}) VALUES ({', '.join('?' * len(line))})",
+                list(line.values()))
+    con.close()
+    con = warehouse.connect(path)
+    try:
+        cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = 'statement_lines'").fetchall()}
+        assert {"merchant_id", "sub_merchant_id", "card_type"} <= cols
+        card = ratecard.load(TIERED)
+        warehouse.load_rate_cards(con, {"tiered": card}, {"tiered": "card_brand"})
+        assert con.execute("SELECT bool_and(card_canonical) FROM rate_cards").fetchone() == (True,)
+        assert con.execute("SELECT card_type FROM statement_lines").fetchone() == (None,)
+        got = con.execute("SELECT expected_fee FROM line_fees(?)", [D]).fetchall()
+        assert got == [(card.expected_fee(10_000_000, "payment", D, "card", "amex"),)] == [(100_000,)]
+        assert card.expected_fee(10_000_000, "payment", D, "card", None) != 100_000  # amex is priced
+    finally:
+        con.close()
