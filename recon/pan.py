@@ -26,7 +26,8 @@ from recon.reports.safe import mask_pans
 __all__ = ["STATEMENT_TEXT", "LEDGER_TEXT", "QUARANTINE_TEXT", "REFERENCES", "PanFilter",
            "install_log_masking", "mask_frame", "mask_text"]
 
-# Free-text columns of the canonical frames (schemas/canonical.py, schemas/validation.py).
+# Free-text columns of the canonical frames (schemas/canonical.py, schemas/validation.py), and
+# the merchant ids copied out of raw: masked as raw is, so they always equal what raw holds.
 STATEMENT_TEXT = ("description", "counterparty", "merchant_id", "sub_merchant_id", "raw")
 LEDGER_TEXT = ("description", "counterparty")
 QUARANTINE_TEXT = ("value", "reason")

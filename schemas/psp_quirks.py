@@ -77,9 +77,10 @@ def raw(frame: pl.DataFrame) -> pl.Expr:
     return quirks.raw_json(_original(frame))
 
 
-def audit(frame: pl.DataFrame, card_field: str | None = None) -> list[pl.Expr]:
-    """raw and the canonical attributes read from the same original fields (quirks.attributes)."""
-    return [raw(frame), *quirks.attributes(_original(frame), card_field)]
+def audit(frame: pl.DataFrame) -> list[pl.Expr]:
+    """raw and the canonical attributes read from the same original fields (quirks.attributes;
+    none of these formats declares a card-type field)."""
+    return [raw(frame), *quirks.attributes(_original(frame))]
 
 
 def _original(frame: pl.DataFrame) -> list[str]:

@@ -148,8 +148,8 @@ def raw_json(columns: list[str]) -> pl.Expr:
 # sub-merchant. Taken out of the line when it is parsed (statement_lines' merchant_id and
 # sub_merchant_id) so that no report reads them back out of raw's JSON for every line.
 MERCHANT_FIELDS = ("商户号", "account")
-ATTRIBUTES = ("merchant_id", "sub_merchant_id", "card_type")
 SUB_MERCHANT_FIELDS = ("特约商户号", "connected_account", "payment_metadata[sub_merchant]")
+ATTRIBUTES = ("merchant_id", "sub_merchant_id", "card_type")
 
 
 def attributes(columns: list[str], card_field: str | None = None) -> list[pl.Expr]:
