@@ -17,6 +17,9 @@ if "PREFECT_HOME" not in os.environ:
     _prefect_home = tempfile.mkdtemp(prefix="recon-test-prefect-")
     os.environ["PREFECT_HOME"] = _prefect_home
     atexit.register(shutil.rmtree, _prefect_home, True)
+# `make test` points PREFECT_HOME at var/prefect, which a fresh clone does not have yet: made here,
+# before prefect is imported (Prefect warned it could not create it when a test got there first).
+Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from connectors.archive import Archive  # noqa: E402
