@@ -6,14 +6,18 @@ sources and the config path; nothing secret ever becomes a parameter.
 
 On Dask (opt-in, flows/fanout.py: ``recon run --dask``, RECON_DASK_ADDRESS or ``[dask]``) fetch
 and parse run on the workers ("fetch wechatpay", "parse stripe_itemized_20261121.csv") and each
-file is stored here ("store stripe_itemized_20261121.csv"); match and reports always run here.
+file is stored here ("store stripe_itemized_20261121.csv"); the match runs here, its first
+reference pass per hash partition on the workers (Dask tasks "match-part-3-<run>"); the reports
+run here.
 """
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 from pathlib import Path
@@ -26,7 +30,7 @@ from recon import pan, pipeline
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
-from recon.matching import MatchResult
+from recon.matching import MatchResult, Partitions
 from recon.outputs import sha256_of, write_reports
 from recon.reports.model import RunSummary, SourceStatus
 
@@ -67,8 +71,8 @@ def load_task(cfg: Config, source: Source, f, business_date: date, run_id: str) 
 
 @task(name="match", task_run_name="match {business_date}", cache_policy=NO_CACHE)
 def match_task(cfg: Config, run_id: str, business_date: date, sources: list[str],
-               inputs: list[str]) -> MatchResult:
-    return pipeline.match(cfg, run_id, business_date, sources, inputs)
+               inputs: list[str], partitions: Partitions | None = None) -> MatchResult:
+    return pipeline.match(cfg, run_id, business_date, sources, inputs, partitions)
 
 
 @task(name="reports", task_run_name="reports {business_date}", cache_policy=NO_CACHE)
@@ -78,21 +82,48 @@ def report_task(cfg: Config, run_id: str, business_date: date, started_at, statu
                          pipeline.reports_dir(cfg, business_date, run_id))
 
 
-def _fetch_and_load(cfg: Config, selected: list[Source], business_date: date, run_id: str,
-                    statuses: list[SourceStatus], timings: dict[str, float]) -> dict | None:
-    """Fetch and load the day's files, filling ``statuses`` (ledger first, then the sources as
-    configured). On Dask (flows/fanout.py) when the flow's task runner is a DaskTaskRunner or the
-    environment / config asks for one; returns then where the worker tasks ran."""
+@contextmanager
+def _dask_runner(cfg: Config):
+    """The Dask task runner of this run, or None on Prefect's thread pool: the flow's own when it
+    is a DaskTaskRunner (``nightly.with_options(task_runner=DaskTaskRunner(...))``, e.g. ``recon
+    run --dask``), else one opened for the run when the environment or the config asks for it
+    (closed after the match: the workers' memory is freed before the reports)."""
     from prefect.context import FlowRunContext
     runner = FlowRunContext.get().task_runner
-    if _is_dask(runner):  # nightly.with_options(task_runner=DaskTaskRunner(...)), e.g. recon run --dask
-        from flows import fanout
-        return fanout.fetch_and_load(cfg, runner, selected, business_date, run_id, statuses, timings)
+    if _is_dask(runner):
+        yield runner
+        return
     if os.environ.get("RECON_DASK_ADDRESS", "").strip() or cfg.dask:  # asked for by env or [dask]
         from flows import fanout
         if spec := fanout.resolve(cfg):
-            with fanout.task_runner(spec) as own:  # closed before match: the workers' memory is freed
-                return fanout.fetch_and_load(cfg, own, selected, business_date, run_id, statuses, timings)
+            with fanout.task_runner(spec) as own:
+                yield own
+            return
+    yield None
+
+
+def _match(cfg: Config, runner, run_id: str, business_date: date, sources: list[str], inputs: list[str],
+           dask: dict | None) -> MatchResult:
+    """The match task here; on Dask its first reference pass per hash partition on the workers
+    (flows/fanout.match_partitions), where they ran added to ``dask``."""
+    if runner is None:
+        return match_task(cfg, run_id, business_date, sources, inputs)
+    from flows import fanout
+    try:
+        return match_task(cfg, run_id, business_date, sources, inputs,
+                          fanout.match_partitions(cfg, runner, run_id, dask["placement"]))
+    finally:
+        shutil.rmtree(fanout.staging_root(cfg) / run_id, ignore_errors=True)
+
+
+def _fetch_and_load(cfg: Config, runner, selected: list[Source], business_date: date, run_id: str,
+                    statuses: list[SourceStatus], timings: dict[str, float]) -> dict | None:
+    """Fetch and load the day's files, filling ``statuses`` (ledger first, then the sources as
+    configured). On Dask (flows/fanout.py) when ``runner`` is a Dask task runner; returns then
+    where the worker tasks ran."""
+    if runner is not None:
+        from flows import fanout
+        return fanout.fetch_and_load(cfg, runner, selected, business_date, run_id, statuses, timings)
     t = time.perf_counter()
     ledger_future = fetch_ledger_task.submit(cfg, business_date)
     futures = {s.name: fetch_task.submit(cfg, s, business_date) for s in selected}
@@ -157,14 +188,15 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
     timings: dict[str, float] = {}
     statuses: list[SourceStatus] = []
     try:
-        dask = _fetch_and_load(cfg, selected, business_date, run_id, statuses, timings)
-        chaos_point("after_load")
+        with _dask_runner(cfg) as runner:
+            dask = _fetch_and_load(cfg, runner, selected, business_date, run_id, statuses, timings)
+            chaos_point("after_load")
 
-        t = time.perf_counter()
-        inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status in pipeline.LOADED]
-        match_task(cfg, run_id, business_date, [s.name for s in selected], inputs)
-        chaos_point("after_match")
-        timings["match"] = time.perf_counter() - t
+            t = time.perf_counter()
+            inputs = [s.sha256 for s in statuses if s.kind != "ledger" and s.status in pipeline.LOADED]
+            _match(cfg, runner, run_id, business_date, [s.name for s in selected], inputs, dask)
+            chaos_point("after_match")
+            timings["match"] = time.perf_counter() - t
 
         t = time.perf_counter()
         summary, paths = report_task(cfg, run_id, business_date, started_at, statuses, language)

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
 
 import sql
 from recon.config import RULES, Config
-from recon.warehouse import scalar
+from recon.warehouse import REFERENCE_MACROS, scalar
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,75 @@ KEYS = ("merchant_reference", "psp_reference")
 REFERENCE_MODES = {"exact_reference": "exact", "normalized_reference": "normalized",
                    "fx_reference": "fx", "reference_tolerance": "tolerance"}
 _NEVER = "^\x00"  # a prefix pattern that matches nothing, for sources without prefixes
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """The first reference pass, which links the bulk of a day, run per hash partition of its key.
+
+    The open items go to ``directory`` as parquet partitioned by ``hash(merchant_key) % n`` (every
+    candidate pair of an item shares its key, so each item's candidates, and so its one-candidate
+    counts, are all in one partition); ``map`` runs ``partition_candidates`` for each partition,
+    anywhere that sees ``directory`` (on Dask: flows/fanout.py), and returns what each call
+    returned. The candidates come back as parquet and are recorded here, as a single-process run
+    records them: the same matches, ambiguities and breaks (tests/test_dask.py, test_matching.py).
+    """
+    n: int
+    directory: Path
+    map: Callable[[list[dict]], list]
+
+
+def partition_candidates(directory: str, part: int, rule: str, mode: str, key: str) -> dict:
+    """The candidate pairs (work_cand of match_reference.sql) of one partition, in a DuckDB of its
+    own: reads ``directory``/{ledger,stmt}/part=``part`` and rules.parquet, writes
+    cand/part-``part``.parquet. Returns the counts and where it ran."""
+    t = time.perf_counter()
+    root = Path(directory)
+    con = duckdb.connect()
+    try:
+        con.execute(REFERENCE_MACROS)
+        for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (part) FROM read_parquet("
+                        f"'{root / name}/*/*.parquet', hive_partitioning = true) WHERE part = {int(part)}")
+        con.execute(f"CREATE TEMP TABLE work_rules AS SELECT * FROM read_parquet('{root / 'rules.parquet'}')")
+        candidates = sql.statements(sql.render("match_reference", key=key))[0]
+        sql.run(con, [candidates], {"rule": rule, "mode": mode})
+        out = root / "cand" / f"part-{int(part):05d}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        con.execute(f"COPY work_cand TO '{tmp}' (FORMAT parquet)")
+        tmp.replace(out)  # the flow never reads a half-written file
+        counts = con.execute("SELECT (SELECT count(*) FROM work_ledger), (SELECT count(*) FROM work_stmt), "
+                             "(SELECT count(*) FROM work_cand)").fetchone()
+    finally:
+        con.close()
+    return {"part": part, "ledger": counts[0], "lines": counts[1], "pairs": counts[2],
+            "seconds": round(time.perf_counter() - t, 3)}
+
+
+def _match_in_partitions(con, partitions: Partitions, params: dict, rule: str, mode: str, key: str) -> None:
+    """match_reference.sql with its candidates (first statement) found per partition."""
+    if not scalar(con, "SELECT (SELECT count(*) FROM work_ledger WHERE state IS NULL) > 0 "
+                       "AND (SELECT count(*) FROM work_stmt WHERE state IS NULL) > 0"):
+        # One side has nothing open: no pair can form, and there is nothing to hand out.
+        sql.execute(con, "match_reference", {**params, "rule": rule, "mode": mode}, key=key)
+        return
+    root = partitions.directory
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    try:
+        for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
+            con.execute(f"COPY (SELECT *, hash(merchant_key) % {int(partitions.n)} AS part FROM {table} "
+                        f"WHERE state IS NULL) TO '{root / name}' (FORMAT parquet, PARTITION_BY (part))")
+        con.execute(f"COPY work_rules TO '{root / 'rules.parquet'}' (FORMAT parquet)")
+        done = partitions.map([{"directory": str(root), "part": i, "rule": rule, "mode": mode, "key": key}
+                               for i in range(partitions.n)])
+        log.info("Reference pass %s in %d partitions: %s candidate pairs", rule, partitions.n,
+                 f"{sum(d['pairs'] for d in done):,}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE work_cand AS SELECT * FROM read_parquet('{root / 'cand'}/*.parquet')")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    sql.run(con, sql.statements(sql.render("match_reference", key=key))[1:], {**params, "rule": rule, "mode": mode})
 
 
 @dataclass(frozen=True)
@@ -89,11 +164,13 @@ _LATEST = object()
 
 def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: list[str],
                 watermark: datetime, inputs: list[str] | None = None, prev_run=_LATEST,
-                annotation_watermark: datetime | None = None) -> MatchResult:
+                annotation_watermark: datetime | None = None,
+                partitions: Partitions | None = None) -> MatchResult:
     """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
     (default: every file loaded for it); ``prev_run``: whose open items to carry (default: the
     latest earlier run); ``annotation_watermark``: annotations after it are not seen (default:
-    ``watermark``). A rerun passes the recorded values of the run it reproduces."""
+    ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
+    find the first merchant-reference pass's candidates per hash partition (see Partitions)."""
     prev = previous_run(con, business_date) if prev_run is _LATEST else prev_run
     params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
               "annotation_watermark": annotation_watermark or watermark}
@@ -135,7 +212,13 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
             close()
         if rule in REFERENCE_MODES:
             for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
-                sql.execute(con, "match_reference", {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}, key=key)
+                mode = REFERENCE_MODES[rule]
+                # Partitioned only while the bulk is open, and where the join key is merchant_key
+                # itself (normalized mode joins on another normalisation of the reference).
+                if partitions and not aside and key == "merchant_reference" and mode != "normalized":
+                    _match_in_partitions(con, partitions, params, rule, mode, key)
+                else:
+                    sql.execute(con, "match_reference", {**params, "rule": rule, "mode": mode}, key=key)
                 close()
         elif rule == "aggregate_reference":
             sql.execute(con, "match_aggregate", params)

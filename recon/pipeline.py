@@ -27,7 +27,7 @@ from recon import __version__, pan, ratecard, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
-from recon.matching import MatchResult, run_cascade
+from recon.matching import MatchResult, Partitions, run_cascade
 from recon.reports.model import SourceStatus
 from schemas import registry
 from schemas.ledger import parse_ledger_parts
@@ -409,16 +409,18 @@ def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_
 
 
 def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
-          inputs: list[str] | None = None) -> MatchResult:
+          inputs: list[str] | None = None, partitions: Partitions | None = None) -> MatchResult:
     """Match the day as of now: the ledger and annotations recorded so far, the open items of the
     latest earlier run, and ``inputs`` (the day's files this run loaded; default all). What it
-    used is recorded on the run so that ``recon rerun`` can reproduce it."""
+    used is recorded on the run so that ``recon rerun`` can reproduce it. ``partitions``: the first
+    reference pass per hash partition (on Dask: flows/fanout.match_partitions)."""
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
         with warehouse.transaction(con):
             result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
-                                 sources=sources, watermark=watermark, inputs=inputs)
+                                 sources=sources, watermark=watermark, inputs=inputs,
+                                 partitions=partitions)
             con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
                         "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
         return result

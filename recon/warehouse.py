@@ -24,12 +24,15 @@ from recon.ratecard import RateCard
 
 log = logging.getLogger(__name__)
 
-MACROS = """
+# The reference normalisations alone: all a partition of the reference pass needs (matching.py).
+REFERENCE_MACROS = """
 CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
 -- Loose reference: case, surrounding and inner spaces, punctuation, the source's configured
 -- prefixes (a regular expression made from an allow-list) and leading zeros do not count.
 CREATE OR REPLACE MACRO norm_loose(x, prefix_re) AS
     nullif(ltrim(regexp_replace(regexp_replace(upper(trim(x)), prefix_re, ''), '[^0-9A-Z]', '', 'g'), '0'), '');
+"""
+MACROS = REFERENCE_MACROS + """
 -- The expected fee of one line under one rate (recon/ratecard.py, unit for unit): round() on
 -- DECIMAL is half away from zero, the project's one rounding rule.
 CREATE OR REPLACE MACRO expected_fee(amount, txn_type, rate, fixed, minimum, maximum, returns) AS

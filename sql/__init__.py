@@ -44,8 +44,12 @@ def statements(text: str) -> list[str]:
 
 def execute(con, name: str, params: dict | None = None, **identifiers: str) -> None:
     """Run every statement of ``name``.sql, binding to each only the parameters it uses."""
-    text = render(name, **identifiers) if identifiers else load(name)
-    for stmt in statements(text):
+    run(con, statements(render(name, **identifiers) if identifiers else load(name)), params)
+
+
+def run(con, stmts: list[str], params: dict | None = None) -> None:
+    """Run ``stmts`` (from ``statements``) in order, binding to each only the parameters it uses."""
+    for stmt in stmts:
         code = "\n".join(l for l in stmt.splitlines() if not l.lstrip().startswith("--"))
         used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
         con.execute(stmt, used) if used else con.execute(stmt)
