@@ -258,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help=f"config file (default: $RECON_CONFIG or {DEFAULT_CONFIG})")
     r.add_argument("--language", choices=("en", "zh"), default="en", help="workbook labels")
     r.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS|local[:N]|off",
-                   help="fetch and parse on Dask: a scheduler (tcp://host:8786) or a local cluster of N "
-                        "processes (default: $RECON_DASK_ADDRESS, else [dask] in the config)")
+                   help="fetch, parse and the match's first reference pass (per hash partition) on Dask: "
+                        "a scheduler (tcp://host:8786) or a local cluster of N processes (default: "
+                        "$RECON_DASK_ADDRESS, else [dask] in the config)")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("backfill", formatter_class=fmt,
