@@ -10,6 +10,7 @@ SSHD   := /usr/sbin/sshd
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATE   ?= 2026-11-21
 SEED   ?= 7
+REPEAT ?= 1
 
 export PREFECT_HOME := $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -74,7 +75,7 @@ SCALE ?= 1M
 .PHONY: bench
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) -m bench.run --scale $(SCALE)
+	$(PY) -m bench.run --scale $(SCALE) --repeat $(REPEAT)
 
 # Parsing speed per format (issue 3): CSV formats on ~1M lines, camt.053/MT940/BAI2 on 100k entries.
 bench-formats: install

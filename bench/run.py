@@ -60,7 +60,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-floor", action="store_true", help="do not measure the DuckDB floor")
     p.add_argument("--skip-pandas", action="store_true", help="do not measure the pandas baseline")
     p.add_argument("--skip-prefect", action="store_true", help="do not measure Prefect's start-up")
-    return p.parse_args(argv)
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="run recon N times on the same files and report the run with the median "
+                        "total (of an even N, the slower middle one; single runs on a small VM vary "
+                        "by 10-30 %%; default 1)")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    return args
 
 
 def prefect_startup(work: Path) -> dict:
@@ -95,13 +102,22 @@ def main(argv=None) -> int:
           f"stripe {counts['stripe']:,} lines ({sum(info['bytes'].values()) / 1e6:,.0f} MB); "
           f"{info['payments_per_psp']:,} payments per PSP, seed {info['seed']}")
 
-    meter = Meter()
-    recon = run_recon(data_dir, args.dir / f"run-{args.scale}", DAY, meter,
-                      workbook_rows=args.workbook_rows, memory_limit=args.memory_limit)
+    runs = []  # (total seconds, meter, recon) of each run, each into a fresh run directory
+    for i in range(args.repeat):
+        meter = Meter()
+        recon = run_recon(data_dir, args.dir / f"run-{args.scale}", DAY, meter,
+                          workbook_rows=args.workbook_rows, memory_limit=args.memory_limit)
+        meter.close()
+        runs.append((sum(s.seconds for s in meter.stages if s.name != "import"), meter, recon))
+        if args.repeat > 1:
+            print(f"recon run {i + 1}/{args.repeat}: {runs[-1][0]:.2f}s", flush=True)
+    totals = [r[0] for r in runs]
+    recon_s, meter, recon = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     stages = [s for s in meter.stages if s.name != "import"]
-    recon_s = sum(s.seconds for s in stages)
     recon_peak = max(s.peak_bytes for s in meter.stages)
-    print(f"\nrecon end to end (no SFTP), {recon['breaks']:,} breaks:")
+    chosen = (f", the median of {len(runs)} runs ({' / '.join(f'{t:.2f}' for t in sorted(totals))} s)"
+              if len(runs) > 1 else "")
+    print(f"\nrecon end to end (no SFTP){chosen}, {recon['breaks']:,} breaks:")
     for s in meter.stages:
         print(f"  {s.name:<22} {s.seconds:8.2f} s   cpu {s.cpu_seconds:7.2f} s   "
               f"peak RSS {s.peak_bytes / GB:6.2f} GB")
@@ -154,13 +170,14 @@ def main(argv=None) -> int:
                   "cpu_seconds": sum(s.cpu_seconds for s in stages),
                   "stages": [{"name": s.name, "seconds": s.seconds, "cpu_seconds": s.cpu_seconds,
                               "peak_rss_bytes": s.peak_bytes}
-                             for s in meter.stages], **recon},
+                             for s in meter.stages], **recon,
+                  "runs": [{"seconds": t, "cpu_seconds": sum(s.cpu_seconds for s in m.stages if s.name != "import"),
+                            "stages": {s.name: s.seconds for s in m.stages}} for t, m, _ in runs]},
         "prefect": prefect, "floor": floor, "floor_persisted": persisted, "pandas": pandas,
         "ratios": {"recon_over_floor": r_floor, "pandas_over_recon": r_pandas,
                    "match_over_join": r_match},
         "process_max_rss_bytes": max_rss_bytes(),
     }
-    meter.close()
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"{date.today():%Y-%m-%d}-{args.scale}.json"
     out.write_text(json.dumps(figures, indent=2, default=str))

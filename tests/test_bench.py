@@ -26,7 +26,7 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
         monkeypatch.setenv(name, "")  # the bench sets these for its run: restored after the test
 
     code = run.main(["--scale", "4k", "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res"),
-                     "--skip-pandas", "--skip-prefect"])
+                     "--skip-pandas", "--skip-prefect", "--repeat", "2"])
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"bench 4k: recon [\d.]+s, floor [\d.]+s, pandas n/a, recon/floor [\d.]+x, "
@@ -44,6 +44,11 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     assert stages["load (concurrent)"]["cpu_seconds"] > 0 and stages["match"]["cpu_seconds"] > 0
     assert data["recon"]["cpu_seconds"] == sum(s["cpu_seconds"] for s in data["recon"]["stages"]
                                                if s["name"] != "import")
+    # --repeat 2: both runs kept; the figures are those of the median run (of two, the slower)
+    runs = data["recon"]["runs"]
+    assert len(runs) == 2 and data["recon"]["seconds"] == max(r["seconds"] for r in runs)
+    assert any(line.startswith("recon run 2/2: ") for line in out)
+    assert any("the median of 2 runs" in line for line in out)
     # the persisted floor (the same reads written to a DuckDB file) is reported beside the floor
     assert data["floor_persisted"]["seconds"] > 0 and data["floor_persisted"]["bytes"] > 0
     assert any(line.startswith("floor persisted ") for line in out)
