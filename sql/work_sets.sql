@@ -41,7 +41,14 @@ WITH v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
            currency, merchant_reference, psp_reference
     FROM ledger_entries
-    WHERE recorded_at <= $watermark AND business_date <= $business_date
+    WHERE recorded_at <= $watermark
+      AND business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+    UNION ALL  -- older versions, of the entries with one in the week or carried: a semi join over
+               -- the versions before the week only (the week's own need none: ~2 s at 10M rows)
+    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
+           currency, merchant_reference, psp_reference
+    FROM ledger_entries
+    WHERE recorded_at <= $watermark AND business_date < $business_date - INTERVAL 7 DAY
       AND entry_id IN (SELECT entry_id FROM ledger_entries
                        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
                          AND recorded_at <= $watermark

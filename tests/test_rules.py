@@ -318,3 +318,31 @@ def test_cascade_without_a_reference_rule_first(con, cfg, rules):
     assert ("amount_mismatch", "ORD2") in breaks  # paired by the closing reference pass
     if not rules:
         assert set(breaks) >= {("missing_in_statement", "ORD1"), ("missing_in_ledger", "ch_1")}
+
+
+def test_ledger_versions_across_the_duplicate_week(con, cfg):
+    """An entry's latest version as of the day decides, whichever side of the week before the day
+    its versions are dated: E1 moved into the day from 16 days before is matched; E2, corrected
+    but still dated before the week, is not the day's; E3, moved out of the day to 16 days before,
+    is not the day's either: their lines are missing in the ledger."""
+    old, day_before = D - timedelta(days=16), D - timedelta(days=17)
+    first = ledger(dict(entry_id="E1", merchant_reference="ORD-E1", amount_minor=1000, business_date=old,
+                        booked_at=ts(1)),
+                   dict(entry_id="E2", merchant_reference="ORD-E2", amount_minor=2000, business_date=old,
+                        booked_at=ts(1)),
+                   dict(entry_id="E3", merchant_reference="ORD-E3", amount_minor=3000, booked_at=ts(1)))
+    later = ledger(dict(entry_id="E1", merchant_reference="ORD-E1", amount_minor=1000, booked_at=ts(1)),
+                   dict(entry_id="E2", merchant_reference="ORD-E2", amount_minor=2000, business_date=day_before,
+                        booked_at=ts(1)),
+                   dict(entry_id="E3", merchant_reference="ORD-E3", amount_minor=3000, business_date=old,
+                        booked_at=ts(1)))
+    warehouse.load_ledger(con, first, sha256="a" * 64, recorded_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    warehouse.load_ledger(con, later, sha256="b" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=timezone.utc))
+    assert con.execute("SELECT count(*) FROM ledger_entries").fetchall() == [(6,)]  # two versions each
+    load(con, st=stmt(dict(merchant_reference="ORD-E1", amount_minor=1000, fee_minor=6, booked_at=ts(1)),
+                      dict(merchant_reference="ORD-E2", amount_minor=2000, fee_minor=12, booked_at=ts(1)),
+                      dict(merchant_reference="ORD-E3", amount_minor=3000, fee_minor=18, booked_at=ts(1))))
+    run_day(con, cfg)
+    assert {e for (e, _ln) in rules_of(con, f"run-{D}") if e} == {"E1"}
+    assert {r for c, r in con.execute("SELECT category, reference FROM breaks WHERE status = 'open'").fetchall()
+            if c == "missing_in_ledger"} == {"ORD-E2", "ORD-E3"}
