@@ -43,7 +43,7 @@ class Partitions:
     counts, are all in one partition); ``map`` runs ``partition_candidates`` for each partition,
     anywhere that sees ``directory`` (on Dask: flows/fanout.py), and returns what each call
     returned. The candidates come back as parquet and are recorded here, as a single-process run
-    records them: the same matches, ambiguities and breaks (tests/test_dask.py, test_matching.py).
+    records them: the same matches, ambiguities and breaks (tests/test_partitions.py, test_dask.py).
     """
     n: int
     directory: Path
@@ -53,7 +53,7 @@ class Partitions:
 def partition_candidates(directory: str, part: int, rule: str, mode: str, key: str) -> dict:
     """The candidate pairs (work_cand of match_reference.sql) of one partition, in a DuckDB of its
     own: reads ``directory``/{ledger,stmt}/part=``part`` and rules.parquet, writes
-    cand/part-``part``.parquet. Returns the counts and where it ran."""
+    cand/part-``part``.parquet. Returns its counts and seconds (fanout adds where it ran)."""
     t = time.perf_counter()
     root = Path(directory)
     con = duckdb.connect()
