@@ -1,6 +1,7 @@
 """Card numbers (PANs) never stored, logged or reported in full.
 
-A PAN is a Luhn-valid run of 13–19 digits, spaces or dashes allowed between digits; it is shown
+A PAN is a Luhn-valid run of 13–19 digits not beginning with 0 (no issued card number does),
+spaces or dashes allowed between digits; it is shown
 as its first 6 and last 4 digits (what PCI DSS permits to display). The digit rules are those of
 ``recon.reports.safe`` (one definition: the reports mask exactly what the warehouse masks).
 

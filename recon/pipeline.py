@@ -124,7 +124,7 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     (order ids, balance-transaction ids in ``raw``), so it cost ~30 s a million lines. A row can
     only change where a digit run of 13+ digits that is not one of the row's own references either
     has separators (Python decides which groups form a card) or is itself a Luhn-valid 13–19
-    digit number; those rows alone are found here, vectorised, and go through ``pan.mask_frame``.
+    digit number not beginning with 0 (``safe._is_pan``); those rows alone are found here, vectorised, and go through ``pan.mask_frame``.
     """
     cols = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
     if not cols or frame.height == 0:
@@ -136,7 +136,7 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     runs = runs.with_columns(pl.col("run").str.replace_all("[ -]", "").alias("digits"))
     plain = runs.filter((pl.col("digits") == pl.col("run")) & (pl.col("digits").str.len_bytes() <= 19))
     suspect = pl.concat([runs.filter(pl.col("digits") != pl.col("run")),
-                         plain.filter(_luhn_ok(plain["digits"]))])
+                         plain.filter(_luhn_ok(plain["digits"]) & ~plain["digits"].str.starts_with("0"))])
     if refs and suspect.height:
         keep = pl.concat([frame.select(row, pl.col(r).str.replace_all("[ -]", "").alias("digits"))
                           .join(suspect.select("__row").unique(), on="__row", how="semi")
@@ -145,7 +145,7 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     if suspect.height == 0:
         return frame
     # A row whose every suspect run is plain (no separators) is masked here: each such run is a
-    # whole card (Luhn-valid, 13–19 digits), shown as first 6 + one "*" per hidden digit + last 4,
+    # whole card (Luhn-valid, 13–19 digits, not beginning with 0), shown as first 6 + one "*" per hidden digit + last 4,
     # exactly what safe._mask_run does with it. Rows with a separated run go to pan.mask_frame,
     # which decides which digit groups form a card.
     separated = suspect.filter(pl.col("digits") != pl.col("run"))["__row"]

@@ -127,3 +127,40 @@ def test_no_text_columns_or_empty_frame():
     assert pipeline.mask_pans(empty, pan.STATEMENT_TEXT).equals(empty)
     numbers = pl.DataFrame({"amount": [1, 2]})
     assert pipeline.mask_pans(numbers, pan.STATEMENT_TEXT).equals(numbers)
+
+
+def test_zero_padded_counters_in_ids_are_not_cards():
+    """No issued card number begins with 0; Stripe's balance-transaction ids end in a zero-padded
+    13-digit counter that passes Luhn one time in ten. Masking it spoiled those ids in the audit
+    copy; a real card beside it is still masked."""
+    counter = "0000000160069"
+    assert luhn_ok(counter)
+    raw = f'{{"balance_transaction_id":"txn_320261120C{counter}","note":"card 4111111111111111"}}'
+    frame = pl.DataFrame({"description": [f"counter {counter}"], "raw": [raw], "psp_reference": ["ch_1"]})
+    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+    assert out["description"].to_list() == [f"counter {counter}"]
+    assert out["raw"].to_list() == [raw.replace("4111111111111111", "411111******1111")]
+    zero = _luhn_complete("041111111111111")  # 16 digits, Luhn-valid, beginning with 0
+    assert pan.mask_text(f"id {zero}") == f"id {zero}"
+    assert pan.mask_text("0 4111 1111 1111 1111") == "0 411111******1111"  # the 0 is its own group
+
+
+def test_generated_stripe_ids_survive_masking(tmp_path):
+    """Every balance-transaction id in the masked audit copy equals the file's."""
+    import hashlib
+    import json
+    from datetime import date
+
+    from recon.generate import generate_day
+    from schemas import stripe
+
+    day = generate_day(date(2026, 11, 21), tmp_path, seed=7, scale=300)
+    data = day.paths["stripe"].read_bytes()
+    parsed = stripe.parse(data, name="stripe.csv", source="stripe", sha256=hashlib.sha256(data).hexdigest(),
+                          business_date=date(2026, 11, 21), timezone="UTC")
+    sent = pl.read_csv(day.paths["stripe"], infer_schema=False)["balance_transaction_id"].to_list()
+    luhn_counters = [s for s in sent if luhn_ok(s[-13:])]
+    assert len(luhn_counters) > 10  # the case is exercised: these were masked before
+    masked = pipeline.mask_pans(parsed.frame, pan.STATEMENT_TEXT)
+    assert [json.loads(r)["balance_transaction_id"] for r in masked["raw"]] == sent
