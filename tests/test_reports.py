@@ -53,6 +53,7 @@ def test_mask_pan(text: str, expected: str) -> None:
 def test_controls_are_removed_and_counted() -> None:
     assert strip_controls("a\x00b\x1bc\x7fd\u202ee") == ("abcde", 4)
     assert strip_controls("line1\r\nline2\tx") == ("line1  line2 x", 3)
+    assert strip_controls("a\ufffeb\uffffc\ud800d") == ("abcd", 3)  # XML cannot carry them
     c = clean("=1\x07 card 4111111111111111")
     assert (c.text, c.removed, c.masked, c.formula_like) == ("=1 card 411111******1111", 1, 1, True)
     assert mask_pans("4111111111111111 and 5555555555554444") == (

@@ -7,7 +7,7 @@ Three hazards, one pass (:func:`clean`):
   (:func:`excel_text`); workbook cells keep the text as it was but are stored as strings with
   Excel's quote-prefix flag, which the workbook writer does from :attr:`CleanText.formula_like`;
 - control characters (C0, DEL, C1 and the bidirectional overrides that can make text read
-  differently from what it is): removed and counted, tab/CR/LF becoming a space so words stay
+  differently from what it is) and the code points XML cannot carry: removed and counted, tab/CR/LF becoming a space so words stay
   apart. openpyxl refuses most C0 characters outright, so this also keeps a stray byte in a
   statement from aborting the whole workbook;
 - card numbers: any Luhn-valid run of 13–19 digits (spaces or dashes allowed between digits)
@@ -25,7 +25,10 @@ from dataclasses import dataclass
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 MAX_CELL_CHARS = 32_767  # Excel's limit for one cell
 
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# ... and what XML 1.0 cannot carry at all (lone surrogates, U+FFFE, U+FFFF): lxml refuses it,
+# which would abort the whole workbook.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                         "\ud800-\udfff\ufffe\uffff]")
 _SPACE_CONTROLS = {"\t": " ", "\n": " ", "\r": " "}
 _DIGIT_RUN_RE = re.compile(r"[0-9](?:[ -]?[0-9])*")
 _MAYBE_PAN_RE = re.compile(r"[0-9](?:[ -]?[0-9]){12}")

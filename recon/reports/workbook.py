@@ -29,7 +29,7 @@ from openpyxl.xml.functions import tostring
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from recon.reports.model import RunSummary
-from recon.reports.sheets import tables
+from recon.reports.sheets import tables, xmlrows
 from recon.reports.sheets.breaks import (BREAK_COLUMNS, RESOLUTION_HEADERS, write_breaks,
                                          write_breaks_csv)
 from recon.reports.sheets.cells import (DATETIME_FORMAT, LANGUAGES, Cells, Progress,
@@ -55,8 +55,10 @@ def overflow_csv_path(workbook_path: Path) -> Path:
     return Path(workbook_path).with_suffix(".breaks.csv")
 
 
-def _save_reproducibly(wb: Workbook, path: Path, when: datetime) -> None:
-    """Save, then rewrite the package with fixed timestamps (openpyxl stamps the clock)."""
+def _save_reproducibly(wb: Workbook, path: Path, when: datetime,
+                       fragments: dict[str, Path] | None = None) -> None:
+    """Save, then rewrite the package with fixed timestamps (openpyxl stamps the clock) and each
+    placeholder row of ``fragments`` replaced by the rows in its file (xmlrows.py)."""
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
     fd, raw = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".raw")
@@ -74,6 +76,16 @@ def _save_reproducibly(wb: Workbook, path: Path, when: datetime) -> None:
                 if info.filename == "docProps/core.xml":
                     dst.writestr(entry, core)
                     continue
+                cut = _placeholder(src, info, fragments or {})
+                if cut is not None:
+                    (before, after), rows = cut
+                    entry.file_size = len(before) + rows.stat().st_size + len(after)
+                    with dst.open(entry, "w") as fout:
+                        fout.write(before)
+                        for block in xmlrows.chunks(rows):
+                            fout.write(block)
+                        fout.write(after)
+                    continue
                 entry.file_size = info.file_size  # lets zipfile choose ZIP64 for a huge sheet
                 with src.open(info) as fin, dst.open(entry, "w") as fout:
                     shutil.copyfileobj(fin, fout, 1 << 20)
@@ -81,6 +93,18 @@ def _save_reproducibly(wb: Workbook, path: Path, when: datetime) -> None:
     finally:
         Path(raw).unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+
+
+def _placeholder(src: ZipFile, info: ZipInfo, fragments: dict[str, Path]
+                 ) -> tuple[tuple[bytes, bytes], Path] | None:
+    """A worksheet holding one of the placeholder rows: its XML around that row, and the rows."""
+    if not fragments or not info.filename.startswith("xl/worksheets/") or info.file_size > 64 << 20:
+        return None  # the sheet of a placeholder holds its header and that one row only
+    data = src.read(info)
+    for placeholder, rows in fragments.items():
+        if (cut := xmlrows.splice(data, placeholder)) is not None:
+            return cut, rows
+    return None
 
 
 def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
@@ -96,13 +120,24 @@ def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
                          "the header)")
     path = Path(path)
     wb = Workbook(write_only=True)
-    ws = {name: wb.create_sheet(name) for name in SHEETS}
+    for name in SHEETS:
+        wb.create_sheet(name)
     wb.properties.creator = "recon"
     wb.properties.title = f"Reconciliation {summary.business_date.isoformat()}"
     wb.properties.identifier = summary.run_id
     wb.custom_doc_props.append(StringProperty(name=RUN_PROPERTY, value=summary.run_id))
     wb.custom_doc_props.append(StringProperty(name=LANGUAGE_PROPERTY, value=language))
-    cells = Cells(wb)
+    rows_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.rows-"))
+    try:
+        _write_sheets(wb, summary, path, language, progress, max_rows, Cells(wb, rows_dir))
+    finally:
+        shutil.rmtree(rows_dir, ignore_errors=True)
+    return path
+
+
+def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
+                  progress: Progress | None, max_rows: int, cells: Cells) -> None:
+    ws = {name: wb[name] for name in SHEETS}
 
     breaks = summary.breaks
     note = ""
@@ -121,10 +156,9 @@ def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
     tables.write_positions(ws["Positions"], cells, summary, language)
     write_summary(ws["Summary"], *summary_rows(summary, cells, language, note))
 
-    _save_reproducibly(wb, path, summary.started_at)
+    _save_reproducibly(wb, path, summary.started_at, cells.fragments)
     log.info("Workbook: %d of %d breaks, %d fee rows, %d payouts, %d positions → %s; source "
              "text: %d control characters removed, %d card numbers masked, %d formula-like "
              "texts kept as text", shown, len(summary.breaks), len(summary.fees),
              len(summary.payouts), len(summary.positions), path, cells.removed, cells.masked,
              cells.quoted)
-    return path

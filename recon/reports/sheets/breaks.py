@@ -117,7 +117,7 @@ def write_breaks(ws: Any, cells: Cells, breaks: Sequence[Break], language: str,
             dim.fill = PatternFill("solid", fgColor=OPEN_FILL)
     rows = (break_values(b, language, annotations.get(b.break_id, ())) for b in breaks)
     return write_table(ws, cells, BREAK_COLUMNS, rows, language=language, total=len(breaks),
-                       progress=progress)
+                       progress=progress, xml_rows=True)
 
 
 def write_breaks_csv(breaks: Sequence[Break], path: Path, *, language: str = "en",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 
 from recon.money import exponent, to_decimal
 from recon.reports.safe import clean
+from recon.reports.sheets.xmlrows import PLACEHOLDER, RowWriter
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +102,13 @@ def local_time(ts: datetime | None, tz: str) -> tuple[datetime | None, str]:
 class Cells:
     """Turns values into write-only cells of the right type and style, counting cleaned text."""
 
-    def __init__(self, wb: Workbook):
-        self._ws = wb.worksheets[0]
+    def __init__(self, wb: Workbook, rows_dir: Path | None = None):
+        self._wb, self._ws = wb, wb.worksheets[0]
         self.removed = self.masked = self.quoted = 0
+        # Where big tables write their rows as XML (xmlrows.py), each a placeholder row in its
+        # sheet until the package is saved; None: every row goes through openpyxl's cells.
+        self.rows_dir = rows_dir
+        self.fragments: dict[str, Path] = {}  # placeholder text -> the file of rows it stands for
         fill = PatternFill("solid", fgColor=HEADER_FILL)
         self.bold = self._style(font=Font(bold=True))
         self.title = self._style(font=Font(bold=True, size=14, color="1F4E78"))
@@ -138,22 +144,34 @@ class Cells:
         c = clean(value, mask=mask)
         self.removed += c.removed
         self.masked += c.masked
-        if c.formula_like or c.text in _ERROR_CODES:
+        if c.formula_like or self.is_error_code(c.text):
             self.quoted += 1
             cell = WriteOnlyCell(self._ws)
             cell._value, cell.data_type, cell._style = c.text, "s", self.quote
             return cell
         return c.text
 
-    def amount(self, minor: int | None, currency: str | None) -> Any:
-        if minor is None:
-            return None
+    def amount_style(self, currency: str | None) -> Any:
         assert currency is not None
         style = self._amount.get(currency)
         if style is None:
             style = self._amount[currency] = self._style(
                 number_format=amount_format(exponent(currency)))
-        return self.styled(to_decimal(minor, currency), style)
+        return style
+
+    def amount(self, minor: int | None, currency: str | None) -> Any:
+        if minor is None:
+            return None
+        return self.styled(to_decimal(minor, currency), self.amount_style(currency))
+
+    def style_id(self, style: Any) -> int:
+        """The index openpyxl gives ``style`` in the workbook's cell styles (``s="N"``)."""
+        return self._wb._cell_styles.add(style)
+
+    @staticmethod
+    def is_error_code(text: str) -> bool:
+        """Text openpyxl would store as an Excel error value rather than as text."""
+        return text in _ERROR_CODES
 
     def make(self, value: Any, kind: str, currency: str | None) -> Any:
         if value is None:  # (an empty "open" cell takes its column's unlocked style)
@@ -213,10 +231,13 @@ def print_setup(ws: Any, *, repeat_header: bool = True) -> None:
 
 def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable[Row], *,
                 language: str = "en", total: int = 0, progress: Progress | None = None,
-                after: Callable[[int], Iterable[Sequence[Any]]] | None = None) -> int:
+                after: Callable[[int], Iterable[Sequence[Any]]] | None = None,
+                xml_rows: bool = False) -> int:
     """Header, frozen below it, rows, autofilter over all of it. Returns the rows written.
 
     ``after(n)`` may yield further rows (a chart's data block) once the table's n rows are out.
+    ``xml_rows``: the rows are written as XML text (xmlrows.py: the same cells, several times
+    faster) where the workbook gives ``cells.rows_dir`` and nothing follows the table.
     """
     headers = [label(h, language) for h, _ in columns]
     kinds = [k for _, k in columns]
@@ -228,16 +249,33 @@ def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable
     print_setup(ws)
     ws.append([cells.styled(h, cells.todo if k == "open" else cells.head)
                for h, k in zip(headers, kinds)])
-    make, n = cells.make, 0
-    for values, ccy in chain(sample, it):
-        ws.append([make(v, k, ccy) for v, k in zip(values, kinds)])
-        n += 1
-        if progress is not None and n % PROGRESS_EVERY == 0:
-            progress(n, total)
+    if xml_rows and cells.rows_dir is not None and after is None:
+        n = _write_xml_rows(ws, cells, kinds, chain(sample, it), total, progress)
+    else:
+        make, n = cells.make, 0
+        for values, ccy in chain(sample, it):
+            ws.append([make(v, k, ccy) for v, k in zip(values, kinds)])
+            n += 1
+            if progress is not None and n % PROGRESS_EVERY == 0:
+                progress(n, total)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n + 1}"
     if progress is not None:
         progress(n, total)
     if after is not None:
         for extra in after(n):
             ws.append(list(extra))
+    return n
+
+
+def _write_xml_rows(ws: Any, cells: Cells, kinds: list[str], rows: Iterable[Row], total: int,
+                    progress: Progress | None) -> int:
+    """The table's rows as XML into a file of ``cells.rows_dir``, a placeholder row in ``ws``."""
+    assert cells.rows_dir is not None
+    placeholder = PLACEHOLDER.format(len(cells.fragments))
+    path = cells.rows_dir / f"rows-{len(cells.fragments)}.xml"
+    tick = (lambda n: progress(n, total)) if progress is not None else (lambda n: None)
+    with path.open("w", encoding="utf-8") as fh:
+        n = RowWriter(cells, kinds).write(fh, rows, first=2, every=PROGRESS_EVERY, tick=tick)
+    cells.fragments[placeholder] = path
+    ws.append([placeholder])  # row 2; replaced by the file's rows 2..n+1 when the package is saved
     return n
