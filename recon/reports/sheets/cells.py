@@ -8,6 +8,7 @@ Amounts are Decimal numbers with the currency's places as a per-cell number form
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -109,6 +110,7 @@ class Cells:
         # sheet until the package is saved; None: every row goes through openpyxl's cells.
         self.rows_dir = rows_dir
         self.fragments: dict[str, Path] = {}  # placeholder text -> the file of rows it stands for
+        self._token = secrets.token_hex(16)
         fill = PatternFill("solid", fgColor=HEADER_FILL)
         self.bold = self._style(font=Font(bold=True))
         self.title = self._style(font=Font(bold=True, size=14, color="1F4E78"))
@@ -271,7 +273,7 @@ def _write_xml_rows(ws: Any, cells: Cells, kinds: list[str], rows: Iterable[Row]
                     progress: Progress | None) -> int:
     """The table's rows as XML into a file of ``cells.rows_dir``, a placeholder row in ``ws``."""
     assert cells.rows_dir is not None
-    placeholder = PLACEHOLDER.format(len(cells.fragments))
+    placeholder = PLACEHOLDER.format(len(cells.fragments), cells._token)
     path = cells.rows_dir / f"rows-{len(cells.fragments)}.xml"
     tick = (lambda n: progress(n, total)) if progress is not None else (lambda n: None)
     with path.open("w", encoding="utf-8") as fh:

@@ -25,9 +25,10 @@ from recon.money import to_decimal
 from recon.reports.safe import clean
 
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-# The placeholder cell's text (ASCII: lxml writes anything else as character references). Its
-# sheet holds nothing else but the header, so it cannot collide with a report's text.
-PLACEHOLDER = "recon rows placeholder {}"
+# The placeholder cell's text: ASCII (lxml writes anything else as character references), with a
+# random token per workbook, so that no text from a file (a file name on the Summary sheet, say)
+# can be mistaken for it.
+PLACEHOLDER = "recon rows placeholder {} {}"
 KINDS = frozenset(("id", "text", "note", "amount", "datetime", "date", "int", "open"))
 
 
@@ -117,7 +118,7 @@ class RowWriter:
 
 def splice(data: bytes, placeholder: str) -> tuple[bytes, bytes] | None:
     """A sheet's XML cut around the placeholder row: (before it, after it); None without it."""
-    mark = placeholder.encode("utf-8")
+    mark = f"<t>{placeholder}</t>".encode("ascii")
     at = data.find(mark)
     if at < 0:
         return None
