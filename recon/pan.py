@@ -1,7 +1,8 @@
 """Card numbers (PANs) never stored, logged or reported in full.
 
-A PAN is a Luhn-valid run of 13–19 digits not beginning with 0 (no issued card number does),
-spaces or dashes allowed between digits; it is shown
+A PAN is a Luhn-valid run of 13–19 digits not beginning with 0 (no issued card number does) and
+not touching a letter (then it is part of an identifier), spaces or dashes allowed between
+digits; it is shown
 as its first 6 and last 4 digits (what PCI DSS permits to display). The digit rules are those of
 ``recon.reports.safe`` (one definition: the reports mask exactly what the warehouse masks).
 
@@ -37,7 +38,6 @@ REFERENCES = ("psp_reference", "merchant_reference", "original_reference", "payo
 
 CANDIDATE = r"[0-9](?:[ -]?[0-9]){12}"  # at least 13 digits with single separators
 _CANDIDATE_RE = re.compile(CANDIDATE)
-_RUN_RE = re.compile(r"[0-9](?:[ -]?[0-9])*")
 
 
 def _compact(s: str) -> str:
@@ -48,9 +48,7 @@ def mask_text(s: str | None, keep: frozenset[str] = frozenset()) -> str | None:
     """``s`` with every PAN masked; digit runs whose digits are in ``keep`` are left alone."""
     if s is None or not _CANDIDATE_RE.search(s):
         return s
-    if not keep:
-        return mask_pans(s)[0]
-    return _RUN_RE.sub(lambda m: m.group() if _compact(m.group()) in keep else mask_pans(m.group())[0], s)
+    return mask_pans(s, keep)[0]
 
 
 def mask_frame(frame: pl.DataFrame, columns: tuple[str, ...] | list[str] = STATEMENT_TEXT) -> pl.DataFrame:

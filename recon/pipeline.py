@@ -124,15 +124,22 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     (order ids, balance-transaction ids in ``raw``), so it cost ~30 s a million lines. A row can
     only change where a digit run of 13+ digits that is not one of the row's own references either
     has separators (Python decides which groups form a card) or is itself a Luhn-valid 13–19
-    digit number not beginning with 0 (``safe._is_pan``); those rows alone are found here, vectorised, and go through ``pan.mask_frame``.
+    digit number not beginning with 0 (``safe._is_pan``), and that touches no letter
+    (``safe._glued``); those rows alone are found here, vectorised, and the few that a plain
+    replacement cannot mask exactly go through ``pan.mask_frame``.
     """
     cols = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
     if not cols or frame.height == 0:
         return frame
     refs = [c for c in pan.REFERENCES if c in frame.columns and frame.schema[c] == pl.String]
     row = pl.int_range(pl.len(), dtype=pl.Int64).alias("__row")
-    runs = pl.concat([frame.select(row, pl.lit(c).alias("__col"), pl.col(c).str.extract_all(_LONG_RUN).alias("run"))
-                      .filter(pl.col("run").list.len() > 0).explode("run") for c in cols])
+    found = pl.concat([_long_runs(frame, c, row) for c in cols])
+    # A run touching a letter is part of an identifier, never a card (safe._glued); where a cell
+    # holds the same digits glued and free, _mask_plain (which masks equal pieces) cannot tell
+    # them apart: those rows go to pan.mask_frame below, as do rows whose runs did not pair up.
+    glued = found.filter(pl.col("glued"))
+    odd = found.filter(pl.col("glued").is_null())["__row"]
+    runs = found.filter(~pl.col("glued")).drop("glued")
     runs = runs.with_columns(pl.col("run").str.replace_all("[ -]", "").alias("digits"))
     plain = runs.filter((pl.col("digits") == pl.col("run")) & (pl.col("digits").str.len_bytes() <= 19))
     suspect = pl.concat([runs.filter(pl.col("digits") != pl.col("run")),
@@ -142,13 +149,17 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
                           .join(suspect.select("__row").unique(), on="__row", how="semi")
                           for r in refs]).drop_nulls("digits")
         suspect = suspect.join(keep, on=["__row", "digits"], how="anti")
-    if suspect.height == 0:
+    if suspect.height == 0 and odd.len() == 0:
         return frame
     # A row whose every suspect run is plain (no separators) is masked here: each such run is a
-    # whole card (Luhn-valid, 13–19 digits, not beginning with 0), shown as first 6 + one "*" per hidden digit + last 4,
-    # exactly what safe._mask_run does with it. Rows with a separated run go to pan.mask_frame,
+    # whole card (Luhn-valid, 13–19 digits, not beginning with 0, touching no letter), shown as
+    # first 6 + one "*" per hidden digit + last 4, exactly what safe._mask_run does with it. Rows with a separated run go to pan.mask_frame,
     # which decides which digit groups form a card.
-    separated = suspect.filter(pl.col("digits") != pl.col("run"))["__row"]
+    separated = pl.concat([
+        suspect.filter(pl.col("digits") != pl.col("run"))["__row"],
+        suspect.join(glued.select("__row", "__col", pl.col("run").alias("digits")),
+                     on=["__row", "__col", "digits"], how="semi")["__row"],
+        odd])
     nul = frame.select(row, pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True).fill_null(False)
                                               for c in cols).alias("nul")).filter("nul")["__row"]
     separated = pl.concat([separated, nul]).unique()  # NUL is _mask_plain's marker: never there
@@ -162,6 +173,32 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     need = separated.sort()
     fixed = pan.mask_frame(frame[need].select(*cols, *refs), cols)  # the same row: texts + its references
     return out.with_columns(out[c].scatter(need, fixed[c]) for c in cols)
+
+
+_BEFORE_RUN = rf"(?:^|[^0-9]){_LONG_RUN}"  # a 13+ digit run with the character before it
+_AFTER_RUN = rf"{_LONG_RUN}(?:[^0-9]|$)"  # ... with the character after it
+
+
+def _long_runs(frame: pl.DataFrame, c: str, row: pl.Expr) -> pl.DataFrame:
+    """Every maximal run of 13+ digits (single separators allowed) in column ``c``: ``__row``,
+    ``__col``, ``run``, and ``glued`` (it touches an ASCII letter; NULL when a cell's runs did
+    not pair up, which sends the row to pan.mask_frame).
+
+    Polars' regular expressions have no look-around, so each run is extracted twice: with the
+    character before it, and with the character after it. Neither pattern can start inside a run
+    or take a character of the next run, so both list the same runs in the same order."""
+    text = pl.col(c)
+    cells = (frame.select(row, pl.lit(c).alias("__col"), text.str.extract_all(_BEFORE_RUN).alias("before"),
+                          text.str.extract_all(_AFTER_RUN).alias("after"))
+             .filter(pl.col("before").list.len() > 0))
+    paired = pl.col("before").list.len() == pl.col("after").list.len()
+    odd = cells.filter(~paired).select("__row", "__col", pl.lit(None, pl.String).alias("run"),
+                                       pl.lit(None, pl.Boolean).alias("glued"))
+    runs = (cells.filter(paired).explode(["before", "after"])
+            .select("__row", "__col", pl.col("before").str.replace(r"^[^0-9]", "").alias("run"),
+                    (pl.col("before").str.contains("^[A-Za-z]")
+                     | pl.col("after").str.contains("[A-Za-z]$")).alias("glued")))
+    return pl.concat([runs, odd])
 
 
 def _mask_plain(frame: pl.DataFrame, cols: list[str], runs: pl.DataFrame) -> pl.DataFrame:

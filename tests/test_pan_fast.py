@@ -62,6 +62,9 @@ def _piece(rng: random.Random, refs: list[str]) -> str:
         return _card(rng, 16) + (rng.choice(["", " ", "-"]) if SEPARATORS[0] else "x") + _card(rng, 13)
     if kind == 9:
         return str(rng.randint(0, 10**12))
+    if kind == 10:  # a card glued to letters: part of an identifier, never masked
+        card = _card(rng, rng.randint(13, 19))
+        return rng.choice(["INV" + card, card + "D", "3M" + card + "D", "é" + card, "_" + card + "x"])
     return rng.choice(["card ", "order ", "x", "", "=SUM(", "·", "\t"])
 
 
@@ -99,7 +102,7 @@ def test_mask_pans_equals_mask_frame_on_generated_text(seed, separators):
 @pytest.mark.parametrize("seed", range(4))
 def test_mask_pans_equals_mask_frame_on_random_text(seed):
     rng = random.Random(1000 + seed)
-    alphabet = "0123456789" * 6 + " -  --ab\x00\n"
+    alphabet = "0123456789" * 6 + " -  --abZ\x00\n"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(4000)]
     refs = ["".join(ch for ch in t if ch.isdigit())[:16] if rng.random() < 0.3 else None for t in texts]
     frame = pl.DataFrame({"description": texts, "raw": list(reversed(texts)), "psp_reference": refs},
@@ -164,3 +167,18 @@ def test_generated_stripe_ids_survive_masking(tmp_path):
     assert len(luhn_counters) > 10  # the case is exercised: these were masked before
     masked = pipeline.mask_pans(parsed.frame, pan.STATEMENT_TEXT)
     assert [json.loads(r)["balance_transaction_id"] for r in masked["raw"]] == sent
+
+
+def test_runs_touching_letters_are_identifiers_not_cards():
+    """PayPal's transaction ids (``3M38516514197343D``, from the conformance corpus) and letter-
+    prefixed references hold Luhn-valid runs by chance; a card beside them is still masked."""
+    card = "4111111111111111"
+    texts = ["3M38516514197343D", f"INV{card}", f"{card}D", f"INV{card} and {card}",
+             f"card {card}.", f"é{card}", f"x-{card}", f"{card}\r\n", f"ref:{card}Z {card}"]
+    frame = pl.DataFrame({"description": texts, "raw": list(reversed(texts))})
+    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+    assert out["description"].to_list() == [
+        "3M38516514197343D", f"INV{card}", f"{card}D", f"INV{card} and 411111******1111",
+        "card 411111******1111.", "é411111******1111", "x-411111******1111", "411111******1111\r\n",
+        f"ref:{card}Z 411111******1111"]

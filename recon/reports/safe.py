@@ -11,11 +11,16 @@ Three hazards, one pass (:func:`clean`):
   apart. openpyxl refuses most C0 characters outright, so this also keeps a stray byte in a
   statement from aborting the whole workbook;
 - card numbers: any Luhn-valid run of 13–19 digits (spaces or dashes allowed between digits)
-  that does not begin with 0 becomes first 6 + ``*`` for each hidden digit + last 4, as PCI DSS
-  permits to display. No card number begins with 0 (ISO/IEC 7812: the major industry identifier
-  0 is not issued to card issuers), while zero-padded counters inside identifiers do: Stripe's
-  ``txn_320261120C0000000012291`` holds the Luhn-valid run ``0000000012291``, and masking it
-  spoiled the balance-transaction id of one line in ten in the audit copy.
+  that does not begin with 0 and does not touch a letter becomes first 6 + ``*`` for each hidden
+  digit + last 4, as PCI DSS permits to display. Identifiers hold such runs by chance, one in
+  ten of them Luhn-valid, and masking them spoiled the audit copy: Stripe's balance-transaction
+  ids end in a zero-padded counter (``txn_320261120C0000000012291``; no card number begins with
+  0: ISO/IEC 7812 issues the major industry identifier 0 to no card issuer), PayPal's transaction
+  ids mix letters and digits (``3M38516514197343D``), merchants' references put a letter prefix
+  on a long number (``INV2026112100001234``). A run touching a letter is part of such a token,
+  as word-boundary card detectors treat it; the price is that a card number written glued to
+  letters (``CARD4111…``) is not recognised. PSPs and banks separate or mask card numbers in
+  the text they send.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ _SPACE_CONTROLS = {"\t": " ", "\n": " ", "\r": " "}
 _DIGIT_RUN_RE = re.compile(r"[0-9](?:[ -]?[0-9])*")
 _MAYBE_PAN_RE = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
 _SEPARATOR_RE = re.compile(r"([ -])")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
@@ -98,13 +104,26 @@ def _mask_run(run: str) -> tuple[str, int]:
     return "".join(out), masked
 
 
-def mask_pans(s: str) -> tuple[str, int]:
-    """Mask every card number in ``s``. Returns (text, how many were masked)."""
+def _glued(s: str, start: int, end: int) -> bool:
+    """The digit run ``s[start:end]`` touches a letter: it is part of a token (an identifier such
+    as PayPal's ``3M38516514197343D`` or an ``INV2026…`` reference), not a card number."""
+    return (start > 0 and s[start - 1] in _LETTERS) or (end < len(s) and s[end] in _LETTERS)
+
+
+def mask_pans(s: str, keep: frozenset[str] = frozenset()) -> tuple[str, int]:
+    """Mask every card number in ``s``. Returns (text, how many were masked).
+
+    A run of digits that touches an ASCII letter is left alone (see ``_glued``), and so is one
+    whose digits, separators removed, are in ``keep`` (the row's own references).
+    """
     count = 0
 
     def repl(m: re.Match[str]) -> str:
         nonlocal count
-        text, n = _mask_run(m.group())
+        run = m.group()
+        if _glued(s, m.start(), m.end()) or (keep and run.replace(" ", "").replace("-", "") in keep):
+            return run
+        text, n = _mask_run(run)
         count += n
         return text
 
