@@ -349,3 +349,14 @@ def test_breaks_rows_written_as_xml_read_back_as_openpyxl_writes_them(tmp_path: 
     assert breaks_sheet["P20"][1] is None  # U+FFFE, which XML cannot carry, is removed
     assert breaks_sheet["D17"][1] == "x" * 32_767  # Excel's cell limit
     assert "recon rows placeholder 0" in [c[1] for c in a["Summary"]]
+
+
+def test_amounts_are_written_as_their_exact_decimal_text(tmp_path: Path) -> None:
+    """The Breaks sheet's amounts go into the XML as decimal text, never through a float (openpyxl
+    writes ``%.16g`` of a float: 1234567890123456.78 would become 1234567890123457)."""
+    big = brk("BIG", "amount_mismatch", "CNY", 123456789012345678, 123456789012345600)
+    path = write_workbook(make_summary((big,)), tmp_path / "big.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheet = next(z.read(n) for n in z.namelist()
+                     if n.startswith("xl/worksheets/") and b"BIG" in z.read(n))
+    assert b"<v>1234567890123456.78</v>" in sheet and b"<v>-0.78</v>" in sheet

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,7 +34,12 @@ KINDS = frozenset(("id", "text", "note", "amount", "datetime", "date", "int", "o
 
 
 def _number(value: Any) -> str:
-    return "%.16g" % value  # openpyxl's safe_string for numbers (a Decimal included)
+    """A number's text as openpyxl writes it (``safe_string``: ``%.16g``), except an amount: its
+    exact decimal text (openpyxl would go through a float; Excel reads either to the same value
+    for every amount of up to 15 digits)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return "%.16g" % value
 
 
 def _inline(ref: str, text: str, style: str) -> str:
