@@ -153,8 +153,8 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         return frame
     # A row whose every suspect run is plain (no separators) is masked here: each such run is a
     # whole card (Luhn-valid, 13–19 digits, not beginning with 0, touching no letter), shown as
-    # first 6 + one "*" per hidden digit + last 4, exactly what safe._mask_run does with it. Rows with a separated run go to pan.mask_frame,
-    # which decides which digit groups form a card.
+    # first 6 + one "*" per hidden digit + last 4, exactly what safe._mask_run does with it.
+    # Rows with a separated run go to pan.mask_frame, which decides which digit groups form a card.
     separated = pl.concat([
         suspect.filter(pl.col("digits") != pl.col("run"))["__row"],
         suspect.join(glued.select("__row", "__col", pl.col("run").alias("digits")),

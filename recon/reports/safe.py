@@ -7,8 +7,8 @@ Three hazards, one pass (:func:`clean`):
   (:func:`excel_text`); workbook cells keep the text as it was but are stored as strings with
   Excel's quote-prefix flag, which the workbook writer does from :attr:`CleanText.formula_like`;
 - control characters (C0, DEL, C1 and the bidirectional overrides that can make text read
-  differently from what it is) and the code points XML cannot carry: removed and counted, tab/CR/LF becoming a space so words stay
-  apart. openpyxl refuses most C0 characters outright, so this also keeps a stray byte in a
+  differently from what it is) and the code points XML cannot carry: removed and counted,
+  tab/CR/LF becoming a space so words stay apart. openpyxl refuses most C0 characters outright, so this also keeps a stray byte in a
   statement from aborting the whole workbook;
 - card numbers: any Luhn-valid run of 13–19 digits (spaces or dashes allowed between digits)
   that does not begin with 0 and does not touch a letter becomes first 6 + ``*`` for each hidden

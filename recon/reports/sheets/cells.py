@@ -140,18 +140,25 @@ class Cells:
         c.value = value
         return c
 
-    def text(self, value: Any, mask: bool) -> Any:
-        if value is None or value == "":
-            return None
+    def cleaned(self, value: Any, mask: bool) -> tuple[str, bool]:
+        """Source text made safe for a cell (``safe.clean``, counted): (text, whether it must be
+        a quote-prefixed text cell: formula-like, or an Excel error code)."""
         c = clean(value, mask=mask)
         self.removed += c.removed
         self.masked += c.masked
-        if c.formula_like or self.is_error_code(c.text):
-            self.quoted += 1
+        quoted = c.formula_like or c.text in _ERROR_CODES
+        self.quoted += quoted
+        return c.text, quoted
+
+    def text(self, value: Any, mask: bool) -> Any:
+        if value is None or value == "":
+            return None
+        text, quoted = self.cleaned(value, mask)
+        if quoted:
             cell = WriteOnlyCell(self._ws)
-            cell._value, cell.data_type, cell._style = c.text, "s", self.quote
+            cell._value, cell.data_type, cell._style = text, "s", self.quote
             return cell
-        return c.text
+        return text
 
     def amount_style(self, currency: str | None) -> Any:
         assert currency is not None
@@ -169,11 +176,6 @@ class Cells:
     def style_id(self, style: Any) -> int:
         """The index openpyxl gives ``style`` in the workbook's cell styles (``s="N"``)."""
         return self._wb._cell_styles.add(style)
-
-    @staticmethod
-    def is_error_code(text: str) -> bool:
-        """Text openpyxl would store as an Excel error value rather than as text."""
-        return text in _ERROR_CODES
 
     def make(self, value: Any, kind: str, currency: str | None) -> Any:
         if value is None:  # (an empty "open" cell takes its column's unlocked style)

@@ -23,7 +23,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
 from recon.money import to_decimal
-from recon.reports.safe import clean
 
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # The placeholder cell's text: ASCII (lxml writes anything else as character references), with a
@@ -71,14 +70,8 @@ class RowWriter:
         return attr
 
     def _text(self, ref: str, value: Any, mask: bool) -> str:
-        c = clean(value, mask=mask)
-        cells = self.cells
-        cells.removed += c.removed
-        cells.masked += c.masked
-        if c.formula_like or cells.is_error_code(c.text):
-            cells.quoted += 1
-            return _inline(ref, c.text, self._s(cells.quote))
-        return _inline(ref, c.text, "")
+        text, quoted = self.cells.cleaned(value, mask)
+        return _inline(ref, text, self._s(self.cells.quote) if quoted else "")
 
     def row(self, r: int, values: Sequence[Any], currency: str | None) -> str:
         out = [f'<row r="{r}">']
