@@ -56,10 +56,14 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
         with meter.stage("archive"):
             archive = Archive(cfg.archive)
             started_at = pipeline.begin_run(cfg, run_id, day)
-            ledger = fetch_local(data_dir / "ledger", cfg.ledger.pattern, day, archive, source="ledger")
-            for s in cfg.sources:
-                files[s.name] = fetch_local(data_dir / s.sftp.remote_dir, s.sftp.pattern,
-                                            s.file_date(day), archive, source=s.name)
+            # As the nightly flow's fetch tasks do: concurrently (threads; hashing releases the GIL).
+            fetches = [("ledger", data_dir / "ledger", cfg.ledger.pattern, day)]
+            fetches += [(s.name, data_dir / s.sftp.remote_dir, s.sftp.pattern, s.file_date(day))
+                        for s in cfg.sources]
+            with ThreadPoolExecutor(len(fetches)) as pool:
+                got = list(pool.map(lambda f: fetch_local(f[1], f[2], f[3], archive, source=f[0]),
+                                    fetches))
+            ledger, files = got[0], {name: fetched for (name, *_), fetched in zip(fetches[1:], got[1:])}
         # As the nightly flow does: the files load concurrently (threads; polars parses with the
         # GIL released, the warehouse serialises the writes), statuses in the sequential order.
         jobs = [("ledger", f, lambda f=f: pipeline.load_ledger_file(cfg, f, day, run_id)) for f in ledger]

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import shutil
 from datetime import date
 from pathlib import Path
 
-from connectors.archive import Archive, Fetched, MissingFile, summarize
+from connectors.archive import Archive, Fetched, MissingFile, copy_hashed, summarize
 from recon.errors import TransferError
 
 __all__ = ["Fetched", "MissingFile", "fetch_local"]
@@ -40,14 +39,14 @@ def fetch_local(directory: Path, filename_pattern: str, day: date, archive: Arch
         before = path.stat().st_size
         tmp = archive.temp_path(path.name)
         try:
-            shutil.copyfile(path, tmp)
+            sha = copy_hashed(path, tmp)
             got, after = tmp.stat().st_size, path.stat().st_size
             if not got == before == after:
                 raise TransferError(f"{source}: {path} changed while it was copied ({before:,} "
                                     f"bytes before, {after:,} after, {got:,} copied).",
                                     hint="The exporter is probably still writing it; run again "
                                          "once the file is complete.")
-            stored = archive.put(tmp)
+            stored = archive.put(tmp, sha256=sha)
         finally:
             tmp.unlink(missing_ok=True)
         fetched.append(Fetched(source=source, remote_path=str(path), name=path.name,

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import paramiko
 
-from connectors.archive import Archive, Fetched, MissingFile, summarize
+from connectors.archive import Archive, Fetched, HashingWriter, MissingFile, summarize
 from recon.config import SftpEndpoint
 from recon.errors import TransferError
 
@@ -167,7 +167,8 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
               timeout_s: float):
     tmp = archive.temp_path(name)
     try:
-        with open(tmp, "wb") as f:
+        with open(tmp, "wb") as fh:
+            f = HashingWriter(fh)  # hashed as it arrives: the archive does not read it back
             try:
                 sftp.getfo(remote, f)
             except (socket.timeout, TimeoutError) as e:
@@ -178,7 +179,7 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
         if got != expected:
             raise _SizeMismatch(f"{remote}: downloaded {got:,} bytes, the server's stat says "
                                 f"{expected:,}")
-        return archive.put(tmp)
+        return archive.put(tmp, sha256=f.sha256)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -269,8 +269,8 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                             part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     """``prepare_statement`` a part at a time (see ``registry.parse_parts``). A file found bad
     part-way yields a rejected Prepared last: its store clears what it wrote of it."""
-    data = Archive(cfg.archive).open(f.sha256) if registry.reads_parts(source.format, source.options) \
-        else Archive(cfg.archive).read(f.sha256)
+    data = Archive(cfg.archive).open(f.sha256, verify=not f.new) \
+        if registry.reads_parts(source.format, source.options) else Archive(cfg.archive).read(f.sha256)
     try:
         for parsed in registry.parse_parts(source.format, data, name=f.name, source=source.name,
                                            sha256=f.sha256, business_date=business_date,
@@ -291,7 +291,7 @@ def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
 
 
 def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
-    data = Archive(cfg.archive).open(f.sha256)
+    data = Archive(cfg.archive).open(f.sha256, verify=not f.new)  # hashed as this run stored it
     try:
         for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256,
                                                     part_bytes=part_bytes):  # validated

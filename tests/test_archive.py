@@ -91,3 +91,30 @@ def test_fetch_local_missing_names_the_expected_file(tmp_path, archive):
     with pytest.raises(MissingFile) as err:
         fetch_local(tmp_path, "ledger_{date:%Y%m%d}.csv", DAY, archive, source="ledger")
     assert "ledger_20261121.csv" in str(err.value) and str(tmp_path) in str(err.value)
+
+
+def test_bytes_hashed_as_written_are_stored_without_a_second_read(archive, tmp_path):
+    """copy_hashed / HashingWriter hash what they write (the drop folder and SFTP transports), and
+    put stores under that digest; a digest that does not match the bytes is caught on read."""
+    from connectors.archive import HashingWriter, copy_hashed
+
+    data = os.urandom(3 << 20) + b"tail"  # several chunks
+    src = tmp_path / "export.csv"
+    src.write_bytes(data)
+    tmp = archive.temp_path("export.csv")
+    sha = copy_hashed(src, tmp)
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert archive.put(tmp, sha256=sha).path == archive.path(sha)
+    assert archive.read(sha) == data
+
+    tmp = archive.temp_path("y")
+    with open(tmp, "wb") as fh:
+        w = HashingWriter(fh)
+        w.write(b"abc")
+        w.write(b"def")
+        assert w.tell() == 6
+    assert w.sha256 == hashlib.sha256(b"abcdef").hexdigest()
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    archive.put(tmp, sha256=wrong)
+    with pytest.raises(ArchiveCorrupted):
+        archive.read(wrong)
