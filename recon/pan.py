@@ -23,7 +23,7 @@ import re
 
 import polars as pl
 
-from recon.reports.safe import mask_pans
+from recon.reports.safe import compact, mask_pans
 
 __all__ = ["STATEMENT_TEXT", "LEDGER_TEXT", "QUARANTINE_TEXT", "REFERENCES", "PanFilter",
            "install_log_masking", "mask_frame", "mask_text"]
@@ -38,10 +38,6 @@ REFERENCES = ("psp_reference", "merchant_reference", "original_reference", "payo
 
 CANDIDATE = r"[0-9](?:[ -]?[0-9]){12}"  # at least 13 digits with single separators
 _CANDIDATE_RE = re.compile(CANDIDATE)
-
-
-def _compact(s: str) -> str:
-    return s.replace(" ", "").replace("-", "")
 
 
 def mask_text(s: str | None, keep: frozenset[str] = frozenset()) -> str | None:
@@ -66,7 +62,7 @@ def mask_frame(frame: pl.DataFrame, columns: tuple[str, ...] | list[str] = STATE
     refs = [c for c in REFERENCES if c in frame.columns and frame.schema[c] == pl.String]
     fixed = {c: [] for c in columns}
     for row in idx.iter_rows(named=True):
-        keep = frozenset(_compact(row[r]) for r in refs if row[r])
+        keep = frozenset(compact(row[r]) for r in refs if row[r])
         for c in columns:
             fixed[c].append(mask_text(row[c], keep))
     patch = pl.DataFrame({"__row": idx["__row"], **{f"__m_{c}": pl.Series(v, dtype=pl.String)

@@ -118,3 +118,39 @@ def test_bytes_hashed_as_written_are_stored_without_a_second_read(archive, tmp_p
     archive.put(tmp, sha256=wrong)
     with pytest.raises(ArchiveCorrupted):
         archive.read(wrong)
+
+
+def test_only_a_file_this_run_stored_is_parsed_without_a_re_hash(archive, monkeypatch):
+    """open(verify=False) skips the re-hash of a big file (a tampered one gets through), so the
+    loads use it only for ``Fetched.new`` files; anything stored before is re-hashed and refused."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from connectors.archive import FileView, Fetched
+    from recon import pipeline
+
+    data = b"entry_id,amount\n1,10.00\n"
+    stored = archive.put(_staged(archive, data))
+    os.chmod(stored.path, 0o644)
+    stored.path.write_bytes(data.replace(b"10.00", b"99.00"))  # changed on disk since
+    assert isinstance(archive.open(stored.sha256, whole_below=0, verify=False), FileView)
+    with pytest.raises(ArchiveCorrupted):
+        archive.open(stored.sha256, whole_below=0)
+
+    asked = []
+
+    def spy(self, sha, whole_below=256 << 20, *, verify=True):
+        asked.append(verify)
+        raise ArchiveMissing(self.path(sha), sha)
+
+    monkeypatch.setattr(Archive, "open", spy)
+    cfg = SimpleNamespace(archive=archive.root)
+    source = SimpleNamespace(name="stripe", kind="psp", format="stripe_itemized", options={},
+                             timezone="UTC")
+    fresh = Fetched("stripe", "/in/x.csv", "x.csv", len(data), stored.sha256, stored.path, True)
+    for f in (fresh, replace(fresh, new=False)):
+        with pytest.raises(ArchiveMissing):
+            next(pipeline.prepare_ledger_parts(cfg, f))
+        with pytest.raises(ArchiveMissing):
+            next(pipeline.prepare_statement_parts(cfg, source, f, DAY))
+    assert asked == [False, False, True, True]

@@ -71,6 +71,11 @@ def _is_pan(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] != "0" and luhn_ok(digits)
 
 
+def compact(run: str) -> str:
+    """A digit run's digits, its single space or dash separators removed."""
+    return run.replace(" ", "").replace("-", "")
+
+
 def _mask(digits: str) -> str:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
@@ -82,10 +87,10 @@ def _mask_run(run: str) -> tuple[str, int]:
     first, so "Ref 2024 4111 1111 1111 1111" masks the card but never cuts a group in two (a
     24-digit bank reference is one group and never yields a false "card" from its middle).
     """
-    compact = run.replace(" ", "").replace("-", "")
-    if _is_pan(compact):
-        return _mask(compact), 1
-    if len(compact) < 13 or compact == run:
+    digits = compact(run)
+    if _is_pan(digits):
+        return _mask(digits), 1
+    if len(digits) < 13 or digits == run:
         return run, 0
     parts = _SEPARATOR_RE.split(run)  # group, sep, group, sep, ..., group
     groups, seps = parts[0::2], parts[1::2] + [""]
@@ -121,7 +126,7 @@ def mask_pans(s: str, keep: frozenset[str] = frozenset()) -> tuple[str, int]:
     def repl(m: re.Match[str]) -> str:
         nonlocal count
         run = m.group()
-        if _glued(s, m.start(), m.end()) or (keep and run.replace(" ", "").replace("-", "") in keep):
+        if _glued(s, m.start(), m.end()) or (keep and compact(run) in keep):
             return run
         text, n = _mask_run(run)
         count += n
