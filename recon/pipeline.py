@@ -175,21 +175,33 @@ def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     return out.with_columns(out[c].scatter(need, fixed[c]) for c in cols)
 
 
+# A cell can only change where it holds a maximal digit run that touches no letter and is either
+# plain with 13-19 digits, or has 13+ digits and a separator (safe.mask_pans masks nothing else).
+# Matched by one DFA pass without captures, this keeps the extraction below to the few cells that
+# can hold a card: PSP ids such as ``ch_32026112000000000012291`` (23 digits) or
+# ``txn_320261120C0000000012291`` (glued) are on every line and can not. A superset, not a
+# decision: a run found here is still judged exactly by _long_runs and what follows.
+_PLAIN_CANDIDATE = r"(?:^|[^0-9A-Za-z])[0-9]{13,19}(?:[^0-9A-Za-z]|$)"
+_SEPARATED_CANDIDATE = "|".join(  # k digits before the run's first separator, 13+ digits in all
+    [rf"[0-9]{{{k}}}[ -][0-9](?:[ -]?[0-9]){{{12 - k},}}" for k in range(1, 13)] + [r"[0-9]{13}[ -][0-9]"])
+_CANDIDATE_CELL = f"{_PLAIN_CANDIDATE}|{_SEPARATED_CANDIDATE}"
 _BEFORE_RUN = rf"(?:^|[^0-9]){_LONG_RUN}"  # a 13+ digit run with the character before it
 _AFTER_RUN = rf"{_LONG_RUN}(?:[^0-9]|$)"  # ... with the character after it
 
 
 def _long_runs(frame: pl.DataFrame, c: str, row: pl.Expr) -> pl.DataFrame:
-    """Every maximal run of 13+ digits (single separators allowed) in column ``c``: ``__row``,
-    ``__col``, ``run``, and ``glued`` (it touches an ASCII letter; NULL when a cell's runs did
-    not pair up, which sends the row to pan.mask_frame).
+    """Every maximal run of 13+ digits (single separators allowed) in the cells of column ``c``
+    that may hold a card (``_CANDIDATE_CELL``): ``__row``, ``__col``, ``run``, and ``glued`` (it
+    touches an ASCII letter; NULL when a cell's runs did not pair up, which sends the row to
+    pan.mask_frame).
 
     Polars' regular expressions have no look-around, so each run is extracted twice: with the
     character before it, and with the character after it. Neither pattern can start inside a run
     or take a character of the next run, so both list the same runs in the same order."""
     text = pl.col(c)
-    cells = (frame.select(row, pl.lit(c).alias("__col"), text.str.extract_all(_BEFORE_RUN).alias("before"),
-                          text.str.extract_all(_AFTER_RUN).alias("after"))
+    cells = (frame.select(row, text).filter(text.str.contains(_CANDIDATE_CELL))
+             .select("__row", pl.lit(c).alias("__col"), text.str.extract_all(_BEFORE_RUN).alias("before"),
+                     text.str.extract_all(_AFTER_RUN).alias("after"))
              .filter(pl.col("before").list.len() > 0))
     paired = pl.col("before").list.len() == pl.col("after").list.len()
     odd = cells.filter(~paired).select("__row", "__col", pl.lit(None, pl.String).alias("run"),

@@ -8,6 +8,7 @@ import pytest
 
 from recon import pan, pipeline
 from recon.reports.safe import luhn_ok
+from recon.reports.safe import mask_pans as safe_mask
 
 
 def _luhn_complete(prefix: str) -> str:
@@ -182,3 +183,22 @@ def test_runs_touching_letters_are_identifiers_not_cards():
         "3M38516514197343D", f"INV{card}", f"{card}D", f"INV{card} and 411111******1111",
         "card 411111******1111.", "é411111******1111", "x-411111******1111", "411111******1111\r\n",
         f"ref:{card}Z 411111******1111"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_cell_masking_changes_is_a_candidate_cell(seed):
+    """The cheap pre-filter (pipeline._CANDIDATE_CELL) lets through every cell the exact masking
+    would change: a cell it drops is left as it is without being looked at."""
+    rng = random.Random(2000 + seed)
+    refs: list[str] = []
+    texts = ["".join(_piece(rng, refs) for _ in range(rng.randint(1, 6))) for _ in range(6000)]
+    alphabet = "0123456789" * 8 + " -  -aZ_é"
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(13, 60))) for _ in range(6000)]
+    changed = [t for t in texts if safe_mask(t)[0] != t]
+    assert len(changed) > 1000  # the cases are there
+    found = pl.Series(changed).str.contains(pipeline._CANDIDATE_CELL)
+    assert found.all(), [t for t, ok in zip(changed, found) if not ok][:5]
+    # ... and it does drop the ids on every PSP line that can not be cards
+    ids = pl.Series(["txn_320261120C0000000012291", "ch_32026112000000000012291",
+                     '"4200202611200000000000009336"', "2026-11-20 16:00:00", "ORD20261120S00012291"])
+    assert not ids.str.contains(pipeline._CANDIDATE_CELL).any()
