@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from connectors.archive import count_byte
 from recon.errors import ParseError
 from recon.money import minor_expr
 
@@ -67,7 +68,7 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
                             truncate_ragged_lines=False, columns=columns)
     except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
-    physical = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    physical = count_byte(body, ord("\n")) + (0 if body.endswith(b"\n") else 1)
     if physical != frame.height + 1:
         raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
                                      f"lines: blank lines or quoted line breaks)")
@@ -75,7 +76,7 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
         body[:body.find(b"\n") + 1 or len(body)].decode("utf-8", errors="replace")]), []))
     # Fast path: polars already refuses a row with too many fields, so with no quoting in the file
     # an exact total of separators means every row has exactly the header's width.
-    if b'"' in body or body.count(b",") != (width - 1) * (frame.height + 1):
+    if b'"' in body or count_byte(body, ord(",")) != (width - 1) * (frame.height + 1):
         _refuse_short_rows(body, width, file, first_line)
     if b"`" in body:  # WeChat Pay's padding; a file without any backtick is not copied again
         frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
@@ -97,7 +98,7 @@ def part_ranges(data: bytes, part_bytes: int | None, end: int | None = None) -> 
         cut = data.find(b"\n", min(start + part_bytes, end - 1), end)
         stop = end if cut < 0 else cut + 1
         ranges.append((start, stop, line))
-        line += data.count(b"\n", start, stop)
+        line += count_byte(data, ord("\n"), start, stop)
         start = stop
     return ranges
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import polars as pl
 
+from connectors.archive import count_byte
 from recon.errors import ParseError
 from recon.money import exponent_expr, minor_expr
 from schemas import quirks
@@ -83,7 +84,7 @@ def _split(data: bytes, file: str) -> tuple[int, int]:
     if at < 0:
         raise ParseError(file, None, "expected the summary block (a row starting with 总交易单数) "
                                      "after the data rows")
-    return at + 1, data.count(b"\n", 0, at + 1) + 1
+    return at + 1, count_byte(data, ord("\n"), 0, at + 1) + 1
 
 
 def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:

@@ -154,3 +154,23 @@ def test_only_a_file_this_run_stored_is_parsed_without_a_re_hash(archive, monkey
         with pytest.raises(ArchiveMissing):
             next(pipeline.prepare_statement_parts(cfg, source, f, DAY))
     assert asked == [False, False, True, True]
+
+
+def test_count_byte_counts_as_bytes_count_does(tmp_path):
+    """count_byte (numpy, a block at a time) against bytes.count, over block edges and ranges,
+    on bytes and on a FileView of the same file."""
+    import random
+
+    from connectors.archive import _COUNT_BLOCK, FileView, count_byte
+    rng = random.Random(5)
+    data = bytes(rng.choice(b"ab,\n\n") for _ in range(2 * _COUNT_BLOCK + 77))
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    view = FileView(path)
+    for byte in (ord("\n"), ord(","), ord("z")):
+        for start, end in ((0, None), (5, _COUNT_BLOCK + 3), (_COUNT_BLOCK - 1, _COUNT_BLOCK + 1), (9, 9)):
+            expected = data.count(bytes([byte]), start, end)
+            assert count_byte(data, byte, start, end) == expected
+            assert count_byte(view, byte, start, end) == expected
+            assert view.count(bytes([byte]), start, end) == expected
+    assert count_byte(data, ord("\n")) > 0 and count_byte(b"", ord("\n")) == 0
