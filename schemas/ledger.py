@@ -29,12 +29,13 @@ def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int |
                        ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """The export as consecutive (valid, quarantine) parts of about ``part_bytes`` bytes. An
     export that repeats an entry_id is validated whole, so that every repeat is quarantined
-    whichever parts they fall in (its ids are read once to know)."""
+    whichever parts they fall in (its ids are read once to know: that look-ahead leaves the line
+    and field checks to the read of each part)."""
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     ranges = quirks.part_ranges(data, part_bytes)
     if len(ranges) > 1:
         ids = pl.concat([quirks.read_text_csv(quirks.part_data(data, start, stop), name,
-                                              first_line=line, columns=["entry_id"])["entry_id"]
+                                              first_line=line, columns=["entry_id"], checked=False)["entry_id"]
                          for start, stop, line in ranges])
         if ids.is_duplicated().any():
             ranges = quirks.part_ranges(data, None)

@@ -54,13 +54,14 @@ def header_has(data: bytes, name: str, columns: tuple[str, ...]) -> bool:
 
 
 def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
-                  columns: list[str] | None = None) -> pl.DataFrame:
+                  columns: list[str] | None = None, checked: bool = True) -> pl.DataFrame:
     """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
 
     ``first_line`` is the physical line of the header within the whole file. Rows are mapped to
     lines by position, so a quoted field spanning lines or a blank line would shift every line
     number after it: that is refused here rather than reported against the wrong line.
-    ``columns``: read only these (the row checks still see every field).
+    ``columns``: read only these (the row checks still see every field). ``checked=False`` skips
+    the line and field counts, for a look-ahead at data that is read again, checked, before use.
     """
     body = strip_bom(data)
     try:
@@ -68,6 +69,17 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
                             truncate_ragged_lines=False, columns=columns)
     except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
+    if checked:
+        _check_lines(body, frame, file, first_line, columns)
+    if b"`" in body:  # WeChat Pay's padding; a file without any backtick is not copied again
+        frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
+    return frame.with_columns(
+        pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
+
+
+def _check_lines(body: bytes, frame: pl.DataFrame, file: str, first_line: int,
+                 columns: list[str] | None) -> None:
+    """One row per physical line, and no row with fewer fields than the header (ParseError)."""
     physical = count_byte(body, ord("\n")) + (0 if body.endswith(b"\n") else 1)
     if physical != frame.height + 1:
         raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
@@ -78,10 +90,6 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
     # an exact total of separators means every row has exactly the header's width.
     if b'"' in body or count_byte(body, ord(",")) != (width - 1) * (frame.height + 1):
         _refuse_short_rows(body, width, file, first_line)
-    if b"`" in body:  # WeChat Pay's padding; a file without any backtick is not copied again
-        frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
-    return frame.with_columns(
-        pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
 
 
 def part_ranges(data: bytes, part_bytes: int | None, end: int | None = None) -> list[tuple[int, int, int]]:
