@@ -102,9 +102,16 @@ def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     polars' Decimal parser (exact here: the pattern allows at most 4 fraction digits) in Int128,
     so even 15 integer digits at exponent 4 cannot wrap; a result outside Int64 is null.
     """
-    exp = pl.lit(exp, dtype=pl.Int64) if isinstance(exp, int) else exp.cast(pl.Int64)
     text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
-    units = (text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False)
-             * 10**MAX_EXPONENT).cast(pl.Int128)
-    unit = pl.lit(10, dtype=pl.Int128).pow(pl.lit(MAX_EXPONENT, dtype=pl.Int64) - exp)
+    # A Decimal(38, 4) is stored as its count of ten-thousandths: that integer, read as is.
+    units = text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False).to_physical()
+    if isinstance(exp, int):  # one unit for the column (control totals: exponent 4, no division)
+        if exp == MAX_EXPONENT:
+            return units.cast(pl.Int64, strict=False)
+        unit = pl.lit(10 ** (MAX_EXPONENT - exp), dtype=pl.Int128)
+    else:
+        unit = exp.cast(pl.Int64).replace_strict(_UNITS, default=None, return_dtype=pl.Int128)
     return pl.when(units % unit == 0).then(units // unit).otherwise(None).cast(pl.Int64, strict=False)
+
+
+_UNITS = {e: 10 ** (MAX_EXPONENT - e) for e in range(MAX_EXPONENT + 1)}  # exponent → units per minor unit
