@@ -248,9 +248,16 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
     con.register("incoming", _arrow(incoming))
     try:
         # The first load of a day: none of its entries exist yet, so every row is new and the
-        # compare with the latest versions (a window over the matching history) is skipped.
+        # compare with the latest versions (a window over the matching history) is skipped. Only
+        # versions dated within the incoming rows' business dates are looked for, so the check
+        # reads the day's row groups (zone maps), not the whole history: a row none of whose
+        # entry's versions carries its business date differs from the latest one at least in that
+        # date, and is a new version whatever the rest of it says.
+        lo, hi = frame.select(pl.col("business_date").min().alias("lo"),
+                              pl.col("business_date").max().alias("hi")).row(0)
         known = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM ledger_entries "
-                            "WHERE entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)")
+                            "WHERE business_date BETWEEN $lo AND $hi "
+                            "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)", {"lo": lo, "hi": hi})
         if not known:
             con.execute("INSERT INTO ledger_entries BY NAME SELECT * FROM incoming")
             return frame.height, 0

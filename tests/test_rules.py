@@ -346,3 +346,31 @@ def test_ledger_versions_across_the_duplicate_week(con, cfg):
     assert {e for (e, _ln) in rules_of(con, f"run-{D}") if e} == {"E1"}
     assert {r for c, r in con.execute("SELECT category, reference FROM breaks WHERE status = 'open'").fetchall()
             if c == "missing_in_ledger"} == {"ORD-E2", "ORD-E3"}
+
+
+def test_ledger_versions_are_compared_whatever_their_business_date(con):  # noqa: F811 - fixture
+    """load_ledger looks for known entries among the versions dated like the incoming rows only
+    (so the check does not read the whole history), yet adds exactly the rows that differ from
+    their entry's latest version: E1 sent again as it is adds nothing; E2 moved back to the day
+    of an older version (the latest is dated a day later) is a new version; E3, known only under
+    another date, is one too; E4 is new."""
+    at = [datetime(2026, 11, d, tzinfo=timezone.utc) for d in (1, 2, 3)]
+    later = D + timedelta(days=1)
+    first = ledger(dict(entry_id="E1", merchant_reference="ORD-E1", amount_minor=1000, booked_at=ts(1)),
+                   dict(entry_id="E2", merchant_reference="ORD-E2", amount_minor=2000, booked_at=ts(1)),
+                   dict(entry_id="E3", merchant_reference="ORD-E3", amount_minor=3000, business_date=later,
+                        booked_at=ts(1)))
+    moved = ledger(dict(entry_id="E2", merchant_reference="ORD-E2", amount_minor=2000, business_date=later,
+                        booked_at=ts(1)))
+    again = ledger(dict(entry_id="E1", merchant_reference="ORD-E1", amount_minor=1000, booked_at=ts(1)),
+                   dict(entry_id="E2", merchant_reference="ORD-E2", amount_minor=2000, booked_at=ts(1)),
+                   dict(entry_id="E3", merchant_reference="ORD-E3", amount_minor=3000, booked_at=ts(1)),
+                   dict(entry_id="E4", merchant_reference="ORD-E4", amount_minor=4000, booked_at=ts(1)))
+    assert warehouse.load_ledger(con, first, sha256="a" * 64, recorded_at=at[0]) == (3, 0)
+    assert warehouse.load_ledger(con, moved, sha256="b" * 64, recorded_at=at[1]) == (1, 0)
+    assert warehouse.load_ledger(con, again, sha256="c" * 64, recorded_at=at[2]) == (3, 1)
+    latest = dict(con.execute(
+        "SELECT entry_id, business_date FROM ledger_entries "
+        "QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1").fetchall())
+    assert latest == {"E1": D, "E2": D, "E3": D, "E4": D}
+    assert con.execute("SELECT count(*) FROM ledger_entries").fetchone() == (7,)
