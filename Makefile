@@ -72,10 +72,14 @@ chaos: install sshd
 # Speed: recon end to end against the DuckDB floor and a pandas baseline on one cached synthetic
 # day (bench/run.py; README "Speed"). SCALE is rows per side: 1M (default), 10M, 100M.
 SCALE ?= 1M
-.PHONY: bench
+.PHONY: bench bench-history
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.run --scale $(SCALE) --repeat $(REPEAT)
+
+# How a new day's ledger load and working sets grow with the ledger history kept (bench/history.py).
+bench-history: install
+	$(PY) -m bench.history
 
 # Parsing speed per format (issue 3): CSV formats on ~1M lines, camt.053/MT940/BAI2 on 100k entries.
 bench-formats: install

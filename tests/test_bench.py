@@ -52,3 +52,22 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     # the persisted floor (the same reads written to a DuckDB file) is reported beside the floor
     assert data["floor_persisted"]["seconds"] > 0 and data["floor_persisted"]["bytes"] > 0
     assert any(line.startswith("floor persisted ") for line in out)
+
+
+def test_the_history_bench_measures_the_real_load_and_work_sets(tmp_path, capsys):
+    """bench.history on a tiny history: a checkpoint per day, each load of the new day's part
+    finds every entry new (asserted inside), and the working set holds the day's entries."""
+    import json
+    import re
+
+    from bench import history
+
+    assert history.main(["--days", "2", "--rows-per-day", "2k", "--part-rows", "500", "--every", "1",
+                         "--dir", str(tmp_path / "h"), "--results", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"history 1->2 days: load part [\d.]+s -> [\d.]+s, work sets [\d.]+s -> [\d.]+s",
+                        out[-1]), out[-1]
+    data = json.loads(next((tmp_path / "res").glob("*-history.json")).read_text())
+    assert [c["versions"] for c in data["checkpoints"]] == [2000, 4000]
+    # the working set of the last history day: its 2,000 entries
+    assert [c["work_ledger_entries"] for c in data["checkpoints"]] == [2000, 2000]
