@@ -72,10 +72,12 @@ chaos: install sshd
 # Speed: recon end to end against the DuckDB floor and a pandas baseline on one cached synthetic
 # day (bench/run.py; README "Speed"). SCALE is rows per side: 1M (default), 10M, 100M.
 SCALE ?= 1M
+# PRIOR_DAYS=7: each run starts from a warehouse holding the 7 business days before (steady state).
+PRIOR_DAYS ?= 0
 .PHONY: bench bench-history
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) -m bench.run --scale $(SCALE) --repeat $(REPEAT)
+	$(PY) -m bench.run --scale $(SCALE) --repeat $(REPEAT) --prior-days $(PRIOR_DAYS)
 
 # How a new day's ledger load and working sets grow with the ledger history kept (bench/history.py).
 bench-history: install

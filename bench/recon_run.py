@@ -30,7 +30,8 @@ class Timer:
 
 
 def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows: int,
-              memory_limit: str) -> dict:
+              memory_limit: str, start_from: Path | None = None) -> dict:
+    """``start_from``: a warehouse file to start from (bench.prior: earlier business days)."""
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
@@ -48,6 +49,9 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
         from schemas import validation
 
     cfg = config.load(CONFIG)
+    if start_from is not None:
+        cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(start_from, cfg.warehouse)
     run_id = pipeline.new_run_id(day)
     validate = Timer(validation._validate)
     validation._validate = validate  # measured, not changed: validate_* look it up at call time

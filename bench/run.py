@@ -46,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m bench.run", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  .venv/bin/python -m bench.run --scale 1M\n"
+               "  .venv/bin/python -m bench.run --scale 1M --prior-days 7   # steady state\n"
                "  make bench SCALE=10M")
     p.add_argument("--scale", default="1M", help="rows per side: 1M (default), 10M, 100M, 250k, ...")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
@@ -57,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="breaks shown in the workbook; the full list goes to parquet (default 100000)")
     p.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit; beyond it DuckDB "
                    "spills to its temp directory under --dir (default 6GB)")
+    p.add_argument("--prior-days", type=int, default=0, metavar="N",
+                   help="start each run from a warehouse that holds N earlier business days (the "
+                        "day's rows re-keyed; built once, cached): the steady state of a nightly "
+                        "run, whose duplicate checks look back 7 days (default 0: a first day)")
     p.add_argument("--skip-floor", action="store_true", help="do not measure the DuckDB floor")
     p.add_argument("--skip-pandas", action="store_true", help="do not measure the pandas baseline")
     p.add_argument("--skip-prefect", action="store_true", help="do not measure Prefect's start-up")
@@ -67,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
+    if args.prior_days < 0:
+        p.error("--prior-days must be 0 or more")
     return args
 
 
@@ -102,11 +109,18 @@ def main(argv=None) -> int:
           f"stripe {counts['stripe']:,} lines ({sum(info['bytes'].values()) / 1e6:,.0f} MB); "
           f"{info['payments_per_psp']:,} payments per PSP, seed {info['seed']}")
 
+    start_from = None
+    if args.prior_days:
+        from bench.prior import template
+        start_from = template(data_dir, args.dir, DAY, args.prior_days, args.memory_limit)
+        print(f"each run starts from a warehouse holding the {args.prior_days} business days before "
+              f"{DAY} ({start_from})")
     runs = []  # (total seconds, meter, recon) of each run, each into a fresh run directory
     for i in range(args.repeat):
         meter = Meter()
         recon = run_recon(data_dir, args.dir / f"run-{args.scale}", DAY, meter,
-                          workbook_rows=args.workbook_rows, memory_limit=args.memory_limit)
+                          workbook_rows=args.workbook_rows, memory_limit=args.memory_limit,
+                          start_from=start_from)
         meter.close()
         runs.append((sum(s.seconds for s in meter.stages if s.name != "import"), meter, recon))
         if args.repeat > 1:
@@ -163,6 +177,7 @@ def main(argv=None) -> int:
               f"{floor['join_seconds']:.2f}s: {r_match:.1f}x")
     figures = {
         "scale": args.scale, "business_date": DAY.isoformat(), "input": info,
+        "prior_days": args.prior_days,
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "memory_gb": _memory_gb()},
@@ -179,10 +194,13 @@ def main(argv=None) -> int:
         "process_max_rss_bytes": max_rss_bytes(),
     }
     args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"{date.today():%Y-%m-%d}-{args.scale}.json"
+    steady = f"-prior{args.prior_days}" if args.prior_days else ""
+    out = args.results / f"{date.today():%Y-%m-%d}-{args.scale}{steady}.json"
     out.write_text(json.dumps(figures, indent=2, default=str))
     print(f"figures: {out}")
     fmt = lambda v, unit: f"{v:.2f}{unit}" if v is not None else "n/a"  # noqa: E731
+    if args.prior_days:
+        print(f"(steady state: {args.prior_days} earlier business days in the warehouse)")
     print(f"bench {args.scale}: recon {recon_s:.2f}s, floor {fmt(floor and floor['seconds'], 's')}, "
           f"pandas {fmt(pandas and pandas['seconds'], 's')}, recon/floor {fmt(r_floor, 'x')}, "
           f"pandas/recon {fmt(r_pandas, 'x')}, peak {recon_peak / GB:.2f} GB")

@@ -71,3 +71,33 @@ def test_the_history_bench_measures_the_real_load_and_work_sets(tmp_path, capsys
     assert [c["versions"] for c in data["checkpoints"]] == [2000, 4000]
     # the working set of the last history day: its 2,000 entries
     assert [c["work_ledger_entries"] for c in data["checkpoints"]] == [2000, 2000]
+
+
+def test_the_steady_state_bench_finds_the_first_days_breaks(tmp_path, capsys, monkeypatch):
+    """--prior-days 2: each run starts from a warehouse holding two earlier business days (the
+    day's rows re-keyed); the day's breaks are exactly those of a first day, and the earlier days
+    are there (the duplicate checks and reversal links read them)."""
+    import json
+
+    import duckdb
+
+    for name in ("RECON_HOME", "RECON_LEDGER_DIR", "RECON_DUCKDB_MEMORY_LIMIT", "RECON_DUCKDB_THREADS"):
+        monkeypatch.setenv(name, "")
+    common = ["--scale", "4k", "--dir", str(tmp_path / "bench"), "--skip-pandas", "--skip-prefect",
+              "--skip-floor"]
+    assert run.main([*common, "--results", str(tmp_path / "first")]) == 0
+    assert run.main([*common, "--results", str(tmp_path / "steady"), "--prior-days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "(steady state: 2 earlier business days in the warehouse)" in out
+    first = json.loads(next((tmp_path / "first").glob("*-4k.json")).read_text())
+    steady = json.loads(next((tmp_path / "steady").glob("*-4k-prior2.json")).read_text())
+    assert steady["prior_days"] == 2
+    assert steady["recon"]["breaks_by_category"] == first["recon"]["breaks_by_category"]
+    assert steady["recon"]["matched_by_rule"] == first["recon"]["matched_by_rule"]
+    con = duckdb.connect(steady["recon"]["warehouse"], read_only=True)
+    try:
+        days = con.execute("SELECT count(DISTINCT business_date) FROM ledger_entries").fetchone()[0]
+        ledger = con.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
+    finally:
+        con.close()
+    assert days == 3 and ledger == 3 * first["input"]["counts"]["ledger"]
