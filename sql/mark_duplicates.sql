@@ -3,14 +3,14 @@
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, files, work_versions, work_stmt (before the first pass: the whole
+-- Inputs: statement_lines, files, ledger_entries, work_stmt (before the first pass: the whole
 -- day), work_ledger, work_inputs.
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
-    WITH c AS (
-        -- the day's own lines: those of the run's input files, already in work_stmt with their
-        -- normalised merchant reference
+    -- the day's own lines: those of the run's input files, already in work_stmt with their
+    -- normalised merchant reference
+    WITH day AS (
         SELECT line_id, source, txn_type,
                CASE WHEN merchant_reference IS NOT NULL THEN merchant_key  -- norm_ref(merchant_reference)
                     ELSE norm_ref(psp_reference) END AS k,
@@ -20,8 +20,12 @@ FROM (
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+    ), c AS (
+        SELECT * FROM day
         UNION ALL
-        -- earlier days' lines, not from a delivery that a correction has since replaced
+        -- earlier days' lines, not from a delivery that a correction has since replaced, that
+        -- carry one of the day's keys (only a partition holding a day's line can mark anything:
+        -- the week's lines are hashed and probed, not counted)
         SELECT line_id, source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)),
                amount_minor, currency, business_date, file_sha256, file_line
         FROM statement_lines
@@ -31,6 +35,8 @@ FROM (
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
           AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL)
+          AND hash(source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)), amount_minor,
+                   currency) IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
     ), repeated AS (
         -- only keys seen more than once need numbering: counted by a hash of the key (an integer
         -- group, no string compares); the window below partitions by the key itself, so a hash
@@ -46,12 +52,36 @@ WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $b
 
 UPDATE work_ledger SET state = 'duplicate'
 FROM (
-    WITH c AS (  -- each entry's latest version dated within the week (work_sets.sql)
-        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor,
-               currency, business_date, booked_at
+    -- Each entry's latest version dated within the week, for the entries that can share a key
+    -- with one of the day's: only a partition holding a day's entry can mark anything, and every
+    -- entry in it has a version in the week with that key (its latest one). A day's entry (its
+    -- latest version as of the day is dated the day: work_versions) has that version as its
+    -- latest in the week too; the week's other versions are hashed and probed against the day's
+    -- keys, and only the few other entries that hit are ranked (not every entry of the week).
+    WITH day AS (
+        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor, currency,
+               business_date, booked_at
         FROM work_versions
-        WHERE latest_in_week AND merchant_reference IS NOT NULL
+        WHERE business_date = $business_date AND merchant_reference IS NOT NULL
           AND source IN (SELECT source FROM work_rules)
+    ), hits AS (
+        SELECT DISTINCT entry_id FROM ledger_entries
+        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+          AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
+          AND hash(source, txn_type, norm_ref(merchant_reference), amount_minor, currency)
+              IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
+          AND entry_id NOT IN (SELECT entry_id FROM day)
+    ), c AS (
+        SELECT * FROM day
+        UNION ALL
+        SELECT entry_id, source, txn_type, norm_ref(merchant_reference), amount_minor, currency,
+               business_date, booked_at
+        FROM (
+            SELECT * FROM ledger_entries
+            WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+              AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
+            QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
+        WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
     ), repeated AS (  -- as above: a hash count, the window partitions by the key itself
         SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
     )

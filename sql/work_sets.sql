@@ -31,47 +31,34 @@ WHERE o.run_id = $prev_run
                                       UNION ALL
                                       SELECT line_id, source FROM statement_lines WHERE o.kind = 'line') i
       WHERE i.id = o.item_id AND r.break_id = substr(sha256('match|' || i.source || '|' || o.item_id), 1, 16));
--- work_versions: the latest version of every ledger entry that can take part, ranked once for
--- two uses: as of the day (its latest version with a business date up to the day: the work set)
--- and within the duplicate check's week (its latest version dated in the 7 days up to the day:
--- mark_duplicates.sql). Only entries with a version in that week, or carried, are ranked: never
--- the whole ledger history. A version is (entry_id, recorded_at).
+-- work_versions: the latest version as of the day (its latest version with a business date up
+-- to the day) of every entry that can take part: those with a version dated the day, and the
+-- carried ones. Only their versions are ranked (a hash aggregate over the day's entries), never
+-- the week's or the whole history's; the duplicate check (mark_duplicates.sql) looks back over
+-- the week by itself, for the day's keys only. A version is (entry_id, recorded_at).
 CREATE OR REPLACE TEMP TABLE work_versions AS
-WITH v AS (
+WITH ids AS (
+    SELECT entry_id FROM ledger_entries
+    WHERE business_date = $business_date AND recorded_at <= $watermark
+    UNION
+    SELECT item_id FROM work_carried WHERE kind = 'ledger'
+), v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
            currency, merchant_reference, psp_reference
     FROM ledger_entries
-    WHERE recorded_at <= $watermark
-      AND business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-    UNION ALL  -- older versions, of the entries with one in the week or carried: a semi join over
-               -- the versions before the week only (the week's own need none: ~2 s at 10M rows)
-    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference
-    FROM ledger_entries
-    WHERE recorded_at <= $watermark AND business_date < $business_date - INTERVAL 7 DAY
-      AND entry_id IN (SELECT entry_id FROM ledger_entries
-                       WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-                         AND recorded_at <= $watermark
-                       UNION ALL
-                       SELECT item_id FROM work_carried WHERE kind = 'ledger')
+    WHERE recorded_at <= $watermark AND business_date <= $business_date
+      AND entry_id IN (SELECT entry_id FROM ids)
 ), latest AS (  -- a hash aggregate per entry, not a sort of the versions
-    SELECT entry_id, max(recorded_at) AS as_of_day,
-           max(recorded_at) FILTER (WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date)
-               AS in_week
-    FROM v GROUP BY entry_id
+    SELECT entry_id, max(recorded_at) AS as_of_day FROM v GROUP BY entry_id
 )
-SELECT v.*, v.recorded_at = l.as_of_day AS latest_as_of_day,
-       v.recorded_at IS NOT DISTINCT FROM l.in_week AS latest_in_week
-FROM v JOIN latest l ON l.entry_id = v.entry_id
-WHERE v.recorded_at = l.as_of_day OR v.recorded_at = l.in_week;
+SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l.as_of_day;
 
 CREATE OR REPLACE TEMP TABLE work_ledger AS
 SELECT entry_id, recorded_at, source, business_date, txn_type, amount_minor, currency,
        merchant_reference, psp_reference, norm_ref(merchant_reference) AS merchant_key,
        NULL::VARCHAR AS state
 FROM work_versions
-WHERE latest_as_of_day
-  AND source IN (SELECT source FROM work_rules)
+WHERE source IN (SELECT source FROM work_rules)
   AND (business_date = $business_date
        OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 

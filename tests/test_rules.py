@@ -374,3 +374,39 @@ def test_ledger_versions_are_compared_whatever_their_business_date(con):  # noqa
         "QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1").fetchall())
     assert latest == {"E1": D, "E2": D, "E3": D, "E4": D}
     assert con.execute("SELECT count(*) FROM ledger_entries").fetchone() == (7,)
+
+
+def test_duplicates_within_the_week_are_found_by_the_latest_version_of_each_entry(con, cfg):  # noqa: F811
+    """The duplicate checks look back 7 days for the day's keys: ledger entry B repeats A (3 days
+    earlier) and is a duplicate; E repeats what C said before its correction (C's latest version
+    in the week has another reference), and is not; G repeats F, which is dated before the week,
+    and is not. Statement line L2 repeats L1 of 2 days earlier; L4 repeats L3 of 8 days earlier
+    and is not a duplicate."""
+    at = [datetime(2026, 11, d, tzinfo=timezone.utc) for d in (10, 20)]
+    earlier = ledger(
+        dict(entry_id="A", merchant_reference="ORD-X", amount_minor=1000, business_date=D - timedelta(days=3),
+             booked_at=ts(1)),
+        dict(entry_id="C", merchant_reference="ORD-Y", amount_minor=500, business_date=D - timedelta(days=2),
+             booked_at=ts(1)),
+        dict(entry_id="F", merchant_reference="ORD-W", amount_minor=300, business_date=D - timedelta(days=9),
+             booked_at=ts(1)))
+    corrected = ledger(dict(entry_id="C", merchant_reference="ORD-Z", amount_minor=500,
+                            business_date=D - timedelta(days=2), booked_at=ts(1)))
+    day = ledger(dict(entry_id="B", merchant_reference="ORD-X", amount_minor=1000, booked_at=ts(2)),
+                 dict(entry_id="E", merchant_reference="ORD-Y", amount_minor=500, booked_at=ts(2)),
+                 dict(entry_id="G", merchant_reference="ORD-W", amount_minor=300, booked_at=ts(2)))
+    warehouse.load_ledger(con, earlier, sha256="a" * 64, recorded_at=at[0])
+    warehouse.load_ledger(con, corrected, sha256="b" * 64, recorded_at=at[1])
+    warehouse.load_ledger(con, day, sha256="c" * 64, recorded_at=at[1])
+    warehouse.insert_frame(con, "statement_lines", stmt(
+        dict(merchant_reference="ORD-S", amount_minor=700, business_date=D - timedelta(days=2), booked_at=ts(1),
+             file_sha256="1" * 64),
+        dict(merchant_reference="ORD-T", amount_minor=900, business_date=D - timedelta(days=8), booked_at=ts(1),
+             file_sha256="1" * 64, file_line=3)))
+    warehouse.insert_frame(con, "statement_lines", stmt(
+        dict(merchant_reference="ORD-S", amount_minor=700, booked_at=ts(2), file_sha256="2" * 64),
+        dict(merchant_reference="ORD-T", amount_minor=900, booked_at=ts(2), file_sha256="2" * 64, file_line=3)))
+    run_day(con, cfg)
+    duplicates = con.execute("SELECT coalesce(ledger_entry_id, line_id) FROM breaks "
+                             "WHERE run_id = ? AND category = 'duplicate' ORDER BY 1", [f"run-{D}"]).fetchall()
+    assert duplicates == [("2222222222222222:2",), ("B",)]
