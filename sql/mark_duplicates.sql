@@ -10,7 +10,7 @@ UPDATE work_stmt SET state = 'duplicate'
 FROM (
     -- the day's own lines: those of the run's input files, already in work_stmt with their
     -- normalised merchant reference
-    WITH day AS (
+    WITH day AS MATERIALIZED (  -- read twice below
         SELECT line_id, source, txn_type,
                CASE WHEN merchant_reference IS NOT NULL THEN merchant_key  -- norm_ref(merchant_reference)
                     ELSE norm_ref(psp_reference) END AS k,
@@ -58,19 +58,21 @@ FROM (
     -- latest version as of the day is dated the day: work_versions) has that version as its
     -- latest in the week too; the week's other versions are hashed and probed against the day's
     -- keys, and only the few other entries that hit are ranked (not every entry of the week).
-    WITH day AS (
+    WITH day AS MATERIALIZED (  -- read three times below
         SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor, currency,
                business_date, booked_at
         FROM work_versions
         WHERE business_date = $business_date AND merchant_reference IS NOT NULL
           AND source IN (SELECT source FROM work_rules)
-    ), hits AS (
-        SELECT DISTINCT entry_id FROM ledger_entries
-        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-          AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
-          AND hash(source, txn_type, norm_ref(merchant_reference), amount_minor, currency)
+    ), hits AS (  -- the day's own versions of other entries (moved out of the day) need an anti
+                  -- join; the earlier days' versions do not
+        SELECT DISTINCT v.entry_id FROM ledger_entries v
+        WHERE v.recorded_at <= $watermark AND v.merchant_reference IS NOT NULL
+          AND (v.business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
+               OR (v.business_date = $business_date
+                   AND NOT EXISTS (SELECT 1 FROM day WHERE day.entry_id = v.entry_id)))
+          AND hash(v.source, v.txn_type, norm_ref(v.merchant_reference), v.amount_minor, v.currency)
               IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
-          AND entry_id NOT IN (SELECT entry_id FROM day)
     ), c AS (
         SELECT * FROM day
         UNION ALL

@@ -40,7 +40,7 @@ CREATE OR REPLACE TEMP TABLE work_versions AS
 WITH ids AS (
     SELECT entry_id FROM ledger_entries
     WHERE business_date = $business_date AND recorded_at <= $watermark
-    UNION
+    UNION ALL  -- an id twice is the same filter
     SELECT item_id FROM work_carried WHERE kind = 'ledger'
 ), v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
