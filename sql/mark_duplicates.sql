@@ -64,15 +64,19 @@ FROM (
         FROM work_versions
         WHERE business_date = $business_date AND merchant_reference IS NOT NULL
           AND source IN (SELECT source FROM work_rules)
-    ), hits AS (  -- the day's own versions of other entries (moved out of the day) need an anti
-                  -- join; the earlier days' versions do not
-        SELECT DISTINCT v.entry_id FROM ledger_entries v
-        WHERE v.recorded_at <= $watermark AND v.merchant_reference IS NOT NULL
-          AND (v.business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
-               OR (v.business_date = $business_date
-                   AND NOT EXISTS (SELECT 1 FROM day WHERE day.entry_id = v.entry_id)))
-          AND hash(v.source, v.txn_type, norm_ref(v.merchant_reference), v.amount_minor, v.currency)
+    ), early AS (  -- entries with a version dated earlier in the week that carries a day's key
+        SELECT DISTINCT entry_id FROM ledger_entries
+        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
+          AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
+          AND hash(source, txn_type, norm_ref(merchant_reference), amount_minor, currency)
               IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
+    ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
+                  -- against early, not the other way round), and those with a version dated the
+                  -- day whose latest is not (moved out of the day) or carried (work_versions)
+        SELECT entry_id FROM early
+        WHERE entry_id NOT IN (SELECT entry_id FROM day WHERE entry_id IN (SELECT entry_id FROM early))
+        UNION ALL
+        SELECT entry_id FROM work_versions WHERE business_date <> $business_date
     ), c AS (
         SELECT * FROM day
         UNION ALL
