@@ -124,8 +124,10 @@ def part_data(data: bytes, start: int, stop: int) -> bytes:
     """The header row followed by ``data[start:stop]`` (one part of ``part_ranges``)."""
     if start == 0:
         return data[:stop]
+    # bytes: the part is copied once (by the join), not sliced and then concatenated; a FileView
+    # reads its range, which the join copies behind the header
     body = memoryview(data)[start:stop] if isinstance(data, bytes) else data[start:stop]
-    return b"".join((data[:data.find(b"\n") + 1], body))  # one copy of the part, not two
+    return b"".join((data[:data.find(b"\n") + 1], body))
 
 
 def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> None:
