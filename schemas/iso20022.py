@@ -127,6 +127,10 @@ def _load(message: Message, data: bytes, file: str) -> tuple[Element, dict[Eleme
                                      f"references (refused: {exc!r})") from exc
     except XMLSyntaxError as exc:
         raise ParseError(file, exc.position[0], f"expected well-formed XML ({exc})") from exc
+    except LookupError as exc:  # expat asks Python for the declaration's encoding by name
+        raise ParseError(file, 1, f"expected an XML declaration naming a known encoding such as "
+                                  f"UTF-8 ({exc}); the file may be damaged: ask the bank to "
+                                  f"send it again") from exc
     ns, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     version = message.namespace.match(ns)
     if local != "Document" or not version or int(version.group(1)) not in message.versions:

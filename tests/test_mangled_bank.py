@@ -62,6 +62,17 @@ def test_truncated_or_flipped(fmt, data):
     _outcome(fmt, mangled)
 
 
+@pytest.mark.parametrize("fmt", ["camt054", "camt052"])
+def test_a_damaged_encoding_declaration_is_a_parse_error_on_line_1(fmt):
+    """One flipped byte in ``encoding="UTF-8"`` made expat raise LookupError (found by the test
+    above): it is the file's fault, so it must be a ParseError that says what was expected."""
+    data = SAMPLES[fmt][1].replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-8"?>')
+    assert b'encoding="UTF-8"' in data and SAMPLES[fmt][0].parse(data, name="m", **KW).frame.height
+    with pytest.raises(ParseError) as e:
+        SAMPLES[fmt][0].parse(data.replace(b'encoding="UTF-8"', b'encoding="U-F-8"', 1), name="m", **KW)
+    assert e.value.line == 1 and "known encoding" in str(e.value) and "U-F-8" in str(e.value)
+
+
 # a control total or amount nudged by one unit; an impossible date; a huge amount; too many decimals
 _EDITS = {
     "mt940": [(":62F:C260102EUR1984,06", ":62F:C260102EUR1984,07"),
