@@ -90,6 +90,22 @@ def exponent_expr(currency: pl.Expr) -> pl.Expr:
     return currency.str.to_uppercase().replace_strict(EXPONENTS, default=None, return_dtype=pl.Int64)
 
 
+def exponent_of(rows: pl.DataFrame, currency: pl.Expr) -> pl.Expr | int:
+    """``exponent_expr(currency)`` for ``rows``, or the one exponent all their currencies share.
+
+    A settlement file is nearly always in one currency; ``minor_expr`` then divides by a literal
+    instead of a per-row unit (half the time a column at 525,000 rows). Decided on the currency
+    column's distinct values, so the result is the same as the per-row exponent, row for row; an
+    unknown or missing currency (null exponent) keeps the per-row expression."""
+    names = currency.meta.root_names()
+    if len(names) != 1 or names[0] not in rows.columns:
+        return exponent_expr(currency)
+    found = rows.select(pl.col(names[0]).unique()).select(exponent_expr(currency)).to_series()
+    if found.len() and not found.null_count() and found.n_unique() == 1:
+        return int(found[0])
+    return exponent_expr(currency)
+
+
 def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     """Exact text → Int64 minor units, vectorised; null where the text is not an exact amount.
 

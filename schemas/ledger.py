@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from recon.money import exponent_expr, minor_expr
+from recon.money import exponent_of, minor_expr
 from schemas import quirks
 from schemas.validation import conform_ledger, validate_ledger
 
@@ -53,7 +53,7 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str) -> tuple[pl.DataFrame, 
           .alias("business_date"),
         _offset_to_utc(pl.col("booked_at")).alias("booked_at"),
         "txn_type",
-        minor_expr(pl.col("amount"), exponent_expr(currency)).alias("amount_minor"),
+        minor_expr(pl.col("amount"), exponent_of(rows, currency)).alias("amount_minor"),
         currency.alias("currency"),
         "merchant_reference", "psp_reference", "original_reference", "counterparty", "description",
         "file_line",

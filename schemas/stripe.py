@@ -11,7 +11,7 @@ from datetime import date
 
 import polars as pl
 
-from recon.money import exponent_expr, minor_expr
+from recon.money import exponent_of, minor_expr
 from schemas import quirks
 from schemas.validation import ParsedFile, finish
 
@@ -57,7 +57,7 @@ def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_d
     present = [c for c in rows.columns if c != "file_line"]  # raw keeps only what the file had
     rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
-    exp = exponent_expr(currency)
+    exp = exponent_of(rows, currency)
     orig_currency = pl.col("customer_facing_currency").str.strip_chars().str.to_uppercase()
     refund = pl.col("reporting_category") == "refund"
     frame = rows.lazy().select(  # lazy: common subexpressions are computed once
@@ -74,7 +74,7 @@ def _part(rows: pl.DataFrame, *, name: str, source: str, sha256: str, business_d
         currency.alias("currency"),
         minor_expr(pl.col("fee"), exp).alias("fee_minor"),
         minor_expr(pl.col("net"), exp).alias("net_minor"),
-        minor_expr(pl.col("customer_facing_amount"), exponent_expr(orig_currency))
+        minor_expr(pl.col("customer_facing_amount"), exponent_of(rows, orig_currency))
           .alias("orig_amount_minor"),
         orig_currency.alias("orig_currency"),
         pl.col("source_id").alias("psp_reference"),

@@ -12,7 +12,7 @@ import polars as pl
 
 from connectors.archive import count_byte
 from recon.errors import ParseError
-from recon.money import exponent_expr, minor_expr
+from recon.money import exponent_of, minor_expr
 from schemas import quirks
 from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
 
@@ -138,8 +138,9 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
     refund = pl.col("交易状态") == "REFUND"
     currency = pl.col("货币种类").str.strip_chars().str.to_uppercase()
     amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("应结订单金额"))
-    amount = minor_expr(amount_text, exponent_expr(currency))
-    fee = minor_expr(pl.col("手续费"), exponent_expr(currency))
+    exp = exponent_of(rows, currency)
+    amount = minor_expr(amount_text, exp)
+    fee = minor_expr(pl.col("手续费"), exp)
     bill_day = business_date.strftime("%Y%m%d")
     frame = rows.lazy().select(  # lazy: the signed amount is computed once for amount and net
         quirks.line_id(sha256),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from recon.money import MoneyError, minor_expr, to_minor
+from recon.money import MoneyError, exponent_expr, exponent_of, minor_expr, to_minor
 
 _AMOUNT = re.compile(r"^\s*[+-]?[0-9]{1,15}(?:\.[0-9]{0,4})?\s*$")
 
@@ -52,3 +52,26 @@ def test_minor_expr_per_row_exponent_and_to_minor_agree():
     assert [to_minor("12.30", "CNY"), to_minor("-5", "JPY"), to_minor("1.250", "KWD")] == got[:3]
     with pytest.raises(MoneyError):
         to_minor("1.255", "CNY")
+
+
+@pytest.mark.parametrize("currencies", [
+    ["usd", " USD ", "Usd"],            # one currency, written three ways: one exponent (2)
+    ["JPY", "jpy"],                     # exponent 0
+    ["USD", "JPY", "KWD"],              # mixed: the per-row expression
+    ["USD", "XXX"],                     # an unknown currency: its rows stay null
+    ["USD", None],                      # a missing one: likewise
+    ["KWD", "kwd"],                     # exponent 3
+])
+def test_exponent_of_gives_the_per_row_exponents_amounts(currencies):
+    """``exponent_of`` may hand ``minor_expr`` one literal exponent for a whole part: the amounts
+    must be the per-row expression's, row for row, whatever currencies the part holds."""
+    texts = _texts(3_000, seed=len(currencies))
+    frame = pl.DataFrame({"t": texts, "c": [currencies[i % len(currencies)] for i in range(len(texts))]})
+    currency = pl.col("c").str.strip_chars().str.to_uppercase()
+    exp = exponent_of(frame, currency)
+    single = {("usd", " USD ", "Usd"): 2, ("JPY", "jpy"): 0, ("KWD", "kwd"): 3}.get(tuple(currencies))
+    assert (exp == single) if single is not None else isinstance(exp, pl.Expr)
+    fast = frame.select(minor_expr(pl.col("t"), exp)).to_series()
+    per_row = frame.select(minor_expr(pl.col("t"), exponent_expr(currency))).to_series()
+    assert fast.to_list() == per_row.to_list() and fast.drop_nulls().len() > 200
+    assert exponent_of(frame.clear(), currency).meta.root_names() == ["c"]  # no rows: per row
