@@ -136,6 +136,12 @@ def test_only_a_file_this_run_stored_is_parsed_without_a_re_hash(archive, monkey
     assert isinstance(archive.open(stored.sha256, whole_below=0, verify=False), FileView)
     with pytest.raises(ArchiveCorrupted):
         archive.open(stored.sha256, whole_below=0)
+    # a file read whole (below whole_below) likewise: not re-hashed only when asked
+    assert archive.open(stored.sha256, verify=False) == data.replace(b"10.00", b"99.00")
+    with pytest.raises(ArchiveCorrupted):
+        archive.open(stored.sha256)
+    with pytest.raises(ArchiveCorrupted):
+        archive.read(stored.sha256)
 
     asked = []
 
