@@ -57,6 +57,9 @@ def template(data_dir: Path, root: Path, day: date, days: int, memory_limit: str
         for k in range(1, days + 1):
             for table, keys in (("ledger_entries", _LEDGER_KEYS), ("statement_lines", _LINE_KEYS)):
                 rekey = ", ".join(f"'P{k}-' || {c} AS {c}" for c in keys)
+                ref_key = warehouse.REF_KEY[table].replace("merchant_reference", f"('P{k}-' || merchant_reference)") \
+                    .replace("psp_reference", f"('P{k}-' || psp_reference)")  # of the re-keyed references
+                rekey += ref_key
                 con.execute(f"INSERT INTO {table} SELECT * REPLACE ({rekey}, business_date - {k} AS business_date, "
                             f"'p{k}' || file_sha256[3:] AS file_sha256) FROM {table} "
                             f"WHERE file_sha256 IN (SELECT unnest($shas))", {"shas": shas})

@@ -156,7 +156,7 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
                              hint="Break ids are in the workbook's first column and in `recon runs show`.")
         brk = found[0]
         entries = _dicts(con, """
-            SELECT e.*, f.name AS file_name FROM ledger_entries e LEFT JOIN files f ON f.sha256 = e.file_sha256
+            SELECT e.* EXCLUDE (ref_key), f.name AS file_name FROM ledger_entries e LEFT JOIN files f ON f.sha256 = e.file_sha256
             WHERE e.entry_id = ? AND e.recorded_at <= coalesce(?, e.recorded_at)
             ORDER BY e.recorded_at""", [brk["ledger_entry_id"], brk["ledger_watermark"]])
         line_ids = [brk["line_id"]] if brk["line_id"] else []

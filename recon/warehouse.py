@@ -231,6 +231,12 @@ def _arrow(frame: pl.DataFrame):
     return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
+# The ref_key column of the bulk tables (sql/ddl.sql), computed by DuckDB's own norm_ref as rows
+# are inserted, so that it equals what the SQL computes for rows loaded before it existed.
+REF_KEY = {"statement_lines": ", norm_ref(coalesce(merchant_reference, psp_reference)) AS ref_key",
+           "ledger_entries": ", norm_ref(merchant_reference) AS ref_key"}
+
+
 def insert_frame(con, table: str, frame: pl.DataFrame) -> int:
     """Append a polars frame by column name (Arrow, no float round trip)."""
     if frame.height == 0:
@@ -239,7 +245,7 @@ def insert_frame(con, table: str, frame: pl.DataFrame) -> int:
         raise ValueError(f"not a loadable table: {table}")
     con.register("incoming", _arrow(frame))
     try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT *{REF_KEY.get(table, '')} FROM incoming")
     finally:
         con.unregister("incoming")
     return frame.height
@@ -265,7 +271,7 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
                             "WHERE business_date BETWEEN $lo AND $hi "
                             "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)", {"lo": lo, "hi": hi})
         if not known:
-            con.execute("INSERT INTO ledger_entries BY NAME SELECT * FROM incoming")
+            con.execute(f"INSERT INTO ledger_entries BY NAME SELECT *{REF_KEY['ledger_entries']} FROM incoming")
             return frame.height, 0
         compared = """
             WITH latest AS (
@@ -282,7 +288,7 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
         """
         con.execute(f"CREATE OR REPLACE TEMP TABLE incoming_new AS {compared}")  # compared once
         new = scalar(con, "SELECT count(*) FROM incoming_new")
-        con.execute("INSERT INTO ledger_entries BY NAME SELECT * FROM incoming_new")
+        con.execute(f"INSERT INTO ledger_entries BY NAME SELECT *{REF_KEY['ledger_entries']} FROM incoming_new")
         con.execute("DROP TABLE incoming_new")
     finally:
         con.unregister("incoming")

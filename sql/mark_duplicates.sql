@@ -26,7 +26,8 @@ FROM (
         -- earlier days' lines, not from a delivery that a correction has since replaced, that
         -- carry one of the day's keys (only a partition holding a day's line can mark anything:
         -- the week's lines are hashed and probed, not counted)
-        SELECT line_id, source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)),
+        SELECT line_id, source, txn_type,
+               coalesce(ref_key, norm_ref(coalesce(merchant_reference, psp_reference))),
                amount_minor, currency, business_date, file_sha256, file_line
         FROM statement_lines
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
@@ -35,8 +36,8 @@ FROM (
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
           AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL)
-          AND hash(source, txn_type, norm_ref(coalesce(merchant_reference, psp_reference)), amount_minor,
-                   currency) IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
+          AND hash(source, txn_type, coalesce(ref_key, norm_ref(coalesce(merchant_reference, psp_reference))),
+                   amount_minor, currency) IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
     ), repeated AS (
         -- only keys seen more than once need numbering: counted by a hash of the key (an integer
         -- group, no string compares); the window below partitions by the key itself, so a hash
@@ -68,7 +69,7 @@ FROM (
         SELECT DISTINCT entry_id FROM ledger_entries
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
           AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
-          AND hash(source, txn_type, norm_ref(merchant_reference), amount_minor, currency)
+          AND hash(source, txn_type, coalesce(ref_key, norm_ref(merchant_reference)), amount_minor, currency)
               IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
     ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
                   -- against early, not the other way round), and those with a version dated the

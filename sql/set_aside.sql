@@ -15,13 +15,13 @@ ALTER TABLE work_ledger RENAME TO work_ledger_all;
 ALTER TABLE work_stmt RENAME TO work_stmt_all;
 
 CREATE TEMP TABLE work_ledger AS
-SELECT e.*, n.merchant_key, n.state
+SELECT e.* EXCLUDE (ref_key), n.merchant_key, n.state
 FROM work_ledger_all n
 JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
 WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.entry_id = n.entry_id);  -- an anti join
 
 CREATE TEMP TABLE work_stmt AS
-SELECT s.* EXCLUDE (raw) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
+SELECT s.* EXCLUDE (raw, ref_key) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
 FROM work_stmt_all n
 JOIN statement_lines s ON s.line_id = n.line_id
 WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.line_id = n.line_id);

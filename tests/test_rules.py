@@ -410,3 +410,39 @@ def test_duplicates_within_the_week_are_found_by_the_latest_version_of_each_entr
     duplicates = con.execute("SELECT coalesce(ledger_entry_id, line_id) FROM breaks "
                              "WHERE run_id = ? AND category = 'duplicate' ORDER BY 1", [f"run-{D}"]).fetchall()
     assert duplicates == [("2222222222222222:2",), ("B",)]
+
+
+@pytest.mark.parametrize("before_ref_key", [False, True])
+def test_earlier_days_are_compared_by_the_reference_key_written_at_load(con, cfg, before_ref_key):  # noqa: F811
+    """The duplicate checks and the reversal links read each earlier row's ``ref_key``, the
+    normalised reference written as it was loaded; rows loaded before that column existed (NULL)
+    are normalised by the SQL instead. Either way: line L2 ('ord-s ' two days later) repeats L1
+    ('ORD-S'), entry B repeats A, and the day's refund of ' ord-p' links to the payment 'ORD-P'
+    of three days before."""
+    earlier_day = D - timedelta(days=3)
+    warehouse.load_ledger(con, ledger(
+        dict(entry_id="A", merchant_reference=" ord-x", amount_minor=1000, business_date=earlier_day,
+             booked_at=ts(1))), sha256="a" * 64, recorded_at=datetime(2026, 11, 10, tzinfo=timezone.utc))
+    warehouse.insert_frame(con, "statement_lines", stmt(
+        dict(merchant_reference="ORD-S", amount_minor=700, business_date=earlier_day, booked_at=ts(1),
+             file_sha256="1" * 64),
+        dict(merchant_reference="ORD-P", amount_minor=500, business_date=earlier_day, booked_at=ts(1),
+             file_sha256="1" * 64, file_line=3)))
+    assert con.execute("SELECT ref_key FROM statement_lines ORDER BY file_line").fetchall() == [("ORD-S",), ("ORD-P",)]
+    assert con.execute("SELECT ref_key FROM ledger_entries").fetchall() == [("ORD-X",)]
+    if before_ref_key:
+        con.execute("UPDATE statement_lines SET ref_key = NULL")
+        con.execute("UPDATE ledger_entries SET ref_key = NULL")
+    warehouse.load_ledger(con, ledger(
+        dict(entry_id="B", merchant_reference="ORD-X", amount_minor=1000, booked_at=ts(2))),
+        sha256="c" * 64, recorded_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
+    warehouse.insert_frame(con, "statement_lines", stmt(
+        dict(merchant_reference="ord-s ", amount_minor=700, booked_at=ts(2), file_sha256="2" * 64),
+        dict(merchant_reference="RFD-P", original_reference=" ord-p", amount_minor=-200, txn_type="refund",
+             booked_at=ts(2), file_sha256="2" * 64, file_line=3)))
+    run_day(con, cfg)
+    duplicates = con.execute("SELECT coalesce(ledger_entry_id, line_id) FROM breaks "
+                             "WHERE run_id = ? AND category = 'duplicate' ORDER BY 1", [f"run-{D}"]).fetchall()
+    assert duplicates == [("2222222222222222:2",), ("B",)]
+    assert con.execute("SELECT line_id, original_line_id FROM reversal_links").fetchall() == [
+        ("2222222222222222:3", "1111111111111111:3")]
