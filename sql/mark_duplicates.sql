@@ -60,7 +60,7 @@ FROM (
     -- latest in the week too; the week's other versions are hashed and probed against the day's
     -- keys, and only the few other entries that hit are ranked (not every entry of the week).
     WITH day AS MATERIALIZED (  -- read three times below
-        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor, currency,
+        SELECT entry_id, source, txn_type, ref_key AS k, amount_minor, currency,
                business_date, booked_at
         FROM work_versions
         WHERE business_date = $business_date AND merchant_reference IS NOT NULL

@@ -44,7 +44,8 @@ WITH ids AS (
     SELECT item_id FROM work_carried WHERE kind = 'ledger'
 ), v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference
+           currency, merchant_reference, psp_reference,
+           coalesce(ref_key, norm_ref(merchant_reference)) AS ref_key  -- normalised at load
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
       AND entry_id IN (SELECT entry_id FROM ids)
@@ -55,7 +56,7 @@ SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l
 
 CREATE OR REPLACE TEMP TABLE work_ledger AS
 SELECT entry_id, recorded_at, source, business_date, txn_type, amount_minor, currency,
-       merchant_reference, psp_reference, norm_ref(merchant_reference) AS merchant_key,
+       merchant_reference, psp_reference, ref_key AS merchant_key,  -- norm_ref(merchant_reference)
        NULL::VARCHAR AS state
 FROM work_versions
 WHERE source IN (SELECT source FROM work_rules)
@@ -66,7 +67,9 @@ CREATE OR REPLACE TEMP TABLE work_stmt AS
 SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booked_at, s.txn_type,
        s.amount_minor, s.currency, s.fee_minor, s.orig_amount_minor, s.orig_currency,
        s.psp_reference, s.merchant_reference, s.original_reference, s.payment_method,
-       norm_ref(s.merchant_reference) AS merchant_key, NULL::VARCHAR AS state
+       CASE WHEN s.merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
+            THEN coalesce(s.ref_key, norm_ref(s.merchant_reference)) END AS merchant_key,
+       NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND s.txn_type IN ('payment', 'refund', 'chargeback')

@@ -430,19 +430,29 @@ def test_earlier_days_are_compared_by_the_reference_key_written_at_load(con, cfg
              file_sha256="1" * 64, file_line=3)))
     assert con.execute("SELECT ref_key FROM statement_lines ORDER BY file_line").fetchall() == [("ORD-S",), ("ORD-P",)]
     assert con.execute("SELECT ref_key FROM ledger_entries").fetchall() == [("ORD-X",)]
-    if before_ref_key:
-        con.execute("UPDATE statement_lines SET ref_key = NULL")
-        con.execute("UPDATE ledger_entries SET ref_key = NULL")
     warehouse.load_ledger(con, ledger(
-        dict(entry_id="B", merchant_reference="ORD-X", amount_minor=1000, booked_at=ts(2))),
+        dict(entry_id="B", merchant_reference="ORD-X", amount_minor=1000, booked_at=ts(2)),
+        dict(entry_id="M", merchant_reference=" ord-m", amount_minor=4200, booked_at=ts(2))),
         sha256="c" * 64, recorded_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
     warehouse.insert_frame(con, "statement_lines", stmt(
         dict(merchant_reference="ord-s ", amount_minor=700, booked_at=ts(2), file_sha256="2" * 64),
         dict(merchant_reference="RFD-P", original_reference=" ord-p", amount_minor=-200, txn_type="refund",
-             booked_at=ts(2), file_sha256="2" * 64, file_line=3)))
+             booked_at=ts(2), file_sha256="2" * 64, file_line=3),
+        dict(merchant_reference="ORD-M ", amount_minor=4200, booked_at=ts(2), file_sha256="2" * 64,
+             file_line=4)))
+    if before_ref_key:  # both days loaded by a version without the column, matched by this one
+        con.execute("UPDATE statement_lines SET ref_key = NULL")
+        con.execute("UPDATE ledger_entries SET ref_key = NULL")
     run_day(con, cfg)
     duplicates = con.execute("SELECT coalesce(ledger_entry_id, line_id) FROM breaks "
                              "WHERE run_id = ? AND category = 'duplicate' ORDER BY 1", [f"run-{D}"]).fetchall()
     assert duplicates == [("2222222222222222:2",), ("B",)]
     assert con.execute("SELECT line_id, original_line_id FROM reversal_links").fetchall() == [
         ("2222222222222222:3", "1111111111111111:3")]
+    # ' ord-m' and 'ORD-M ' are matched by the normalised reference: nothing but the refund,
+    # which has no ledger entry, is missing on either side
+    missing = con.execute("SELECT category, coalesce(ledger_entry_id, line_id) FROM breaks WHERE run_id = ? "
+                          "AND category LIKE 'missing%' ORDER BY 1, 2", [f"run-{D}"]).fetchall()
+    assert missing == [("missing_in_ledger", "2222222222222222:3")]
+    assert con.execute("SELECT ledger_entry_id, line_id FROM matches WHERE run_id = ? AND ledger_entry_id = 'M'",
+                       [f"run-{D}"]).fetchall() == [("M", "2222222222222222:4")]
