@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 # The reference normalisations alone: all a partition of the reference pass needs (matching.py).
 REFERENCE_MACROS = """
 CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
+-- A row's stored normalised reference (ref_key, written at load), or, for a row loaded before that
+-- column existed, the reference normalised here. A CASE, not coalesce: DuckDB's coalesce computes
+-- its second argument for every row (a week of 1M-line days: 1.2 s against 0.5 s).
+CREATE OR REPLACE MACRO stored_ref(k, x) AS CASE WHEN k IS NOT NULL THEN k ELSE norm_ref(x) END;
 -- Loose reference: case, surrounding and inner spaces, punctuation, the source's configured
 -- prefixes (a regular expression made from an allow-list) and leading zeros do not count.
 CREATE OR REPLACE MACRO norm_loose(x, prefix_re) AS

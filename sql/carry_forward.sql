@@ -57,7 +57,7 @@ FROM work_stmt_all s
 JOIN statement_lines o
   ON o.source = s.source AND o.txn_type = 'payment'
  AND o.merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
- AND coalesce(o.ref_key, norm_ref(o.merchant_reference)) = norm_ref(s.original_reference)
+ AND stored_ref(o.ref_key, o.merchant_reference) = norm_ref(s.original_reference)
 WHERE s.business_date = $business_date AND s.txn_type IN ('refund', 'chargeback')
   AND s.original_reference IS NOT NULL
 GROUP BY s.line_id, s.txn_type;

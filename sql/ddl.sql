@@ -230,7 +230,7 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS sub_merchant_id VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS card_type VARCHAR;
 -- The normalised reference the duplicate checks and the reversal links compare, computed once at
 -- load: normalising a week of 1M-line days at every run cost ~1 s per check. NULL in rows loaded
--- before the column existed; the SQL normalises those itself (coalesce(ref_key, norm_ref(...))).
+-- before the column existed; the SQL normalises those itself (the macro stored_ref in recon/warehouse.py).
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE rate_cards ADD COLUMN IF NOT EXISTS card_canonical BOOLEAN DEFAULT false;

@@ -27,7 +27,7 @@ FROM (
         -- carry one of the day's keys (only a partition holding a day's line can mark anything:
         -- the week's lines are hashed and probed, not counted)
         SELECT line_id, source, txn_type,
-               coalesce(ref_key, norm_ref(coalesce(merchant_reference, psp_reference))),
+               stored_ref(ref_key, coalesce(merchant_reference, psp_reference)),
                amount_minor, currency, business_date, file_sha256, file_line
         FROM statement_lines
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
@@ -36,7 +36,7 @@ FROM (
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
           AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL)
-          AND hash(source, txn_type, coalesce(ref_key, norm_ref(coalesce(merchant_reference, psp_reference))),
+          AND hash(source, txn_type, stored_ref(ref_key, coalesce(merchant_reference, psp_reference)),
                    amount_minor, currency) IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
     ), repeated AS (
         -- only keys seen more than once need numbering: counted by a hash of the key (an integer
@@ -69,7 +69,7 @@ FROM (
         SELECT DISTINCT entry_id FROM ledger_entries
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
           AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
-          AND hash(source, txn_type, coalesce(ref_key, norm_ref(merchant_reference)), amount_minor, currency)
+          AND hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
               IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
     ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
                   -- against early, not the other way round), and those with a version dated the

@@ -45,7 +45,7 @@ WITH ids AS (
 ), v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
            currency, merchant_reference, psp_reference,
-           coalesce(ref_key, norm_ref(merchant_reference)) AS ref_key  -- normalised at load
+           stored_ref(ref_key, merchant_reference) AS ref_key  -- normalised at load
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
       AND entry_id IN (SELECT entry_id FROM ids)
@@ -68,7 +68,7 @@ SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booke
        s.amount_minor, s.currency, s.fee_minor, s.orig_amount_minor, s.orig_currency,
        s.psp_reference, s.merchant_reference, s.original_reference, s.payment_method,
        CASE WHEN s.merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
-            THEN coalesce(s.ref_key, norm_ref(s.merchant_reference)) END AS merchant_key,
+            THEN stored_ref(s.ref_key, s.merchant_reference) END AS merchant_key,
        NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
