@@ -8,46 +8,61 @@
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
-    -- the day's own lines: those of the run's input files, already in work_stmt with their
-    -- normalised merchant reference
+    -- Counted on a hash of the key alone, a line id beside it (10M lines in ~350 MB, where the
+    -- lines with all their key columns took 1.2 GB twice over and spilled 4.9 GB at 10M); only the
+    -- lines whose hash is repeated are fetched back whole and numbered by the key itself, so a
+    -- hash collision only numbers a few more lines, each first in its own partition.
+    -- day: the day's own lines, those of the run's input files, already in work_stmt with their
+    -- normalised merchant reference.
     WITH day AS MATERIALIZED (  -- read twice below
-        SELECT line_id, source, txn_type,
-               CASE WHEN merchant_reference IS NOT NULL THEN merchant_key  -- norm_ref(merchant_reference)
-                    ELSE norm_ref(psp_reference) END AS k,
-               amount_minor, currency, business_date, file_sha256, file_line
+        SELECT line_id,
+               hash(source, txn_type, CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
+                                           ELSE norm_ref(psp_reference) END,  -- norm_ref(coalesce(...))
+                    amount_minor, currency) AS h
         FROM work_stmt
         WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs)
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
-    ), c AS (
-        SELECT * FROM day
-        UNION ALL
+    ), week AS MATERIALIZED (  -- few: read twice below
         -- earlier days' lines, not from a delivery that a correction has since replaced, that
         -- carry one of the day's keys (only a partition holding a day's line can mark anything:
         -- the week's lines are hashed and probed, not counted)
-        SELECT line_id, source, txn_type,
-               stored_ref(ref_key, coalesce(merchant_reference, psp_reference)),
-               amount_minor, currency, business_date, file_sha256, file_line
-        FROM statement_lines
-        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-          AND business_date <> $business_date
-          AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-          AND txn_type IN ('payment', 'refund', 'chargeback')
-          AND coalesce(merchant_reference, psp_reference) IS NOT NULL
-          AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL)
-          AND hash(source, txn_type, stored_ref(ref_key, coalesce(merchant_reference, psp_reference)),
-                   amount_minor, currency) IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
+        SELECT * FROM (
+            SELECT line_id, source, txn_type,
+                   stored_ref(ref_key, coalesce(merchant_reference, psp_reference)) AS k,
+                   amount_minor, currency, business_date, file_sha256, file_line,
+                   hash(source, txn_type, k, amount_minor, currency) AS h
+            FROM statement_lines
+            WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
+              AND business_date <> $business_date
+              AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
+              AND txn_type IN ('payment', 'refund', 'chargeback')
+              AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+              AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL))
+        WHERE h IN (SELECT h FROM day)
+    ), c AS (
+        SELECT line_id, h FROM day
+        UNION ALL
+        SELECT line_id, h FROM week
     ), repeated AS (
-        -- only keys seen more than once need numbering: counted by a hash of the key (an integer
-        -- group, no string compares); the window below partitions by the key itself, so a hash
-        -- collision only numbers a few more lines, each first in its own partition
-        SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
+        SELECT h FROM c GROUP BY h HAVING count(*) > 1
+    ), candidates AS (
+        SELECT line_id FROM c SEMI JOIN repeated r ON r.h = c.h
+    ), whole AS (
+        SELECT line_id, source, txn_type,
+               CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
+                    ELSE norm_ref(psp_reference) END AS k,
+               amount_minor, currency, business_date, file_sha256, file_line
+        FROM work_stmt  -- the day's candidates, by id (they passed day's filters above)
+        WHERE business_date = $business_date AND line_id IN (SELECT line_id FROM candidates)
+        UNION ALL
+        SELECT * EXCLUDE (h) FROM week WHERE line_id IN (SELECT line_id FROM candidates)
     )
-    SELECT c.line_id, row_number() OVER (
-        PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
-        ORDER BY c.business_date, c.file_sha256, c.file_line) AS n
-    FROM c SEMI JOIN repeated r ON r.h = hash(c.source, c.txn_type, c.k, c.amount_minor, c.currency)
+    SELECT line_id, row_number() OVER (
+        PARTITION BY source, txn_type, k, amount_minor, currency
+        ORDER BY business_date, file_sha256, file_line) AS n
+    FROM whole
 ) d
 WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $business_date;
 
@@ -59,9 +74,10 @@ FROM (
     -- latest version as of the day is dated the day: work_versions) has that version as its
     -- latest in the week too; the week's other versions are hashed and probed against the day's
     -- keys, and only the few other entries that hit are ranked (not every entry of the week).
+    -- Counted on a hash of the key, an id beside it, as for the lines above; only the entries
+    -- whose hash is repeated are fetched back whole and numbered by the key itself.
     WITH day AS MATERIALIZED (  -- read three times below
-        SELECT entry_id, source, txn_type, ref_key AS k, amount_minor, currency,
-               business_date, booked_at
+        SELECT entry_id, hash(source, txn_type, ref_key, amount_minor, currency) AS h
         FROM work_versions
         WHERE business_date = $business_date AND merchant_reference IS NOT NULL
           AND source IN (SELECT source FROM work_rules)
@@ -70,7 +86,7 @@ FROM (
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
           AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
           AND hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
-              IN (SELECT hash(source, txn_type, k, amount_minor, currency) FROM day)
+              IN (SELECT h FROM day)
     ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
                   -- against early, not the other way round), and those with a version dated the
                   -- day whose latest is not (moved out of the day) or carried (work_versions)
@@ -78,24 +94,34 @@ FROM (
         WHERE entry_id NOT IN (SELECT entry_id FROM day WHERE entry_id IN (SELECT entry_id FROM early))
         UNION ALL
         SELECT entry_id FROM work_versions WHERE business_date <> $business_date
-    ), c AS (
-        SELECT * FROM day
-        UNION ALL
-        SELECT entry_id, source, txn_type, norm_ref(merchant_reference), amount_minor, currency,
-               business_date, booked_at
+    ), others AS MATERIALIZED (  -- few: each hit's latest version in the week, whole
+        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor, currency,
+               business_date, booked_at, hash(source, txn_type, k, amount_minor, currency) AS h
         FROM (
             SELECT * FROM ledger_entries
             WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
               AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
             QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
         WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
-    ), repeated AS (  -- as above: a hash count, the window partitions by the key itself
-        SELECT hash(source, txn_type, k, amount_minor, currency) AS h FROM c GROUP BY h HAVING count(*) > 1
+    ), c AS (
+        SELECT entry_id, h FROM day
+        UNION ALL
+        SELECT entry_id, h FROM others
+    ), repeated AS (
+        SELECT h FROM c GROUP BY h HAVING count(*) > 1
+    ), candidates AS (
+        SELECT entry_id FROM c SEMI JOIN repeated r ON r.h = c.h
+    ), whole AS (
+        SELECT entry_id, source, txn_type, ref_key AS k, amount_minor, currency, business_date, booked_at
+        FROM work_versions  -- the day's candidates, by id (they passed day's filters above)
+        WHERE business_date = $business_date AND entry_id IN (SELECT entry_id FROM candidates)
+        UNION ALL
+        SELECT * EXCLUDE (h) FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
     )
-    SELECT c.entry_id, row_number() OVER (
-        PARTITION BY c.source, c.txn_type, c.k, c.amount_minor, c.currency
-        ORDER BY c.business_date, c.booked_at, c.entry_id) AS n
-    FROM c SEMI JOIN repeated r ON r.h = hash(c.source, c.txn_type, c.k, c.amount_minor, c.currency)
+    SELECT entry_id, row_number() OVER (
+        PARTITION BY source, txn_type, k, amount_minor, currency
+        ORDER BY business_date, booked_at, entry_id) AS n
+    FROM whole
 ) d
 WHERE work_ledger.entry_id = d.entry_id AND d.n > 1 AND work_ledger.business_date = $business_date;
 
