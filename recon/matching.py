@@ -24,7 +24,7 @@ import duckdb
 
 import sql
 from recon.config import RULES, Config
-from recon.warehouse import REFERENCE_MACROS, scalar
+from recon.warehouse import REFERENCE_MACROS, scalar, transaction
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,14 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
             "seconds": round(time.perf_counter() - t, 3)}
 
 
-def _match_in_partitions(con, partitions: Partitions, params: dict, rule: str, mode: str, key: str) -> None:
-    """match_reference.sql with its candidates (first statement) found per partition."""
+def _candidates_in_partitions(con, partitions: Partitions, params: dict, rule: str, mode: str,
+                              key: str) -> None:
+    """match_reference.sql's first statement (work_cand, the candidate pairs) per partition."""
+    stmts = sql.statements(sql.render("match_reference", key=key))
     if not scalar(con, "SELECT (SELECT count(*) FROM work_ledger WHERE state IS NULL) > 0 "
                        "AND (SELECT count(*) FROM work_stmt WHERE state IS NULL) > 0"):
         # One side has nothing open: no pair can form, and there is nothing to hand out.
-        sql.execute(con, "match_reference", {**params, "rule": rule, "mode": mode}, key=key)
+        sql.run(con, stmts[:1], {**params, "rule": rule, "mode": mode})
         return
     root = partitions.directory
     shutil.rmtree(root, ignore_errors=True)
@@ -100,7 +102,6 @@ def _match_in_partitions(con, partitions: Partitions, params: dict, rule: str, m
         con.execute(f"CREATE OR REPLACE TEMP TABLE work_cand AS SELECT * FROM read_parquet('{root / 'cand'}/*.parquet')")
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    sql.run(con, sql.statements(sql.render("match_reference", key=key))[1:], {**params, "rule": rule, "mode": mode})
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,21 @@ _LATEST = object()
 def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: list[str],
                 watermark: datetime, inputs: list[str] | None = None, prev_run=_LATEST,
                 annotation_watermark: datetime | None = None,
-                partitions: Partitions | None = None) -> MatchResult:
+                partitions: Partitions | None = None,
+                record: Callable[[duckdb.DuckDBPyConnection, MatchResult], None] | None = None,
+                ) -> MatchResult:
     """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
     (default: every file loaded for it); ``prev_run``: whose open items to carry (default: the
     latest earlier run); ``annotation_watermark``: annotations after it are not seen (default:
     ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
-    find the first merchant-reference pass's candidates per hash partition (see Partitions)."""
+    find the first merchant-reference pass's candidates per hash partition (see Partitions).
+
+    ``con`` must have no transaction open: the working sets and the duplicate marks (temporary
+    tables only) are built statement by statement, so that what they no longer need is freed
+    (DuckDB keeps a table dropped inside a transaction, and the old rows of every UPDATE, until it
+    ends: at 10M lines a day that was 1.8 GB of ledger versions held through the whole match).
+    Everything the warehouse keeps (matches, breaks, fee report, payouts, open items, links) is
+    then written in one transaction, with ``record(con, result)`` last: all of it or none."""
     prev = previous_run(con, business_date) if prev_run is _LATEST else prev_run
     params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
               "annotation_watermark": annotation_watermark or watermark}
@@ -190,44 +200,98 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
-    con.execute("INSERT INTO work_stmt BY NAME SELECT * EXCLUDE (end_to_end_id) REPLACE ("
+    con.execute("INSERT INTO work_stmt BY NAME SELECT * EXCLUDE (end_to_end_id, file_sha256, file_line) REPLACE ("
                 "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
                 "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key "
                 "FROM work_bank WHERE state IS NULL")
     sql.execute(con, "mark_duplicates", params)
+    # What every line of the day gets however it matches: its price, and a refund its payment.
+    sql.execute(con, "fee_prices", params)
+    sql.execute(con, "reversals", params)
 
-    # Each matcher links what the earlier ones left and defines work_links over what it linked;
-    # those items are closed before the next matcher runs. The first pass links the bulk of the
-    # day: set_aside then keeps only the open items in the working sets, in all their columns (the
-    # whole day stays in the narrow work_*_all); later passes mark the few they link.
-    aside = False
+    cascade = _Cascade(con, params, partitions)
+    steps = _steps(cfg, sources)
+    # The first pass links the bulk of the day. When it is a reference pass, its candidates are
+    # found and the working sets narrowed to what it left open (set_aside.sql) before the
+    # transaction: the whole day's sets are then freed, not held until the run commits. Its
+    # links are written first thing in the transaction.
+    deferred: list[str] = []
+    if steps and steps[0][0] in REFERENCE_MODES:
+        rule, key = steps.pop(0)
+        deferred = cascade.reference(rule, key, defer=True)
+        deferred_params = {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}
+    with transaction(con):
+        if deferred:
+            sql.run(con, deferred, deferred_params)
+        result = _link_and_report(cascade, params, steps)
+        if record is not None:
+            record(con, result)
+    return result
 
-    def close() -> None:
-        nonlocal aside
-        sql.execute(con, "mark_matched" if aside else "set_aside", {"state": "matched"})
-        aside = True
 
+def _steps(cfg: Config, sources: list[str]) -> list[tuple[str, str | None]]:
+    """The cascade's passes in order: (rule, key), the key of a reference rule's pass (the
+    merchant reference, then the PSP id), None for the others."""
+    steps: list[tuple[str, str | None]] = []
     for rule in _rule_order(cfg, sources):
-        if rule == "fuzzy" and not aside:  # it reads columns the narrow sets leave out: widen first
-            close()
         if rule in REFERENCE_MODES:
-            for key in KEYS:  # close what the merchant-reference pass linked before the PSP-id pass
-                mode = REFERENCE_MODES[rule]
-                # Partitioned only while the bulk is open, and where the join key is merchant_key
-                # itself (normalized mode joins on another normalisation of the reference).
-                if partitions and not aside and key == "merchant_reference" and mode != "normalized":
-                    _match_in_partitions(con, partitions, params, rule, mode, key)
-                else:
-                    sql.execute(con, "match_reference", {**params, "rule": rule, "mode": mode}, key=key)
-                close()
-        elif rule == "aggregate_reference":
-            sql.execute(con, "match_aggregate", params)
-            close()
-        elif rule == "fuzzy":
-            sql.execute(con, "match_fuzzy", params)
-            close()
-    if not aside:  # no rule ran: nothing is linked yet (work_links is empty)
-        close()
+            steps += [(rule, key) for key in KEYS]
+        elif rule in ("aggregate_reference", "fuzzy"):
+            steps.append((rule, None))
+    return steps
+
+
+class _Cascade:
+    """Runs the passes over the working sets. Each matcher links what the earlier ones left and
+    defines work_links over what it linked; those items are closed before the next one runs. The
+    first pass links the bulk of the day: set_aside then keeps only the open items in the working
+    sets, in all their columns; later passes mark the few they link."""
+
+    def __init__(self, con, params: dict, partitions: Partitions | None):
+        self.con, self.params, self.partitions = con, params, partitions
+        self.aside = False
+
+    def close(self) -> None:
+        sql.execute(self.con, "mark_matched" if self.aside else "set_aside", {"state": "matched"})
+        self.aside = True
+
+    def reference(self, rule: str, key: str, defer: bool = False) -> list[str]:
+        """One reference pass, closed. ``defer``: its writes to ``matches`` are not run but
+        returned, to be run (after the close) in the run's transaction."""
+        mode = REFERENCE_MODES[rule]
+        params = {**self.params, "rule": rule, "mode": mode}
+        stmts = sql.statements(sql.render("match_reference", key=key))
+        # Partitioned only while the bulk is open, and where the join key is merchant_key
+        # itself (normalized mode joins on another normalisation of the reference).
+        if self.partitions and not self.aside and key == "merchant_reference" and mode != "normalized":
+            _candidates_in_partitions(self.con, self.partitions, self.params, rule, mode, key)
+        else:
+            sql.run(self.con, stmts[:1], params)
+        writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
+        sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)
+        self.close()
+        return writes
+
+    def other(self, rule: str) -> None:
+        if rule == "fuzzy" and not self.aside:  # it reads columns the narrow sets leave out: widen first
+            self.close()
+        sql.execute(self.con, "match_aggregate" if rule == "aggregate_reference" else "match_fuzzy", self.params)
+        self.close()
+
+
+def _link_and_report(cascade: _Cascade, params: dict,
+                     steps: list[tuple[str, str | None]]) -> MatchResult:
+    """The remaining passes, the breaks, the fee check and the carry-forward (run_cascade)."""
+    con = cascade.con
+    run_id = params["run_id"]
+    prev = params["prev_run"]
+    for rule, key in steps:
+        if key is not None:
+            cascade.reference(rule, key)
+        else:
+            cascade.other(rule)
+    if not cascade.aside:  # no rule ran: nothing is linked yet (work_links is empty)
+        cascade.close()
     for key in KEYS:
         sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
         sql.execute(con, "mark_matched", {"state": "mismatch"})

@@ -466,13 +466,12 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
-        with warehouse.transaction(con):
-            result = run_cascade(con, cfg, run_id=run_id, business_date=business_date,
-                                 sources=sources, watermark=watermark, inputs=inputs,
-                                 partitions=partitions)
+        def record(con, result: MatchResult) -> None:  # in the cascade's closing transaction
             con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
                         "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
-        return result
+
+        return run_cascade(con, cfg, run_id=run_id, business_date=business_date, sources=sources,
+                           watermark=watermark, inputs=inputs, partitions=partitions, record=record)
     finally:
         con.close()
 

@@ -111,13 +111,14 @@ def rerun(cfg: Config, business_date: date, run_id: str | None = None) -> RerunR
                     "rerun_of, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                     [rerun_id, business_date, datetime.now(timezone.utc), run["code_version"], cfg.sha256,
                      run["run_id"], json.dumps(sources), run.get("language") or "en"])
-        with warehouse.transaction(con):
-            run_cascade(con, cfg, run_id=rerun_id, business_date=business_date, sources=sources,
-                        watermark=run["ledger_watermark"], inputs=inputs, prev_run=run["carried_from"],
-                        annotation_watermark=run["annotation_watermark"])
+        def record(con, _result) -> None:  # in the cascade's closing transaction
             con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
                         "WHERE run_id = ?", [run["ledger_watermark"], run["annotation_watermark"],
                                              run["carried_from"], rerun_id])
+
+        run_cascade(con, cfg, run_id=rerun_id, business_date=business_date, sources=sources,
+                    watermark=run["ledger_watermark"], inputs=inputs, prev_run=run["carried_from"],
+                    annotation_watermark=run["annotation_watermark"], record=record)
     finally:
         con.close()
 

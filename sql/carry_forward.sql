@@ -8,8 +8,8 @@
 -- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
 --    (not those whose break an accountant resolved).
 -- 5. reversal_links: refunds and chargebacks of the day linked to the payment they reverse.
--- Inputs: breaks, matches, work_ledger, work_stmt (open items), work_stmt_all (the day's lines, for
--- the reversal links), work_resolved (work_sets.sql). Parameters: $run_id,
+-- Inputs: breaks, matches, work_ledger, work_stmt (open items), work_reversals (reversals.sql),
+-- work_resolved (work_sets.sql). Parameters: $run_id,
 -- $business_date, $prev_run.
 UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
 
@@ -52,12 +52,4 @@ WHERE (state IS NULL OR state = 'ambiguous')
   AND substr(sha256('match|' || source || '|' || line_id), 1, 16) NOT IN (SELECT break_id FROM work_resolved);
 
 INSERT INTO reversal_links
-SELECT $run_id, s.line_id, any_value(o.line_id ORDER BY o.business_date, o.line_id), s.txn_type
-FROM work_stmt_all s
-JOIN statement_lines o
-  ON o.source = s.source AND o.txn_type = 'payment'
- AND o.merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
- AND stored_ref(o.ref_key, o.merchant_reference) = norm_ref(s.original_reference)
-WHERE s.business_date = $business_date AND s.txn_type IN ('refund', 'chargeback')
-  AND s.original_reference IS NOT NULL
-GROUP BY s.line_id, s.txn_type;
+SELECT $run_id, line_id, original_line_id, txn_type FROM work_reversals;

@@ -20,7 +20,7 @@ FROM (
                                            ELSE norm_ref(psp_reference) END,  -- norm_ref(coalesce(...))
                     amount_minor, currency) AS h
         FROM work_stmt
-        WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs)
+        WHERE of_day  -- business_date = $business_date AND file_sha256 IN work_inputs
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
           AND coalesce(merchant_reference, psp_reference) IS NOT NULL
@@ -50,12 +50,13 @@ FROM (
     ), candidates AS (
         SELECT line_id FROM c SEMI JOIN repeated r ON r.h = c.h
     ), whole AS (
-        SELECT line_id, source, txn_type,
-               CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
-                    ELSE norm_ref(psp_reference) END AS k,
-               amount_minor, currency, business_date, file_sha256, file_line
-        FROM work_stmt  -- the day's candidates, by id (they passed day's filters above)
-        WHERE business_date = $business_date AND line_id IN (SELECT line_id FROM candidates)
+        SELECT w.line_id, w.source, w.txn_type,
+               CASE WHEN w.merchant_reference IS NOT NULL THEN w.merchant_key
+                    ELSE norm_ref(w.psp_reference) END AS k,
+               w.amount_minor, w.currency, w.business_date, s.file_sha256, s.file_line
+        FROM work_stmt w  -- the day's candidates, by id (they passed day's filters above)
+        JOIN statement_lines s ON s.line_id = w.line_id AND s.business_date = $business_date
+        WHERE w.business_date = $business_date AND w.line_id IN (SELECT line_id FROM candidates)
         UNION ALL
         SELECT * EXCLUDE (h) FROM week WHERE line_id IN (SELECT line_id FROM candidates)
     )

@@ -4,9 +4,10 @@
 -- by row with UPDATEs). The open items get back every column (work_sets.sql builds narrow sets):
 -- a ledger entry from its version (entry_id, recorded_at), a statement line from statement_lines,
 -- keeping the merchant reference the cascade gave it (a bank line's end-to-end id stands in for
--- a missing one). The whole day stays available, narrow, as work_ledger_all / work_stmt_all as
--- it was built (with its duplicate marks, the only state set before the first pass), for what
--- concerns every line of the day however it matched: the fee check and the reversal links.
+-- a missing one). What concerns every line of the day however it matched (the fee check, the
+-- reversal links) was taken from the whole day before the first pass (fee_prices.sql,
+-- reversals.sql): the whole day is dropped here. Outside a transaction (the first pass is set
+-- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
 -- Inputs: work_ledger, work_stmt, work_links (the first pass's links), ledger_entries,
 -- statement_lines. Parameters: none.
 DROP TABLE IF EXISTS work_ledger_all;
@@ -25,3 +26,6 @@ SELECT s.* EXCLUDE (raw, ref_key) REPLACE (n.merchant_reference AS merchant_refe
 FROM work_stmt_all n
 JOIN statement_lines s ON s.line_id = n.line_id
 WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.line_id = n.line_id);
+
+DROP TABLE work_ledger_all;
+DROP TABLE work_stmt_all;

@@ -153,6 +153,70 @@ def test_payout_three_way(con, cfg):
         ("WX1-20261121",), ("po_1",)]
 
 
+
+WRITTEN = ("matches", "breaks", "fee_report", "open_items", "reversal_links")
+
+
+def _truth_table_day(con):
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
+                dict(entry_id="L3", merchant_reference="ORD3", amount_minor=7000, booked_at=ts(3)),
+                dict(entry_id="L4", merchant_reference="ORD4", amount_minor=4000, booked_at=ts(4))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1)),
+              dict(merchant_reference="ORD3", amount_minor=6900, fee_minor=41, booked_at=ts(3)),
+              dict(merchant_reference="RFD9", original_reference="ORD1", amount_minor=-500,
+                   fee_minor=-3, txn_type="refund", booked_at=ts(5)),
+              dict(merchant_reference="ORD8", amount_minor=8000, fee_minor=50, booked_at=ts(1))))
+
+
+@pytest.mark.parametrize("fails_at", ["carry_forward", "record"])
+def test_a_cascade_that_fails_after_its_first_pass_leaves_the_warehouse_as_it_was(con, cfg, monkeypatch,
+                                                                               fails_at):
+    # The first pass runs (and its working sets are narrowed) before the run's transaction opens;
+    # every write to the warehouse is in that transaction, with the caller's record() last.
+    import sql
+    _truth_table_day(con)
+    real = sql.execute
+    passes = []
+
+    def failing(con_, name, *args, **kwargs):
+        passes.append(name)
+        if name == fails_at:
+            raise RuntimeError("disk full")
+        return real(con_, name, *args, **kwargs)
+
+    def record(con_, result):
+        assert result.matched_by_rule == {"exact_reference": 1}  # ORD1, inside the transaction
+        assert con_.execute("SELECT rule FROM matches WHERE run_id = 'r1' ORDER BY rule").fetchall() == [
+            ("exact_reference",), ("reference_mismatch",)]  # ORD1 linked; ORD3 paired for its difference
+        if fails_at == "record":
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sql, "execute", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_cascade(con, cfg, run_id="r1", business_date=D, sources=["wechatpay"],
+                    watermark=datetime(2100, 1, 1, tzinfo=UTC), record=record)
+    assert "set_aside" in passes  # it did get past the first pass
+    assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in WRITTEN} == dict.fromkeys(WRITTEN, 0)
+
+    # The same day again on the same connection: the whole result, once.
+    monkeypatch.setattr(sql, "execute", real)
+    result = run(con, cfg)
+    assert result.matched_by_rule == {"exact_reference": 1}
+    assert breaks(con) == {
+        ("amount_mismatch", "ORD3"): (7000, 6900, -100),
+        ("fee_variance", "ORD8"): (48, 50, 2),
+        ("missing_in_ledger", "ORD8"): (None, 8000, 8000),
+        ("missing_in_ledger", "RFD9"): (None, -500, -500),
+        ("missing_in_statement", "ORD4"): (4000, None, -4000),
+    }
+    assert con.execute("SELECT r.txn_type, o.merchant_reference FROM reversal_links r "
+                       "JOIN statement_lines o ON o.line_id = r.original_line_id").fetchall() == [("refund", "ORD1")]
+    assert con.execute("SELECT txn_type, count, gross_minor, actual_fee_minor, expected_fee_minor "
+                       "FROM fee_report ORDER BY txn_type").fetchall() == [
+        ("payment", 3, 24900, 151, 60 + 41 + 48), ("refund", 1, -500, -3, -3)]
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
