@@ -36,6 +36,8 @@ WHERE o.run_id = $prev_run
 -- carried ones. Only their versions are ranked (a hash aggregate over the day's entries), never
 -- the week's or the whole history's; the duplicate check (mark_duplicates.sql) looks back over
 -- the week by itself, for the day's keys only. A version is (entry_id, recorded_at).
+-- When one load of one ledger file wrote every version dated the day (the usual day),
+-- work_versions_one_load.sql replaces this statement: the same rows without the ranking.
 CREATE OR REPLACE TEMP TABLE work_versions AS
 WITH ids AS (
     SELECT entry_id FROM ledger_entries

@@ -1,0 +1,80 @@
+"""The day's ledger versions (work_versions): the one-load statement equals the general one.
+
+work_sets.sql ranks every version, dated up to the day, of each entry that has a version dated
+the day (or is carried), and keeps each entry's latest. When one load of one ledger file wrote
+every version dated the day, work_versions_one_load.sql takes the day's versions as they are and
+ranks only the entries a later load moved to an earlier day, and the carried ones. Both are run
+here on the same random histories and must give the same rows.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from hypothesis import given, settings, strategies as st
+
+import sql
+from recon import warehouse
+from recon.matching import _work_sets
+
+D = date(2026, 11, 21)
+UTC = timezone.utc
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+IDS = [f"E{i}" for i in range(6)]
+
+# A load: (hours after T0 it is recorded, {entry: business date offset from D}); one file each.
+loads = st.lists(st.tuples(st.integers(0, 200),
+                           st.dictionaries(st.sampled_from(IDS), st.integers(-3, 1), max_size=6)),
+                 min_size=1, max_size=5)
+
+
+def _history(con, history, carried) -> None:
+    con.execute("DELETE FROM ledger_entries")
+    for n, (hours, rows) in enumerate(history):
+        for entry, offset in rows.items():
+            con.execute("INSERT INTO ledger_entries (entry_id, recorded_at, file_sha256, file_line, source, "
+                        "business_date, txn_type, amount_minor, currency, merchant_reference, ref_key) "
+                        "VALUES (?, ?, ?, 2, 'wechatpay', ?, 'payment', ?, 'CNY', ?, ?)",
+                        [entry, T0 + timedelta(hours=hours, microseconds=n), f"{n:064d}",
+                         D + timedelta(days=offset), 100 * n + offset, f"ORD-{entry}", f"ORD-{entry}"])
+    con.execute("CREATE OR REPLACE TEMP TABLE work_carried AS SELECT 'ledger' AS kind, unnest(?::VARCHAR[]) AS item_id",
+                [sorted(carried)])
+
+
+def _versions(con, stmts, params) -> list[tuple]:
+    versions = next(s for s in stmts if "TEMP TABLE work_versions" in s)
+    sql.run(con, [versions], params)
+    return sorted(con.execute("SELECT * FROM work_versions").fetchall())
+
+
+@settings(max_examples=150, deadline=None)
+@given(history=loads, carried=st.sets(st.sampled_from(IDS), max_size=3),
+       watermark_hours=st.integers(0, 260))
+def test_the_one_load_statement_takes_the_same_latest_versions(history, carried, watermark_hours):
+    con = warehouse.connect(":memory:")
+    try:
+        _history(con, history, carried)
+        params = {"business_date": D, "watermark": T0 + timedelta(hours=watermark_hours, seconds=1)}
+        general = _versions(con, sql.statements(sql.load("work_sets")), dict(params))
+        chosen = _work_sets(con, params)
+        one_load = "day_loaded_at" in params
+        day_loads = {(h, n) for n, (h, rows) in enumerate(history)
+                     if any(o == 0 for o in rows.values()) and T0 + timedelta(hours=h) <= params["watermark"]}
+        assert one_load == (len(day_loads) == 1)  # chosen exactly when one load wrote the day
+        assert _versions(con, chosen, params) == general
+    finally:
+        con.close()
+
+
+def test_an_entry_moved_to_an_earlier_day_after_the_days_load_keeps_its_later_version():
+    con = warehouse.connect(":memory:")
+    try:
+        # E0 and E1 arrive dated the day; a later export moves E1 to the day before, and E2 (only
+        # ever dated the day before) is carried from yesterday.
+        _history(con, [(0, {"E0": 0, "E1": 0}), (30, {"E1": -1, "E2": -1})], carried={"E2"})
+        params = {"business_date": D, "watermark": T0 + timedelta(hours=48)}
+        stmts = _work_sets(con, params)
+        assert params["day_loaded_at"] == T0  # the one-load statement
+        got = {(r[0], r[3], r[6]) for r in _versions(con, stmts, params)}  # entry, date, amount
+        assert got == {("E0", D, 0), ("E1", D - timedelta(days=1), 99), ("E2", D - timedelta(days=1), 99)}
+    finally:
+        con.close()
