@@ -66,7 +66,8 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
     LIMIT 1), 0);
 -- line_fee for every priced line of a business day at once (the PSP payment and refund lines
 -- with a fee, of a source with a rate card): the same rate selection as a join ranked per line
--- instead of a subquery per line. One row per line: (line_id, expected_fee).
+-- instead of a subquery per line. One row per line: the line's id, file, source, business date,
+-- currency, payment method, type, amount and actual fee, and its expected_fee.
 CREATE OR REPLACE MACRO line_fees(p_day) AS TABLE
 -- The card type is read only for a source whose rate card declares a card field and has a
 -- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
@@ -78,15 +79,16 @@ WITH fields AS (
            bool_and(coalesce(card_canonical, false)) AS card_canonical
     FROM rate_cards GROUP BY source
 ), lines AS (
-    SELECT s.line_id, s.source, s.payment_method, s.amount_minor, s.txn_type, s.business_date,
+    SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
+           s.business_date, s.currency, s.fee_minor,
            CASE WHEN f.card_canonical AND s.card_type IS NOT NULL THEN nullif(s.card_type, '')
                 ELSE json_extract_string(s.raw, '$."' || f.card_field || '"') END AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND f.card_field IS NOT NULL
     UNION ALL
-    SELECT s.line_id, s.source, s.payment_method, s.amount_minor, s.txn_type, s.business_date,
-           NULL::VARCHAR AS card_type
+    SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
+           s.business_date, s.currency, s.fee_minor, NULL::VARCHAR AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND f.card_field IS NULL
@@ -110,7 +112,8 @@ WITH fields AS (
                  coalesce(c.card_type = coalesce(k.card_type, ''), false) DESC,
                  c.valid_from DESC, c.position) = 1
 )
-SELECT l.line_id,
+SELECT l.line_id, l.file_sha256, l.source, l.business_date, l.currency, l.payment_method, l.txn_type,
+       l.amount_minor, l.fee_minor,
        CASE WHEN c.rate IS NULL THEN 0  -- no rate applies (least() would skip the NULLs)
             ELSE expected_fee(l.amount_minor, l.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
                               c.maximum_minor, c.refund_returns_fee) END AS expected_fee

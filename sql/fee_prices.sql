@@ -5,32 +5,46 @@
 -- work_fee_totals, one row per source, day, currency, method and type over every priced line
 -- (duplicates too), and work_fee_variances, one row per non-duplicate line whose actual fee
 -- differs from the contracted one by more than the source's fee tolerance.
+-- The lines priced are those of the run's input files (work_inputs) of its PSP sources, as in
+-- work_stmt. They are summed in one pass, each variance line in a group of its own
+-- (work_fee_groups: a few rows per source and type, plus one per variance), so that the day's
+-- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
 -- It runs before the first pass, outside the run's closing transaction (matching.run_cascade):
--- a fee depends on the line alone (its duplicate mark is the only state set so far), and the
--- day's priced lines (10M rows at scale) are freed as soon as they are summed.
--- Inputs: work_stmt (the day's lines with their duplicate marks), work_rules, rate_cards.
--- Parameters: $business_date.
-CREATE OR REPLACE TEMP TABLE work_fees AS
-SELECT s.line_id, s.source, s.business_date, s.currency, s.payment_method, s.txn_type, s.amount_minor,
-       s.fee_minor, s.state, f.expected_fee
+-- a fee depends on the line alone (its duplicate mark is the only state set so far).
+-- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules, work_stmt (the
+-- duplicate marks; the references of the variance lines). Parameters: $business_date.
+-- The day's duplicate lines, few: a table of their own, so that the join below builds on them
+-- (over work_stmt's filter DuckDB expected the whole day and built on the 10M priced lines).
+CREATE OR REPLACE TEMP TABLE work_fee_duplicates AS
+SELECT line_id FROM work_stmt WHERE state = 'duplicate';
+
+CREATE OR REPLACE TEMP TABLE work_fee_groups AS
+SELECT f.source, f.business_date, f.currency, coalesce(f.payment_method, '') AS payment_method,
+       f.txn_type,
+       CASE WHEN d.line_id IS NULL AND abs(f.fee_minor - f.expected_fee) > r.fee_tolerance_minor
+            THEN f.line_id END AS variance_line_id,
+       count(*) AS lines, sum(f.amount_minor)::BIGINT AS gross_minor,
+       sum(f.fee_minor)::BIGINT AS actual_fee_minor, sum(f.expected_fee)::BIGINT AS expected_fee_minor
 FROM line_fees($business_date) f
-JOIN work_stmt s ON s.line_id = f.line_id AND s.business_date = $business_date;
+JOIN work_rules r ON r.source = f.source AND r.kind = 'psp'
+LEFT JOIN work_fee_duplicates d ON d.line_id = f.line_id
+WHERE f.file_sha256 IN (SELECT sha256 FROM work_inputs)
+GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE work_fee_totals AS
-SELECT source, business_date, currency, coalesce(payment_method, '') AS payment_method, txn_type,
-       count(*) AS lines, sum(amount_minor)::BIGINT AS gross_minor,
-       sum(fee_minor)::BIGINT AS actual_fee_minor, sum(expected_fee)::BIGINT AS expected_fee_minor
-FROM work_fees
+SELECT source, business_date, currency, payment_method, txn_type,
+       sum(lines)::BIGINT AS lines, sum(gross_minor)::BIGINT AS gross_minor,
+       sum(actual_fee_minor)::BIGINT AS actual_fee_minor,
+       sum(expected_fee_minor)::BIGINT AS expected_fee_minor
+FROM work_fee_groups
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE work_fee_variances AS
-SELECT f.line_id, f.source, f.currency, s.merchant_reference, s.psp_reference, s.booked_at,
-       f.fee_minor, f.expected_fee
-FROM work_fees f
-JOIN work_rules r ON r.source = f.source
-JOIN work_stmt s ON s.line_id = f.line_id AND s.business_date = $business_date
-WHERE f.state IS DISTINCT FROM 'duplicate' AND f.fee_minor IS NOT NULL
-  AND f.business_date = $business_date AND f.txn_type IN ('payment', 'refund')
-  AND abs(f.fee_minor - f.expected_fee) > r.fee_tolerance_minor;
+SELECT g.variance_line_id AS line_id, g.source, g.currency, s.merchant_reference, s.psp_reference,
+       s.booked_at, g.actual_fee_minor AS fee_minor, g.expected_fee_minor AS expected_fee
+FROM work_fee_groups g
+JOIN work_stmt s ON s.line_id = g.variance_line_id
+WHERE g.variance_line_id IS NOT NULL;
 
-DROP TABLE work_fees;
+DROP TABLE work_fee_groups;
+DROP TABLE work_fee_duplicates;

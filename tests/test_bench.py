@@ -65,12 +65,15 @@ def test_the_history_bench_measures_the_real_load_and_work_sets(tmp_path, capsys
     assert history.main(["--days", "2", "--rows-per-day", "2k", "--part-rows", "500", "--every", "1",
                          "--dir", str(tmp_path / "h"), "--results", str(tmp_path / "res")]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(r"history 1->2 days: load part [\d.]+s -> [\d.]+s, work sets [\d.]+s -> [\d.]+s",
-                        out[-1]), out[-1]
+    assert re.fullmatch(r"history 1->2 days: load part [\d.]+s -> [\d.]+s, work sets [\d.]+s -> [\d.]+s "
+                        r"\(general ranking [\d.]+s -> [\d.]+s\)", out[-1]), out[-1]
     data = json.loads(next((tmp_path / "res").glob("*-history.json")).read_text())
     assert [c["versions"] for c in data["checkpoints"]] == [2000, 4000]
     # the working set of the last history day: its 2,000 entries
     assert [c["work_ledger_entries"] for c in data["checkpoints"]] == [2000, 2000]
+    # each history day is one load: the match takes its versions without ranking them (and the
+    # general ranking, measured beside it, gives the same working set: asserted inside)
+    assert [c["one_load"] for c in data["checkpoints"]] == [True, True]
 
 
 def test_the_steady_state_bench_finds_the_first_days_breaks(tmp_path, capsys, monkeypatch):

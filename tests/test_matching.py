@@ -217,6 +217,29 @@ def test_a_cascade_that_fails_after_its_first_pass_leaves_the_warehouse_as_it_wa
         ("payment", 3, 24900, 151, 60 + 41 + 48), ("refund", 1, -500, -3, -3)]
 
 
+
+def test_the_fee_check_prices_the_runs_lines_once_and_skips_duplicates_in_its_breaks(con, cfg):
+    # 0.60 %: 10000 → 60, 8000 → 48, 4000 → 24. ORD1 is delivered twice (the repeat charged 70: a
+    # duplicate, priced in the report, never a fee variance); ORD8 is charged 50 (a variance); a
+    # second file of the day that the run does not read (inputs) is neither priced nor checked.
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1)),
+              dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=70, booked_at=ts(2)),
+              dict(merchant_reference="ORD8", amount_minor=8000, fee_minor=50, booked_at=ts(3))))
+    other = stmt(dict(merchant_reference="ORD4", amount_minor=4000, fee_minor=99, booked_at=ts(4)))
+    warehouse.insert_frame(con, "statement_lines", other.with_columns(
+        pl.lit("e" * 64).alias("file_sha256"), pl.col("line_id").str.replace("^f+", "e" * 16)))
+    run_cascade(con, cfg, run_id="r1", business_date=D, sources=["wechatpay"],
+                watermark=datetime(2100, 1, 1, tzinfo=UTC), inputs=["f" * 64])
+    assert con.execute("SELECT category, reference, ledger_amount_minor, statement_amount_minor FROM breaks "
+                       "WHERE category IN ('fee_variance', 'duplicate') ORDER BY 1").fetchall() == [
+        ("duplicate", "ORD1", None, 10000), ("fee_variance", "ORD8", 48, 50)]
+    assert con.execute("SELECT source, currency, payment_method, txn_type, count, gross_minor, actual_fee_minor, "
+                       "expected_fee_minor FROM fee_report").fetchall() == [
+        ("wechatpay", "CNY", "JSAPI", "payment", 3, 28000, 180, 60 + 60 + 48)]
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
