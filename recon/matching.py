@@ -192,7 +192,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                     "(SELECT sha256 FROM files WHERE parse_status <> 'loaded')", [business_date])
     else:
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
-    sql.run(con, _work_sets(con, params), params)
+    sql.run(con, *_work_sets(con, params))
     log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
              business_date, _count(con, "work_ledger"), _count(con, "work_stmt"), _count(con, "work_bank"),
              prev or "none: first day")
@@ -229,20 +229,21 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     return result
 
 
-def _work_sets(con, params: dict) -> list[str]:
-    """work_sets.sql; its work_versions by work_versions_one_load.sql when one load of one
-    ledger file wrote every version dated the day (the usual day: one export, no correction
-    yet), which takes each of the day's versions as it is instead of ranking them all."""
+def _work_sets(con, params: dict) -> tuple[list[str], dict]:
+    """The statements of work_sets.sql and their parameters: its work_versions replaced by
+    work_versions_one_load.sql (which takes each of the day's versions as it is instead of
+    ranking them all, and needs $day_loaded_at) when one load of one ledger file wrote every
+    version dated the day (the usual day: one export, no correction yet)."""
     stmts = sql.statements(sql.load("work_sets"))
-    one = con.execute("SELECT min(recorded_at), min(recorded_at) = max(recorded_at) "
-                      "AND min(file_sha256) = max(file_sha256) FROM ledger_entries "
-                      "WHERE business_date = $business_date AND recorded_at <= $watermark",
-                      {k: params[k] for k in ("business_date", "watermark")}).fetchone()
-    if not one[1]:
-        return stmts
-    params["day_loaded_at"] = one[0]
+    loaded_at, one = con.execute(
+        "SELECT min(recorded_at), min(recorded_at) = max(recorded_at) AND min(file_sha256) = max(file_sha256) "
+        "FROM ledger_entries WHERE business_date = $business_date AND recorded_at <= $watermark",
+        {k: params[k] for k in ("business_date", "watermark")}).fetchone()
+    if not one:
+        return stmts, params
     fast = sql.statements(sql.load("work_versions_one_load"))
-    return [fast[0] if "TEMP TABLE work_versions" in st else st for st in stmts]
+    return ([fast[0] if "TEMP TABLE work_versions" in st else st for st in stmts],
+            {**params, "day_loaded_at": loaded_at})
 
 
 def _steps(cfg: Config, sources: list[str]) -> list[tuple[str, str | None]]:

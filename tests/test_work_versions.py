@@ -55,12 +55,12 @@ def test_the_one_load_statement_takes_the_same_latest_versions(history, carried,
         _history(con, history, carried)
         params = {"business_date": D, "watermark": T0 + timedelta(hours=watermark_hours, seconds=1)}
         general = _versions(con, sql.statements(sql.load("work_sets")), dict(params))
-        chosen = _work_sets(con, params)
-        one_load = "day_loaded_at" in params
+        chosen, used = _work_sets(con, params)
+        one_load = "day_loaded_at" in used
         day_loads = {(h, n) for n, (h, rows) in enumerate(history)
                      if any(o == 0 for o in rows.values()) and T0 + timedelta(hours=h) <= params["watermark"]}
         assert one_load == (len(day_loads) == 1)  # chosen exactly when one load wrote the day
-        assert _versions(con, chosen, params) == general
+        assert _versions(con, chosen, used) == general
     finally:
         con.close()
 
@@ -72,9 +72,9 @@ def test_an_entry_moved_to_an_earlier_day_after_the_days_load_keeps_its_later_ve
         # ever dated the day before) is carried from yesterday.
         _history(con, [(0, {"E0": 0, "E1": 0}), (30, {"E1": -1, "E2": -1})], carried={"E2"})
         params = {"business_date": D, "watermark": T0 + timedelta(hours=48)}
-        stmts = _work_sets(con, params)
-        assert params["day_loaded_at"] == T0  # the one-load statement
-        got = {(r[0], r[3], r[6]) for r in _versions(con, stmts, params)}  # entry, date, amount
+        stmts, used = _work_sets(con, params)
+        assert used["day_loaded_at"] == T0  # the one-load statement
+        got = {(r[0], r[3], r[6]) for r in _versions(con, stmts, used)}  # entry, date, amount
         assert got == {("E0", D, 0), ("E1", D - timedelta(days=1), 99), ("E2", D - timedelta(days=1), 99)}
     finally:
         con.close()
