@@ -75,11 +75,16 @@ SELECT s.line_id, s.source, s.business_date, s.booked_at, s.txn_type,
             THEN stored_ref(s.ref_key, s.merchant_reference) END AS merchant_key,
        s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs) AS of_day,
        NULL::VARCHAR AS state
-FROM statement_lines s
+FROM (  -- the day's lines (its row groups alone: zone maps), then the carried ones, each once
+    SELECT * FROM statement_lines
+    WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs)
+    UNION ALL
+    SELECT * FROM statement_lines
+    WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
+      AND (business_date <> $business_date OR file_sha256 NOT IN (SELECT sha256 FROM work_inputs))
+) s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-  AND s.txn_type IN ('payment', 'refund', 'chargeback')
-  AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
-       OR s.line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line'));
+  AND s.txn_type IN ('payment', 'refund', 'chargeback');
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
 SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.business_date, s.booked_at, s.txn_type,
