@@ -78,15 +78,13 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
             "seconds": round(time.perf_counter() - t, 3)}
 
 
-def _candidates_in_partitions(con, partitions: Partitions, params: dict, rule: str, mode: str,
-                              key: str) -> None:
-    """match_reference.sql's first statement (work_cand, the candidate pairs) per partition."""
-    stmts = sql.statements(sql.render("match_reference", key=key))
+def _candidates_in_partitions(con, partitions: Partitions, rule: str, mode: str, key: str) -> bool:
+    """match_reference.sql's first statement (work_cand, the candidate pairs) per partition.
+    False, and nothing done, when one side has nothing open: no pair can form, and there is
+    nothing to hand out."""
     if not scalar(con, "SELECT (SELECT count(*) FROM work_ledger WHERE state IS NULL) > 0 "
                        "AND (SELECT count(*) FROM work_stmt WHERE state IS NULL) > 0"):
-        # One side has nothing open: no pair can form, and there is nothing to hand out.
-        sql.run(con, stmts[:1], {**params, "rule": rule, "mode": mode})
-        return
+        return False
     root = partitions.directory
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -102,6 +100,7 @@ def _candidates_in_partitions(con, partitions: Partitions, params: dict, rule: s
         con.execute(f"CREATE OR REPLACE TEMP TABLE work_cand AS SELECT * FROM read_parquet('{root / 'cand'}/*.parquet')")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return True
 
 
 @dataclass(frozen=True)
@@ -280,9 +279,10 @@ class _Cascade:
         stmts = sql.statements(sql.render("match_reference", key=key))
         # Partitioned only while the bulk is open, and where the join key is merchant_key
         # itself (normalized mode joins on another normalisation of the reference).
-        if self.partitions and not self.aside and key == "merchant_reference" and mode != "normalized":
-            _candidates_in_partitions(self.con, self.partitions, self.params, rule, mode, key)
-        else:
+        partitioned = (self.partitions is not None and not self.aside and key == "merchant_reference"
+                       and mode != "normalized"
+                       and _candidates_in_partitions(self.con, self.partitions, rule, mode, key))
+        if not partitioned:
             sql.run(self.con, stmts[:1], params)
         writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
         sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)

@@ -73,13 +73,12 @@ SELECT s.line_id, s.source, s.business_date, s.booked_at, s.txn_type,
        s.psp_reference, s.merchant_reference, s.original_reference, s.payment_method,
        CASE WHEN s.merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
             THEN stored_ref(s.ref_key, s.merchant_reference) END AS merchant_key,
-       s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs) AS of_day,
-       NULL::VARCHAR AS state
+       s.of_day, NULL::VARCHAR AS state
 FROM (  -- the day's lines (its row groups alone: zone maps), then the carried ones, each once
-    SELECT * FROM statement_lines
+    SELECT *, true AS of_day FROM statement_lines
     WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs)
     UNION ALL
-    SELECT * FROM statement_lines
+    SELECT *, false FROM statement_lines
     WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
       AND (business_date <> $business_date OR file_sha256 NOT IN (SELECT sha256 FROM work_inputs))
 ) s

@@ -14,10 +14,9 @@ WITH moved AS (  -- few: versions dated before the day, recorded after the day's
     SELECT DISTINCT entry_id FROM ledger_entries
     WHERE business_date < $business_date AND recorded_at > $day_loaded_at AND recorded_at <= $watermark
 ), odd AS (  -- ranked below: moved entries of the day, and the carried ones
-    SELECT entry_id FROM moved
-    WHERE entry_id IN (SELECT entry_id FROM ledger_entries
-                       WHERE business_date = $business_date AND recorded_at <= $watermark
-                         AND entry_id IN (SELECT entry_id FROM moved))
+    SELECT entry_id FROM ledger_entries
+    WHERE business_date = $business_date AND recorded_at <= $watermark
+      AND entry_id IN (SELECT entry_id FROM moved)
     UNION
     SELECT item_id FROM work_carried WHERE kind = 'ledger'
 ), v AS (
