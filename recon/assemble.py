@@ -5,7 +5,7 @@ import json
 from datetime import date, datetime, timezone
 
 import sql
-from recon import __version__, warehouse
+from recon import __version__, matching, warehouse
 from recon.config import Config
 from recon.errors import ReconError
 from recon.reports.clearing import positions
@@ -73,9 +73,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS SELECT DISTINCT line_id FROM matches "
                     "WHERE run_id = ? AND rule <> 'reference_mismatch' AND line_id IS NOT NULL", [run_id])
         counts = _rows(con, sql.load("report_counts"), [run_id, business_date, business_date])[0]
-        matched_by_rule = dict(con.execute(
-            "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
-            "WHERE run_id = ? AND rule <> 'reference_mismatch' GROUP BY rule ORDER BY rule", [run_id]).fetchall())
+        matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
             "SELECT s.currency, count(*), sum(s.amount_minor)::BIGINT FROM matches m "
             "JOIN statement_lines s ON s.line_id = m.line_id "
@@ -98,7 +96,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         config_sha256=cfg.sha256,
         sources=tuple(sources), ledger_entries=counts["ledger_entries"],
         statement_lines=counts["statement_lines"], matched_ledger=counts["matched_ledger"],
-        matched_statement=counts["matched_statement"], matched_by_rule=matched_by_rule,
+        matched_statement=counts["matched_statement"], matched_by_rule=matched,
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
         annotations=notes, history=history, channels=channels, positions=settled,
         outputs=dict(outputs or {}))

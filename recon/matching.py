@@ -111,6 +111,23 @@ class MatchResult:
     carried_from: str | None
 
 
+def matched_by_rule(con, run_id: str) -> dict[str, int]:
+    """The items each rule of a run linked: distinct statement lines (ledger entries for a link
+    without a line), reference_mismatch pairs left out. A reference rule links one entry to one
+    line (a pair only when each side has exactly one candidate, and both are then closed), so its
+    rows are its items and are counted as they are: the DISTINCT the other rules need took 1.1 s
+    over the 10.5M links of a 10M-line day."""
+    one = list(REFERENCE_MODES)
+    counts = dict(con.execute(
+        "SELECT rule, count(*) FROM matches WHERE run_id = ? AND list_contains(?, rule) GROUP BY rule",
+        [run_id, one]).fetchall())
+    counts.update(con.execute(
+        "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
+        "WHERE run_id = ? AND rule <> 'reference_mismatch' AND NOT list_contains(?, rule) GROUP BY rule",
+        [run_id, one]).fetchall())
+    return dict(sorted(counts.items()))
+
+
 def previous_run(con, business_date: date) -> str | None:
     """The run whose open items this day carries forward: the latest finished run of the latest
     earlier business day."""
@@ -317,9 +334,7 @@ def _link_and_report(cascade: _Cascade, params: dict,
     for name in ("breaks_transactions", "fee_check", "breaks_payouts", "carry_forward"):
         sql.execute(con, name, params)
 
-    matched = dict(con.execute(
-        "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
-        "WHERE run_id = ? AND rule <> 'reference_mismatch' GROUP BY rule ORDER BY rule", [run_id]).fetchall())
+    matched = matched_by_rule(con, run_id)
     breaks = dict(con.execute(
         "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' "
         "GROUP BY category ORDER BY category", [run_id]).fetchall())

@@ -129,7 +129,7 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
               dict(merchant_reference="ORD1", amount_minor=4000, fee_minor=24, booked_at=ts(1)),
               dict(merchant_reference="ORD2", amount_minor=4500, fee_minor=27, booked_at=ts(2)),
               dict(merchant_reference="ORD2", amount_minor=500, fee_minor=3, booked_at=ts(2))))
-    run_day(con, cfg)
+    assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 7}  # 3 entries, 4 lines
     assert rules_of(con, f"run-{D}") == {
         ("L1", None): "aggregate_reference", ("L2", None): "aggregate_reference",
         ("L3", None): "aggregate_reference", **{(None, f"{F}:{i}"): "aggregate_reference" for i in (2, 3, 4, 5)}}
@@ -241,7 +241,11 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
         c = warehouse.connect(":memory:")
         warehouse.load_rate_cards(c, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
         load(c, ledger(*led_rows[::order]), stmt(*[dict(r, file_line=i + 2) for i, r in enumerate(st_rows)][::order]))
-        run_day(c, cfg)
+        result = run_day(c, cfg)
+        # the per-rule counts (reference rules counted without a DISTINCT: one entry, one line)
+        assert result.matched_by_rule == dict(c.execute(
+            "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
+            "WHERE rule <> 'reference_mismatch' GROUP BY rule").fetchall())
         links = set(c.execute("SELECT rule, ledger_entry_id, line_id FROM matches").fetchall())
         breaks = set(c.execute("SELECT break_id, category, ledger_entry_id, line_id FROM breaks").fetchall())
         matched_l = {e for _, e, _ in links if e}
