@@ -68,10 +68,9 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
                        declared_minor=r["declared_minor"], bank_credit_minor=r["bank_credit_minor"],
                        bank_line_id=r["bank_line_id"], status=r["status"])
             for r in _rows(con, "SELECT * FROM payouts WHERE run_id = ? ORDER BY source, payout_id", [run_id]))
-        # The run's matched statement lines, once (a DISTINCT over the run's matches: ~2 s at 10M
-        # lines), for the counts, the history and the channels.
-        con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS SELECT DISTINCT line_id FROM matches "
-                    "WHERE run_id = ? AND rule <> 'reference_mismatch' AND line_id IS NOT NULL", [run_id])
+        # The run's matched statement lines, once, for the counts, the history and the channels.
+        con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + matching.MATCHED_LINES,
+                    {"run_id": run_id, "one": matching.ONE_TO_ONE})
         counts = _rows(con, sql.load("report_counts"), [run_id, business_date, business_date])[0]
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(

@@ -111,13 +111,29 @@ class MatchResult:
     carried_from: str | None
 
 
+# The rules whose every link is one entry and one line (see matched_by_rule).
+ONE_TO_ONE = list(REFERENCE_MODES)
+
+# The statement lines a run matched, each once ($run_id; $one: ONE_TO_ONE): an item is linked by
+# at most one rule, and a reference rule's lines are distinct already, so only the other rules'
+# lines need a DISTINCT (over a 10M-line day's links: 0.2 s instead of 1.2 s).
+MATCHED_LINES = """
+SELECT line_id FROM matches
+WHERE run_id = $run_id AND list_contains($one, rule) AND line_id IS NOT NULL
+UNION ALL
+SELECT DISTINCT line_id FROM matches
+WHERE run_id = $run_id AND rule <> 'reference_mismatch' AND NOT list_contains($one, rule)
+  AND line_id IS NOT NULL
+"""
+
+
 def matched_by_rule(con, run_id: str) -> dict[str, int]:
     """The items each rule of a run linked: distinct statement lines (ledger entries for a link
     without a line), reference_mismatch pairs left out. A reference rule links one entry to one
     line (a pair only when each side has exactly one candidate, and both are then closed), so its
     rows are its items and are counted as they are: the DISTINCT the other rules need took 1.1 s
     over the 10.5M links of a 10M-line day."""
-    one = list(REFERENCE_MODES)
+    one = ONE_TO_ONE
     counts = dict(con.execute(
         "SELECT rule, count(*) FROM matches WHERE run_id = ? AND list_contains(?, rule) GROUP BY rule",
         [run_id, one]).fetchall())

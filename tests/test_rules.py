@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from recon import warehouse
-from recon.matching import run_cascade
+from recon.matching import MATCHED_LINES, ONE_TO_ONE, run_cascade
 from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
 
 UTC = timezone.utc
@@ -246,6 +246,9 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
         assert result.matched_by_rule == dict(c.execute(
             "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
             "WHERE rule <> 'reference_mismatch' GROUP BY rule").fetchall())
+        assert sorted(c.execute(MATCHED_LINES, {"run_id": f"run-{D}", "one": ONE_TO_ONE}).fetchall()) == sorted(
+            c.execute("SELECT DISTINCT line_id FROM matches WHERE rule <> 'reference_mismatch' "
+                      "AND line_id IS NOT NULL").fetchall())
         links = set(c.execute("SELECT rule, ledger_entry_id, line_id FROM matches").fetchall())
         breaks = set(c.execute("SELECT break_id, category, ledger_entry_id, line_id FROM breaks").fetchall())
         matched_l = {e for _, e, _ in links if e}
