@@ -136,6 +136,33 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
     assert open_breaks(con, f"run-{D}") == {}
 
 
+def test_the_match_rate_history_counts_each_days_matched_lines_once(con, cfg):
+    """report_history: an earlier day's latest run counts the lines it matched (an aggregate
+    group's lines, a reference link's line; not a reference_mismatch pair's), the current run
+    its run_matched_lines, beside each day's statement lines."""
+    import sql
+    d2 = D + timedelta(days=1)
+    load(con,
+         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
+                dict(entry_id="L8", merchant_reference="ORD8", amount_minor=800, booked_at=ts(2)),
+                dict(entry_id="L9", merchant_reference="ORD9", amount_minor=900, booked_at=ts(2))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=6000, fee_minor=36, booked_at=ts(1)),
+              dict(merchant_reference="ORD1", amount_minor=4000, fee_minor=24, booked_at=ts(1)),
+              dict(merchant_reference="ORD8", amount_minor=850, fee_minor=5, booked_at=ts(2)),
+              dict(merchant_reference="ORD9", amount_minor=900, fee_minor=5, booked_at=ts(2))))
+    assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 3, "exact_reference": 1}
+    load(con, ledger(dict(entry_id="L5", merchant_reference="ORD5", amount_minor=500, booked_at=ts(1), business_date=d2)),
+         stmt(dict(merchant_reference="ORD5", amount_minor=500, fee_minor=3, booked_at=ts(1), business_date=d2,
+                   file_sha256="e" * 64)), sha="m" * 64)
+    run_day(con, cfg, day=d2)
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + MATCHED_LINES,
+                {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
+    history = con.execute(sql.load("report_history"), {"run_id": f"run-{d2}", "business_date": d2, "one": ONE_TO_ONE,
+                                                       "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()
+    # day 1: 4 lines, ORD1's two (aggregate) and ORD9 matched, ORD8 a mismatch; day 2: ORD5
+    assert history == [(D, f"run-{D}", 4, 3), (d2, f"run-{d2}", 1, 1)]
+
+
 def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
     d2 = D + timedelta(days=1)
     load(con,
