@@ -11,12 +11,11 @@ WITH latest AS (
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
 ),
-matched AS (
+matched AS (  -- probed (IN), not joined: a line in it twice is still one line
     SELECT line_id FROM run_matched_lines
-    UNION ALL  -- each line once: the other runs' lines this run did not also match
-    SELECT DISTINCT m.line_id FROM matches m JOIN latest l ON l.run_id = m.run_id
+    UNION ALL
+    SELECT m.line_id FROM matches m JOIN latest l ON l.run_id = m.run_id
     WHERE l.run_id <> $run_id AND m.rule <> 'reference_mismatch' AND m.line_id IS NOT NULL
-      AND m.line_id NOT IN (SELECT line_id FROM run_matched_lines)
 )
 SELECT s.source, s.business_date, s.currency,
        count(*) FILTER (WHERE s.txn_type = 'payment') AS payments,
@@ -26,12 +25,11 @@ SELECT s.source, s.business_date, s.currency,
        count(*) FILTER (WHERE s.txn_type = 'refund') AS refunds,
        count(*) FILTER (WHERE s.txn_type = 'chargeback') AS chargebacks,
        count(*) AS lines,
-       count(x.line_id) AS matched,
+       count(*) FILTER (WHERE s.line_id IN (SELECT line_id FROM matched)) AS matched,
        coalesce(sum(s.amount_minor) FILTER (WHERE s.txn_type = 'payment'), 0)::BIGINT AS gross_minor,
        coalesce(sum(s.fee_minor), 0)::BIGINT AS fee_minor
 FROM statement_lines s
 JOIN latest l ON l.business_date = s.business_date
-LEFT JOIN matched x ON x.line_id = s.line_id
 WHERE s.txn_type <> 'payout' AND list_contains($sources, s.source)
 GROUP BY ALL
 ORDER BY s.business_date, s.source, s.currency;

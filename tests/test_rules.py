@@ -136,8 +136,8 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
     assert open_breaks(con, f"run-{D}") == {}
 
 
-def test_the_match_rate_history_counts_each_days_matched_lines_once(con, cfg):
-    """report_history: an earlier day's latest run counts the lines it matched (an aggregate
+def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines_once(con, cfg):
+    """report_history and report_channels: an earlier day's latest run counts the lines it matched (an aggregate
     group's lines, a reference link's line; not a reference_mismatch pair's), the current run
     its run_matched_lines, beside each day's statement lines."""
     import sql
@@ -161,6 +161,12 @@ def test_the_match_rate_history_counts_each_days_matched_lines_once(con, cfg):
                                                        "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()
     # day 1: 4 lines, ORD1's two (aggregate) and ORD9 matched, ORD8 a mismatch; day 2: ORD5
     assert history == [(D, f"run-{D}", 4, 3), (d2, f"run-{d2}", 1, 1)]
+    channels = con.execute(sql.load("report_channels"), {"run_id": f"run-{d2}", "business_date": d2,
+                                                         "as_of": datetime(2100, 1, 1, tzinfo=UTC),
+                                                         "sources": ["wechatpay"]}).fetchall()
+    # (source, date, payments, lines, matched, gross, fees): the same days, each line counted once
+    assert [(c[0], c[1], c[3], c[7], c[8], c[9], c[10]) for c in channels] == [
+        ("wechatpay", D, 4, 4, 3, 11750, 70), ("wechatpay", d2, 1, 1, 1, 500, 3)]
 
 
 def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
