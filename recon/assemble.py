@@ -49,6 +49,19 @@ def load_annotations(con, break_ids: set[str] | None = None,
     return {k: tuple(v) for k, v in out.items()}
 
 
+def day_entries(con, business_date: date) -> int:
+    """The ledger entries with a version dated the day. One load of one export writes each entry
+    at most once (the parser quarantines a repeated entry_id; an unchanged row is not written), so
+    when one load wrote them all its rows are its entries; otherwise a DISTINCT (10.5M ids: 1.2 s)."""
+    ((n, one_load),) = warehouse.rows(
+        con, "SELECT count(*), min(recorded_at) = max(recorded_at) AND min(file_sha256) = max(file_sha256) "
+             "FROM ledger_entries WHERE business_date = ?", [business_date])
+    if one_load or not n:
+        return n
+    return warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries WHERE business_date = ?",
+                            [business_date])
+
+
 def build_summary(cfg: Config, run_id: str, business_date: date, started_at: datetime,
                   sources: list[SourceStatus], outputs: dict[str, str] | None = None, *,
                   display_run_id: str | None = None, finished_at: datetime | None = None) -> RunSummary:
@@ -71,7 +84,8 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         # The run's matched statement lines, once, for the counts, the history and the channels.
         con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + matching.MATCHED_LINES,
                     {"run_id": run_id, "one": matching.ONE_TO_ONE})
-        counts = _rows(con, sql.load("report_counts"), [run_id, business_date, business_date])[0]
+        counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date])[0],
+                  "ledger_entries": day_entries(con, business_date)}
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
             "SELECT s.currency, count(*), sum(s.amount_minor)::BIGINT FROM matches m "

@@ -169,6 +169,21 @@ def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines
         ("wechatpay", D, 4, 4, 3, 11750, 70), ("wechatpay", d2, 1, 1, 1, 500, 3)]
 
 
+def test_the_days_ledger_entries_count_each_entry_once_whatever_loads_wrote_them(con):
+    """A day one export wrote: its rows are its entries. A correction (a second version of L1
+    dated the day, from another load): still two entries, not three rows."""
+    from recon.assemble import day_entries
+    assert day_entries(con, D) == 0
+    load(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=100, booked_at=ts(1)),
+                     dict(entry_id="L2", merchant_reference="ORD2", amount_minor=200, booked_at=ts(2))))
+    assert day_entries(con, D) == 2
+    warehouse.load_ledger(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=150,
+                                           booked_at=ts(1))),
+                          sha256="c" * 64, recorded_at=datetime(2026, 11, 23, tzinfo=UTC))
+    assert con.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 3
+    assert day_entries(con, D) == 2
+
+
 def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
     d2 = D + timedelta(days=1)
     load(con,
