@@ -24,7 +24,7 @@ import duckdb
 
 import sql
 from recon.config import RULES, Config
-from recon.warehouse import REFERENCE_MACROS, scalar, transaction
+from recon.warehouse import REFERENCE_MACROS, day_load, scalar, transaction
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +113,6 @@ class MatchResult:
 
 # The rules whose every link is one entry and one line (see matched_by_rule).
 ONE_TO_ONE = list(REFERENCE_MODES)
-
-# The statement lines a run matched, each once ($run_id; $one: ONE_TO_ONE): an item is linked by
-# at most one rule, and a reference rule's lines are distinct already, so only the other rules'
-# lines need a DISTINCT (over a 10M-line day's links: 0.2 s instead of 1.2 s).
-MATCHED_LINES = """
-SELECT line_id FROM matches
-WHERE run_id = $run_id AND list_contains($one, rule) AND line_id IS NOT NULL
-UNION ALL
-SELECT DISTINCT line_id FROM matches
-WHERE run_id = $run_id AND rule <> 'reference_mismatch' AND NOT list_contains($one, rule)
-  AND line_id IS NOT NULL
-"""
 
 
 def matched_by_rule(con, run_id: str) -> dict[str, int]:
@@ -267,10 +255,7 @@ def _work_sets(con, params: dict) -> tuple[list[str], dict]:
     ranking them all, and needs $day_loaded_at) when one load of one ledger file wrote every
     version dated the day (the usual day: one export, no correction yet)."""
     stmts = sql.statements(sql.load("work_sets"))
-    loaded_at, one = con.execute(
-        "SELECT min(recorded_at), min(recorded_at) = max(recorded_at) AND min(file_sha256) = max(file_sha256) "
-        "FROM ledger_entries WHERE business_date = $business_date AND recorded_at <= $watermark",
-        {k: params[k] for k in ("business_date", "watermark")}).fetchone()
+    _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
     if not one:
         return stmts, params
     fast = sql.statements(sql.load("work_versions_one_load"))

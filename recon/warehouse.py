@@ -302,6 +302,19 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
     return new, frame.height - new
 
 
+def day_load(con, business_date, watermark: datetime | None = None) -> tuple[int, datetime | None, bool]:
+    """The ledger versions dated ``business_date`` (recorded up to ``watermark``): how many, the
+    earliest recorded_at, and whether one load of one file wrote them all. Such a load writes each
+    entry at most once (the parser quarantines a repeated entry_id; an unchanged row is not
+    written), so its rows are the day's entries, each its own latest version that day."""
+    ((n, loaded_at, one),) = rows(
+        con, "SELECT count(*), min(recorded_at), min(recorded_at) = max(recorded_at) "
+             "AND min(file_sha256) = max(file_sha256) FROM ledger_entries "
+             "WHERE business_date = $day AND recorded_at <= coalesce($watermark, recorded_at)",
+        {"day": business_date, "watermark": watermark})
+    return n, loaded_at, bool(one)
+
+
 def load_rate_cards(con, cards: dict[str, RateCard], card_fields: dict[str, str | None] | None = None) -> None:
     """Rate cards are configuration: replaced as a whole at the start of every run.
     ``card_fields``: each source's format's own card-type field (``registry.card_type_field``);

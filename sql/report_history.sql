@@ -1,8 +1,9 @@
 -- Grain: one row per business date in the 30 days up to $business_date that has a run: that
 -- date's latest run (by started_at; failed runs skipped, the current run always counted), its
 -- statement lines (payout rows excluded, as in report_counts) and how many it matched.
--- Inputs: runs, matches, run_matched_lines (temp, see report_counts), statement_lines. Parameters: $run_id, $business_date, $one, $as_of (runs started later, and reproductions, are not
--- seen: a rerun reads the history its original read).
+-- Inputs: runs, matches, run_matched_lines (temp, see report_counts), statement_lines.
+-- Parameters: $run_id, $business_date, $one (matching.ONE_TO_ONE), $as_of (runs started later,
+-- and reproductions, are not seen: a rerun reads the history its original read).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
@@ -10,9 +11,8 @@ WITH latest AS (
       AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
-), past AS (  -- the other dates' runs' matched lines, each once, counted per run: a reference
-             -- rule's lines are distinct already ($one: matching.ONE_TO_ONE, as MATCHED_LINES), so
-             -- only the other rules' lines need a DISTINCT (10.5M links a 10M-line day: 1.2 s)
+), past AS (  -- the other dates' runs' matched lines, each once, counted per run (as
+             -- run_matched_lines.sql: a DISTINCT only for the lines of rules not in $one)
     SELECT run_id, count(*) AS n FROM matches
     WHERE run_id IN (SELECT run_id FROM latest WHERE run_id <> $run_id)
       AND list_contains($one, rule) AND line_id IS NOT NULL

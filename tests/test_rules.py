@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
+import sql
 from recon import warehouse
-from recon.matching import MATCHED_LINES, ONE_TO_ONE, run_cascade
+from recon.matching import ONE_TO_ONE, run_cascade
 from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
 
 UTC = timezone.utc
@@ -137,10 +138,9 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
 
 
 def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines_once(con, cfg):
-    """report_history and report_channels: an earlier day's latest run counts the lines it matched (an aggregate
-    group's lines, a reference link's line; not a reference_mismatch pair's), the current run
-    its run_matched_lines, beside each day's statement lines."""
-    import sql
+    """report_history and report_channels: an earlier day's latest run counts the lines it
+    matched (an aggregate group's lines, a reference link's line; not a reference_mismatch
+    pair's), the current run its run_matched_lines, beside each day's statement lines."""
     d2 = D + timedelta(days=1)
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
@@ -151,13 +151,15 @@ def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines
               dict(merchant_reference="ORD8", amount_minor=850, fee_minor=5, booked_at=ts(2)),
               dict(merchant_reference="ORD9", amount_minor=900, fee_minor=5, booked_at=ts(2))))
     assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 3, "exact_reference": 1}
-    load(con, ledger(dict(entry_id="L5", merchant_reference="ORD5", amount_minor=500, booked_at=ts(1), business_date=d2)),
+    load(con, ledger(dict(entry_id="L5", merchant_reference="ORD5", amount_minor=500, booked_at=ts(1),
+                          business_date=d2)),
          stmt(dict(merchant_reference="ORD5", amount_minor=500, fee_minor=3, booked_at=ts(1), business_date=d2,
                    file_sha256="e" * 64)), sha="m" * 64)
     run_day(con, cfg, day=d2)
-    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + MATCHED_LINES,
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                 {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
-    history = con.execute(sql.load("report_history"), {"run_id": f"run-{d2}", "business_date": d2, "one": ONE_TO_ONE,
+    history = con.execute(sql.load("report_history"), {"run_id": f"run-{d2}", "business_date": d2,
+                                                       "one": ONE_TO_ONE,
                                                        "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()
     # day 1: 4 lines, ORD1's two (aggregate) and ORD9 matched, ORD8 a mismatch; day 2: ORD5
     assert history == [(D, f"run-{D}", 4, 3), (d2, f"run-{d2}", 1, 1)]
@@ -294,7 +296,8 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
         assert result.matched_by_rule == dict(c.execute(
             "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
             "WHERE rule <> 'reference_mismatch' GROUP BY rule").fetchall())
-        assert sorted(c.execute(MATCHED_LINES, {"run_id": f"run-{D}", "one": ONE_TO_ONE}).fetchall()) == sorted(
+        matched_lines = c.execute(sql.load("run_matched_lines"), {"run_id": f"run-{D}", "one": ONE_TO_ONE})
+        assert sorted(matched_lines.fetchall()) == sorted(
             c.execute("SELECT DISTINCT line_id FROM matches WHERE rule <> 'reference_mismatch' "
                       "AND line_id IS NOT NULL").fetchall())
         links = set(c.execute("SELECT rule, ledger_entry_id, line_id FROM matches").fetchall())
