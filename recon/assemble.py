@@ -85,10 +85,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
                   "ledger_entries": day_entries(con, business_date)}
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
-            "SELECT s.currency, count(*), sum(s.amount_minor)::BIGINT FROM matches m "
-            "JOIN statement_lines s ON s.line_id = m.line_id "
-            "WHERE m.run_id = ? AND m.kind = 'ledger_statement' AND m.rule <> 'reference_mismatch' "
-            "GROUP BY s.currency ORDER BY s.currency", [run_id]).fetchall())
+            sql.load("report_amounts"), {"run_id": run_id}).fetchall())
         quarantined = con.execute(
             "SELECT count(DISTINCT (file_sha256, file_line)) FROM quarantine WHERE file_sha256 IN "
             "(SELECT sha256 FROM files WHERE business_date = ?)", [business_date]).fetchone()[0]

@@ -186,6 +186,25 @@ def test_the_days_ledger_entries_count_each_entry_once_whatever_loads_wrote_them
     assert day_entries(con, D) == 2
 
 
+def test_the_matched_amounts_take_the_days_lines_and_the_carried_ones(con, cfg):
+    """report_amounts: day 2's run matched its own ORD5 and ORD3, a line carried from day 1 whose
+    ledger entry came a day late; day 1's ORD1 (matched by day 1's run) is day 1's alone."""
+    d2 = D + timedelta(days=1)
+    load(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=1000, booked_at=ts(1))),
+         stmt(dict(merchant_reference="ORD1", amount_minor=1000, fee_minor=6, booked_at=ts(1)),
+              dict(merchant_reference="ORD3", amount_minor=300, fee_minor=2, booked_at=ts(2))))
+    run_day(con, cfg)
+    load(con, ledger(dict(entry_id="L3", merchant_reference="ORD3", amount_minor=300, booked_at=ts(2),
+                          business_date=d2),
+                     dict(entry_id="L5", merchant_reference="ORD5", amount_minor=500, booked_at=ts(1),
+                          business_date=d2)),
+         stmt(dict(merchant_reference="ORD5", amount_minor=500, fee_minor=3, booked_at=ts(1), business_date=d2,
+                   file_sha256="e" * 64)), sha="m" * 64)
+    assert run_day(con, cfg, day=d2).carried_from == f"run-{D}"
+    assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{d2}"}).fetchall() == [("CNY", 2, 800)]
+    assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{D}"}).fetchall() == [("CNY", 1, 1000)]
+
+
 def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
     d2 = D + timedelta(days=1)
     load(con,
