@@ -81,20 +81,23 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         # The run's matched statement lines, once, for the counts, the history and the channels.
         con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                     {"run_id": run_id, "one": matching.ONE_TO_ONE})
-        counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date])[0],
+        # The files the run read: a corrected delivery replaces its earlier file, whose lines stay
+        # in the warehouse (an earlier run can be reproduced with them) but are not this run's.
+        inputs = sorted({s.sha256 for s in sources if s.sha256})
+        counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date, inputs])[0],
                   "ledger_entries": day_entries(con, business_date)}
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
             sql.load("report_amounts"), {"run_id": run_id}).fetchall())
         quarantined = con.execute(
             "SELECT count(DISTINCT (file_sha256, file_line)) FROM quarantine WHERE file_sha256 IN "
-            "(SELECT sha256 FROM files WHERE business_date = ?)", [business_date]).fetchone()[0]
-        window = {"run_id": run_id, "business_date": business_date, "as_of": as_of}
+            "(SELECT unnest(?))", [inputs]).fetchone()[0]
+        window = {"run_id": run_id, "business_date": business_date, "as_of": as_of, "inputs": inputs}
         history = tuple(DayRate(**{**r, "run_id": display_run_id or r["run_id"]} if r["run_id"] == run_id else r)
                         for r in _rows(con, sql.load("report_history"), {**window, "one": matching.ONE_TO_ONE}))
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
-        settled = positions(con, run_id, business_date, psps, payouts)
+        settled = positions(con, run_id, business_date, psps, payouts, inputs)
     finally:
         con.close()
     return RunSummary(

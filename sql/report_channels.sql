@@ -1,8 +1,11 @@
 -- Grain: one row per PSP source, business date (the 30 days up to $business_date) and currency:
 -- channel health counts. Success = a payment line not failed/closed/revoked; matched = linked by
--- that date's latest run (failed runs skipped, the current run for the current date).
--- Inputs: statement_lines, runs, matches, run_matched_lines (temp, see report_counts). Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
--- seen: a rerun reads the history its original read), $sources (PSPs).
+-- that date's latest run (failed runs skipped, the current run for the current date); the lines
+-- are those of the files that run read.
+-- Inputs: statement_lines, runs, matches, run_matched_lines (temp, see report_counts).
+-- Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
+-- seen: a rerun reads the history its original read), $sources (PSPs), $inputs (the current
+-- run's input files, sha256).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
@@ -10,6 +13,11 @@ WITH latest AS (
       AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
+), inputs AS (  -- the files each of those runs read (the current one: $inputs, not yet recorded);
+              -- a corrected delivery's replaced file is not among them, nor a file a run left out
+    SELECT l.business_date, unnest(CASE WHEN l.run_id = $run_id THEN $inputs
+                                        ELSE json_extract_string(r.input_files, '$[*].sha256') END) AS sha256
+    FROM latest l JOIN runs r ON r.run_id = l.run_id
 ),
 matched AS (  -- probed (IN), not joined: a line in it twice is still one line
     SELECT line_id FROM run_matched_lines
@@ -29,7 +37,7 @@ SELECT s.source, s.business_date, s.currency,
        coalesce(sum(s.amount_minor) FILTER (WHERE s.txn_type = 'payment'), 0)::BIGINT AS gross_minor,
        coalesce(sum(s.fee_minor), 0)::BIGINT AS fee_minor
 FROM statement_lines s
-JOIN latest l ON l.business_date = s.business_date
+JOIN inputs i ON i.business_date = s.business_date AND i.sha256 = s.file_sha256
 WHERE s.txn_type <> 'payout' AND list_contains($sources, s.source)
 GROUP BY ALL
 ORDER BY s.business_date, s.source, s.currency;

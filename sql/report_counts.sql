@@ -3,10 +3,12 @@
 -- many of each a match of the run explains.
 -- Inputs: matches, run_matched_lines (temp: the run's matched statement lines, made once by
 -- recon.assemble for the counts, the history and the channels), ledger_entries, statement_lines.
--- Parameters: run_id, business_date. The day's ledger entries: recon.assemble.day_entries.
+-- Parameters: run_id, business_date, the run's input files (sha256 list: the lines of a file a
+-- corrected delivery replaced are not the run's, nor are files it did not read). The day's
+-- ledger entries: recon.assemble.day_entries.
 SELECT
     (SELECT count(*) FROM matches WHERE run_id = $1 AND rule <> 'reference_mismatch'
         AND kind = 'ledger_statement') AS matched_ledger,
     (SELECT count(*) FROM run_matched_lines) AS matched_statement,
-    (SELECT count(*) FROM statement_lines WHERE business_date = $2 AND txn_type <> 'payout')
-        AS statement_lines;
+    (SELECT count(*) FROM statement_lines WHERE business_date = $2 AND txn_type <> 'payout'
+        AND file_sha256 IN (SELECT unnest($3))) AS statement_lines;

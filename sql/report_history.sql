@@ -2,8 +2,9 @@
 -- date's latest run (by started_at; failed runs skipped, the current run always counted), its
 -- statement lines (payout rows excluded, as in report_counts) and how many it matched.
 -- Inputs: runs, matches, run_matched_lines (temp, see report_counts), statement_lines.
--- Parameters: $run_id, $business_date, $one (matching.ONE_TO_ONE), $as_of (runs started later,
--- and reproductions, are not seen: a rerun reads the history its original read).
+-- Parameters: $run_id, $business_date, $one (matching.ONE_TO_ONE), $inputs (the current run's
+-- input files, sha256), $as_of (runs started later, and reproductions, are not seen: a rerun
+-- reads the history its original read).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
@@ -11,6 +12,11 @@ WITH latest AS (
       AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
       AND (business_date <> $business_date OR run_id = $run_id)
     GROUP BY business_date
+), inputs AS (  -- the files each of those runs read (the current one: $inputs, not yet recorded);
+              -- a corrected delivery's replaced file is not among them, nor a file a run left out
+    SELECT l.business_date, unnest(CASE WHEN l.run_id = $run_id THEN $inputs
+                                        ELSE json_extract_string(r.input_files, '$[*].sha256') END) AS sha256
+    FROM latest l JOIN runs r ON r.run_id = l.run_id
 ), past AS (  -- the other dates' runs' matched lines, each once, counted per run (as
              -- run_matched_lines.sql: a DISTINCT only for the lines of rules not in $one)
     SELECT run_id, count(*) AS n FROM matches
@@ -24,7 +30,8 @@ WITH latest AS (
     GROUP BY run_id
 )
 SELECT l.business_date, l.run_id,
-       (SELECT count(*) FROM statement_lines s
+       (SELECT count(*) FROM statement_lines s JOIN inputs i
+          ON i.business_date = s.business_date AND i.sha256 = s.file_sha256
         WHERE s.business_date = l.business_date AND s.txn_type <> 'payout') AS statement_lines,
        CASE WHEN l.run_id = $run_id THEN (SELECT count(*) FROM run_matched_lines)
             ELSE (SELECT coalesce(sum(p.n), 0)::BIGINT FROM past p WHERE p.run_id = l.run_id)

@@ -5,7 +5,8 @@
 -- The parsers take these fields out of the line (merchant_id, sub_merchant_id: the first non-empty
 -- of the same fields, '' when none, schemas.quirks.attributes); a line loaded before those
 -- columns existed (NULL) has them read out of raw, once per line with the five paths.
--- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs).
+-- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs),
+-- $inputs (the run's input files, sha256).
 WITH lines AS (
     SELECT s.source,
            coalesce(nullif(CASE WHEN s.merchant_id IS NULL THEN coalesce(nullif(j[1], ''), j[2])
@@ -23,6 +24,7 @@ WITH lines AS (
                  END AS j
           FROM statement_lines s
           WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
+            AND s.file_sha256 IN (SELECT unnest($inputs))  -- the run's files: not a replaced delivery
             AND list_contains($sources, s.source)
             AND s.line_id NOT IN (SELECT line_id FROM breaks WHERE run_id = $run_id
                                   AND category = 'duplicate' AND line_id IS NOT NULL)) s

@@ -78,7 +78,7 @@ PAYOUTS = (
 
 def test_positions_per_merchant_and_sub_merchant(con) -> None:
     got = {(p.source, p.merchant, p.sub_merchant): p
-           for p in positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS)}
+           for p in positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS, ["f"])}
     assert set(got) == {("wechatpay", "1900000109", ""), ("wechatpay", "1900000109", "1900000201"),
                         ("wechatpay", "1900000109", UNALLOCATED), ("stripe", "stripe", "acct_9"),
                         ("stripe", "stripe", "")}
@@ -98,7 +98,7 @@ def test_positions_per_merchant_and_sub_merchant(con) -> None:
 
 
 def test_journal_balances_and_adds_up_to_the_day(con, tmp_path: Path) -> None:
-    pos = positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS)
+    pos = positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS, ["f"])
     s = replace(make_summary(), business_date=D, positions=pos, payouts=PAYOUTS)
     lines = journal_lines(s, load_accounts())
     for ccy in ("CNY", "USD"):

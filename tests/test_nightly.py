@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -174,6 +175,18 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
         con.close()
     archive = Archive(cfg.archive)
     assert archive.read(old_sha) == original and archive.read(new_sha) == path.read_bytes()
+    # The summary reads the run's own files: the replaced delivery's lines (kept for reruns) are
+    # in no count, position or channel of the second run; the charge is 1.00 more.
+    a, b = (json.loads(Path(r["outputs"]["summary"]).read_text("utf-8")) for r in (first, second))
+    assert b["counts"]["statement_lines"] == a["counts"]["statement_lines"]
+    pos_a, pos_b = ({p["source"]: p for p in s["positions"]} for s in (a, b))
+    assert pos_b["stripe"]["lines"] == pos_a["stripe"]["lines"]
+    assert Decimal(pos_b["stripe"]["payments"]) == Decimal(pos_a["stripe"]["payments"]) + 1
+    assert pos_b["wechatpay"] == pos_a["wechatpay"]
+    ch_a, ch_b = ({c["source"]: c for c in s["channels"]} for s in (a, b))
+    assert (ch_b["stripe"]["lines"], ch_b["stripe"]["payments"]) == (
+        ch_a["stripe"]["lines"], ch_a["stripe"]["payments"])
+    assert Decimal(ch_b["stripe"]["gross"]) == Decimal(ch_a["stripe"]["gross"]) + 1
 
 
 def test_backfill_reconciles_a_range_in_order_carrying_open_items(prefect_harness, tmp_path, monkeypatch):

@@ -156,15 +156,19 @@ def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines
          stmt(dict(merchant_reference="ORD5", amount_minor=500, fee_minor=3, booked_at=ts(1), business_date=d2,
                    file_sha256="e" * 64)), sha="m" * 64)
     run_day(con, cfg, day=d2)
+    # the earlier run's files as finish_run records them; the current run's come as $inputs
+    con.execute("UPDATE runs SET input_files = ? WHERE run_id = ?",
+                ['[{"source": "wechatpay", "sha256": "' + "f" * 64 + '"}]', f"run-{D}"])
     con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                 {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
     history = con.execute(sql.load("report_history"), {"run_id": f"run-{d2}", "business_date": d2,
-                                                       "one": ONE_TO_ONE,
+                                                       "one": ONE_TO_ONE, "inputs": ["e" * 64],
                                                        "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()
     # day 1: 4 lines, ORD1's two (aggregate) and ORD9 matched, ORD8 a mismatch; day 2: ORD5
     assert history == [(D, f"run-{D}", 4, 3), (d2, f"run-{d2}", 1, 1)]
     channels = con.execute(sql.load("report_channels"), {"run_id": f"run-{d2}", "business_date": d2,
                                                          "as_of": datetime(2100, 1, 1, tzinfo=UTC),
+                                                         "inputs": ["e" * 64],
                                                          "sources": ["wechatpay"]}).fetchall()
     # (source, date, payments, lines, matched, gross, fees): the same days, each line counted once
     assert [(c[0], c[1], c[3], c[7], c[8], c[9], c[10]) for c in channels] == [

@@ -30,9 +30,11 @@ def outstanding(p: Position) -> int:
 
 
 def positions(con, run_id: str, business_date: date, psp_sources: list[str],
-              payouts: tuple[PayoutLine, ...]) -> tuple[Position, ...]:
+              payouts: tuple[PayoutLine, ...], inputs: list[str]) -> tuple[Position, ...]:
+    """``inputs``: the sha256 of the files the run read (the day's lines are theirs alone)."""
     cur = con.execute(sql.load("report_positions"),
-                      {"run_id": run_id, "business_date": business_date, "sources": psp_sources})
+                      {"run_id": run_id, "business_date": business_date, "sources": psp_sources,
+                       "inputs": inputs})
     names = [d[0] for d in cur.description]
     parts = [dict(zip(names, r)) for r in cur.fetchall()]
     by_payout = {(p.source, p.payout_id): p for p in payouts}
