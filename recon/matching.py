@@ -190,7 +190,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                 record: Callable[[duckdb.DuckDBPyConnection, MatchResult], None] | None = None,
                 ) -> MatchResult:
     """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
-    (default: every file loaded for it); ``prev_run``: whose open items to carry (default: the
+    (default: every file loaded for it that no corrected delivery replaced); ``prev_run``: whose open items to carry (default: the
     latest earlier run); ``annotation_watermark``: annotations after it are not seen (default:
     ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
     find the first merchant-reference pass's candidates per hash partition (see Partitions).
@@ -208,8 +208,9 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     con.execute("CREATE OR REPLACE TEMP TABLE work_inputs (sha256 VARCHAR)")
     if inputs is None:
         con.execute("INSERT INTO work_inputs SELECT DISTINCT file_sha256 FROM statement_lines "
-                    "WHERE business_date = ? AND file_sha256 NOT IN "  # not a file still loading
-                    "(SELECT sha256 FROM files WHERE parse_status <> 'loaded')", [business_date])
+                    "WHERE business_date = ? AND file_sha256 NOT IN "  # not a file still loading,
+                    "(SELECT sha256 FROM files WHERE parse_status <> 'loaded' "
+                    "OR superseded_by IS NOT NULL)", [business_date])  # nor one a correction replaced
     else:
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
     sql.run(con, *_work_sets(con, params))

@@ -209,6 +209,22 @@ def test_the_matched_amounts_take_the_days_lines_and_the_carried_ones(con, cfg):
     assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{D}"}).fetchall() == [("CNY", 1, 1000)]
 
 
+def test_by_default_a_day_reads_a_corrected_delivery_not_the_file_it_replaced(con, cfg):
+    """run_cascade without inputs: the day's loaded files, but not one a correction replaced (its
+    lines stay for reruns). ORD1 is in both deliveries: one link, no duplicate."""
+    for sha, amount in (("f" * 64, 100), ("e" * 64, 100)):
+        warehouse.record_file(con, sha256=sha, source="wechatpay", name="wx.csv", remote_path=None, size=1,
+                              business_date=D, fmt="wechatpay_csv", status="loaded", line_count=1,
+                              control_total="ok")
+        load(con, st=stmt(dict(merchant_reference="ORD1", amount_minor=amount, fee_minor=1, booked_at=ts(1),
+                               file_sha256=sha)))
+    con.execute("UPDATE files SET superseded_by = ? WHERE sha256 = ?", ["e" * 64, "f" * 64])
+    load(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=100, booked_at=ts(1))))
+    assert run_day(con, cfg).matched_by_rule == {"exact_reference": 1}
+    assert rules_of(con, f"run-{D}") == {("L1", "e" * 16 + ":2"): "exact_reference"}
+    assert open_breaks(con, f"run-{D}") == {}
+
+
 def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(con, cfg):
     d2 = D + timedelta(days=1)
     load(con,
