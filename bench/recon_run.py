@@ -109,7 +109,8 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
             write_summary_json(summary, paths["summary"])
         with meter.stage("finish run"):
             status = "reconciled" if summary.reconciled else "breaks"
-            pipeline.finish_run(cfg, run_id, statuses, status, {}, {})
+            pipeline.finish_run(cfg, run_id, statuses, status, {}, {},
+                                matched_lines=summary.matched_statement)
     finally:
         validation._validate = validate.fn
     return {

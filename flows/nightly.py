@@ -209,7 +209,8 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         raise
     status = "reconciled" if summary.reconciled else "breaks"
     outputs = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}
-    pipeline.finish_run(cfg, run_id, statuses, status, outputs, timings, finished_at=summary.finished_at)
+    pipeline.finish_run(cfg, run_id, statuses, status, outputs, timings, finished_at=summary.finished_at,
+                        matched_lines=summary.matched_statement)
     pipeline.write_manifest(cfg, run_id, pipeline.reports_dir(cfg, business_date, run_id) / "manifest.json")
     for name, n in summary.breaks_by_category.items():
         log.info("Breaks %s: %d", name, n)

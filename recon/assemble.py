@@ -94,7 +94,8 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
             "(SELECT unnest(?))", [inputs]).fetchone()[0]
         window = {"run_id": run_id, "business_date": business_date, "as_of": as_of, "inputs": inputs}
         history = tuple(DayRate(**{**r, "run_id": display_run_id or r["run_id"]} if r["run_id"] == run_id else r)
-                        for r in _rows(con, sql.load("report_history"), {**window, "one": matching.ONE_TO_ONE}))
+                        for r in _rows(con, sql.load("report_history"),
+                                       {**window, "one": matching.ONE_TO_ONE, "matched": counts["matched_statement"]}))
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
         settled = positions(con, run_id, business_date, psps, payouts, inputs)

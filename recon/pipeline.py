@@ -478,14 +478,18 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
 
 def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: str,
                outputs: dict[str, dict], timings: dict[str, float],
-               finished_at: datetime | None = None) -> None:
+               finished_at: datetime | None = None, matched_lines: int | None = None) -> None:
+    """Record how the run ended, what it read and wrote; ``matched_lines``: how many of its day's
+    statement lines it matched (the report model's matched_statement), which later runs' match-rate
+    history reads instead of counting this run's links again."""
     con = warehouse.connect(cfg.warehouse)
     try:
         inputs = [dataclasses.asdict(s) for s in statuses]
         con.execute("UPDATE runs SET finished_at = ?, status = ?, input_files = ?, outputs = ?, "
-                    "timings = ? WHERE run_id = ?",
+                    "timings = ?, matched_lines = ? WHERE run_id = ?",
                     [finished_at or datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),
-                     json.dumps(outputs, sort_keys=True), json.dumps(timings, sort_keys=True), run_id])
+                     json.dumps(outputs, sort_keys=True), json.dumps(timings, sort_keys=True), matched_lines,
+                     run_id])
     finally:
         con.close()
 

@@ -169,6 +169,11 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
             return con.execute(f"SELECT sum(count), sum(gross_minor) FROM ({report}) WHERE source = 'stripe'",
                                {"run_id": run_id}).fetchone()
         lines_before, gross_before = stripe_fees(first["run_id"])
+        # each run records how many of its day's lines it matched, for later runs' history
+        assert [con.execute("SELECT matched_lines FROM runs WHERE run_id = ?", [r["run_id"]]).fetchone()[0]
+                for r in (first, second)] == [
+            json.loads(Path(r["outputs"]["summary"]).read_text("utf-8"))["counts"]["matched_statement"]
+            for r in (first, second)]
         # the corrected report counts once, with its own amounts (+1.00 on the charge)
         assert stripe_fees(second["run_id"]) == (lines_before, gross_before + 100)
     finally:

@@ -162,10 +162,15 @@ def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines
     con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                 {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
     history = con.execute(sql.load("report_history"), {"run_id": f"run-{d2}", "business_date": d2,
-                                                       "one": ONE_TO_ONE, "inputs": ["e" * 64],
+                                                       "one": ONE_TO_ONE, "inputs": ["e" * 64], "matched": 1,
                                                        "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()
     # day 1: 4 lines, ORD1's two (aggregate) and ORD9 matched, ORD8 a mismatch; day 2: ORD5
     assert history == [(D, f"run-{D}", 4, 3), (d2, f"run-{d2}", 1, 1)]
+    # a run that recorded its figure as it finished (pipeline.finish_run) is read, not recounted
+    con.execute("UPDATE runs SET matched_lines = 2 WHERE run_id = ?", [f"run-{D}"])
+    assert con.execute(sql.load("report_history"), {
+        "run_id": f"run-{d2}", "business_date": d2, "one": ONE_TO_ONE, "inputs": ["e" * 64], "matched": 1,
+        "as_of": datetime(2100, 1, 1, tzinfo=UTC)}).fetchall()[0] == (D, f"run-{D}", 4, 2)
     channels = con.execute(sql.load("report_channels"), {"run_id": f"run-{d2}", "business_date": d2,
                                                          "as_of": datetime(2100, 1, 1, tzinfo=UTC),
                                                          "inputs": ["e" * 64],
@@ -190,7 +195,7 @@ def test_the_days_ledger_entries_count_each_entry_once_whatever_loads_wrote_them
     assert day_entries(con, D) == 2
 
 
-def test_the_matched_amounts_take_the_days_lines_and_the_carried_ones(con, cfg):
+def test_the_matched_amounts_take_the_carried_lines_and_the_match_rate_does_not(con, cfg):
     """report_amounts: day 2's run matched its own ORD5 and ORD3, a line carried from day 1 whose
     ledger entry came a day late; day 1's ORD1 (matched by day 1's run) is day 1's alone."""
     d2 = D + timedelta(days=1)
@@ -207,6 +212,13 @@ def test_the_matched_amounts_take_the_days_lines_and_the_carried_ones(con, cfg):
     assert run_day(con, cfg, day=d2).carried_from == f"run-{D}"
     assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{d2}"}).fetchall() == [("CNY", 2, 800)]
     assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{D}"}).fetchall() == [("CNY", 1, 1000)]
+    # The day's counts: 1 line (ORD5), 1 of them matched; ORD3 is day 1's line (its late match is
+    # not day 2's: it would make day 2's match rate 200 %).
+    con.execute("UPDATE runs SET carried_from = ? WHERE run_id = ?", [f"run-{D}", f"run-{d2}"])  # as match() does
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
+                {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
+    counts = con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64]]).fetchone()
+    assert counts == (2, 1, 1)  # matched ledger entries (L3, L5), matched day lines, day lines
 
 
 def test_by_default_a_day_reads_a_corrected_delivery_not_the_file_it_replaced(con, cfg):
