@@ -84,7 +84,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         # The files the run read: a corrected delivery replaces its earlier file, whose lines stay
         # in the warehouse (an earlier run can be reproduced with them) but are not this run's.
         inputs = sorted({s.sha256 for s in sources if s.sha256})
-        counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date, inputs])[0],
+        counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date, inputs, matching.ONE_TO_ONE])[0],
                   "ledger_entries": day_entries(con, business_date)}
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(

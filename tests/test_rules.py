@@ -131,6 +131,10 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
               dict(merchant_reference="ORD2", amount_minor=4500, fee_minor=27, booked_at=ts(2)),
               dict(merchant_reference="ORD2", amount_minor=500, fee_minor=3, booked_at=ts(2))))
     assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 7}  # 3 entries, 4 lines
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
+                {"run_id": f"run-{D}", "one": ONE_TO_ONE})
+    counts = con.execute(sql.load("report_counts"), [f"run-{D}", D, ["f" * 64], ONE_TO_ONE]).fetchone()
+    assert counts == (3, 4, 4)  # matched entries (not the group's 7 rows), matched lines, lines
     assert rules_of(con, f"run-{D}") == {
         ("L1", None): "aggregate_reference", ("L2", None): "aggregate_reference",
         ("L3", None): "aggregate_reference", **{(None, f"{F}:{i}"): "aggregate_reference" for i in (2, 3, 4, 5)}}
@@ -217,7 +221,7 @@ def test_the_matched_amounts_take_the_carried_lines_and_the_match_rate_does_not(
     con.execute("UPDATE runs SET carried_from = ? WHERE run_id = ?", [f"run-{D}", f"run-{d2}"])  # as match() does
     con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                 {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
-    counts = con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64]]).fetchone()
+    counts = con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64], ONE_TO_ONE]).fetchone()
     assert counts == (2, 1, 1)  # matched ledger entries (L3, L5), matched day lines, day lines
 
 
@@ -255,6 +259,11 @@ def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(co
     result = run_day(con, cfg, day=d2)
     assert result.carried_from == f"run-{D}"
     assert rules_of(con, f"run-{d2}") == {("L1", "e" * 16 + ":2"): "exact_reference"}
+    # day 2's counts: its one line matched; L1 is day 1's entry, not a matched entry of day 2
+    con.execute("UPDATE runs SET carried_from = ? WHERE run_id = ?", [f"run-{D}", f"run-{d2}"])  # as match() does
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
+                {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
+    assert con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64], ONE_TO_ONE]).fetchone() == (0, 1, 1)
     assert open_breaks(con, f"run-{d2}") == {("timing", "ORD1"): (D, "auto_cleared"),
                                              ("amount_mismatch", "ORD2"): (D, "open")}
     cleared = con.execute("SELECT first_seen, cleared_on, detail FROM breaks WHERE run_id = ? AND "
