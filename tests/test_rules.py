@@ -27,8 +27,17 @@ def run_day(con, cfg, day=D, sources=("wechatpay",), run_id=None):
                 "VALUES (?, ?, now(), 'running', 't', 't')", [run_id, day])
     result = run_cascade(con, cfg, run_id=run_id, business_date=day, sources=list(sources),
                          watermark=datetime(2100, 1, 1, tzinfo=UTC))
-    con.execute("UPDATE runs SET status = 'breaks' WHERE run_id = ?", [run_id])
+    con.execute("UPDATE runs SET status = 'breaks', carried_from = ? WHERE run_id = ?",  # as match() does
+                [result.carried_from, run_id])
     return result
+
+
+def day_counts(con, day, inputs):
+    """report_counts of the day's run as the report model reads it: (matched ledger entries,
+    matched statement lines, statement lines), over ``inputs`` (the run's files)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
+                {"run_id": f"run-{day}", "one": ONE_TO_ONE})
+    return con.execute(sql.load("report_counts"), [f"run-{day}", day, inputs, ONE_TO_ONE]).fetchone()
 
 
 def rules_of(con, run_id):
@@ -131,10 +140,7 @@ def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
               dict(merchant_reference="ORD2", amount_minor=4500, fee_minor=27, booked_at=ts(2)),
               dict(merchant_reference="ORD2", amount_minor=500, fee_minor=3, booked_at=ts(2))))
     assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 7}  # 3 entries, 4 lines
-    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
-                {"run_id": f"run-{D}", "one": ONE_TO_ONE})
-    counts = con.execute(sql.load("report_counts"), [f"run-{D}", D, ["f" * 64], ONE_TO_ONE]).fetchone()
-    assert counts == (3, 4, 4)  # matched entries (not the group's 7 rows), matched lines, lines
+    assert day_counts(con, D, ["f" * 64]) == (3, 4, 4)  # entries (not the group's 7 rows), lines, of 4
     assert rules_of(con, f"run-{D}") == {
         ("L1", None): "aggregate_reference", ("L2", None): "aggregate_reference",
         ("L3", None): "aggregate_reference", **{(None, f"{F}:{i}"): "aggregate_reference" for i in (2, 3, 4, 5)}}
@@ -218,11 +224,7 @@ def test_the_matched_amounts_take_the_carried_lines_and_the_match_rate_does_not(
     assert con.execute(sql.load("report_amounts"), {"run_id": f"run-{D}"}).fetchall() == [("CNY", 1, 1000)]
     # The day's counts: 1 line (ORD5), 1 of them matched; ORD3 is day 1's line (its late match is
     # not day 2's: it would make day 2's match rate 200 %).
-    con.execute("UPDATE runs SET carried_from = ? WHERE run_id = ?", [f"run-{D}", f"run-{d2}"])  # as match() does
-    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
-                {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
-    counts = con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64], ONE_TO_ONE]).fetchone()
-    assert counts == (2, 1, 1)  # matched ledger entries (L3, L5), matched day lines, day lines
+    assert day_counts(con, d2, ["e" * 64]) == (2, 1, 1)  # L3 and L5; ORD5 of its 1 line
 
 
 def test_by_default_a_day_reads_a_corrected_delivery_not_the_file_it_replaced(con, cfg):
@@ -260,10 +262,7 @@ def test_timing_break_carries_forward_and_clears_when_the_counterpart_arrives(co
     assert result.carried_from == f"run-{D}"
     assert rules_of(con, f"run-{d2}") == {("L1", "e" * 16 + ":2"): "exact_reference"}
     # day 2's counts: its one line matched; L1 is day 1's entry, not a matched entry of day 2
-    con.execute("UPDATE runs SET carried_from = ? WHERE run_id = ?", [f"run-{D}", f"run-{d2}"])  # as match() does
-    con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
-                {"run_id": f"run-{d2}", "one": ONE_TO_ONE})
-    assert con.execute(sql.load("report_counts"), [f"run-{d2}", d2, ["e" * 64], ONE_TO_ONE]).fetchone() == (0, 1, 1)
+    assert day_counts(con, d2, ["e" * 64]) == (0, 1, 1)
     assert open_breaks(con, f"run-{d2}") == {("timing", "ORD1"): (D, "auto_cleared"),
                                              ("amount_mismatch", "ORD2"): (D, "open")}
     cleared = con.execute("SELECT first_seen, cleared_on, detail FROM breaks WHERE run_id = ? AND "
