@@ -121,14 +121,13 @@ def matched_by_rule(con, run_id: str) -> dict[str, int]:
     line (a pair only when each side has exactly one candidate, and both are then closed), so its
     rows are its items and are counted as they are: the DISTINCT the other rules need took 1.1 s
     over the 10.5M links of a 10M-line day."""
-    one = ONE_TO_ONE
     counts = dict(con.execute(
         "SELECT rule, count(*) FROM matches WHERE run_id = ? AND list_contains(?, rule) GROUP BY rule",
-        [run_id, one]).fetchall())
+        [run_id, ONE_TO_ONE]).fetchall())
     counts.update(con.execute(
         "SELECT rule, count(DISTINCT coalesce(line_id, ledger_entry_id)) FROM matches "
         "WHERE run_id = ? AND rule <> 'reference_mismatch' AND NOT list_contains(?, rule) GROUP BY rule",
-        [run_id, one]).fetchall())
+        [run_id, ONE_TO_ONE]).fetchall())
     return dict(sorted(counts.items()))
 
 
@@ -190,9 +189,9 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                 record: Callable[[duckdb.DuckDBPyConnection, MatchResult], None] | None = None,
                 ) -> MatchResult:
     """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
-    (default: every file loaded for it that no corrected delivery replaced); ``prev_run``: whose open items to carry (default: the
-    latest earlier run); ``annotation_watermark``: annotations after it are not seen (default:
-    ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
+    (default: every file loaded for it that no corrected delivery replaced); ``prev_run``: whose
+    open items to carry (default: the latest earlier run); ``annotation_watermark``: annotations
+    after it are not seen (default: ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
     find the first merchant-reference pass's candidates per hash partition (see Partitions).
 
     ``con`` must have no transaction open: the working sets and the duplicate marks (temporary

@@ -239,5 +239,5 @@ ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS sources VARCHAR;                 -- JSON list of source names
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS language VARCHAR;                -- workbook labels
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS matched_lines BIGINT;           -- its day's lines it matched
-                                                                    -- (report_counts), set as it finishes
+                                                                          -- (report_counts), at its finish
 ALTER TABLE files ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;          -- a corrected delivery's sha256

@@ -8,8 +8,7 @@
 -- recon.assemble for the counts, the history and the channels), runs, open_items, statement_lines.
 -- Parameters: run_id, business_date, the run's input files (sha256 list: the lines of a file a
 -- corrected delivery replaced are not the run's, nor are files it did not read), the one-to-one
--- rules (matching.ONE_TO_ONE). The day's
--- ledger entries: recon.assemble.day_entries.
+-- rules (matching.ONE_TO_ONE). The day's ledger entries: recon.assemble.day_entries.
 SELECT
     (SELECT count(*) FROM matches WHERE run_id = $1 AND kind = 'ledger_statement'  -- one entry a link
         AND list_contains($4, rule) AND ledger_entry_id IS NOT NULL)

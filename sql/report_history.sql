@@ -2,10 +2,10 @@
 -- date's latest run (by started_at; failed runs skipped, the current run always counted), its
 -- statement lines (payout rows excluded, as in report_counts) and how many of them it matched
 -- (runs.matched_lines, recorded as each run finishes; the current run's: $matched).
--- Inputs: runs, matches, run_matched_lines (temp, see report_counts), statement_lines.
--- Parameters: $run_id, $business_date, $matched, $one (matching.ONE_TO_ONE), $inputs (the current run's
--- input files, sha256), $as_of (runs started later, and reproductions, are not seen: a rerun
--- reads the history its original read).
+-- Inputs: runs, matches (runs finished before matched_lines existed), statement_lines.
+-- Parameters: $run_id, $business_date, $matched, $one (matching.ONE_TO_ONE), $inputs (the
+-- current run's input files, sha256), $as_of (runs started later, and reproductions, are not
+-- seen: a rerun reads the history its original read).
 WITH latest AS (
     SELECT business_date, arg_max(run_id, started_at) AS run_id
     FROM runs
