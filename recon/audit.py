@@ -161,9 +161,17 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
             ORDER BY e.recorded_at""", [brk["ledger_entry_id"], brk["ledger_watermark"]])
         line_ids = [brk["line_id"]] if brk["line_id"] else []
         if brk["category"] in ("payout_mismatch", "unsettled"):
-            line_ids += [r[0] for r in warehouse.rows(
-                con, "SELECT line_id FROM statement_lines WHERE payout_id = ? AND txn_type = 'payout'",
-                [brk["reference"]])]
+            # The payout's lines the run read: of its own input files, not of a delivery that a
+            # corrected file replaced (its lines stay, for reruns of the runs that read it); a
+            # payout carried from an earlier day: of that day's files as they stood at the run.
+            line_ids += [r[0] for r in warehouse.rows(con, """
+                SELECT s.line_id FROM statement_lines s JOIN files f ON f.sha256 = s.file_sha256, runs r
+                WHERE r.run_id = ? AND s.payout_id = ? AND s.txn_type = 'payout'
+                  AND (list_contains(json_extract_string(r.input_files, '$[*].sha256'), s.file_sha256)
+                       OR (f.business_date < r.business_date
+                           AND NOT EXISTS (SELECT 1 FROM files g WHERE g.sha256 = f.superseded_by
+                                                                   AND g.fetched_at <= r.started_at)))""",
+                [brk["run_id"], brk["reference"]])]
         lines = _dicts(con, """
             SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.txn_type, s.amount_minor, s.currency,
                    s.merchant_reference, s.psp_reference, s.payout_id, f.name AS file_name

@@ -84,3 +84,25 @@ def test_unknown_run_and_break_are_clear_errors(world):
         audit.show_run(world, "nope")
     with pytest.raises(ReconError, match="no break 'feedfacefeedface'"):
         audit.trace(world, "feedfacefeedface")
+
+
+def test_trace_of_a_carried_payout_break_shows_the_payout_line_of_its_day(world):
+    """A payout break seen again the next day traces back to the payout line of the file that
+    first brought it (the day before), and a payout of the day to its own file's line."""
+    from recon import warehouse
+    cfg = world
+    first, nxt = run_day(cfg, DAY), run_day(cfg, date(2026, 11, 22))
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        found = warehouse.rows(con, "SELECT break_id, reference, first_seen FROM breaks WHERE run_id = ? "
+                                    "AND category = 'payout_mismatch' ORDER BY first_seen", [nxt])
+    finally:
+        con.close()
+    (old_bid, old_ref, old_seen), (new_bid, new_ref, new_seen) = found
+    assert (old_seen, new_seen) == (DAY, date(2026, 11, 22))
+    for bid, ref, name in ((old_bid, old_ref, "stripe_itemized_20261121.csv"),
+                           (new_bid, new_ref, "stripe_itemized_20261122.csv")):
+        t = audit.trace(cfg, bid, nxt)
+        psp = [ln for ln in t["statement_lines"] if ln["source"] == "stripe"]
+        assert [(ln["file_name"], ln["payout_id"], ln["txn_type"]) for ln in psp] == [(name, ref, "payout")]
+        assert ref in psp[0]["raw_bytes"]

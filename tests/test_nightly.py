@@ -176,8 +176,21 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
             for r in (first, second)]
         # the corrected report counts once, with its own amounts (+1.00 on the charge)
         assert stripe_fees(second["run_id"]) == (lines_before, gross_before + 100)
+        # The payout now declares 1.00 more than the bank credited: a payout break, whose trace
+        # shows the payout line of the corrected delivery only (the replaced one's stays stored).
+        pid = payout["automatic_payout_id"]
+        (bid,), = con.execute("SELECT break_id FROM breaks WHERE run_id = ? AND category = 'payout_mismatch' "
+                              "AND reference = ?", [second["run_id"], pid]).fetchall()
+        assert con.execute("SELECT count(*) FROM statement_lines WHERE payout_id = ? AND txn_type = 'payout' "
+                           "AND source = 'stripe'", [pid]).fetchone()[0] == 2
     finally:
         con.close()
+    from recon import audit
+    traced = audit.trace(cfg, bid, second["run_id"])
+    stripe_payouts = [ln for ln in traced["statement_lines"] if ln["source"] == "stripe"]
+    assert [ln["file_sha256"] for ln in stripe_payouts] == [new_sha]
+    assert abs(stripe_payouts[0]["amount_minor"]) == abs(Decimal(payout["gross"]) * 100)
+    assert traced["break"]["category"] == "payout_mismatch"
     archive = Archive(cfg.archive)
     assert archive.read(old_sha) == original and archive.read(new_sha) == path.read_bytes()
     # The summary reads the run's own files: the replaced delivery's lines (kept for reruns) are
