@@ -250,17 +250,18 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
 
 
 def _work_sets(con, params: dict) -> tuple[list[str], dict]:
-    """The statements of work_sets.sql and their parameters: its work_versions replaced by
-    work_versions_one_load.sql (which takes each of the day's versions as it is instead of
-    ranking them all, and needs $day_loaded_at) when one load of one ledger file wrote every
-    version dated the day (the usual day: one export, no correction yet)."""
+    """The statements of work_sets.sql and their parameters: its work_versions and work_ledger
+    replaced by work_versions_one_load.sql (which takes each of the day's versions as it is
+    instead of ranking them all, reads them once, and needs $day_loaded_at) when one load of one
+    ledger file wrote every version dated the day (the usual day: one export, no correction yet)."""
     stmts = sql.statements(sql.load("work_sets"))
     _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
     if not one:
         return stmts, params
-    fast = sql.statements(sql.load("work_versions_one_load"))
-    return ([fast[0] if "TEMP TABLE work_versions" in st else st for st in stmts],
-            {**params, "day_loaded_at": loaded_at})
+    fast = dict(zip(("work_versions", "work_ledger"), sql.statements(sql.load("work_versions_one_load"))))
+    out = [next((f for name, f in fast.items() if f"TEMP TABLE {name} AS" in st), st) for st in stmts]
+    assert sum(a is not b for a, b in zip(out, stmts)) == len(fast), "work_sets.sql changed shape"
+    return out, {**params, "day_loaded_at": loaded_at}
 
 
 def _steps(cfg: Config, sources: list[str]) -> list[tuple[str, str | None]]:

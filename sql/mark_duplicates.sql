@@ -3,8 +3,8 @@
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, files, ledger_entries, work_stmt (before the first pass: the whole
--- day), work_ledger, work_inputs.
+-- Inputs: statement_lines, files, ledger_entries, work_stmt and work_ledger (before the first
+-- pass: the whole day), work_versions (read for its versions dated another day), work_inputs.
 -- Parameters: $business_date, $watermark.
 UPDATE work_stmt SET state = 'duplicate'
 FROM (
@@ -72,16 +72,16 @@ FROM (
     -- Each entry's latest version dated within the week, for the entries that can share a key
     -- with one of the day's: only a partition holding a day's entry can mark anything, and every
     -- entry in it has a version in the week with that key (its latest one). A day's entry (its
-    -- latest version as of the day is dated the day: work_versions) has that version as its
-    -- latest in the week too; the week's other versions are hashed and probed against the day's
-    -- keys, and only the few other entries that hit are ranked (not every entry of the week).
+    -- latest version as of the day is dated the day: work_ledger's rows dated the day) has that
+    -- version as its latest in the week too; the week's other versions are hashed and probed
+    -- against the day's keys, and only the few other entries that hit are ranked (not every
+    -- entry of the week).
     -- Counted on a hash of the key, an id beside it, as for the lines above; only the entries
     -- whose hash is repeated are fetched back whole and numbered by the key itself.
     WITH day AS MATERIALIZED (  -- read three times below
-        SELECT entry_id, hash(source, txn_type, ref_key, amount_minor, currency) AS h
-        FROM work_versions
+        SELECT entry_id, hash(source, txn_type, merchant_key, amount_minor, currency) AS h
+        FROM work_ledger  -- of work_rules' sources
         WHERE business_date = $business_date AND merchant_reference IS NOT NULL
-          AND source IN (SELECT source FROM work_rules)
     ), early AS (  -- entries with a version dated earlier in the week that carries a day's key
         SELECT DISTINCT entry_id FROM ledger_entries
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
@@ -113,8 +113,8 @@ FROM (
     ), candidates AS (
         SELECT entry_id FROM c SEMI JOIN repeated r ON r.h = c.h
     ), whole AS (
-        SELECT entry_id, source, txn_type, ref_key AS k, amount_minor, currency, business_date, booked_at
-        FROM work_versions  -- the day's candidates, by id (they passed day's filters above)
+        SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at
+        FROM work_ledger  -- the day's candidates, by id (they passed day's filters above)
         WHERE business_date = $business_date AND entry_id IN (SELECT entry_id FROM candidates)
         UNION ALL
         SELECT * EXCLUDE (h) FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)

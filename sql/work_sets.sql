@@ -8,7 +8,8 @@
 -- the fee check and the reversal links read for every item of the day (a 10M-line day in all its
 -- columns does not fit the memory limit and spills). set_aside.sql fetches the other columns back
 -- for the few items the first pass leaves open; work_bank adds the end-to-end id the payouts need.
--- A ledger entry keeps its recorded_at: with entry_id, it names the version.
+-- A ledger entry keeps its recorded_at: with entry_id, it names the version; and its booked_at,
+-- which orders the duplicate check's repeats.
 -- merchant_key is norm_ref(merchant_reference), computed once here: the first reference pass and
 -- the duplicate check both compare on it.
 -- Carried items whose break an accountant has since marked resolved are not carried.
@@ -37,7 +38,8 @@ WHERE o.run_id = $prev_run
 -- the week's or the whole history's; the duplicate check (mark_duplicates.sql) looks back over
 -- the week by itself, for the day's keys only. A version is (entry_id, recorded_at).
 -- When one load of one ledger file wrote every version dated the day (the usual day),
--- work_versions_one_load.sql replaces this statement: the same rows without the ranking.
+-- work_versions_one_load.sql replaces this statement and the next: the same work_ledger, read
+-- from ledger_entries without ranking the day's versions or copying them twice.
 CREATE OR REPLACE TEMP TABLE work_versions AS
 WITH ids AS (
     SELECT entry_id FROM ledger_entries
@@ -57,7 +59,7 @@ WITH ids AS (
 SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l.as_of_day;
 
 CREATE OR REPLACE TEMP TABLE work_ledger AS
-SELECT entry_id, recorded_at, source, business_date, txn_type, amount_minor, currency,
+SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency,
        merchant_reference, psp_reference, ref_key AS merchant_key,  -- norm_ref(merchant_reference)
        NULL::VARCHAR AS state
 FROM work_versions

@@ -1,19 +1,24 @@
--- Grain: work_versions (work_sets.sql) when every version dated the business day was written by
--- one load of one ledger file (matching.run_cascade checks: one file_sha256 and one recorded_at,
--- $day_loaded_at, among the day's versions up to the watermark). The same rows as the general
--- statement, without ranking the day's versions:
+-- Grain: work_versions and work_ledger (work_sets.sql) when every version dated the business day
+-- was written by one load of one ledger file (matching.run_cascade checks: one file_sha256 and
+-- one recorded_at, $day_loaded_at, among the day's versions up to the watermark). The same
+-- work_ledger as the general statements, without ranking the day's versions and without copying
+-- them twice (into work_versions, then into work_ledger):
 -- - an export never holds an entry twice (schemas/ledger.py quarantines every repeat), so the
 --   day has one version per entry, and it is the latest as of the day unless a version of the
 --   same entry dated before the day was recorded after it (a correction that moved the entry to
 --   an earlier day: recorded after $day_loaded_at, so the scan reads only the row groups of later
 --   loads, whose zone maps mostly rule them out by date);
--- - those entries, and the carried ones, are ranked as in the general statement (few).
--- Inputs: ledger_entries, work_carried. Parameters: $business_date, $watermark, $day_loaded_at.
+-- - those entries ("odd"), and the carried ones, are ranked as in the general statement (few):
+--   work_versions holds them alone. Its readers (mark_duplicates.sql) read from it only the
+--   versions dated another day than the business day, which are all among those; the day's
+--   versions they read from work_ledger.
+-- Inputs: ledger_entries, work_carried, work_rules. Parameters: $business_date, $watermark,
+-- $day_loaded_at.
 CREATE OR REPLACE TEMP TABLE work_versions AS
 WITH moved AS (  -- few: versions dated before the day, recorded after the day's load
     SELECT DISTINCT entry_id FROM ledger_entries
     WHERE business_date < $business_date AND recorded_at > $day_loaded_at AND recorded_at <= $watermark
-), odd AS (  -- ranked below: moved entries of the day, and the carried ones
+), odd AS (
     SELECT entry_id FROM ledger_entries
     WHERE business_date = $business_date AND recorded_at <= $watermark
       AND entry_id IN (SELECT entry_id FROM moved)
@@ -29,11 +34,23 @@ WITH moved AS (  -- few: versions dated before the day, recorded after the day's
 ), latest AS (
     SELECT entry_id, max(recorded_at) AS as_of_day FROM v GROUP BY entry_id
 )
-SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-       currency, merchant_reference, psp_reference,
-       stored_ref(ref_key, merchant_reference) AS ref_key
+SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l.as_of_day;
+
+-- Every odd entry has a version up to the day (the one that made it odd), so it is in
+-- work_versions: the day's other entries are read once, straight into work_ledger.
+CREATE OR REPLACE TEMP TABLE work_ledger AS
+SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency,
+       merchant_reference, psp_reference,
+       stored_ref(ref_key, merchant_reference) AS merchant_key,  -- norm_ref(merchant_reference)
+       NULL::VARCHAR AS state
 FROM ledger_entries e
 WHERE business_date = $business_date AND recorded_at <= $watermark
-  AND NOT EXISTS (SELECT 1 FROM odd o WHERE o.entry_id = e.entry_id)
+  AND source IN (SELECT source FROM work_rules)
+  AND NOT EXISTS (SELECT 1 FROM work_versions o WHERE o.entry_id = e.entry_id)
 UNION ALL
-SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l.as_of_day;
+SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency,
+       merchant_reference, psp_reference, ref_key, NULL::VARCHAR
+FROM work_versions
+WHERE source IN (SELECT source FROM work_rules)
+  AND (business_date = $business_date
+       OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));

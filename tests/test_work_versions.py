@@ -1,10 +1,13 @@
-"""The day's ledger versions (work_versions): the one-load statement equals the general one.
+"""The day's ledger versions: the one-load statements equal the general ones.
 
 work_sets.sql ranks every version, dated up to the day, of each entry that has a version dated
-the day (or is carried), and keeps each entry's latest. When one load of one ledger file wrote
-every version dated the day, work_versions_one_load.sql takes the day's versions as they are and
-ranks only the entries a later load moved to an earlier day, and the carried ones. Both are run
-here on the same random histories and must give the same rows.
+the day (or is carried), keeps each entry's latest (work_versions) and takes the day's and the
+carried ones into work_ledger. When one load of one ledger file wrote every version dated the
+day, work_versions_one_load.sql takes the day's versions as they are, straight into work_ledger,
+and ranks only the entries a later load moved to an earlier day, and the carried ones (its
+work_versions holds those alone). Both are run here on the same random histories and must give
+the same work_ledger, and the same versions dated another day (what mark_duplicates.sql reads of
+work_versions).
 """
 from __future__ import annotations
 
@@ -38,12 +41,15 @@ def _history(con, history, carried) -> None:
                          D + timedelta(days=offset), 100 * n + offset, f"ORD-{entry}", f"ORD-{entry}"])
     con.execute("CREATE OR REPLACE TEMP TABLE work_carried AS SELECT 'ledger' AS kind, unnest(?::VARCHAR[]) AS item_id",
                 [sorted(carried)])
+    con.execute("CREATE OR REPLACE TEMP TABLE work_rules AS SELECT 'wechatpay' AS source")
 
 
-def _versions(con, stmts, params) -> list[tuple]:
-    versions = next(s for s in stmts if "TEMP TABLE work_versions" in s)
-    sql.run(con, [versions], params)
-    return sorted(con.execute("SELECT * FROM work_versions").fetchall())
+def _sets(con, stmts, params) -> tuple[list[tuple], list[tuple]]:
+    """(work_ledger, work_versions' versions dated another day than the day), sorted."""
+    sql.run(con, [next(s for s in stmts if f"TEMP TABLE {t} AS" in s) for t in ("work_versions", "work_ledger")],
+            params)
+    return (sorted(con.execute("SELECT * FROM work_ledger").fetchall()),
+            sorted(con.execute("SELECT * FROM work_versions WHERE business_date <> ?", [D]).fetchall()))
 
 
 @settings(max_examples=150, deadline=None)
@@ -54,13 +60,13 @@ def test_the_one_load_statement_takes_the_same_latest_versions(history, carried,
     try:
         _history(con, history, carried)
         params = {"business_date": D, "watermark": T0 + timedelta(hours=watermark_hours, seconds=1)}
-        general = _versions(con, sql.statements(sql.load("work_sets")), dict(params))
+        general = _sets(con, sql.statements(sql.load("work_sets")), dict(params))
         chosen, used = _work_sets(con, params)
         one_load = "day_loaded_at" in used
         day_loads = {(h, n) for n, (h, rows) in enumerate(history)
                      if any(o == 0 for o in rows.values()) and T0 + timedelta(hours=h) <= params["watermark"]}
         assert one_load == (len(day_loads) == 1)  # chosen exactly when one load wrote the day
-        assert _versions(con, chosen, used) == general
+        assert _sets(con, chosen, used) == general
     finally:
         con.close()
 
@@ -74,7 +80,11 @@ def test_an_entry_moved_to_an_earlier_day_after_the_days_load_keeps_its_later_ve
         params = {"business_date": D, "watermark": T0 + timedelta(hours=48)}
         stmts, used = _work_sets(con, params)
         assert used["day_loaded_at"] == T0  # the one-load statement
-        got = {(r[0], r[3], r[6]) for r in _versions(con, stmts, used)}  # entry, date, amount
-        assert got == {("E0", D, 0), ("E1", D - timedelta(days=1), 99), ("E2", D - timedelta(days=1), 99)}
+        ledger, other_days = _sets(con, stmts, used)
+        # entry, date, amount: E1's latest version as of the day is the later one, dated the day
+        # before, so it leaves the day; E2 is carried
+        assert {(r[0], r[3], r[6]) for r in ledger} == {("E0", D, 0), ("E2", D - timedelta(days=1), 99)}
+        assert {(r[0], r[3], r[6]) for r in other_days} == {("E1", D - timedelta(days=1), 99),
+                                                             ("E2", D - timedelta(days=1), 99)}
     finally:
         con.close()
