@@ -30,11 +30,12 @@ def render(name: str, **identifiers: str) -> str:
 
 
 def statements(text: str) -> list[str]:
-    """Split a file into statements at a ';' that ends a line (our files never put one in a string)."""
+    """Split a file into statements at a ';' that ends a line's code, before any ``--`` comment
+    (our files never put a ';' or a ``--`` in a string); a comment's own ';' ends nothing."""
     parts, current = [], []
     for line in text.splitlines():
         current.append(line)
-        if line.rstrip().endswith(";"):
+        if line.split("--", 1)[0].rstrip().endswith(";"):
             parts.append("\n".join(current))
             current = []
     if "".join(current).strip():
