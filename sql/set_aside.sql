@@ -15,16 +15,21 @@ DROP TABLE IF EXISTS work_stmt_all;
 ALTER TABLE work_ledger RENAME TO work_ledger_all;
 ALTER TABLE work_stmt RENAME TO work_stmt_all;
 
+-- Each open item's row is looked for among the rows of its business date: DuckDB narrows the
+-- scan to the row groups whose dates lie within the open items' (zone maps), not every row ever
+-- loaded (with a week of 1M-line days before the day: 0.39 + 0.13 s -> 0.13 + 0.13 s). (Split
+-- by the day's and the carried items' dates, the anti join was planned on the wide side: slower.)
 CREATE TEMP TABLE work_ledger AS
 SELECT e.* EXCLUDE (ref_key), n.merchant_key, n.state
 FROM work_ledger_all n
 JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
+                     AND e.business_date = n.business_date
 WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.entry_id = n.entry_id);  -- an anti join
 
 CREATE TEMP TABLE work_stmt AS
 SELECT s.* EXCLUDE (raw, ref_key) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
 FROM work_stmt_all n
-JOIN statement_lines s ON s.line_id = n.line_id
+JOIN statement_lines s ON s.line_id = n.line_id AND s.business_date = n.business_date
 WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.line_id = n.line_id);
 
 DROP TABLE work_ledger_all;
