@@ -260,7 +260,9 @@ def _work_sets(con, params: dict) -> tuple[list[str], dict]:
         return stmts, params
     fast = dict(zip(("work_versions", "work_ledger"), sql.statements(sql.load("work_versions_one_load"))))
     out = [next((f for name, f in fast.items() if f"TEMP TABLE {name} AS" in st), st) for st in stmts]
-    assert sum(a is not b for a, b in zip(out, stmts)) == len(fast), "work_sets.sql changed shape"
+    if sum(a is not b for a, b in zip(out, stmts)) != len(fast):
+        raise RuntimeError("work_sets.sql no longer has one work_versions and one work_ledger statement "
+                           "for work_versions_one_load.sql to replace: update both files together")
     return out, {**params, "day_loaded_at": loaded_at}
 
 
