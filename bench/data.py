@@ -32,20 +32,47 @@ def payments_per_psp(label: str) -> int:
     return rows_per_side(label) // 2
 
 
-def ensure_day(root: Path, label: str, seed: int, say=print) -> tuple[Path, dict]:
-    """The cached day for (seed, scale) under ``root``; generated once (a marker file says done)."""
+# Above this many payments per PSP the day is generated a slice at a time
+# (recon.generate.day.generate_day_sliced): the generator holds a whole world in memory, 11.8 GB
+# at 5M payments per PSP (the 10M day), so a 100M day in one piece would not fit in 24 GiB.
+SLICE_PAYMENTS = 5_000_000
+
+
+def day_dir(root: Path, label: str, seed: int, slice_payments: int = SLICE_PAYMENTS) -> Path:
+    """Where the day for (seed, scale) is cached; a day generated in slices names the slice."""
     scale = payments_per_psp(label)
-    out = root / f"data-s{seed}-p{scale}"
+    return root / (f"data-s{seed}-p{scale}" if scale <= slice_payments
+                   else f"data-s{seed}-p{scale}-x{slice_payments}")
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def ensure_day(root: Path, label: str, seed: int, say=_say,
+               slice_payments: int = SLICE_PAYMENTS) -> tuple[Path, dict]:
+    """The cached day for (seed, scale) under ``root``; generated once (a marker file says done),
+    in slices of ``slice_payments`` payments per PSP above that many."""
+    scale = payments_per_psp(label)
+    out = day_dir(root, label, seed, slice_payments)
     marker = out / "generated.json"
     if marker.exists():
         return out, json.loads(marker.read_text())
     from recon.generate import generate_day  # the generator is only needed on a cache miss
+    from recon.generate.day import generate_day_sliced
 
     if out.exists():
         shutil.rmtree(out)  # a run that was interrupted half-way
-    say(f"generating {DAY} with seed {seed}, {scale:,} payments per PSP into {out} (cached)")
-    g = generate_day(DAY, out, seed=seed, scale=scale)
+    if scale <= slice_payments:
+        say(f"generating {DAY} with seed {seed}, {scale:,} payments per PSP into {out} (cached)")
+        g = generate_day(DAY, out, seed=seed, scale=scale)
+    else:
+        say(f"generating {DAY} with seed {seed}, {scale:,} payments per PSP in slices of "
+            f"{slice_payments:,} into {out} (cached)")
+        g = generate_day_sliced(DAY, out, seed=seed, scale=scale, slice_scale=slice_payments,
+                                progress=lambda msg: say(f"  {msg}"))
     info = {"business_date": DAY.isoformat(), "seed": seed, "payments_per_psp": scale,
+            "slice_payments": slice_payments if scale > slice_payments else None,
             "counts": dict(g.counts),
             "paths": {k: str(p.relative_to(out)) for k, p in g.paths.items()},
             "bytes": {k: p.stat().st_size for k, p in g.paths.items()}}

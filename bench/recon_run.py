@@ -30,8 +30,10 @@ class Timer:
 
 
 def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows: int,
-              memory_limit: str, start_from: Path | None = None) -> dict:
-    """``start_from``: a warehouse file to start from (bench.prior: earlier business days)."""
+              memory_limit: str, start_from: Path | None = None, consume: bool = False) -> dict:
+    """``start_from``: a warehouse file to start from (bench.prior: earlier business days).
+    ``consume``: the files are archived one after another, each generated file deleted once its
+    copy is in the archive (a disk that holds the day once, not twice)."""
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
@@ -64,9 +66,15 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
             fetches = [("ledger", data_dir / "ledger", cfg.ledger.pattern, day)]
             fetches += [(s.name, data_dir / s.sftp.remote_dir, s.sftp.pattern, s.file_date(day))
                         for s in cfg.sources]
-            with ThreadPoolExecutor(len(fetches)) as pool:
-                got = list(pool.map(lambda f: fetch_local(f[1], f[2], f[3], archive, source=f[0]),
-                                    fetches))
+            def fetch(f):
+                fetched = fetch_local(f[1], f[2], f[3], archive, source=f[0])
+                if consume:
+                    for one in fetched:
+                        Path(one.remote_path).unlink()
+                return fetched
+
+            with ThreadPoolExecutor(1 if consume else len(fetches)) as pool:
+                got = list(pool.map(fetch, fetches))
             ledger, files = got[0], {name: fetched for (name, *_), fetched in zip(fetches[1:], got[1:])}
         # As the nightly flow does: the files load concurrently (threads; polars parses with the
         # GIL released, the warehouse serialises the writes), statuses in the sequential order.
@@ -122,4 +130,6 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
         "load_seconds_per_file": load_seconds,
         "validation_seconds": validate.seconds, "validated_rows": validate.rows,
         "outputs": {k: str(v) for k, v in paths.items()},
+        "archived": {name: str(f.archive_path) for name, fs in [("ledger", ledger), *files.items()]
+                     for f in fs},
     }

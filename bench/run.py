@@ -23,7 +23,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bench import baselines
-from bench.data import DAY, ensure_day, rows_per_side
+from bench.data import DAY, SLICE_PAYMENTS, day_dir, ensure_day, rows_per_side
 from bench.recon_run import ROOT, run_recon
 from bench.rss import GB, Meter, max_rss_bytes
 
@@ -62,6 +62,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="start each run from a warehouse that holds N earlier business days (the "
                         "day's rows re-keyed; built once, cached): the steady state of a nightly "
                         "run, whose duplicate checks look back 7 days (default 0: a first day)")
+    p.add_argument("--slice-payments", type=int, default=SLICE_PAYMENTS, metavar="N",
+                   help="generate a day of more than N payments per PSP a slice of N at a time (the "
+                        "generator holds a whole world in memory; default %(default)s)")
+    p.add_argument("--consume-input", action="store_true",
+                   help="delete each generated file once recon has archived it, so that the disk "
+                        "holds the day once, not twice; the floor then reads recon's archive copies "
+                        "and the day is generated again next time. Chosen by itself when the disk "
+                        "cannot hold both copies but can hold one (100M on a small disk)")
     p.add_argument("--skip-floor", action="store_true", help="do not measure the DuckDB floor")
     p.add_argument("--skip-pandas", action="store_true", help="do not measure the pandas baseline")
     p.add_argument("--skip-prefect", action="store_true", help="do not measure Prefect's start-up")
@@ -74,6 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--repeat must be at least 1")
     if args.prior_days < 0:
         p.error("--prior-days must be 0 or more")
+    if args.slice_payments < 20:
+        p.error("--slice-payments must be at least 20")
     return args
 
 
@@ -94,15 +104,30 @@ def prefect_startup(work: Path) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rows_per_side(args.scale)  # refuse a bad scale before generating anything
-    if (short := disk_shortfall(args.dir, args.scale, args.seed)) is not None:
+    rows = rows_per_side(args.scale)  # refuse a bad scale before generating anything
+    if not args.consume_input and disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments):
+        if disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments, consume=True) is None:
+            args.consume_input = True
+            print(f"bench {args.scale}: the disk cannot hold the generated day and recon's archive copy "
+                  f"of it side by side: each generated file is deleted once archived (--consume-input)")
+    if (short := disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments,
+                                consume=args.consume_input)) is not None:
         need, free = short
         print(f"bench {args.scale}: needs about {need:,.0f} GB of disk under {args.dir} (the generated "
-              f"day, its copy in recon's archive, the warehouse and DuckDB's spill, ~1.2 GB per 1M rows "
-              f"per side) but {free:,.0f} GB are free; nothing was generated. Point --dir at a larger "
-              f"disk, or free space and run again.", file=sys.stderr)
+              f"day, {'' if args.consume_input else 'its copy in recon’s archive, '}the warehouse and "
+              f"DuckDB's spill) but {free:,.0f} GB are free; nothing was generated. Point --dir at a "
+              f"larger disk, or free space and run again.", file=sys.stderr)
         return 2
-    data_dir, info = ensure_day(args.dir, args.scale, args.seed)
+    if args.consume_input and (args.repeat > 1 or args.prior_days):
+        print(f"bench {args.scale}: --consume-input deletes the day as it is archived, so it allows one "
+              f"run from an empty warehouse: drop --repeat and --prior-days.", file=sys.stderr)
+        return 2
+    if not args.skip_pandas and (need := pandas_memory_gb(rows)) > 0.8 * _memory_gb():
+        args.skip_pandas = True
+        print(f"pandas baseline skipped: it would need about {need:,.0f} GB of memory at {args.scale} "
+              f"(~{_PANDAS_GB_PER_M} GB per 1M rows per side, measured at 10M) and this machine has "
+              f"{_memory_gb():,.0f} GB")
+    data_dir, info = ensure_day(args.dir, args.scale, args.seed, slice_payments=args.slice_payments)
     paths = {k: data_dir / v for k, v in info["paths"].items()}
     counts = info["counts"]
     print(f"day {DAY}: ledger {counts['ledger']:,} rows, wechatpay {counts['wechatpay']:,}, "
@@ -120,7 +145,9 @@ def main(argv=None) -> int:
         meter = Meter()
         recon = run_recon(data_dir, args.dir / f"run-{args.scale}", DAY, meter,
                           workbook_rows=args.workbook_rows, memory_limit=args.memory_limit,
-                          start_from=start_from)
+                          start_from=start_from, consume=args.consume_input)
+        if args.consume_input:  # its files are in recon's archive now: the cache is no more
+            shutil.rmtree(data_dir)
         meter.close()
         runs.append((sum(s.seconds for s in meter.stages if s.name != "import"), meter, recon))
         if args.repeat > 1:
@@ -147,9 +174,14 @@ def main(argv=None) -> int:
         print(f"prefect: import {prefect['import_seconds']:.2f} s, first flow run under the "
               f"ephemeral API {prefect['first_flow_run_seconds']:.2f} s (reported apart)")
 
+    if args.consume_input:  # the generated files are gone: the floor reads the archive's copies
+        paths = {k: Path(v) for k, v in recon["archived"].items()}
+        shutil.rmtree(args.dir / "floor-tmp", ignore_errors=True)
+        print("floor persisted skipped: with --consume-input the disk has no room for a second "
+              "warehouse")
     floor = None if args.skip_floor else baselines.floor(
         paths, args.dir / "floor-tmp", args.memory_limit)
-    persisted = None if args.skip_floor else baselines.floor_persisted(
+    persisted = None if args.skip_floor or args.consume_input else baselines.floor_persisted(
         paths, args.dir / "floor-tmp", args.memory_limit)
     pandas = None if args.skip_pandas else baselines.pandas_baseline(paths)
     print(f"\n{'':<10}{'total':>9}{'read':>9}{'join':>9}")
@@ -177,7 +209,8 @@ def main(argv=None) -> int:
               f"{floor['join_seconds']:.2f}s: {r_match:.1f}x")
     figures = {
         "scale": args.scale, "business_date": DAY.isoformat(), "input": info,
-        "prior_days": args.prior_days,
+        "prior_days": args.prior_days, "memory_limit": args.memory_limit,
+        "consumed_input": args.consume_input,
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "memory_gb": _memory_gb()},
@@ -208,18 +241,31 @@ def main(argv=None) -> int:
 
 
 # Disk per 1M rows per side, measured at 10M: generated CSV 0.47 GB, archive copy 0.47 GB,
-# warehouse 0.23 GB; plus room for DuckDB to spill.
-_GB_PER_M = {"input": 0.47, "run": 0.47 + 0.23 + 0.05}
+# warehouse 0.19-0.23 GB; plus room for DuckDB to spill.
+_GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.05}
+# pandas' baseline (five columns of each side as Python strings, one merge): the process peaked
+# at 12.1 GB at 10M rows per side.
+_PANDAS_GB_PER_M = 1.2
 
 
-def disk_shortfall(root: Path, scale: str, seed: int) -> tuple[float, float] | None:
-    """(GB needed, GB free) when a run at ``scale`` would not fit on ``root``'s disk, else None."""
-    from bench.data import payments_per_psp
+def pandas_memory_gb(rows: int) -> float:
+    return rows / 1e6 * _PANDAS_GB_PER_M
+
+
+def disk_shortfall(root: Path, scale: str, seed: int, slice_payments: int = SLICE_PAYMENTS,
+                   consume: bool = False) -> tuple[float, float] | None:
+    """(GB needed, GB free) when a run at ``scale`` would not fit on ``root``'s disk, else None.
+    ``consume``: each generated file is deleted once archived, so the day is on disk once."""
     millions = rows_per_side(scale) / 1e6
-    cached = (root / f"data-s{seed}-p{payments_per_psp(scale)}" / "generated.json").exists()
-    need = millions * (_GB_PER_M["run"] + (0 if cached else _GB_PER_M["input"]))
+    cached = (day_dir(root, scale, seed, slice_payments) / "generated.json").exists()
+    g = _GB_PER_M
+    run = g["warehouse"] + g["spill"] + (0 if consume else g["archive"])
+    # the run's files are its own; the cached day already takes its room
+    need = millions * (run + (0 if cached and not consume else g["input"]))
     probe = root if root.exists() else next(p for p in root.parents if p.exists())
     free = shutil.disk_usage(probe).free / 1e9
+    if cached and consume:
+        free += millions * g["input"]  # the day on disk becomes the archive
     return (need, free) if need > free else None
 
 

@@ -104,3 +104,36 @@ def test_the_steady_state_bench_finds_the_first_days_breaks(tmp_path, capsys, mo
     finally:
         con.close()
     assert days == 3 and ledger == 3 * first["input"]["counts"]["ledger"]
+
+
+def test_a_sliced_day_consumed_as_it_is_archived(tmp_path, capsys, monkeypatch):
+    """The 100M path at a small scale: the day generated in slices, each file deleted once recon
+    has archived it (--consume-input), the floor reading the archive's copies. recon finds each
+    slice's injected breaks once, and the one short payout of the whole day."""
+    import json
+
+    from recon.generate.spec import breaks_per_category
+
+    for name in ("RECON_HOME", "RECON_LEDGER_DIR", "RECON_DUCKDB_MEMORY_LIMIT", "RECON_DUCKDB_THREADS"):
+        monkeypatch.setenv(name, "")
+    assert run.main(["--scale", "1200", "--slice-payments", "200", "--consume-input", "--skip-prefect",
+                     "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out
+    assert "slice 3/3: 200 payments per PSP from order 400" in out
+    assert "floor persisted skipped" in out
+    data = json.loads(next((tmp_path / "res").glob("*-1200.json")).read_text())
+    assert data["consumed_input"] and data["input"]["slice_payments"] == 200
+    day = tmp_path / "bench" / "data-s7-p600-x200"
+    assert not day.exists()  # its files went into the archive: nothing left that looks cached
+    k = breaks_per_category(200) * 2 * 3  # per PSP, per slice
+    breaks = data["recon"]["breaks_by_category"]
+    assert {c: breaks[c] for c in ("amount_mismatch", "duplicate", "fee_variance", "missing_in_ledger",
+                                   "missing_in_statement")} == dict.fromkeys(
+        ("amount_mismatch", "duplicate", "fee_variance", "missing_in_ledger", "missing_in_statement"), k)
+    assert breaks["payout_mismatch"] == 1 and "ambiguous" not in breaks
+    counts = data["input"]["counts"]
+    assert data["recon"]["sources"]["ledger"]["lines"] == counts["ledger"] == data["floor"]["ledger_rows"]
+    assert data["floor_persisted"] is None and data["pandas"]["ledger_rows"] == counts["ledger"]
+    # a second run cannot reuse a consumed day: refused before anything runs
+    assert run.main(["--scale", "1200", "--slice-payments", "200", "--consume-input", "--repeat", "2",
+                     "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res")]) == 2

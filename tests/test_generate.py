@@ -282,3 +282,43 @@ def test_refunds_and_cut_off_lines_agree_with_the_days_around(tmp_path):
 def test_too_small_a_world_is_refused(tmp_path):
     with pytest.raises(ValueError, match="scale"):
         generate_day(D, tmp_path, scale=5)
+
+
+def test_a_day_generated_in_slices_is_one_consistent_day(tmp_path):
+    """A day too big for one world is written a slice at a time (the 100M bench day): every
+    reference is new in its slice, the ledger is numbered on across slices, WeChat's summary and
+    Stripe's payout row add up over the whole file, the bank credits the whole day's payouts."""
+    from recon.generate.day import generate_day_sliced
+
+    g = generate_day_sliced(D, tmp_path, seed=7, scale=450, slice_scale=150)
+    assert set(g.paths) == {"ledger", "wechatpay", "stripe", "bank"}
+    ledger = csv_rows(g.paths["ledger"])
+    assert [r["entry_id"] for r in ledger] == [f"LE20261121{i:09d}" for i in range(1, len(ledger) + 1)]
+    assert g.counts["ledger"] == len(ledger)
+    # three slices of one world each: about three times one slice's rows, and no payment
+    # reference twice except the injected duplicates (one slice's k per PSP each)
+    one = generate_day(D, tmp_path / "one", seed=7000, scale=150)
+    assert abs(len(ledger) - 3 * one.counts["ledger"]) < 0.05 * len(ledger)
+    payments = Counter(r["merchant_reference"] for r in ledger if r["txn_type"] == "payment")
+    assert max(payments.values()) == 1
+    lines = psp_lines(g)
+    repeated = Counter(r["ref"] for r in lines)
+    k = sum(1 for r in truth(one) if r["category"] == "duplicate")
+    assert sum(n - 1 for n in repeated.values()) == 3 * k  # k per PSP per slice, both PSPs
+    rows, _, summary, _ = wechat_rows(g.paths["wechatpay"])
+    assert g.counts["wechatpay"] == len(rows) == int(summary[0][1:])
+    assert Decimal(summary[1][1:]) == sum(Decimal(r["应结订单金额"]) for r in rows)
+    assert Decimal(summary[4][1:]) == sum(Decimal(r["手续费"]) for r in rows)
+    stripe = csv_rows(g.paths["stripe"])
+    assert [r["reporting_category"] for r in stripe].count("payout") == 1
+    assert stripe[-1]["reporting_category"] == "payout" and g.counts["stripe"] == len(stripe)
+    assert Decimal(stripe[-1]["net"]) == -sum(Decimal(r["net"]) for r in stripe[:-1])
+    doc = ET.parse(g.paths["bank"]).getroot()
+    credits = {e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS):
+               Decimal(e.findtext("c:Amt", namespaces=NS)) for e in doc.iter(f"{{{NS['c']}}}Ntry")}
+    wx_payout = sum(Decimal(r["应结订单金额"]) - Decimal(r["退款金额"]) - Decimal(r["手续费"]) for r in rows)
+    due = {"WX1900000109-20261121": wx_payout, stripe[-1]["source_id"]: -Decimal(stripe[-1]["net"])}
+    assert credits.keys() == due.keys()
+    assert sorted(credits[p] == due[p] for p in due) == [False, True]  # one payout credited short
+    again = generate_day_sliced(D, tmp_path / "again", seed=7, scale=450, slice_scale=150)
+    assert all(g.paths[k].read_bytes() == again.paths[k].read_bytes() for k in g.paths)

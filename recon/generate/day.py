@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from recon import ratecard
 from recon.generate import camt053, hard, ids, ledger, stripe, truth, wechat
@@ -224,3 +226,80 @@ def _generate(d: date, out_dir: Path, world: World, customer_cache: dict, first:
     log.info("generated %s (seed %d, scale %d, %d breaks per category): %s", d, seed, scale,
              breaks_per_category(scale), ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return GeneratedDay(business_date=d, paths=paths, counts=dict(counts))
+
+
+def generate_day_sliced(business_date: date, out_dir: Path, *, seed: int = 7, scale: int,
+                        slice_scale: int = 5_000_000,
+                        progress: Callable[[str], None] | None = None) -> GeneratedDay:
+    """Day D of the standard scenario at a scale whose world does not fit in memory (the world
+    holds every array of a day, and of the days before that its refunds reach back to, at once:
+    11.8 GB at 5M payments per PSP), written a slice at a time into the same four files.
+
+    Each slice is the world of ``slice_scale`` payments per PSP under a seed of its own (``seed``
+    × 1000 + slice), its order and refund numbers moved past the slices before it, so that no
+    reference repeats across slices; the files are the slices' rows one after another (the ledger
+    numbered on, each slice in booking order), WeChat's summary block and Stripe's payout row once
+    at the end over every slice, and the bank statement credits the payouts of the whole day. No
+    ground truth file: each slice's truth names its references before the renumbering. The same
+    (business_date, seed, scale, slice_scale) always gives the same bytes."""
+    _check(scale, seed, "standard")
+    if slice_scale < MIN_SCALE:
+        raise ValueError(f"slice_scale must be at least {MIN_SCALE}, found {slice_scale}")
+    say = progress or (lambda _msg: None)
+    d = business_date
+    paths = {k: v for k, v in _paths(d, Path(out_dir)).items() if k != "truth"}
+    for p in paths.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    cards = {psp.name: ratecard.load(RATE_CARDS / f"{psp.name}.toml") for psp in PSPS}
+    pids = {psp.name: payout_id(psp, d, seed) for psp in PSPS}
+    counts, net = Counter(), Counter()
+    wx_totals = np.zeros(4, dtype=object)  # rows, paid, refunded, fees: Python ints, exact
+    sizes = [min(slice_scale, scale - lo) for lo in range(0, scale, slice_scale)]
+    with open(paths["ledger"], "wb") as led, open(paths[WECHAT.name], "wb") as wx, \
+            open(paths[STRIPE.name], "wb") as st:
+        offset = 0
+        for n, size in enumerate(sizes):
+            say(f"slice {n + 1}/{len(sizes)}: {size:,} payments per PSP from order {offset:,}")
+            world, first = World(seed * 1000 + n, size), n == 0
+            days = []
+            for psp in PSPS:
+                psp_day = _renumbered(world.psp_day(d, psp, cards[psp.name]), offset)
+                customers = _customers(world, psp, {})
+                if psp is WECHAT:
+                    frame, totals = wechat.rows(d, psp_day, cards[psp.name], customers)
+                    frame.write_csv(wx, line_terminator="\r\n", quote_style="necessary", include_header=first)
+                    wx_totals += np.array(totals, dtype=object)
+                else:
+                    frame = stripe.rows(d, psp_day, pids[psp.name])
+                    frame.write_csv(st, line_terminator="\n", quote_style="necessary", null_value="",
+                                    include_header=first)
+                counts[psp.name] += frame.height
+                net[psp.name] += psp_day.net_minor
+                days.append((psp, psp_day, customers))
+            frame = ledger.rows(d, days, first_entry=counts["ledger"] + 1)
+            frame.write_csv(led, line_terminator="\n", quote_style="necessary", null_value="",
+                            include_header=first)
+            counts["ledger"] += frame.height
+            offset += size
+            del world, days, frame
+        wx.write(wechat.summary(*(int(v) for v in wx_totals)))
+        row = stripe.payout_row(d, pids[STRIPE.name], net[STRIPE.name])
+        row.write_csv(st, line_terminator="\n", quote_style="necessary", null_value="", include_header=False)
+        counts[STRIPE.name] += 1
+    statements, _ = _bank_statements(d, seed, {p.name: (pids[p.name], net[p.name]) for p in PSPS})
+    counts["bank"] = camt053.write(paths["bank"], d + timedelta(days=1), statements)
+    log.info("generated %s in %d slices (seed %d, scale %d): %s", d, len(sizes), seed, scale,
+             ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return GeneratedDay(business_date=d, paths=paths, counts=dict(counts))
+
+
+def _renumbered(psp_day: PspDay, offset: int) -> PspDay:
+    """``psp_day`` with its order and refund numbers moved up by ``offset`` (new arrays: the
+    world's own, which later days read, are left as they are)."""
+    def moved(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = dict(cols)
+        out["order_idx"] = np.asarray(cols["order_idx"]) + offset
+        ridx = np.asarray(cols["refund_idx"])
+        out["refund_idx"] = np.where(ridx >= 0, ridx + offset, ridx)
+        return out
+    return replace(psp_day, lines=moved(psp_day.lines), ledger=moved(psp_day.ledger))

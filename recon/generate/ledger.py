@@ -49,10 +49,17 @@ def _entries(day: date, psp: Psp, psp_day: PspDay, customers: pl.Series) -> pl.D
 
 def write(path: Path, day: date, days: list[tuple[Psp, PspDay, pl.Series]]) -> int:
     """Write the ledger of all channels, sorted by booking time; returns the number of entries."""
+    frame = rows(day, days)
+    frame.write_csv(path, line_terminator="\n", quote_style="necessary", null_value="")
+    return frame.height
+
+
+def rows(day: date, days: list[tuple[Psp, PspDay, pl.Series]], first_entry: int = 1) -> pl.DataFrame:
+    """The export's rows of all channels, sorted by booking time, numbered from ``first_entry``,
+    empty fields as nulls, ready for ``write_csv(null_value="")``."""
     frame = pl.concat([_entries(day, psp, psp_day, customers) for psp, psp_day, customers in days])
     frame = frame.sort("sec", maintain_order=True).with_columns(
-        pl.concat_str([pl.lit(f"LE{day:%Y%m%d}"), fmt.padded(pl.int_range(1, pl.len() + 1), 9)])
+        pl.concat_str([pl.lit(f"LE{day:%Y%m%d}"),
+                       fmt.padded(pl.int_range(first_entry, pl.len() + first_entry), 9)])
         .alias("entry_id"))
-    fmt.empty_as_null(frame.select(HEADER)).write_csv(path, line_terminator="\n", quote_style="necessary",
-                                                     null_value="")
-    return frame.height
+    return fmt.empty_as_null(frame.select(HEADER))

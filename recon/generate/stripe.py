@@ -22,6 +22,15 @@ def write(path: Path, day: date, psp_day: PspDay, payout: str, emails: pl.Series
     """Write the report; returns the number of rows (payout row included).
 
     ``emails`` (hard scenario) adds the ``customer_email`` column, one address per customer."""
+    frame = pl.concat([rows(day, psp_day, payout, emails), payout_row(day, payout, psp_day.net_minor,
+                                                                      emails is not None)])
+    frame.write_csv(path, line_terminator="\n", quote_style="necessary", null_value="")
+    return frame.height
+
+
+def rows(day: date, psp_day: PspDay, payout: str, emails: pl.Series | None = None) -> pl.DataFrame:
+    """The report's rows of the day's lines (no payout row), empty fields as nulls, ready for
+    ``write_csv(null_value="")``."""
     lines = pl.DataFrame(psp_day.lines)
     refund = pl.col("is_refund")
     day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
@@ -61,7 +70,14 @@ def write(path: Path, day: date, psp_day: PspDay, payout: str, emails: pl.Series
     header = HEADER
     if emails is not None:  # hard scenario: disputes, FX, lost metadata, noisy ids, customer e-mails
         frame, header = _hard(frame, lines, day, emails), [*HEADER, "customer_email"]
-    payout_amount = fmt.money_text(-psp_day.net_minor)
+    return fmt.empty_as_null(frame.select(header))
+
+
+def payout_row(day: date, payout: str, net_minor: int, emails: bool = False) -> pl.DataFrame:
+    """The report's last row: the automatic payout of the day's net ``net_minor``."""
+    header = [*HEADER, "customer_email"] if emails else HEADER
+    arrival = day + timedelta(days=1)
+    payout_amount = fmt.money_text(-net_minor)
     created_utc, created_local = fmt.stamps(day, PAYOUT_SEC)
     row = {c: "" for c in header} | {
         "balance_transaction_id": f"txn_{payout[3:]}",
@@ -71,9 +87,7 @@ def write(path: Path, day: date, psp_day: PspDay, payout: str, emails: pl.Series
         "description": "STRIPE PAYOUT", "automatic_payout_id": payout,
         "automatic_payout_effective_at": f"{arrival} 00:00:00",
     }
-    frame = pl.concat([frame.select(header), pl.DataFrame([row], schema={c: pl.String for c in header})])
-    fmt.empty_as_null(frame).write_csv(path, line_terminator="\n", quote_style="necessary", null_value="")
-    return frame.height
+    return fmt.empty_as_null(pl.DataFrame([row], schema={c: pl.String for c in header}))
 
 
 def _hard(frame: pl.DataFrame, lines: pl.DataFrame, day: date, emails: pl.Series) -> pl.DataFrame:

@@ -20,6 +20,23 @@ SUMMARY_HEADER = "总交易单数,应结订单总金额,退款总金额,充值�
 
 def write(path: Path, day: date, psp_day: PspDay, card: RateCard, customers: pl.Series) -> int:
     """Write the bill; returns the number of data rows."""
+    frame, totals = rows(day, psp_day, card, customers)
+    with open(path, "wb") as f:
+        frame.write_csv(f, line_terminator="\r\n", quote_style="necessary")
+        f.write(summary(*totals))
+    return frame.height
+
+
+def summary(count: int, paid: int, refunded: int, fee: int) -> bytes:
+    """The bill's closing block: its header and the totals row (amounts in minor units)."""
+    totals = (count, fmt.money_text(paid), fmt.money_text(refunded), "0.00", fmt.money_text(fee),
+              fmt.money_text(paid), fmt.money_text(refunded))
+    return f"{SUMMARY_HEADER}\r\n{','.join(f'`{v}' for v in totals)}\r\n".encode("utf-8")
+
+
+def rows(day: date, psp_day: PspDay, card: RateCard, customers: pl.Series
+         ) -> tuple[pl.DataFrame, tuple[int, int, int, int]]:
+    """The bill's data rows, and (rows, paid, refunded, fees) for its summary block."""
     lines = pl.DataFrame(psp_day.lines)
     refund = pl.col("is_refund")
     day_text = fmt.day_text(pl.col("order_day"), set(lines["order_day"].unique().to_list()))
@@ -64,9 +81,4 @@ def write(path: Path, day: date, psp_day: PspDay, card: RateCard, customers: pl.
     frame = frame.select(pl.concat_str([pl.lit("`"), pl.col(c)]).alias(c) for c in HEADER)
     paid = int(lines.filter(~refund)["amount"].sum())
     refunded = int(lines.filter(refund)["amount"].sum())
-    totals = (frame.height, fmt.money_text(paid), fmt.money_text(refunded), "0.00",
-              fmt.money_text(int(lines["fee"].sum())), fmt.money_text(paid), fmt.money_text(refunded))
-    with open(path, "wb") as f:
-        frame.write_csv(f, line_terminator="\r\n", quote_style="necessary")
-        f.write(f"{SUMMARY_HEADER}\r\n{','.join(f'`{v}' for v in totals)}\r\n".encode("utf-8"))
-    return frame.height
+    return frame, (frame.height, paid, refunded, int(lines["fee"].sum()))
