@@ -12,6 +12,7 @@ All figures go to bench/results/<date>-<scale>.json; the last line sums them up.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -122,6 +123,10 @@ def main(argv=None) -> int:
         print(f"bench {args.scale}: --consume-input deletes the day as it is archived, so it allows one "
               f"run from an empty warehouse: drop --repeat and --prior-days.", file=sys.stderr)
         return 2
+    if not args.skip_pandas and importlib.util.find_spec("pandas") is None:
+        args.skip_pandas = True
+        print("pandas baseline skipped: pandas is not installed in this environment (`make bench` "
+              "installs it with the `bench` extra: pip install -e '.[bench]')")
     if not args.skip_pandas and (need := pandas_memory_gb(rows)) > 0.8 * _memory_gb():
         args.skip_pandas = True
         print(f"pandas baseline skipped: it would need about {need:,.0f} GB of memory at {args.scale} "
