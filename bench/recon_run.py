@@ -33,7 +33,9 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
               memory_limit: str, start_from: Path | None = None, consume: bool = False) -> dict:
     """``start_from``: a warehouse file to start from (bench.prior: earlier business days).
     ``consume``: the files are archived one after another, each generated file deleted once its
-    copy is in the archive (a disk that holds the day once, not twice)."""
+    copy is in the archive, and each archive copy deleted once loaded (nothing after the loads
+    reads the archive): a disk that holds the day once, not twice, and not beside the match's
+    spill. The run is thrown away: only a bench may do this to recon's archive."""
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
@@ -91,6 +93,9 @@ def run_recon(data_dir: Path, work_dir: Path, day: date, meter, *, workbook_rows
             done = list(pool.map(timed, jobs))
         statuses += [status for status, _ in done]
         load_seconds = {f"{name} {f.name}": round(sec, 3) for (name, f, _), (_, sec) in zip(jobs, done)}
+        if consume:  # out of the timed stages: the match and the reports never read the archive
+            for f in [*ledger, *(one for fs in files.values() for one in fs)]:
+                Path(f.archive_path).unlink()
         with meter.stage("match"):
             result = pipeline.match(cfg, run_id, day, [s.name for s in cfg.sources])
         out = pipeline.reports_dir(cfg, day, run_id)

@@ -67,10 +67,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="generate a day of more than N payments per PSP a slice of N at a time (the "
                         "generator holds a whole world in memory; default %(default)s)")
     p.add_argument("--consume-input", action="store_true",
-                   help="delete each generated file once recon has archived it, so that the disk "
-                        "holds the day once, not twice; the floor then reads recon's archive copies "
-                        "and the day is generated again next time. Chosen by itself when the disk "
-                        "cannot hold both copies but can hold one (100M on a small disk)")
+                   help="delete each generated file once recon has archived it, and each archive "
+                        "copy once loaded, so that the disk holds the day once, not twice and not "
+                        "beside the match's spill; the floor and pandas are then skipped and the "
+                        "day is generated again next time. Chosen by itself when the disk cannot "
+                        "hold both copies but can hold one (100M on a small disk)")
     p.add_argument("--skip-floor", action="store_true", help="do not measure the DuckDB floor")
     p.add_argument("--skip-pandas", action="store_true", help="do not measure the pandas baseline")
     p.add_argument("--skip-prefect", action="store_true", help="do not measure Prefect's start-up")
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
         if disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments, consume=True) is None:
             args.consume_input = True
             print(f"bench {args.scale}: the disk cannot hold the generated day and recon's archive copy "
-                  f"of it side by side: each generated file is deleted once archived (--consume-input)")
+                  f"of it side by side: each generated file is deleted once archived, each archive copy once "
+                  f"loaded (--consume-input)")
     if (short := disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments,
                                 consume=args.consume_input)) is not None:
         need, free = short
@@ -179,14 +181,14 @@ def main(argv=None) -> int:
         print(f"prefect: import {prefect['import_seconds']:.2f} s, first flow run under the "
               f"ephemeral API {prefect['first_flow_run_seconds']:.2f} s (reported apart)")
 
-    if args.consume_input:  # the generated files are gone: the floor reads the archive's copies
-        paths = {k: Path(v) for k, v in recon["archived"].items()}
-        shutil.rmtree(args.dir / "floor-tmp", ignore_errors=True)
-        print("floor persisted skipped: with --consume-input the disk has no room for a second "
-              "warehouse")
+    if args.consume_input:  # the day's files are gone, the generated ones and the archive's copies
+        print("floor and pandas skipped: with --consume-input recon deleted the day's files as it "
+              "finished with them (the disk holds the day once); the floor reads them whole into "
+              "memory and would spill beside them")
+        args.skip_floor = args.skip_pandas = True
     floor = None if args.skip_floor else baselines.floor(
         paths, args.dir / "floor-tmp", args.memory_limit)
-    persisted = None if args.skip_floor or args.consume_input else baselines.floor_persisted(
+    persisted = None if args.skip_floor else baselines.floor_persisted(
         paths, args.dir / "floor-tmp", args.memory_limit)
     pandas = None if args.skip_pandas else baselines.pandas_baseline(paths)
     print(f"\n{'':<10}{'total':>9}{'read':>9}{'join':>9}")
@@ -247,7 +249,11 @@ def main(argv=None) -> int:
 
 # Disk per 1M rows per side, measured at 10M: generated CSV 0.47 GB, archive copy 0.47 GB,
 # warehouse 0.19-0.23 GB; plus room for DuckDB to spill.
-_GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.05}
+# Disk per 1M rows per side, measured on 2026-12-06: the generated day and its archive copy 0.46
+# (46.3 GB at 100M), the warehouse 0.20 after the match (2.0 GB at 10M; 18.1 GB at 100M before
+# it), DuckDB's spill in the match ~0.2 beyond memory_limit (1.9 GB at 10M with 1.2 GB, 1.6 GB
+# with 1.7 GB; ~20 GB at 100M with 12 GB, where the disk filled in the duplicate check).
+_GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.2}
 # pandas' baseline (five columns of each side as Python strings, one merge): the process peaked
 # at 12.1 GB at 10M rows per side.
 _PANDAS_GB_PER_M = 1.2
@@ -260,13 +266,16 @@ def pandas_memory_gb(rows: int) -> float:
 def disk_shortfall(root: Path, scale: str, seed: int, slice_payments: int = SLICE_PAYMENTS,
                    consume: bool = False) -> tuple[float, float] | None:
     """(GB needed, GB free) when a run at ``scale`` would not fit on ``root``'s disk, else None.
-    ``consume``: each generated file is deleted once archived, so the day is on disk once."""
+    ``consume``: each generated file is deleted once archived and each archive copy once loaded,
+    so the day is on disk once, and gone before the match spills."""
     millions = rows_per_side(scale) / 1e6
     cached = (day_dir(root, scale, seed, slice_payments) / "generated.json").exists()
     g = _GB_PER_M
-    run = g["warehouse"] + g["spill"] + (0 if consume else g["archive"])
-    # the run's files are its own; the cached day already takes its room
-    need = millions * (run + (0 if cached and not consume else g["input"]))
+    if consume:  # the day once, as input then archive, beside the loads' warehouse; then the
+        # archive goes and the match spills beside the warehouse
+        need = millions * max(g["input"] + g["warehouse"], g["warehouse"] + g["spill"])
+    else:  # the run's files are its own; the cached day already takes its room
+        need = millions * (g["archive"] + g["warehouse"] + g["spill"] + (0 if cached else g["input"]))
     probe = root if root.exists() else next(p for p in root.parents if p.exists())
     free = shutil.disk_usage(probe).free / 1e9
     if cached and consume:

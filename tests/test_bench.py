@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from bench import run
 
@@ -108,8 +109,9 @@ def test_the_steady_state_bench_finds_the_first_days_breaks(tmp_path, capsys, mo
 
 def test_a_sliced_day_consumed_as_it_is_archived(tmp_path, capsys, monkeypatch):
     """The 100M path at a small scale: the day generated in slices, each file deleted once recon
-    has archived it (--consume-input), the floor reading the archive's copies. recon finds each
-    slice's injected breaks once, and the one short payout of the whole day."""
+    has archived it and each archive copy once loaded (--consume-input), the floor and pandas
+    skipped. recon finds each slice's injected breaks once, and the one short payout of the whole
+    day."""
     import json
 
     from recon.generate.spec import breaks_per_category
@@ -120,7 +122,7 @@ def test_a_sliced_day_consumed_as_it_is_archived(tmp_path, capsys, monkeypatch):
                      "--skip-pandas", "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res")]) == 0
     out = capsys.readouterr().out
     assert "slice 3/3: 200 payments per PSP from order 400" in out
-    assert "floor persisted skipped" in out
+    assert "floor and pandas skipped: with --consume-input" in out
     data = json.loads(next((tmp_path / "res").glob("*-1200.json")).read_text())
     assert data["consumed_input"] and data["input"]["slice_payments"] == 200
     day = tmp_path / "bench" / "data-s7-p600-x200"
@@ -132,8 +134,12 @@ def test_a_sliced_day_consumed_as_it_is_archived(tmp_path, capsys, monkeypatch):
         ("amount_mismatch", "duplicate", "fee_variance", "missing_in_ledger", "missing_in_statement"), k)
     assert breaks["payout_mismatch"] == 1 and "ambiguous" not in breaks
     counts = data["input"]["counts"]
-    assert data["recon"]["sources"]["ledger"]["lines"] == counts["ledger"] == data["floor"]["ledger_rows"]
-    assert data["floor_persisted"] is None and data["pandas"] is None
+    assert data["recon"]["sources"]["ledger"]["lines"] == counts["ledger"]
+    assert data["floor"] is data["floor_persisted"] is data["pandas"] is None
+    assert data["ratios"]["recon_over_floor"] is None
+    # the archive's copies went once loaded: the run's directory holds the warehouse and reports
+    archived = [Path(p) for p in data["recon"]["archived"].values()]
+    assert len(archived) == 4 and not any(p.exists() for p in archived)
     # a second run cannot reuse a consumed day: refused before anything runs
     assert run.main(["--scale", "1200", "--slice-payments", "200", "--consume-input", "--repeat", "2",
                      "--dir", str(tmp_path / "bench"), "--results", str(tmp_path / "res")]) == 2
