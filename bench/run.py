@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.run --scale 1M          # ~1M ledger rows against ~1M PSP lines
     .venv/bin/python -m bench.run --scale 10M --skip-pandas
+    .venv/bin/python -m bench.run --scale 100M    # in slices, the day deleted as it is used up
 
 One process, one cached synthetic day (var/bench/data-s<seed>-p<payments per PSP>/): recon's
 stages with their time and peak RSS (archive, load = parse + control totals + pandera + DuckDB
@@ -48,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  .venv/bin/python -m bench.run --scale 1M\n"
                "  .venv/bin/python -m bench.run --scale 1M --prior-days 7   # steady state\n"
-               "  make bench SCALE=10M")
+               "  make bench SCALE=10M\n"
+               "  make bench SCALE=100M   # ~70 GB of disk, about an hour: sliced, consumed as it goes")
     p.add_argument("--scale", default="1M", help="rows per side: 1M (default), 10M, 100M, 250k, ...")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--dir", type=Path, default=ROOT / "var" / "bench",
@@ -57,8 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="where the JSON figures go (default bench/results)")
     p.add_argument("--workbook-rows", type=int, default=100_000,
                    help="breaks shown in the workbook; the full list goes to parquet (default 100000)")
-    p.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit; beyond it DuckDB "
-                   "spills to its temp directory under --dir (default 6GB)")
+    p.add_argument("--memory-limit", default=None, help="DuckDB memory_limit; beyond it DuckDB "
+                   "spills to its temp directory under --dir (default 6GB; 12GB above 20M rows "
+                   "per side, where the match's working sets alone are ~0.3 GB per 1M rows)")
     p.add_argument("--prior-days", type=int, default=0, metavar="N",
                    help="start each run from a warehouse that holds N earlier business days (the "
                         "day's rows re-keyed; built once, cached): the steady state of a nightly "
@@ -107,6 +110,7 @@ def prefect_startup(work: Path) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     rows = rows_per_side(args.scale)  # refuse a bad scale before generating anything
+    args.memory_limit = args.memory_limit or ("12GB" if rows > 20_000_000 else "6GB")
     if not args.consume_input and disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments):
         if disk_shortfall(args.dir, args.scale, args.seed, args.slice_payments, consume=True) is None:
             args.consume_input = True
