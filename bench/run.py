@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="example:\n  .venv/bin/python -m bench.run --scale 1M\n"
                "  .venv/bin/python -m bench.run --scale 1M --prior-days 7   # steady state\n"
                "  make bench SCALE=10M\n"
-               "  make bench SCALE=100M   # ~70 GB of disk, about an hour: sliced, consumed as it goes")
+               "  make bench SCALE=100M   # ~70 GB of disk; as of 2026-12-06 out of memory in the match "
+               "(README, Speed)")
     p.add_argument("--scale", default="1M", help="rows per side: 1M (default), 10M, 100M, 250k, ...")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--dir", type=Path, default=ROOT / "var" / "bench",
@@ -187,8 +188,7 @@ def main(argv=None) -> int:
 
     if args.consume_input:  # the day's files are gone, the generated ones and the archive's copies
         print("floor and pandas skipped: with --consume-input recon deleted the day's files as it "
-              "finished with them (the disk holds the day once); the floor reads them whole into "
-              "memory and would spill beside them")
+              "finished with them, so that the disk holds the day once")
         args.skip_floor = args.skip_pandas = True
     floor = None if args.skip_floor else baselines.floor(
         paths, args.dir / "floor-tmp", args.memory_limit)
@@ -251,8 +251,6 @@ def main(argv=None) -> int:
     return 0
 
 
-# Disk per 1M rows per side, measured at 10M: generated CSV 0.47 GB, archive copy 0.47 GB,
-# warehouse 0.19-0.23 GB; plus room for DuckDB to spill.
 # Disk per 1M rows per side, measured on 2026-12-06: the generated day and its archive copy 0.46
 # (46.3 GB at 100M), the warehouse 0.20 after the match (2.0 GB at 10M; 18.1 GB at 100M before
 # it), DuckDB's spill in the match ~0.2 beyond memory_limit (1.9 GB at 10M with 1.2 GB, 1.6 GB
