@@ -12,6 +12,7 @@ Every link records its rule and evidence in ``matches``; every break its rule in
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import time
@@ -56,7 +57,14 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
     cand/part-``part``.parquet. Returns its counts and seconds (fanout adds where it ran)."""
     t = time.perf_counter()
     root = Path(directory)
-    con = duckdb.connect()
+    # Its own DuckDB, with the run's thread and memory settings where they are set (on a Dask
+    # worker usually not), spilling beside its parquet, which the caller removes.
+    settings = {"temp_directory": str(root / f"spill-{int(part):05d}")}
+    if threads := os.environ.get("RECON_DUCKDB_THREADS"):
+        settings["threads"] = int(threads)
+    if limit := os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
+        settings["memory_limit"] = limit
+    con = duckdb.connect(config=settings)
     try:
         con.execute(REFERENCE_MACROS)
         for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
@@ -76,6 +84,13 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
         con.close()
     return {"part": part, "ledger": counts[0], "lines": counts[1], "pairs": counts[2],
             "seconds": round(time.perf_counter() - t, 3)}
+
+
+def in_process(n: int, directory: Path) -> Partitions:
+    """The first reference pass per hash partition, one partition after another in this process
+    (``RECON_MATCH_PARTITIONS``): a day whose one join of the open items does not fit in memory
+    joins about 1/n of each side at a time."""
+    return Partitions(n, directory, lambda calls: [partition_candidates(**c) for c in calls])
 
 
 def _candidates_in_partitions(con, partitions: Partitions, rule: str, mode: str, key: str) -> bool:

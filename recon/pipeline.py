@@ -27,7 +27,7 @@ from recon import __version__, pan, ratecard, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
-from recon.matching import MatchResult, Partitions, run_cascade
+from recon.matching import MatchResult, Partitions, in_process, run_cascade
 from recon.reports.model import SourceStatus
 from schemas import registry
 from schemas.ledger import parse_ledger_parts
@@ -462,7 +462,10 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
     """Match the day as of now: the ledger and annotations recorded so far, the open items of the
     latest earlier run, and ``inputs`` (the day's files this run loaded; default all). What it
     used is recorded on the run so that ``recon rerun`` can reproduce it. ``partitions``: the first
-    reference pass per hash partition (on Dask: flows/fanout.match_partitions)."""
+    reference pass per hash partition (on Dask: flows/fanout.match_partitions; else, with
+    ``RECON_MATCH_PARTITIONS=N``, N partitions one after another in this process)."""
+    if partitions is None and (n := match_partitions_setting()) > 1:
+        partitions = in_process(n, cfg.archive.parent / "staging" / run_id / "match")
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
@@ -474,6 +477,19 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
                            watermark=watermark, inputs=inputs, partitions=partitions, record=record)
     finally:
         con.close()
+
+
+def match_partitions_setting() -> int:
+    """``RECON_MATCH_PARTITIONS``: how many hash partitions the first reference pass runs in, one
+    after another, when no Dask runner partitions it (unset or 1: one join)."""
+    raw = os.environ.get("RECON_MATCH_PARTITIONS", "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise ReconError(f"RECON_MATCH_PARTITIONS={raw!r}: expected a whole number of partitions, 1 "
+                         f"or more.", hint="Set it to e.g. 16 for a day of 100M rows a side, or unset "
+                         "it for the first reference pass as one join.")
+    return int(raw)
 
 
 def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: str,

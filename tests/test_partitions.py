@@ -80,3 +80,52 @@ def test_partitioned_first_pass_gives_exactly_the_single_process_results(tmp_pat
         assert con.execute("SELECT count(DISTINCT rule) FROM matches").fetchone()[0] >= 3
     finally:
         con.close()
+
+
+def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path, monkeypatch):
+    """RECON_MATCH_PARTITIONS=3: pipeline.match runs the first pass in 3 partitions one after
+    another, each in a DuckDB of its own spilling under the run's staging directory, and records
+    exactly what one join records; the staging directory is gone afterwards."""
+    import dataclasses
+
+    import pytest
+
+    from recon import matching
+    from recon.errors import ReconError
+
+    cfg, run_id = _loaded_day(tmp_path, monkeypatch)
+    single, split = tmp_path / "single.duckdb", tmp_path / "split.duckdb"
+    shutil.copy(cfg.warehouse, single)
+    shutil.copy(cfg.warehouse, split)
+    sources = [s.name for s in cfg.sources]
+    pairs: list[int] = []
+    real = matching.partition_candidates
+
+    def counted(**kw):  # the real function, its pair count kept
+        out = real(**kw)
+        pairs.append(out["pairs"])
+        return out
+
+    monkeypatch.setattr(matching, "partition_candidates", counted)
+    pipeline.match(dataclasses.replace(cfg, warehouse=single), run_id, DAY, sources)
+    assert pairs == []  # unset: one join
+    monkeypatch.setenv("RECON_MATCH_PARTITIONS", "3")
+    pipeline.match(dataclasses.replace(cfg, warehouse=split), run_id, DAY, sources)
+    assert len(pairs) == 3 and all(n > 50 for n in pairs)
+    got, expected = (_tables(p) for p in (split, single))
+    assert len(expected["matches"]) > 500
+    for name in TABLES:
+        assert got[name] == expected[name], name
+    assert not (cfg.archive.parent / "staging" / run_id / "match").exists()
+
+    monkeypatch.setenv("RECON_MATCH_PARTITIONS", "sixteen")
+    with pytest.raises(ReconError, match=r"RECON_MATCH_PARTITIONS='sixteen': expected a whole number"):
+        pipeline.match(dataclasses.replace(cfg, warehouse=split), run_id, DAY, sources)
+
+
+def _tables(path) -> dict:
+    con = warehouse.connect(path)
+    try:
+        return {name: con.execute(q).fetchall() for name, q in TABLES.items()}
+    finally:
+        con.close()
