@@ -189,9 +189,7 @@ class Staged:
     where: Where
 
 
-def staging_root(cfg: Config) -> Path:
-    """Beside the archive (which the flow and every worker must share): ``<archive>/../staging``."""
-    return cfg.archive.parent / "staging"
+staging_root = pipeline.staging_root  # flows/nightly.py and the tests name it here too
 
 
 def _part(directory: Path, i: int, what: str) -> Path:

@@ -12,7 +12,6 @@ Every link records its rule and evidence in ``matches``; every break its rule in
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import time
@@ -25,7 +24,7 @@ import duckdb
 
 import sql
 from recon.config import RULES, Config
-from recon.warehouse import REFERENCE_MACROS, day_load, scalar, transaction
+from recon.warehouse import REFERENCE_MACROS, apply_settings, day_load, scalar, transaction
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +56,11 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
     cand/part-``part``.parquet. Returns its counts and seconds (fanout adds where it ran)."""
     t = time.perf_counter()
     root = Path(directory)
-    # Its own DuckDB, with the run's thread and memory settings where they are set (on a Dask
-    # worker usually not), spilling beside its parquet, which the caller removes.
-    settings = {"temp_directory": str(root / f"spill-{int(part):05d}")}
-    if threads := os.environ.get("RECON_DUCKDB_THREADS"):
-        settings["threads"] = int(threads)
-    if limit := os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
-        settings["memory_limit"] = limit
-    con = duckdb.connect(config=settings)
+    con = duckdb.connect()
     try:
+        # The run's thread and memory settings where they are set (on a Dask worker usually
+        # not), spilling beside its parquet, which the caller removes.
+        apply_settings(con, ":memory:", spill_dir=root / f"spill-{int(part):05d}")
         con.execute(REFERENCE_MACROS)
         for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
             con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (part) FROM read_parquet("

@@ -465,7 +465,7 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
     reference pass per hash partition (on Dask: flows/fanout.match_partitions; else, with
     ``RECON_MATCH_PARTITIONS=N``, N partitions one after another in this process)."""
     if partitions is None and (n := match_partitions_setting()) > 1:
-        partitions = in_process(n, cfg.archive.parent / "staging" / run_id / "match")
+        partitions = in_process(n, staging_root(cfg) / run_id / "match")
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
@@ -477,6 +477,11 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
                            watermark=watermark, inputs=inputs, partitions=partitions, record=record)
     finally:
         con.close()
+
+
+def staging_root(cfg: Config) -> Path:
+    """Beside the archive (which the flow and every Dask worker must share): ``<archive>/../staging``."""
+    return cfg.archive.parent / "staging"
 
 
 def match_partitions_setting() -> int:

@@ -151,7 +151,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     # (peak 5.3 GB instead of 3.2), 1.3 s on top of 1.3 s at 1M. The cost is a partial row group
     # per part, and the space of deleted rows (a rejected file's cleared lines) is not reclaimed.
     con.execute("SET max_vacuum_tasks = 0")
-    _apply_settings(con, path)
+    apply_settings(con, path)
     with _SCHEMA_LOCK:  # concurrent loads connect at once: catalog writes one at a time
         sql.execute(con, "ddl")
         con.execute(MACROS)
@@ -172,14 +172,15 @@ def _open(path: str) -> duckdb.DuckDBPyConnection:
     raise AssertionError("unreachable")
 
 
-def _apply_settings(con, path: Path | str) -> None:
+def apply_settings(con, path: Path | str, spill_dir: Path | None = None) -> None:
     """Resource limits from the environment (per machine, not per config): DuckDB's threads and
-    memory limit, and where it spills beyond it (beside the warehouse file by default)."""
+    memory limit, and where it spills beyond it (``spill_dir``, else ``RECON_DUCKDB_TEMP``, else
+    beside the warehouse file)."""
     if threads := os.environ.get("RECON_DUCKDB_THREADS"):
         con.execute(f"SET threads = {int(threads)}")
     if limit := os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
         con.execute("SET memory_limit = $limit", {"limit": limit})
-    spill = os.environ.get("RECON_DUCKDB_TEMP") or (
+    spill = str(spill_dir) if spill_dir else os.environ.get("RECON_DUCKDB_TEMP") or (
         None if str(path) == ":memory:" else str(Path(path).with_suffix(".tmp")))
     if spill:
         con.execute("SET temp_directory = $dir", {"dir": spill})
