@@ -297,9 +297,15 @@ class _Cascade:
     def __init__(self, con, params: dict, partitions: Partitions | None):
         self.con, self.params, self.partitions = con, params, partitions
         self.aside = False
+        self.open_known = False  # first_pass.sql wrote which items stay open (work_open_*)
 
     def close(self) -> None:
-        sql.execute(self.con, "mark_matched" if self.aside else "set_aside", {"state": "matched"})
+        if self.aside:
+            sql.execute(self.con, "mark_matched", {"state": "matched"})
+            return
+        if not self.open_known:
+            sql.execute(self.con, "unlinked")
+        sql.execute(self.con, "set_aside")
         self.aside = True
 
     def reference(self, rule: str, key: str, defer: bool = False) -> list[str]:
@@ -313,7 +319,11 @@ class _Cascade:
         partitioned = (self.partitions is not None and not self.aside and key == "merchant_reference"
                        and mode != "normalized"
                        and _candidates_in_partitions(self.con, self.partitions, rule, mode, key))
-        if not partitioned:
+        if not partitioned and not self.aside and mode in ("exact", "normalized"):
+            # The bulk as one join of equal keys: the same pairs, and what stays open by id.
+            sql.execute(self.con, "first_pass", params, key=key)
+            self.open_known = True
+        elif not partitioned:
             sql.run(self.con, stmts[:1], params)
         writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
         sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)

@@ -8,7 +8,9 @@
 -- reversal links) was taken from the whole day before the first pass (fee_prices.sql,
 -- reversals.sql): the whole day is dropped here. Outside a transaction (the first pass is set
 -- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
--- Inputs: work_ledger, work_stmt, work_links (the first pass's links), ledger_entries,
+-- Which items are open comes by id: work_open_ledger and work_open_lines, from first_pass.sql
+-- (its join's one-sided rows) or else unlinked.sql (an anti join with work_links).
+-- Inputs: work_ledger, work_stmt, work_open_ledger, work_open_lines, ledger_entries,
 -- statement_lines. Parameters: none.
 DROP TABLE IF EXISTS work_ledger_all;
 DROP TABLE IF EXISTS work_stmt_all;
@@ -24,13 +26,15 @@ SELECT e.* EXCLUDE (ref_key), n.merchant_key, n.state
 FROM work_ledger_all n
 JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
                      AND e.business_date = n.business_date
-WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.entry_id = n.entry_id);  -- an anti join
+WHERE n.entry_id IN (SELECT entry_id FROM work_open_ledger);
 
 CREATE TEMP TABLE work_stmt AS
 SELECT s.* EXCLUDE (raw, ref_key) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
 FROM work_stmt_all n
 JOIN statement_lines s ON s.line_id = n.line_id AND s.business_date = n.business_date
-WHERE NOT EXISTS (SELECT 1 FROM work_links k WHERE k.line_id = n.line_id);
+WHERE n.line_id IN (SELECT line_id FROM work_open_lines);
 
 DROP TABLE work_ledger_all;
 DROP TABLE work_stmt_all;
+DROP TABLE work_open_ledger;
+DROP TABLE work_open_lines;
