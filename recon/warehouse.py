@@ -78,7 +78,7 @@ WITH fields AS (
     SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field,
            bool_and(coalesce(card_canonical, false)) AS card_canonical
     FROM rate_cards GROUP BY source
-), lines AS (
+), lines AS NOT MATERIALIZED (  -- scanned twice: cheaper than keeping 10M lines between
     SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
            s.business_date, s.currency, s.fee_minor,
            CASE WHEN f.card_canonical AND s.card_type IS NOT NULL THEN nullif(s.card_type, '')
@@ -93,12 +93,16 @@ WITH fields AS (
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND f.card_field IS NULL
 ), keys AS (
-    -- The rate depends on the line only through (source, method, card type, day, |amount|): it is
-    -- chosen once per distinct key (a few hundred thousand at 10M lines), not once per line.
-    SELECT DISTINCT source, payment_method, card_type, business_date, abs(amount_minor) AS amount
+    -- The rate depends on the line only through (source, method, card type, day, |amount|), and
+    -- the expected fee on the rate, the type and |amount|: both are worked out once per distinct
+    -- key (a few hundred thousand at 10M lines), not once per line (a 10M-line day's fee groups:
+    -- 3.4-4.3 s -> 2.3-2.4 s).
+    SELECT DISTINCT source, payment_method, card_type, business_date, txn_type, abs(amount_minor) AS amount
     FROM lines
 ), chosen AS (
-    SELECT k.*, c.rate, c.fixed_minor, c.minimum_minor, c.maximum_minor, c.refund_returns_fee
+    SELECT k.*, CASE WHEN c.rate IS NULL THEN 0  -- no rate applies (least() would skip the NULLs)
+                     ELSE expected_fee(k.amount, k.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
+                                       c.maximum_minor, c.refund_returns_fee) END AS fee
     FROM keys k JOIN rate_cards c
       ON c.source = k.source
      AND (c.method = k.payment_method OR c.method = '*')
@@ -107,20 +111,18 @@ WITH fields AS (
      AND k.amount >= c.band_from_minor
      AND (c.band_to_minor IS NULL OR k.amount < c.band_to_minor)
     QUALIFY row_number() OVER (
-        PARTITION BY k.source, k.payment_method, k.card_type, k.business_date, k.amount
+        PARTITION BY k.source, k.payment_method, k.card_type, k.business_date, k.txn_type, k.amount
         ORDER BY coalesce(c.method = k.payment_method, false) DESC,
                  coalesce(c.card_type = coalesce(k.card_type, ''), false) DESC,
                  c.valid_from DESC, c.position) = 1
 )
 SELECT l.line_id, l.file_sha256, l.source, l.business_date, l.currency, l.payment_method, l.txn_type,
        l.amount_minor, l.fee_minor,
-       CASE WHEN c.rate IS NULL THEN 0  -- no rate applies (least() would skip the NULLs)
-            ELSE expected_fee(l.amount_minor, l.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
-                              c.maximum_minor, c.refund_returns_fee) END AS expected_fee
+       coalesce(c.fee, 0) AS expected_fee  -- 0 when no rate applies
 FROM lines l LEFT JOIN chosen c
   ON c.source = l.source AND c.payment_method IS NOT DISTINCT FROM l.payment_method
  AND c.card_type IS NOT DISTINCT FROM l.card_type AND c.business_date = l.business_date
- AND c.amount = abs(l.amount_minor);
+ AND c.txn_type = l.txn_type AND c.amount = abs(l.amount_minor);
 """
 
 
