@@ -50,8 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="example:\n  .venv/bin/python -m bench.run --scale 1M\n"
                "  .venv/bin/python -m bench.run --scale 1M --prior-days 7   # steady state\n"
                "  make bench SCALE=10M\n"
-               "  make bench SCALE=100M   # ~70 GB of disk; as of 2026-12-06 out of memory in the match "
-               "(README, Speed)")
+               "  make bench SCALE=100M   # ~75 GB of disk, ~40 min (README, Speed)")
     p.add_argument("--scale", default="1M", help="rows per side: 1M (default), 10M, 100M, 250k, ...")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--dir", type=Path, default=ROOT / "var" / "bench",
@@ -253,9 +252,9 @@ def main(argv=None) -> int:
 
 # Disk per 1M rows per side, measured on 2026-12-06: the generated day and its archive copy 0.46
 # (46.3 GB at 100M), the warehouse 0.20 after the match (2.0 GB at 10M; 18.1 GB at 100M before
-# it), DuckDB's spill in the match ~0.2 beyond memory_limit (1.9 GB at 10M with 1.2 GB, 1.6 GB
-# with 1.7 GB; ~20 GB at 100M with 12 GB, where the disk filled in the duplicate check).
-_GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.2}
+# it, 20.0 GB after), DuckDB's spill in the match ~0.5 at 100M with a 12 GB memory_limit (49.5 GB
+# at its peak in the run that completed; 1.9 GB at 10M with 1.2 GB, 1.6 GB with 1.7 GB).
+_GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.5}
 # pandas' baseline (five columns of each side as Python strings, one merge): the process peaked
 # at 12.1 GB at 10M rows per side.
 _PANDAS_GB_PER_M = 1.2
