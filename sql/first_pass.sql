@@ -10,8 +10,9 @@
 -- more than one pair. Those keys are found by grouping the pairs on a hash of the key (one hash
 -- aggregate; match_reference.sql's two counts per entry and per line took two, over the ids), and
 -- only their pairs (few; a hash collision only adds a few more) are counted exactly, per entry
--- and per line. On a 10M-line day: 8.8-10.6 s for the pairs and 4.8 s to set the rest aside
--- before, 4.5 + 1.3 s and 2.5-2.9 s now (docs/speed-history.md).
+-- and per line. On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside
+-- before; 3.9-5.5 s for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now
+-- (docs/speed-history.md, 2026-12-06 evening).
 -- Inputs: work_ledger, work_stmt, work_rules. Parameters: $rule, $mode. Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (

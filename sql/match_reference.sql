@@ -9,6 +9,9 @@
 --        'tolerance'  same currency, amount within the absolute or relative tolerance, and the
 --                     statement's business date within [-window_before, +window_after] days;
 --        'any'        the reference alone: pairs what is left so its difference is reported.
+-- The cascade's first pass, when its mode is 'exact' or 'normalized' and it runs as one join, takes
+-- its pairs from first_pass.sql instead (the same rows, and what stays open by id); this file's
+-- later statements then read them as they read this one's.
 -- Inputs: work_ledger, work_stmt (merchant_key: norm_ref(merchant_reference)), work_rules.
 -- Parameters: $run_id, $rule, $mode.
 CREATE OR REPLACE TEMP TABLE work_cand AS
