@@ -492,8 +492,8 @@ def match_partitions_setting() -> int:
         return 1
     if not raw.isdigit() or int(raw) < 1:
         raise ReconError(f"RECON_MATCH_PARTITIONS={raw!r}: expected a whole number of partitions, 1 "
-                         f"or more.", hint="Set it to e.g. 16 for a day of 100M rows a side, or unset "
-                         "it for the first reference pass as one join.")
+                         f"or more.", hint="Set it to e.g. 16 for a day whose first pass does not fit "
+                         "in memory as one join (100M rows a side still does at 12 GB), or unset it.")
     return int(raw)
 
 
