@@ -222,6 +222,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                     "OR superseded_by IS NOT NULL)", [business_date])  # nor one a correction replaced
     else:
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
+    _drop_work_sets(con)
     sql.run(con, *_work_sets(con, params))
     log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
              business_date, _count(con, "work_ledger"), _count(con, "work_stmt"), _count(con, "work_bank"),
@@ -230,7 +231,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
-    con.execute("INSERT INTO work_stmt BY NAME SELECT * EXCLUDE (end_to_end_id, file_sha256, file_line) REPLACE ("
+    con.execute("INSERT INTO work_stmt_more BY NAME SELECT * EXCLUDE (end_to_end_id, file_sha256, file_line, state) REPLACE ("
                 "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
                 "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key "
                 "FROM work_bank WHERE state IS NULL")
@@ -259,6 +260,15 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     return result
 
 
+def _drop_work_sets(con) -> None:
+    """Drop a former run's work_ledger and work_stmt on this connection: views until the first
+    pass, tables after it (set_aside.sql), and DuckDB replaces neither with the other."""
+    for name, kind in con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp' "
+            "AND table_name IN ('work_ledger', 'work_stmt')").fetchall():
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+
+
 def _work_sets(con, params: dict) -> tuple[list[str], dict]:
     """The statements of work_sets.sql and their parameters: its work_versions and work_ledger
     replaced by work_versions_one_load.sql (which takes each of the day's versions as it is
@@ -268,8 +278,8 @@ def _work_sets(con, params: dict) -> tuple[list[str], dict]:
     _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
     if not one:
         return stmts, params
-    fast = dict(zip(("work_versions", "work_ledger"), sql.statements(sql.load("work_versions_one_load"))))
-    out = [next((f for name, f in fast.items() if f"TEMP TABLE {name} AS" in st), st) for st in stmts]
+    fast = dict(zip(("TABLE work_versions", "VIEW work_ledger"), sql.statements(sql.load("work_versions_one_load"))))
+    out = [next((f for name, f in fast.items() if f"TEMP {name} AS" in st), st) for st in stmts]
     if sum(a is not b for a, b in zip(out, stmts)) != len(fast):
         raise RuntimeError("work_sets.sql no longer has one work_versions and one work_ledger statement "
                            "for work_versions_one_load.sql to replace: update both files together")
@@ -331,7 +341,7 @@ class _Cascade:
         return writes
 
     def other(self, rule: str) -> None:
-        if rule == "fuzzy" and not self.aside:  # it reads columns the narrow sets leave out: widen first
+        if rule == "fuzzy" and not self.aside:  # it reads columns the views of the day leave out: widen first
             self.close()
         sql.execute(self.con, "match_aggregate" if rule == "aggregate_reference" else "match_fuzzy", self.params)
         self.close()

@@ -11,12 +11,14 @@
 -- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
 -- It runs before the first pass, outside the run's closing transaction (matching.run_cascade):
 -- a fee depends on the line alone (its duplicate mark is the only state set so far).
--- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules, work_stmt (the
--- duplicate marks; the references of the variance lines). Parameters: $business_date.
--- The day's duplicate lines, few: a table of their own, so that the join below builds on them
--- (over work_stmt's filter DuckDB expected the whole day and built on the 10M priced lines).
+-- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules,
+-- work_duplicate_lines (the duplicate marks), work_stmt (the references of the variance lines).
+-- Parameters: $business_date.
+-- The day's duplicate lines, few (mark_duplicates.sql), each once, so that the join below
+-- builds on them (over work_stmt's filter DuckDB expected the whole day and built on the 10M
+-- priced lines).
 CREATE OR REPLACE TEMP TABLE work_fee_duplicates AS
-SELECT line_id FROM work_stmt WHERE state = 'duplicate';
+SELECT DISTINCT line_id FROM work_duplicate_lines;
 
 CREATE OR REPLACE TEMP TABLE work_fee_groups AS
 SELECT f.source, f.business_date, f.currency, coalesce(f.payment_method, '') AS payment_method,

@@ -3,10 +3,15 @@
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too.
--- Inputs: statement_lines, files, ledger_entries, work_stmt and work_ledger (before the first
--- pass: the whole day), work_versions (read for its versions dated another day), work_inputs.
+-- A mark is a row of work_duplicate_lines or work_duplicate_entries (a few thousand ids), which
+-- the work_stmt and work_ledger views (work_sets.sql) show as state 'duplicate'; d.mine says a
+-- row is one of the day's items in the working set (the others are earlier days' lines and
+-- entries, which only count).
+-- Inputs: statement_lines, files, ledger_entries, work_stmt and work_ledger (views of the whole
+-- day: work_sets.sql), work_versions (read for its versions dated another day), work_inputs.
 -- Parameters: $business_date, $watermark.
-UPDATE work_stmt SET state = 'duplicate'
+INSERT INTO work_duplicate_lines
+SELECT line_id
 FROM (
     -- Counted on a hash of the key alone, a line id beside it (10M lines in ~350 MB, where the
     -- lines with all their key columns took 1.2 GB twice over and spilled 4.9 GB at 10M); only the
@@ -50,24 +55,26 @@ FROM (
     ), candidates AS (
         SELECT line_id FROM c SEMI JOIN repeated r ON r.h = c.h
     ), whole AS (
-        SELECT w.line_id, w.source, w.txn_type,
-               CASE WHEN w.merchant_reference IS NOT NULL THEN w.merchant_key
-                    ELSE norm_ref(w.psp_reference) END AS k,
-               w.amount_minor, w.currency, w.business_date, s.file_sha256, s.file_line
-        FROM work_stmt w  -- the day's candidates, by id (they passed day's filters above)
-        JOIN statement_lines s ON s.line_id = w.line_id AND s.business_date = $business_date
-        WHERE w.business_date = $business_date AND w.line_id IN (SELECT line_id FROM candidates)
+        -- the day's candidates, by id (they passed day's filters above; the week's are dated
+        -- other days), read once from the warehouse (work_stmt's day is a view of it)
+        SELECT line_id, source, txn_type,
+               CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference)
+                    ELSE norm_ref(psp_reference) END AS k,  -- work_stmt's merchant_key, or ...
+               amount_minor, currency, business_date, file_sha256, file_line, true AS mine
+        FROM statement_lines
+        WHERE business_date = $business_date AND line_id IN (SELECT line_id FROM candidates)
         UNION ALL
-        SELECT * EXCLUDE (h) FROM week WHERE line_id IN (SELECT line_id FROM candidates)
+        SELECT * EXCLUDE (h), false FROM week WHERE line_id IN (SELECT line_id FROM candidates)
     )
-    SELECT line_id, row_number() OVER (
+    SELECT line_id, mine, row_number() OVER (
         PARTITION BY source, txn_type, k, amount_minor, currency
         ORDER BY business_date, file_sha256, file_line) AS n
     FROM whole
 ) d
-WHERE work_stmt.line_id = d.line_id AND d.n > 1 AND work_stmt.business_date = $business_date;
+WHERE d.n > 1 AND d.mine;
 
-UPDATE work_ledger SET state = 'duplicate'
+INSERT INTO work_duplicate_entries
+SELECT entry_id
 FROM (
     -- Each entry's latest version dated within the week, for the entries that can share a key
     -- with one of the day's: only a partition holding a day's entry can mark anything, and every
@@ -113,17 +120,16 @@ FROM (
     ), candidates AS (
         SELECT entry_id FROM c SEMI JOIN repeated r ON r.h = c.h
     ), whole AS (
-        SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at
+        SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at,
+               true AS mine
         FROM work_ledger  -- the day's candidates, by id (they passed day's filters above)
         WHERE business_date = $business_date AND entry_id IN (SELECT entry_id FROM candidates)
         UNION ALL
-        SELECT * EXCLUDE (h) FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
+        SELECT * EXCLUDE (h), false FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
     )
-    SELECT entry_id, row_number() OVER (
+    SELECT entry_id, mine, row_number() OVER (
         PARTITION BY source, txn_type, k, amount_minor, currency
         ORDER BY business_date, booked_at, entry_id) AS n
     FROM whole
 ) d
-WHERE work_ledger.entry_id = d.entry_id AND d.n > 1 AND work_ledger.business_date = $business_date;
-
-DROP TABLE work_versions;  -- its memory is needed by the first pass
+WHERE d.n > 1 AND d.mine;

@@ -1,7 +1,8 @@
 -- Grain: after the cascade's first pass, which on a normal day links nearly every item: the
 -- working sets keep only what is still open, so that every later rule, the breaks and the
 -- carry-forward read a few thousand rows instead of the whole day (and the bulk is not marked row
--- by row with UPDATEs). The open items get back every column (work_sets.sql builds narrow sets):
+-- by row with UPDATEs). The work_ledger and work_stmt views (work_sets.sql) become tables of the
+-- open items, which get back every column (the views show only what the day's readers need):
 -- a ledger entry from its version (entry_id, recorded_at), a statement line from statement_lines,
 -- keeping the merchant reference the cascade gave it (a bank line's end-to-end id stands in for
 -- a missing one). What concerns every line of the day however it matched (the fee check, the
@@ -10,31 +11,30 @@
 -- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
 -- Which items are open comes by id: work_open_ledger and work_open_lines, from first_pass.sql
 -- (its join's one-sided rows) or else unlinked.sql (an anti join with work_links).
--- Inputs: work_ledger, work_stmt, work_open_ledger, work_open_lines, ledger_entries,
+-- Inputs: work_ledger, work_stmt (views), work_open_ledger, work_open_lines, ledger_entries,
 -- statement_lines. Parameters: none.
-DROP TABLE IF EXISTS work_ledger_all;
-DROP TABLE IF EXISTS work_stmt_all;
-ALTER TABLE work_ledger RENAME TO work_ledger_all;
-ALTER TABLE work_stmt RENAME TO work_stmt_all;
-
 -- Each open item's row is looked for among the rows of its business date: DuckDB narrows the
 -- scan to the row groups whose dates lie within the open items' (zone maps), not every row ever
 -- loaded (with a week of 1M-line days before the day: 0.39 + 0.13 s -> 0.13 + 0.13 s). (Split
 -- by the day's and the carried items' dates, the anti join was planned on the wide side: slower.)
-CREATE TEMP TABLE work_ledger AS
+CREATE OR REPLACE TEMP TABLE work_ledger_open AS
 SELECT e.* EXCLUDE (ref_key), n.merchant_key, n.state
-FROM work_ledger_all n
+FROM work_ledger n
 JOIN ledger_entries e ON e.entry_id = n.entry_id AND e.recorded_at = n.recorded_at
                      AND e.business_date = n.business_date
 WHERE n.entry_id IN (SELECT entry_id FROM work_open_ledger);
 
-CREATE TEMP TABLE work_stmt AS
+CREATE OR REPLACE TEMP TABLE work_stmt_open AS
 SELECT s.* EXCLUDE (raw, ref_key) REPLACE (n.merchant_reference AS merchant_reference), n.merchant_key, n.state
-FROM work_stmt_all n
+FROM work_stmt n
 JOIN statement_lines s ON s.line_id = n.line_id AND s.business_date = n.business_date
 WHERE n.line_id IN (SELECT line_id FROM work_open_lines);
 
-DROP TABLE work_ledger_all;
-DROP TABLE work_stmt_all;
+DROP VIEW work_ledger;
+DROP VIEW work_stmt;
+ALTER TABLE work_ledger_open RENAME TO work_ledger;
+ALTER TABLE work_stmt_open RENAME TO work_stmt;
+DROP TABLE work_versions;
+DROP TABLE work_stmt_more;
 DROP TABLE work_open_ledger;
 DROP TABLE work_open_lines;

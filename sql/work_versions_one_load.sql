@@ -1,8 +1,8 @@
--- Grain: work_versions and work_ledger (work_sets.sql) when every version dated the business day
--- was written by one load of one ledger file (matching.run_cascade checks: one file_sha256 and
+-- Grain: work_versions and the work_ledger view (work_sets.sql) when every version dated the
+-- business day was written by one load of one ledger file (matching.run_cascade checks: one file_sha256 and
 -- one recorded_at, $day_loaded_at, among the day's versions up to the watermark). The same
 -- work_ledger as the general statements, without ranking the day's versions and without copying
--- them twice (into work_versions, then into work_ledger):
+-- them into work_versions:
 -- - an export never holds an entry twice (schemas/ledger.py quarantines every repeat), so the
 --   day has one version per entry, and it is the latest as of the day unless a version of the
 --   same entry dated before the day was recorded after it (a correction that moved the entry to
@@ -37,20 +37,24 @@ WITH moved AS (  -- few: versions dated before the day, recorded after the day's
 SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l.as_of_day;
 
 -- Every odd entry has a version up to the day (the one that made it odd), so it is in
--- work_versions: the day's other entries are read once, straight into work_ledger.
-CREATE OR REPLACE TEMP TABLE work_ledger AS
-SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency,
-       merchant_reference, psp_reference,
-       stored_ref(ref_key, merchant_reference) AS merchant_key,  -- norm_ref(merchant_reference)
-       NULL::VARCHAR AS state
-FROM ledger_entries e
-WHERE business_date = $business_date AND recorded_at <= $watermark
-  AND source IN (SELECT source FROM work_rules)
-  AND NOT EXISTS (SELECT 1 FROM work_versions o WHERE o.entry_id = e.entry_id)
-UNION ALL
-SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency,
-       merchant_reference, psp_reference, ref_key, NULL::VARCHAR
-FROM work_versions
-WHERE source IN (SELECT source FROM work_rules)
-  AND (business_date = $business_date
-       OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
+-- work_versions: the day's other entries are read straight from ledger_entries by the view.
+CREATE OR REPLACE TEMP VIEW work_ledger AS
+SELECT *,
+       CASE WHEN entry_id IN (SELECT entry_id FROM work_duplicate_entries) THEN 'duplicate' END AS state
+FROM (
+    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
+           currency, merchant_reference, psp_reference,
+           stored_ref(ref_key, merchant_reference) AS merchant_key  -- norm_ref(merchant_reference)
+    FROM ledger_entries e
+    WHERE business_date = getvariable('recon_business_date')
+      AND recorded_at <= getvariable('recon_watermark')
+      AND source IN (SELECT source FROM work_rules)
+      AND NOT EXISTS (SELECT 1 FROM work_versions o WHERE o.entry_id = e.entry_id)
+    UNION ALL
+    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
+           currency, merchant_reference, psp_reference, ref_key
+    FROM work_versions
+    WHERE source IN (SELECT source FROM work_rules)
+      AND (business_date = getvariable('recon_business_date')
+           OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'))
+);

@@ -45,9 +45,11 @@ def _history(con, history, carried) -> None:
 
 
 def _sets(con, stmts, params) -> tuple[list[tuple], list[tuple]]:
-    """(work_ledger, work_versions' versions dated another day than the day), sorted."""
-    sql.run(con, [next(s for s in stmts if f"TEMP TABLE {t} AS" in s) for t in ("work_versions", "work_ledger")],
-            params)
+    """(work_ledger, work_versions' versions dated another day than the day), sorted. work_ledger is a
+    view: it needs the day and the watermark set, and the table of duplicate marks (none here)."""
+    wanted = ("SET VARIABLE recon_business_date", "SET VARIABLE recon_watermark",
+              "TEMP TABLE work_duplicate_entries", "TEMP TABLE work_versions AS", "TEMP VIEW work_ledger AS")
+    sql.run(con, [next(s for s in stmts if w in s) for w in wanted], params)
     return (sorted(con.execute("SELECT * FROM work_ledger").fetchall()),
             sorted(con.execute("SELECT * FROM work_versions WHERE business_date <> ?", [D]).fetchall()))
 
