@@ -13,7 +13,9 @@
 -- set_aside.sql then replaces both with tables of what the first pass left open, in all their
 -- columns; later passes mark the few rows they link there. The views read the business day and
 -- the watermark from variables set below (a view takes no parameter; getvariable is folded to
--- a constant when a query is bound, so the scans still skip other days' row groups).
+-- a constant when a query is bound, so the scans still skip other days' row groups). Each reader
+-- sees the same rows: the lines of the run's input files (loaded, work_inputs) and the versions
+-- recorded up to the watermark, as a copy would have held them.
 -- A ledger entry keeps its recorded_at: with entry_id, it names the version; and its booked_at,
 -- which orders the duplicate check's repeats.
 -- merchant_key is norm_ref(merchant_reference) (stored_ref: normalised at load): the first
