@@ -204,8 +204,10 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     after it are not seen (default: ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
     find the first merchant-reference pass's candidates per hash partition (see Partitions).
 
-    ``con`` must have no transaction open: the working sets and the duplicate marks (temporary
-    tables only) are built statement by statement, so that what they no longer need is freed
+    ``con`` must have no transaction open: the working sets (views of the day until the first
+    pass, then tables of what it left open) and the duplicate marks (temporary objects only, and
+    the connection's variables recon_business_date and recon_watermark, which the views read) are
+    built statement by statement, so that what they no longer need is freed
     (DuckDB keeps a table dropped inside a transaction, and the old rows of every UPDATE, until it
     ends: at 10M lines a day that was 1.8 GB of ledger versions held through the whole match).
     Everything the warehouse keeps (matches, breaks, fee report, payouts, open items, links) is
