@@ -54,8 +54,9 @@ WHERE o.run_id = $prev_run
 -- the week's or the whole history's; the duplicate check (mark_duplicates.sql) looks back over
 -- the week by itself, for the day's keys only. A version is (entry_id, recorded_at).
 -- When one load of one ledger file wrote every version dated the day (the usual day),
--- work_versions_one_load.sql replaces this statement and the next: the same work_ledger, read
--- from ledger_entries without ranking the day's versions or copying them twice.
+-- work_versions_one_load.sql replaces this statement and the next: the same work_ledger, a view
+-- of ledger_entries itself, without ranking the day's versions or copying them. Here work_ledger
+-- is a view of work_versions, which set_aside.sql drops with it.
 CREATE OR REPLACE TEMP TABLE work_versions AS
 WITH ids AS (
     SELECT entry_id FROM ledger_entries
