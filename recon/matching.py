@@ -237,13 +237,23 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                 "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
                 "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key "
                 "FROM work_bank WHERE state IS NULL")
-    sql.execute(con, "mark_duplicates", params)
-    # What every line of the day gets however it matches: its price, and a refund its payment.
-    sql.execute(con, "fee_prices", params)
-    sql.execute(con, "reversals", params)
+
+    def day_checks() -> None:
+        # What every line of the day gets however it matches: its price, and a refund its
+        # payment. Both read the whole day, so they run before the first pass sets it aside.
+        sql.execute(con, "fee_prices", params)
+        sql.execute(con, "reversals", params)
 
     cascade = _Cascade(con, params, partitions)
     steps = _steps(cfg, sources)
+    # Repeated lines and entries are closed as duplicates before any rule. When the first pass
+    # is one join on the exact merchant key that every source uses, its join finds them (it
+    # keys every item the way the duplicate check does): it marks them itself, and then closes
+    # them in its own rows (mark_duplicates_first_pass.sql).
+    marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
+    if not marks_in_first_pass:
+        sql.execute(con, "mark_duplicates", params)
+        day_checks()
     # The first pass links the bulk of the day. When it is a reference pass, its candidates are
     # found and the working sets narrowed to what it left open (set_aside.sql) before the
     # transaction: the whole day's sets are then freed, not held until the run commits. Its
@@ -251,7 +261,8 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     deferred: list[str] = []
     if steps and steps[0][0] in REFERENCE_MODES:
         rule, key = steps.pop(0)
-        deferred = cascade.reference(rule, key, defer=True)
+        deferred = cascade.reference(rule, key, defer=True,
+                                     day_checks=day_checks if marks_in_first_pass else None)
         deferred_params = {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}
     with transaction(con):
         if deferred:
@@ -260,6 +271,14 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         if record is not None:
             record(con, result)
     return result
+
+
+def _marks_in_first_pass(con, rule: str, key: str | None, partitions: Partitions | None) -> bool:
+    """Whether the first pass marks the duplicates (mark_duplicates_first_pass.sql): a single join
+    of the exact merchant key, run by a rule that every source of the run uses (so the join
+    holds every ledger entry the duplicate check counts)."""
+    return (partitions is None and key == "merchant_reference" and REFERENCE_MODES.get(rule) == "exact"
+            and bool(scalar(con, "SELECT bool_and(list_contains(rules, ?)) FROM work_rules", [rule])))
 
 
 def _drop_work_sets(con) -> None:
@@ -320,9 +339,12 @@ class _Cascade:
         sql.execute(self.con, "set_aside")
         self.aside = True
 
-    def reference(self, rule: str, key: str, defer: bool = False) -> list[str]:
+    def reference(self, rule: str, key: str, defer: bool = False,
+                  day_checks: Callable[[], None] | None = None) -> list[str]:
         """One reference pass, closed. ``defer``: its writes to ``matches`` are not run but
-        returned, to be run (after the close) in the run's transaction."""
+        returned, to be run (after the close) in the run's transaction. ``day_checks``: the
+        first pass marks the duplicates (mark_duplicates_first_pass.sql, between its join and
+        its candidate counts), then runs these before the close."""
         mode = REFERENCE_MODES[rule]
         params = {**self.params, "rule": rule, "mode": mode}
         stmts = sql.statements(sql.render("match_reference", key=key))
@@ -333,12 +355,22 @@ class _Cascade:
                        and _candidates_in_partitions(self.con, self.partitions, rule, mode, key))
         if not partitioned and not self.aside and mode in ("exact", "normalized"):
             # The bulk as one join of equal keys: the same pairs, and what stays open by id.
-            sql.execute(self.con, "first_pass", params, key=key)
+            first = sql.statements(sql.render("first_pass", key=key))
+            if day_checks is not None:
+                cut = next(i for i, st in enumerate(first) if "TEMP TABLE work_cand_repeated AS" in st) + 1
+                sql.run(self.con, first[:cut], params)
+                sql.execute(self.con, "mark_duplicates_first_pass", params)
+                first = first[cut:]
+            sql.run(self.con, first, params)
             self.open_known = True
+        elif day_checks is not None:  # _marks_in_first_pass said this pass would be one join
+            raise RuntimeError(f"{rule} on {key} did not run as first_pass.sql: the duplicates are not marked")
         elif not partitioned:
             sql.run(self.con, stmts[:1], params)
         writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
         sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)
+        if day_checks is not None:
+            day_checks()
         self.close()
         return writes
 

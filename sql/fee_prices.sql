@@ -9,8 +9,9 @@
 -- work_stmt. They are summed in one pass, each variance line in a group of its own
 -- (work_fee_groups: a few rows per source and type, plus one per variance), so that the day's
 -- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
--- It runs before the first pass, outside the run's closing transaction (matching.run_cascade):
--- a fee depends on the line alone (its duplicate mark is the only state set so far).
+-- It runs once the duplicates are marked and before the first pass sets the day aside, outside
+-- the run's closing transaction (matching.run_cascade): a fee depends on the line alone (and
+-- whether it is a duplicate).
 -- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules,
 -- work_duplicate_lines (the duplicate marks), work_stmt (the references of the variance lines).
 -- Parameters: $business_date.

@@ -7,12 +7,15 @@
 -- work_cand here also holds those one-sided rows, with n_l = n_s = 0: every reader of work_cand
 -- takes n_l = n_s = 1 (a link) or n_l > 1 OR n_s > 1 (ambiguous), neither of which they are.
 -- The candidate counts: a pair's entry and line have one candidate each unless the pair's key has
--- more than one pair. Those keys are found by grouping the pairs on a hash of the key (one hash
--- aggregate; match_reference.sql's two counts per entry and per line took two, over the ids), and
--- only their pairs (few; a hash collision only adds a few more) are counted exactly, per entry
--- and per line. On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside
--- before; 3.9-5.5 s for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now
--- (docs/speed-history.md, 2026-12-06 evening).
+-- more than one pair. Those keys are among the keys the join's rows hold more than once, found by
+-- grouping its rows on a hash of the key (one hash aggregate; match_reference.sql's two counts per
+-- entry and per line took two, over the ids), and only their pairs (few; a hash collision only
+-- adds a few more) are counted exactly, per entry and per line. When this pass marks the
+-- duplicates (matching.run_cascade), mark_duplicates_first_pass.sql runs between the grouping
+-- and the counts, and removes the duplicates' rows.
+-- On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside before; 3.9-5.5 s
+-- for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now (docs/speed-history.md, 2026-12-06
+-- evening).
 -- Inputs: work_ledger, work_stmt, work_rules. Parameters: $rule, $mode. Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (
@@ -34,15 +37,25 @@ SELECT l.entry_id, s.line_id, s.amount_minor - l.amount_minor AS diff,
        date_diff('day', l.business_date, s.business_date) AS days,
        CASE WHEN l.entry_id IS NULL OR s.line_id IS NULL THEN 0 ELSE 1 END::BIGINT AS n_l,
        CASE WHEN l.entry_id IS NULL OR s.line_id IS NULL THEN 0 ELSE 1 END::BIGINT AS n_s,
-       hash(l.source, l.txn_type, l.k, l.currency, l.amount_minor) AS h
+       CASE WHEN coalesce(l.k, s.k) IS NOT NULL  -- a row's key, on either side (no key: no pair)
+            THEN hash(coalesce(l.source, s.source), coalesce(l.txn_type, s.txn_type), coalesce(l.k, s.k),
+                      coalesce(l.amount_minor, s.amount_minor), coalesce(l.currency, s.currency)) END AS h
 FROM l FULL OUTER JOIN s ON s.source = l.source AND s.k = l.k AND s.txn_type = l.txn_type
                         AND s.currency = l.currency AND s.amount_minor = l.amount_minor;
+
+-- The keys held by more than one row: more than one pair, or more than one item on one side
+-- without a counterpart. Only these can give an item more than one candidate, and (exact mode,
+-- where h is mark_duplicates.sql's hash of the key) only these can hold two of the day's items
+-- that repeat one another (mark_duplicates_first_pass.sql).
+CREATE OR REPLACE TEMP TABLE work_cand_repeated AS
+SELECT h FROM work_cand WHERE h IS NOT NULL GROUP BY h HAVING count(*) > 1;
 
 -- The pairs of the keys with more than one pair, each with its entry's and its line's exact
 -- number of candidates (all the pairs of an entry or a line share its key, so its hash).
 CREATE OR REPLACE TEMP TABLE work_cand_multi AS
 WITH shared AS (
-    SELECT h FROM work_cand WHERE n_l > 0 GROUP BY h HAVING count(*) > 1
+    SELECT h FROM work_cand WHERE n_l > 0 AND h IN (SELECT h FROM work_cand_repeated)
+    GROUP BY h HAVING count(*) > 1
 ), p AS (
     SELECT entry_id, line_id FROM work_cand WHERE n_l > 0 AND h IN (SELECT h FROM shared)
 )
@@ -73,3 +86,5 @@ SELECT line_id FROM work_stmt
 WHERE state IS NOT NULL OR source NOT IN (SELECT source FROM work_rules);
 
 DROP TABLE work_cand_multi;
+
+DROP TABLE work_cand_repeated;

@@ -2,7 +2,11 @@
 -- source (same reference, type, amount and currency) delivered in the last 7 business days or
 -- earlier in the run's own files of the day; the first occurrence stays open and is matched
 -- normally.
--- Ledger entries that repeat a reference the same way are marked too.
+-- Ledger entries that repeat a reference the same way are marked too. A reference that is blank
+-- once normalised (norm_ref: NULL) is no key: such items repeat nothing.
+-- When the first pass is one join of the exact merchant key that every source uses,
+-- mark_duplicates_first_pass.sql marks the same rows from that join instead (matching.run_cascade),
+-- checking only the keys it holds more than once; this whole-day form serves every other cascade.
 -- A mark is a row of work_duplicate_lines or work_duplicate_entries (a few thousand ids), which
 -- the work_stmt and work_ledger views (work_sets.sql) show as state 'duplicate'; d.mine says a
 -- row is one of the day's items in the working set (the others are earlier days' lines and
@@ -28,7 +32,8 @@ FROM (
         WHERE of_day  -- business_date = $business_date AND file_sha256 IN work_inputs
           AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
           AND txn_type IN ('payment', 'refund', 'chargeback')
-          AND coalesce(merchant_reference, psp_reference) IS NOT NULL
+          AND CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
+                   ELSE norm_ref(psp_reference) END IS NOT NULL  -- a blank reference is no key
     ), week AS MATERIALIZED (  -- few: read twice below
         -- earlier days' lines, not from a delivery that a correction has since replaced, that
         -- carry one of the day's keys (only a partition holding a day's line can mark anything:
@@ -88,7 +93,7 @@ FROM (
     WITH day AS MATERIALIZED (  -- read three times below
         SELECT entry_id, hash(source, txn_type, merchant_key, amount_minor, currency) AS h
         FROM work_ledger  -- of work_rules' sources
-        WHERE business_date = $business_date AND merchant_reference IS NOT NULL
+        WHERE business_date = $business_date AND merchant_key IS NOT NULL
     ), early AS (  -- entries with a version dated earlier in the week that carries a day's key
         SELECT DISTINCT entry_id FROM ledger_entries
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
@@ -110,7 +115,7 @@ FROM (
             WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
               AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
             QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
-        WHERE merchant_reference IS NOT NULL AND source IN (SELECT source FROM work_rules)
+        WHERE k IS NOT NULL AND source IN (SELECT source FROM work_rules)
     ), c AS (
         SELECT entry_id, h FROM day
         UNION ALL

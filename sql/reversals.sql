@@ -1,7 +1,8 @@
 -- Grain: one row per refund or chargeback line of the business day that names an original
 -- payment (original_reference): the earliest PSP payment line of the same source whose merchant
 -- reference normalises to it. carry_forward.sql writes them as the run's reversal_links.
--- It runs before the first pass, outside the run's closing transaction (matching.run_cascade):
+-- It runs before the first pass sets the day aside, outside the run's closing transaction
+-- (matching.run_cascade):
 -- the link depends on the lines alone, not on what matched them, and needs the whole day's lines.
 -- The payments are every PSP payment line ever loaded, compared on their stored ref_key column
 -- itself (not through stored_ref): DuckDB then prunes with the range of the day's originals
@@ -9,7 +10,7 @@
 -- probing every payment of the whole history. With a week of 1M-line days before the day
 -- (references re-keyed per day): 0.32 s -> 0.078 s; on a first day of 10M lines the same
 -- 0.62-0.67 s. Rows loaded before ref_key existed (NULL) are normalised in a branch of their own.
--- Inputs: work_stmt (the day's lines, before the first pass), statement_lines.
+-- Inputs: work_stmt (the day's lines, before the set-aside), statement_lines.
 -- Parameters: $business_date.
 CREATE OR REPLACE TEMP TABLE work_reversals AS
 WITH r AS (  -- the day's reversals that name an original

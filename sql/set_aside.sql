@@ -6,7 +6,7 @@
 -- a ledger entry from its version (entry_id, recorded_at), a statement line from statement_lines,
 -- keeping the merchant reference the cascade gave it (a bank line's end-to-end id stands in for
 -- a missing one). What concerns every line of the day however it matched (the fee check, the
--- reversal links) was taken from the whole day before the first pass (fee_prices.sql,
+-- reversal links) was taken from the whole day before this (fee_prices.sql,
 -- reversals.sql): the whole day is dropped here. Outside a transaction (the first pass is set
 -- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
 -- Which items are open comes by id: work_open_ledger and work_open_lines, from first_pass.sql
