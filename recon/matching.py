@@ -233,9 +233,9 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
-    con.execute("INSERT INTO work_stmt_more BY NAME SELECT * EXCLUDE (end_to_end_id, file_sha256, file_line, state) REPLACE ("
+    con.execute("INSERT INTO work_stmt_more BY NAME SELECT * EXCLUDE (state) REPLACE ("
                 "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
-                "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key "
+                "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key, false AS of_day "
                 "FROM work_bank WHERE state IS NULL")
 
     def day_checks() -> None:
@@ -299,7 +299,8 @@ def _work_sets(con, params: dict) -> tuple[list[str], dict]:
     _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
     if not one:
         return stmts, params
-    fast = dict(zip(("TABLE work_versions", "VIEW work_ledger"), sql.statements(sql.load("work_versions_one_load"))))
+    fast = dict(zip(("TABLE work_versions", "VIEW work_ledger", "VIEW work_ledger_rows"),
+                    sql.statements(sql.load("work_versions_one_load"))))
     out = [next((f for name, f in fast.items() if f"TEMP {name} AS" in st), st) for st in stmts]
     if sum(a is not b for a, b in zip(out, stmts)) != len(fast):
         raise RuntimeError("work_sets.sql no longer has one work_versions and one work_ledger statement "

@@ -1,6 +1,6 @@
--- Grain: work_versions and the work_ledger view (work_sets.sql) when every version dated the
--- business day was written by one load of one ledger file (matching.run_cascade checks: one file_sha256 and
--- one recorded_at, $day_loaded_at, among the day's versions up to the watermark). The same
+-- Grain: work_versions and the work_ledger and work_ledger_rows views (work_sets.sql) when every
+-- version dated the business day was written by one load of one ledger file (matching.run_cascade
+-- checks: one file_sha256 and one recorded_at, $day_loaded_at, among the day's versions up to the watermark). The same
 -- work_ledger as the general statements, without ranking the day's versions and without copying
 -- them into work_versions:
 -- - an export never holds an entry twice (schemas/ledger.py quarantines every repeat), so the
@@ -12,6 +12,8 @@
 --   work_versions holds them alone. Its readers (mark_duplicates.sql) read from it only the
 --   versions dated another day than the business day, which are all among those; the day's
 --   versions they read from work_ledger.
+-- Here work_ledger shows every column of each version (work_versions holds few rows, whole), so
+-- that set_aside.sql reads the open ones in one scan; its readers read only the columns they use.
 -- Inputs: ledger_entries, work_carried, work_rules. Parameters: $business_date, $watermark,
 -- $day_loaded_at.
 CREATE OR REPLACE TEMP TABLE work_versions AS
@@ -24,10 +26,8 @@ WITH moved AS (  -- few: versions dated before the day, recorded after the day's
       AND entry_id IN (SELECT entry_id FROM moved)
     UNION
     SELECT item_id FROM work_carried WHERE kind = 'ledger'
-), v AS (
-    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference,
-           stored_ref(ref_key, merchant_reference) AS ref_key
+), v AS (  -- every column (few rows): work_ledger shows them all
+    SELECT * REPLACE (stored_ref(ref_key, merchant_reference) AS ref_key)
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
       AND entry_id IN (SELECT entry_id FROM odd)
@@ -41,9 +41,8 @@ SELECT v.* FROM v JOIN latest l ON l.entry_id = v.entry_id AND v.recorded_at = l
 CREATE OR REPLACE TEMP VIEW work_ledger AS
 SELECT *,
        CASE WHEN entry_id IN (SELECT entry_id FROM work_duplicate_entries) THEN 'duplicate' END AS state
-FROM (
-    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference,
+FROM (  -- every column of the version, so that set_aside.sql reads the open ones in one scan
+    SELECT * EXCLUDE (ref_key),
            stored_ref(ref_key, merchant_reference) AS merchant_key  -- norm_ref(merchant_reference)
     FROM ledger_entries e
     WHERE business_date = getvariable('recon_business_date')
@@ -51,10 +50,13 @@ FROM (
       AND source IN (SELECT source FROM work_rules)
       AND NOT EXISTS (SELECT 1 FROM work_versions o WHERE o.entry_id = e.entry_id)
     UNION ALL
-    SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference, ref_key
-    FROM work_versions
+    SELECT * EXCLUDE (ref_key), ref_key AS merchant_key FROM work_versions  -- stored_ref, as above
     WHERE source IN (SELECT source FROM work_rules)
       AND (business_date = getvariable('recon_business_date')
            OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'))
 );
+
+-- work_ledger already shows every column of each version: set_aside.sql reads the open rows
+-- from it in one scan (work_sets.sql's own fetches them back from ledger_entries).
+CREATE OR REPLACE TEMP VIEW work_ledger_rows AS
+SELECT * FROM work_ledger;

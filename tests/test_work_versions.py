@@ -46,12 +46,19 @@ def _history(con, history, carried) -> None:
 
 def _sets(con, stmts, params) -> tuple[list[tuple], list[tuple]]:
     """(work_ledger, work_versions' versions dated another day than the day), sorted. work_ledger is a
-    view: it needs the day and the watermark set, and the table of duplicate marks (none here)."""
+    view: it needs the day and the watermark set, and the table of duplicate marks (none here); its
+    rows are read whole through work_ledger_rows (what set_aside.sql keeps: the one-load view shows
+    every column itself, the general one fetches them back)."""
     wanted = ("SET VARIABLE recon_business_date", "SET VARIABLE recon_watermark",
-              "TEMP TABLE work_duplicate_entries", "TEMP TABLE work_versions AS", "TEMP VIEW work_ledger AS")
+              "TEMP TABLE work_duplicate_entries", "TEMP TABLE work_versions AS", "TEMP VIEW work_ledger AS",
+              "TEMP VIEW work_ledger_rows AS")
     sql.run(con, [next(s for s in stmts if w in s) for w in wanted], params)
-    return (sorted(con.execute("SELECT * FROM work_ledger").fetchall()),
-            sorted(con.execute("SELECT * FROM work_versions WHERE business_date <> ?", [D]).fetchall()))
+    columns = ("entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency, "
+               "merchant_reference, psp_reference")
+    return (sorted(con.execute(f"SELECT {columns}, merchant_key, state, file_sha256, file_line "
+                               "FROM work_ledger_rows").fetchall()),
+            sorted(con.execute(f"SELECT {columns}, ref_key FROM work_versions WHERE business_date <> ?",
+                               [D]).fetchall()))
 
 
 @settings(max_examples=150, deadline=None)
