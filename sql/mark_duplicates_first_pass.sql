@@ -36,8 +36,8 @@ FROM (
     ), day AS (  -- the day's own lines (not carried, not bank: work_stmt_more) of those keys
         SELECT line_id, h FROM work_cand
         WHERE line_id IS NOT NULL
-          AND (h IN (SELECT h FROM work_cand_repeated) OR h IN (SELECT h FROM week)
-               OR h IN (SELECT h FROM nokey))
+          AND h IN (SELECT h FROM work_cand_repeated UNION ALL SELECT h FROM week
+                    UNION ALL SELECT h FROM nokey)
           AND line_id NOT IN (SELECT line_id FROM work_stmt_more)
         UNION ALL
         SELECT line_id, h FROM nokey
@@ -96,7 +96,7 @@ FROM (
     ), day AS (
         SELECT entry_id, h FROM work_cand
         WHERE entry_id IS NOT NULL
-          AND (h IN (SELECT h FROM work_cand_repeated) OR h IN (SELECT h FROM others))
+          AND h IN (SELECT h FROM work_cand_repeated UNION ALL SELECT h FROM others)
     ), c AS (
         SELECT entry_id, h FROM day
         UNION ALL
@@ -120,31 +120,34 @@ FROM (
 ) d
 WHERE d.n > 1 AND d.mine;
 
--- The join's rows that hold a duplicate (few).
+-- The join's rows of the keys that hold a duplicate (few): all the pairs of an item share its
+-- key, so its hash.
 CREATE OR REPLACE TEMP TABLE work_cand_dup AS
-SELECT entry_id, line_id FROM work_cand
-WHERE entry_id IN (SELECT entry_id FROM work_duplicate_entries)
-   OR line_id IN (SELECT line_id FROM work_duplicate_lines);
+SELECT * FROM work_cand
+WHERE h IN (SELECT h FROM work_cand
+            WHERE entry_id IN (SELECT entry_id FROM work_duplicate_entries)
+               OR line_id IN (SELECT line_id FROM work_duplicate_lines));
 
 -- An item all of whose candidates were duplicates is left without one, as the join would have
--- left it: a one-sided row (all the pairs of an item share its key, so its hash).
+-- left it: a one-sided row.
 INSERT INTO work_cand
 SELECT entry_id, NULL, NULL, NULL, 0, 0, any_value(h)
-FROM work_cand
-WHERE entry_id IN (SELECT entry_id FROM work_cand_dup WHERE line_id IS NOT NULL)
-  AND entry_id NOT IN (SELECT entry_id FROM work_duplicate_entries)
+FROM work_cand_dup
+WHERE line_id IS NOT NULL AND entry_id NOT IN (SELECT entry_id FROM work_duplicate_entries)
 GROUP BY entry_id
 HAVING bool_and(line_id IN (SELECT line_id FROM work_duplicate_lines))
 UNION ALL
 SELECT NULL, line_id, NULL, NULL, 0, 0, any_value(h)
-FROM work_cand
-WHERE line_id IN (SELECT line_id FROM work_cand_dup WHERE entry_id IS NOT NULL)
-  AND line_id NOT IN (SELECT line_id FROM work_duplicate_lines)
+FROM work_cand_dup
+WHERE entry_id IS NOT NULL AND line_id NOT IN (SELECT line_id FROM work_duplicate_lines)
 GROUP BY line_id
 HAVING bool_and(entry_id IN (SELECT entry_id FROM work_duplicate_entries));
 
+-- The duplicates' pairs go. (A duplicate's own one-sided row may stay: it is open all the same,
+-- by its mark, and n_l = n_s = 0 makes it neither a link nor ambiguous.)
 DELETE FROM work_cand
-WHERE entry_id IN (SELECT entry_id FROM work_duplicate_entries)
-   OR line_id IN (SELECT line_id FROM work_duplicate_lines);
+WHERE h IN (SELECT h FROM work_cand_dup)
+  AND (entry_id IN (SELECT entry_id FROM work_duplicate_entries)
+       OR line_id IN (SELECT line_id FROM work_duplicate_lines));
 
 DROP TABLE work_cand_dup;
