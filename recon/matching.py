@@ -249,10 +249,11 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     # Repeated lines and entries are closed as duplicates before any rule. When the first pass
     # is one join on the exact merchant key that every source uses, its join finds them (it
     # keys every item the way the duplicate check does): it marks them itself, and then closes
-    # them in its own rows (mark_duplicates_first_pass.sql).
+    # them in its own rows (mark_duplicates_first_pass.sql, first_pass_duplicates.sql).
     marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
     if not marks_in_first_pass:
-        sql.execute(con, "mark_duplicates", params)
+        sql.execute(con, "mark_duplicates_day")
+        sql.execute(con, "mark_duplicates", {**params, "all": True})
         day_checks()
     # The first pass links the bulk of the day. When it is a reference pass, its candidates are
     # found and the working sets narrowed to what it left open (set_aside.sql) before the
@@ -344,8 +345,9 @@ class _Cascade:
                   day_checks: Callable[[], None] | None = None) -> list[str]:
         """One reference pass, closed. ``defer``: its writes to ``matches`` are not run but
         returned, to be run (after the close) in the run's transaction. ``day_checks``: the
-        first pass marks the duplicates (mark_duplicates_first_pass.sql, between its join and
-        its candidate counts), then runs these before the close."""
+        first pass marks the duplicates between its join and its candidate counts
+        (mark_duplicates_first_pass.sql, mark_duplicates.sql, first_pass_duplicates.sql), then
+        runs these before the close."""
         mode = REFERENCE_MODES[rule]
         params = {**self.params, "rule": rule, "mode": mode}
         stmts = sql.statements(sql.render("match_reference", key=key))
@@ -360,7 +362,9 @@ class _Cascade:
             if day_checks is not None:
                 cut = next(i for i, st in enumerate(first) if "TEMP TABLE work_cand_repeated AS" in st) + 1
                 sql.run(self.con, first[:cut], params)
-                sql.execute(self.con, "mark_duplicates_first_pass", params)
+                sql.execute(self.con, "mark_duplicates_first_pass")
+                sql.execute(self.con, "mark_duplicates", {**params, "all": False})
+                sql.execute(self.con, "first_pass_duplicates")
                 first = first[cut:]
             sql.run(self.con, first, params)
             self.open_known = True

@@ -11,8 +11,8 @@
 -- grouping its rows on a hash of the key (one hash aggregate; match_reference.sql's two counts per
 -- entry and per line took two, over the ids), and only their pairs (few; a hash collision only
 -- adds a few more) are counted exactly, per entry and per line. When this pass marks the
--- duplicates (matching.run_cascade), mark_duplicates_first_pass.sql runs between the grouping
--- and the counts, and removes the duplicates' rows.
+-- duplicates (matching.run_cascade), mark_duplicates.sql (from mark_duplicates_first_pass.sql's
+-- views) and first_pass_duplicates.sql run between the grouping and the counts.
 -- On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside before; 3.9-5.5 s
 -- for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now (docs/speed-history.md, 2026-12-06
 -- evening).

@@ -4,16 +4,23 @@
 -- normally.
 -- Ledger entries that repeat a reference the same way are marked too. A reference that is blank
 -- once normalised (norm_ref: NULL) is no key: such items repeat nothing.
--- When the first pass is one join of the exact merchant key that every source uses,
--- mark_duplicates_first_pass.sql marks the same rows from that join instead (matching.run_cascade),
--- checking only the keys it holds more than once; this whole-day form serves every other cascade.
 -- A mark is a row of work_duplicate_lines or work_duplicate_entries (a few thousand ids), which
 -- the work_stmt and work_ledger views (work_sets.sql) show as state 'duplicate'; d.mine says a
 -- row is one of the day's items in the working set (the others are earlier days' lines and
 -- entries, which only count).
--- Inputs: statement_lines, files, ledger_entries, work_stmt and work_ledger (views of the whole
--- day: work_sets.sql), work_versions (read for its versions dated another day), work_inputs.
--- Parameters: $business_date, $watermark.
+-- The day's items come from one of two routes (matching.run_cascade), as views of (id, h), h the
+-- hash of the key:
+-- - mark_duplicates_day.sql ($all true): the whole day, hashed here (before any rule);
+-- - mark_duplicates_first_pass.sql ($all false): when the first pass is one join of the exact
+--   merchant key that every source uses, that join has keyed every item the same way
+--   (work_cand.h), so only the items of the keys it holds more than once (work_dup_keys), of the
+--   keys the week's items carry, and of the lines it could not key (work_dup_lines_extra) are
+--   counted; the day is not hashed and grouped again (at 10M a day: 4.3 s for the lines and
+--   3.1 s for the entries). first_pass_duplicates.sql then closes the marked items in its join.
+-- Inputs: work_dup_lines_day, work_dup_lines_probe, work_dup_lines_extra, work_dup_entries_day,
+-- work_dup_entries_probe, work_dup_keys (the route's views, dropped here); statement_lines,
+-- files, ledger_entries, work_ledger, work_versions (read for its versions dated another day),
+-- work_rules. Parameters: $business_date, $watermark, $all.
 INSERT INTO work_duplicate_lines
 SELECT line_id
 FROM (
@@ -21,19 +28,10 @@ FROM (
     -- lines with all their key columns took 1.2 GB twice over and spilled 4.9 GB at 10M); only the
     -- lines whose hash is repeated are fetched back whole and numbered by the key itself, so a
     -- hash collision only numbers a few more lines, each first in its own partition.
-    -- day: the day's own lines, those of the run's input files, already in work_stmt with their
-    -- normalised merchant reference.
-    WITH day AS MATERIALIZED (  -- read twice below
-        SELECT line_id,
-               hash(source, txn_type, CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
-                                           ELSE norm_ref(psp_reference) END,  -- norm_ref(coalesce(...))
-                    amount_minor, currency) AS h
-        FROM work_stmt
-        WHERE of_day  -- business_date = $business_date AND file_sha256 IN work_inputs
-          AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-          AND txn_type IN ('payment', 'refund', 'chargeback')
-          AND CASE WHEN merchant_reference IS NOT NULL THEN merchant_key
-                   ELSE norm_ref(psp_reference) END IS NOT NULL  -- a blank reference is no key
+    WITH extra AS MATERIALIZED (  -- few, or none: read three times below
+        SELECT line_id, h FROM work_dup_lines_extra
+    ), day_all AS MATERIALIZED (  -- $all: the whole day's, read twice below; else none
+        SELECT line_id, h FROM work_dup_lines_day WHERE $all
     ), week AS MATERIALIZED (  -- few: read twice below
         -- earlier days' lines, not from a delivery that a correction has since replaced, that
         -- carry one of the day's keys (only a partition holding a day's line can mark anything:
@@ -50,7 +48,16 @@ FROM (
               AND txn_type IN ('payment', 'refund', 'chargeback')
               AND coalesce(merchant_reference, psp_reference) IS NOT NULL
               AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL))
-        WHERE h IN (SELECT h FROM day)
+        WHERE h IN (SELECT h FROM day_all) OR h IN (SELECT h FROM work_dup_lines_probe)
+           OR h IN (SELECT h FROM extra)
+    ), day AS (
+        SELECT line_id, h FROM day_all
+        UNION ALL
+        SELECT line_id, h FROM work_dup_lines_day
+        WHERE NOT $all AND h IN (SELECT h FROM work_dup_keys UNION ALL SELECT h FROM week
+                                 UNION ALL SELECT h FROM extra)
+        UNION ALL
+        SELECT line_id, h FROM extra
     ), c AS (
         SELECT line_id, h FROM day
         UNION ALL
@@ -90,21 +97,27 @@ FROM (
     -- entry of the week).
     -- Counted on a hash of the key, an id beside it, as for the lines above; only the entries
     -- whose hash is repeated are fetched back whole and numbered by the key itself.
-    WITH day AS MATERIALIZED (  -- read three times below
-        SELECT entry_id, hash(source, txn_type, merchant_key, amount_minor, currency) AS h
-        FROM work_ledger  -- of work_rules' sources
-        WHERE business_date = $business_date AND merchant_key IS NOT NULL
+    -- (The first pass's route counts the carried entries among the day's too: they also come
+    -- as others, so they are fetched, not numbered, twice.)
+    WITH day_all AS MATERIALIZED (  -- $all: the whole day's, read three times below; else none
+        SELECT entry_id, h FROM work_dup_entries_day WHERE $all
     ), early AS (  -- entries with a version dated earlier in the week that carries a day's key
         SELECT DISTINCT entry_id FROM ledger_entries
         WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
           AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
-          AND hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
-              IN (SELECT h FROM day)
+          AND (hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
+                   IN (SELECT h FROM day_all)
+               OR hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
+                   IN (SELECT h FROM work_dup_entries_probe))
     ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
                   -- against early, not the other way round), and those with a version dated the
                   -- day whose latest is not (moved out of the day) or carried (work_versions)
         SELECT entry_id FROM early
-        WHERE entry_id NOT IN (SELECT entry_id FROM day WHERE entry_id IN (SELECT entry_id FROM early))
+        WHERE entry_id NOT IN (
+            SELECT entry_id FROM (SELECT entry_id FROM day_all
+                                  UNION ALL
+                                  SELECT entry_id FROM work_dup_entries_day WHERE NOT $all)
+            WHERE entry_id IN (SELECT entry_id FROM early))
         UNION ALL
         SELECT entry_id FROM work_versions WHERE business_date <> $business_date
     ), others AS MATERIALIZED (  -- few: each hit's latest version in the week, whole
@@ -116,6 +129,11 @@ FROM (
               AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
             QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
         WHERE k IS NOT NULL AND source IN (SELECT source FROM work_rules)
+    ), day AS (
+        SELECT entry_id, h FROM day_all
+        UNION ALL
+        SELECT entry_id, h FROM work_dup_entries_day
+        WHERE NOT $all AND h IN (SELECT h FROM work_dup_keys UNION ALL SELECT h FROM others)
     ), c AS (
         SELECT entry_id, h FROM day
         UNION ALL
@@ -127,7 +145,7 @@ FROM (
     ), whole AS (
         SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at,
                true AS mine
-        FROM work_ledger  -- the day's candidates, by id (they passed day's filters above)
+        FROM work_ledger  -- the day's candidates, by id
         WHERE business_date = $business_date AND entry_id IN (SELECT entry_id FROM candidates)
         UNION ALL
         SELECT * EXCLUDE (h), false FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
@@ -138,3 +156,15 @@ FROM (
     FROM whole
 ) d
 WHERE d.n > 1 AND d.mine;
+
+DROP VIEW work_dup_lines_day;
+
+DROP VIEW work_dup_lines_probe;
+
+DROP VIEW work_dup_lines_extra;
+
+DROP VIEW work_dup_entries_day;
+
+DROP VIEW work_dup_entries_probe;
+
+DROP VIEW work_dup_keys;

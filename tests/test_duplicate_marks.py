@@ -15,27 +15,15 @@ from connectors.archive import Archive
 from connectors.local import fetch_local
 from recon import config, matching, pipeline, warehouse
 from recon.generate import generate_days
+from tests import test_partitions
 from tests.test_dask import CONFIG
 from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
 from tests.test_rules import run_day
 
 START = date(2026, 11, 20)
-TABLES = {
-    "matches": "SELECT * FROM matches ORDER BY ALL",
-    "breaks": "SELECT * FROM breaks ORDER BY ALL",
-    "open_items": "SELECT * FROM open_items ORDER BY ALL",
-    "payouts": "SELECT * FROM payouts ORDER BY ALL",
-    "reversal_links": "SELECT * FROM reversal_links ORDER BY ALL",
-    "fee_report": "SELECT * FROM fee_report ORDER BY ALL",
-}
-
-
-def _tables(path) -> dict:
-    con = warehouse.connect(path)
-    try:
-        return {name: con.execute(q).fetchall() for name, q in TABLES.items()}
-    finally:
-        con.close()
+TABLES = {**test_partitions.TABLES,
+          "reversal_links": "SELECT * FROM reversal_links ORDER BY ALL",
+          "fee_report": "SELECT * FROM fee_report ORDER BY ALL"}
 
 
 def _full_check(monkeypatch):
@@ -75,7 +63,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
         pipeline.match(dataclasses.replace(cfg, warehouse=whole), run_id, day, sources)
         monkeypatch.setattr(matching, "_marks_in_first_pass", real)
 
-        got, expected = _tables(joined), _tables(whole)
+        got, expected = (test_partitions._tables(p, TABLES) for p in (joined, whole))
         for name in TABLES:
             assert got[name] == expected[name], (day, name)
         dup = [b for b in expected["breaks"] if "duplicate" in b]

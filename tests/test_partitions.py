@@ -123,9 +123,9 @@ def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path,
         pipeline.match(dataclasses.replace(cfg, warehouse=split), run_id, DAY, sources)
 
 
-def _tables(path) -> dict:
+def _tables(path, tables: dict[str, str] = TABLES) -> dict:
     con = warehouse.connect(path)
     try:
-        return {name: con.execute(q).fetchall() for name, q in TABLES.items()}
+        return {name: con.execute(q).fetchall() for name, q in tables.items()}
     finally:
         con.close()
