@@ -292,10 +292,11 @@ def _drop_work_sets(con) -> None:
 
 
 def _work_sets(con, params: dict) -> tuple[list[str], dict]:
-    """The statements of work_sets.sql and their parameters: its work_versions and work_ledger
-    replaced by work_versions_one_load.sql (which takes each of the day's versions as it is
-    instead of ranking them all, reads them once, and needs $day_loaded_at) when one load of one
-    ledger file wrote every version dated the day (the usual day: one export, no correction yet)."""
+    """The statements of work_sets.sql and their parameters: its work_versions, work_ledger and
+    work_ledger_rows replaced by work_versions_one_load.sql (which takes each of the day's versions
+    as it is instead of ranking them all, reads them once, shows every column, and needs
+    $day_loaded_at) when one load of one ledger file wrote every version dated the day (the usual
+    day: one export, no correction yet)."""
     stmts = sql.statements(sql.load("work_sets"))
     _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
     if not one:
@@ -304,8 +305,9 @@ def _work_sets(con, params: dict) -> tuple[list[str], dict]:
                     sql.statements(sql.load("work_versions_one_load"))))
     out = [next((f for name, f in fast.items() if f"TEMP {name} AS" in st), st) for st in stmts]
     if sum(a is not b for a, b in zip(out, stmts)) != len(fast):
-        raise RuntimeError("work_sets.sql no longer has one work_versions and one work_ledger statement "
-                           "for work_versions_one_load.sql to replace: update both files together")
+        raise RuntimeError("work_sets.sql no longer has one work_versions, one work_ledger and one "
+                           "work_ledger_rows statement for work_versions_one_load.sql to replace: update "
+                           "both files together")
     return out, {**params, "day_loaded_at": loaded_at}
 
 
