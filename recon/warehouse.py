@@ -37,14 +37,22 @@ CREATE OR REPLACE MACRO norm_loose(x, prefix_re) AS
     nullif(ltrim(regexp_replace(regexp_replace(upper(trim(x)), prefix_re, ''), '[^0-9A-Z]', '', 'g'), '0'), '');
 """
 MACROS = REFERENCE_MACROS + """
--- The expected fee of one line under one rate (recon/ratecard.py, unit for unit): round() on
--- DECIMAL is half away from zero, the project's one rounding rule.
+-- |amount| × rate rounded to minor units by the project's one rounding rule: round() on DECIMAL
+-- is half away from zero. BIGINT × DECIMAL(12, 6) is a DECIMAL(31, 6), computed in 128 bits; the
+-- amount as a DECIMAL(18, 0) gives a DECIMAL(18, 6), computed in 64 bits and 13x faster (10M
+-- lines: 0.76 -> 0.06 s), exact where the product stays under 10^12: DuckDB would raise on an
+-- overflow, so lines of 10^10 minor units or more, or a rate above 1, take the wide branch.
+CREATE OR REPLACE MACRO percent_minor(amount, rate) AS
+    CASE WHEN abs(amount) < 10000000000 AND rate <= 1
+         THEN round(abs(amount)::DECIMAL(18, 0) * rate)::BIGINT
+         ELSE round(abs(amount) * rate)::BIGINT END;
+-- The expected fee of one line under one rate (recon/ratecard.py, unit for unit).
 CREATE OR REPLACE MACRO expected_fee(amount, txn_type, rate, fixed, minimum, maximum, returns) AS
     CASE
       WHEN txn_type = 'payment' THEN
-        least(greatest(round(abs(amount) * rate)::BIGINT + fixed, minimum),
+        least(greatest(percent_minor(amount, rate) + fixed, minimum),
               coalesce(maximum, 9223372036854775807))
-      WHEN txn_type = 'refund' AND returns THEN -(round(abs(amount) * rate)::BIGINT)
+      WHEN txn_type = 'refund' AND returns THEN -percent_minor(amount, rate)
       ELSE 0
     END;
 -- The expected fee of one statement line: the rate the card selects for it (method, card type,
@@ -65,9 +73,10 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
              c.valid_from DESC, c.position
     LIMIT 1), 0);
 -- line_fee for every priced line of a business day at once (the PSP payment and refund lines
--- with a fee, of a source with a rate card): the same rate selection as a join ranked per line
--- instead of a subquery per line. One row per line: the line's id, file, source, business date,
--- currency, payment method, type, amount and actual fee, and its expected_fee.
+-- with a fee, of a source with a rate card): the same rate selection, as a join ranked per key
+-- and amount segment (below) instead of a subquery per line. One row per line: the line's id,
+-- file, source, business date, currency, payment method, type, amount and actual fee, and its
+-- expected_fee.
 CREATE OR REPLACE MACRO line_fees(p_day) AS TABLE
 -- The card type is read only for a source whose rate card declares a card field and has a
 -- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
@@ -92,37 +101,46 @@ WITH fields AS (
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND f.card_field IS NULL
-), keys AS (
-    -- The rate depends on the line only through (source, method, card type, day, |amount|), and
-    -- the expected fee on the rate, the type and |amount|: both are worked out once per distinct
-    -- key (a few hundred thousand at 10M lines), not once per line (a 10M-line day's fee groups:
-    -- 3.4-4.3 s -> 2.3-2.4 s).
-    SELECT DISTINCT source, payment_method, card_type, business_date, txn_type, abs(amount_minor) AS amount
-    FROM lines
-), chosen AS (
-    SELECT k.*, CASE WHEN c.rate IS NULL THEN 0  -- no rate applies (least() would skip the NULLs)
-                     ELSE expected_fee(k.amount, k.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
-                                       c.maximum_minor, c.refund_returns_fee) END AS fee
-    FROM keys k JOIN rate_cards c
+), combos AS (  -- a few per source and day
+    SELECT DISTINCT source, payment_method, card_type, business_date, txn_type FROM lines
+), bounds AS (  -- every amount where some band of the source starts or ends
+    SELECT source, band_from_minor AS b FROM rate_cards
+    UNION SELECT source, band_to_minor FROM rate_cards WHERE band_to_minor IS NOT NULL
+    UNION SELECT source, 0 FROM rate_cards
+), segments AS (
+    -- Between two consecutive bounds the same bands contain every amount (a band's ends are
+    -- bounds), so the rate depends on the line only through (source, method, card type, day,
+    -- type, segment): it is chosen once per such key (a few rows per source), and the line's
+    -- expected fee worked out from it line by line. (Choosing per distinct amount, 700K keys at
+    -- 10M lines, took 2.6 s of the fee groups' 3.1 s; this way: 1.6 s.)
+    SELECT source, b AS lo, lead(b) OVER (PARTITION BY source ORDER BY b) AS hi FROM bounds
+), chosen AS (  -- the segments partition [0, ∞): one row per key and segment, rate NULL if none
+    SELECT k.*, s.lo, s.hi, c.rate, c.fixed_minor, c.minimum_minor, c.maximum_minor,
+           c.refund_returns_fee
+    FROM combos k JOIN segments s ON s.source = k.source
+    LEFT JOIN rate_cards c
       ON c.source = k.source
      AND (c.method = k.payment_method OR c.method = '*')
      AND (c.card_type = coalesce(k.card_type, '') OR c.card_type = '*')
      AND k.business_date BETWEEN c.valid_from AND coalesce(c.valid_to, DATE '9999-12-31')
-     AND k.amount >= c.band_from_minor
-     AND (c.band_to_minor IS NULL OR k.amount < c.band_to_minor)
+     AND s.lo >= c.band_from_minor
+     AND (c.band_to_minor IS NULL OR s.lo < c.band_to_minor)
     QUALIFY row_number() OVER (
-        PARTITION BY k.source, k.payment_method, k.card_type, k.business_date, k.txn_type, k.amount
+        PARTITION BY k.source, k.payment_method, k.card_type, k.business_date, k.txn_type, s.lo
         ORDER BY coalesce(c.method = k.payment_method, false) DESC,
                  coalesce(c.card_type = coalesce(k.card_type, ''), false) DESC,
                  c.valid_from DESC, c.position) = 1
 )
 SELECT l.line_id, l.file_sha256, l.source, l.business_date, l.currency, l.payment_method, l.txn_type,
        l.amount_minor, l.fee_minor,
-       coalesce(c.fee, 0) AS expected_fee  -- 0 when no rate applies
-FROM lines l LEFT JOIN chosen c
+       CASE WHEN c.rate IS NULL THEN 0  -- no rate applies (least() would skip the NULLs)
+            ELSE expected_fee(l.amount_minor, l.txn_type, c.rate, c.fixed_minor, c.minimum_minor,
+                              c.maximum_minor, c.refund_returns_fee) END AS expected_fee
+FROM lines l JOIN chosen c  -- exactly one row: the line's key and the segment of its amount
   ON c.source = l.source AND c.payment_method IS NOT DISTINCT FROM l.payment_method
  AND c.card_type IS NOT DISTINCT FROM l.card_type AND c.business_date = l.business_date
- AND c.txn_type = l.txn_type AND c.amount = abs(l.amount_minor);
+ AND c.txn_type = l.txn_type
+WHERE abs(l.amount_minor) >= c.lo AND (c.hi IS NULL OR abs(l.amount_minor) < c.hi);
 """
 
 

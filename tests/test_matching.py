@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +10,7 @@ import pytest
 
 from recon import config, ratecard, warehouse
 from recon.matching import run_cascade
+from recon.money import percent_of
 from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, conform
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +242,7 @@ def test_the_fee_check_prices_the_runs_lines_once_and_skips_duplicates_in_its_br
         ("wechatpay", "CNY", "JSAPI", "payment", 3, 28000, 180, 60 + 60 + 48)]
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
 
 
 TIERED = ROOT / "tests" / "data" / "rate_cards" / "tiered.toml"
@@ -258,6 +260,24 @@ def test_sql_expected_fee_equals_rate_card(amount, txn_type, source):
     got = con.execute("SELECT line_fee(?, NULL, NULL, ?::BIGINT, ?, ?)",
                       [source, amount, txn_type, D]).fetchone()[0]
     assert got == card.expected_fee(amount, txn_type, D)
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount=st.one_of(st.integers(min_value=-10**17, max_value=10**17),
+                        st.sampled_from([5, -5, 50, 9_999_999_999, 10_000_000_000, -10_000_000_000,
+                                         10**17])),
+       micro=st.one_of(st.integers(min_value=0, max_value=999_999_999_999),
+                       st.sampled_from([0, 100_000, 500_000, 1_000_000, 1_000_001, 29_000])))
+def test_sql_percent_minor_is_exact_on_both_branches(amount, micro):
+    """|amount| × rate in minor units, half away from zero, as recon.money.percent_of: the 64-bit
+    branch (|amount| < 10^10, rate <= 1) and the 128-bit one alike, ties (5 × 0.1, 50 × 0.01)
+    included, without an overflow error up to 10^17 minor units and a rate of 999999.999999 while
+    the fee itself fits in a BIGINT."""
+    assume(abs(amount) * micro < 9 * 10**24)  # a fee of 9 × 10^18 minor units or more: no BIGINT
+    rate = Decimal(micro).scaleb(-6)
+    con = _fee_con(config.load(ROOT / "data" / "recon.toml"))
+    got = con.execute("SELECT percent_minor(?::BIGINT, ?::DECIMAL(12, 6))", [amount, rate]).fetchone()[0]
+    assert got == percent_of(abs(amount), rate)
 
 
 @settings(max_examples=400, deadline=None)
@@ -314,7 +334,8 @@ def test_line_fees_table_macro_equals_rate_card_for_every_line(card_from):
     con = warehouse.connect(":memory:")
     own_field = {"canonical": "card_brand", "canonical-legacy": "card_brand", "other-field": "brand"}
     warehouse.load_rate_cards(con, {"tiered": card}, {"tiered": own_field.get(card_from)})
-    amounts = (0, 1_000, 10_000, 99_999, 100_000, 100_001, 9_999_999, 10_000_000, 10_000_001)
+    amounts = (0, 1_000, 10_000, 99_999, 100_000, 100_001, 9_999_999, 10_000_000, 10_000_001,
+               10_000_000_000, 123_456_789_012)
     grid = [(a if t != "refund" else -a, t, m, c, d)
             for a in amounts for t in ("payment", "refund", "chargeback")
             for m in ("card", "wallet", None) for c in ("amex", "visa", None)
