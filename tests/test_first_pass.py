@@ -53,6 +53,8 @@ def con():
         c.executemany(f"INSERT INTO {table} ({id_col}, source, txn_type, amount_minor, merchant_reference, "
                       "state, business_date) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         c.execute(f"UPDATE {table} SET merchant_key = norm_ref(merchant_reference)")
+    # the marks the state comes from (work_sets.sql): first_pass.sql reads the lines' own
+    c.execute("CREATE TEMP TABLE work_duplicate_lines AS SELECT line_id FROM work_stmt WHERE state = 'duplicate'")
     yield c
     c.close()
 
