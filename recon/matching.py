@@ -227,8 +227,8 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     _drop_work_sets(con)
     sql.run(con, *_work_sets(con, params))
     log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
-             business_date, _count(con, "work_ledger"), _count(con, "work_stmt"), _count(con, "work_bank"),
-             prev or "none: first day")
+             business_date, _count(con, "work_ledger"), _count(con, "work_stmt_items"),
+             _count(con, "work_bank"), prev or "none: first day")
 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger

@@ -25,6 +25,7 @@ DROP VIEW work_ledger_rows;
 
 DROP VIEW work_ledger;
 DROP VIEW work_stmt;
+DROP VIEW work_stmt_items;
 ALTER TABLE work_ledger_open RENAME TO work_ledger;
 ALTER TABLE work_stmt_open RENAME TO work_stmt;
 DROP TABLE work_versions;

@@ -108,22 +108,26 @@ WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
   AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
   AND txn_type IN ('payment', 'refund', 'chargeback');
 
+-- work_stmt_items: the day's lines (its row groups alone: zone maps), then the others, each once,
+-- without their state; the working set's count reads it (the state's probe of every line id took
+-- 0.27 of the count's 0.38 s at 10M).
+CREATE OR REPLACE TEMP VIEW work_stmt_items AS
+SELECT * EXCLUDE (raw, ref_key),
+       CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference) END
+           AS merchant_key,
+       true AS of_day
+FROM statement_lines
+WHERE business_date = getvariable('recon_business_date')
+  AND file_sha256 IN (SELECT sha256 FROM work_inputs)
+  AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
+  AND txn_type IN ('payment', 'refund', 'chargeback')
+UNION ALL
+SELECT * FROM work_stmt_more;
+
 CREATE OR REPLACE TEMP VIEW work_stmt AS
 SELECT s.*,
        CASE WHEN s.line_id IN (SELECT line_id FROM work_duplicate_lines) THEN 'duplicate' END AS state
-FROM (  -- the day's lines (its row groups alone: zone maps), then the others, each once
-    SELECT * EXCLUDE (raw, ref_key),
-           CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference) END
-               AS merchant_key,
-           true AS of_day
-    FROM statement_lines
-    WHERE business_date = getvariable('recon_business_date')
-      AND file_sha256 IN (SELECT sha256 FROM work_inputs)
-      AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-      AND txn_type IN ('payment', 'refund', 'chargeback')
-    UNION ALL
-    SELECT * FROM work_stmt_more
-) s;
+FROM work_stmt_items s;
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
 SELECT s.* EXCLUDE (raw, ref_key), NULL::VARCHAR AS state
