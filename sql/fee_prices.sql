@@ -7,7 +7,7 @@
 -- differs from the contracted one by more than the source's fee tolerance.
 -- The lines priced are those of the run's input files (work_inputs) of its PSP sources, as in
 -- work_stmt. They are summed in one pass, each variance line in a group of its own
--- (work_fee_groups: a few rows per source and type, plus one per variance), so that the day's
+-- (work_fee_groups: a few rows per source and type, plus one per line off), so that the day's
 -- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
 -- It runs once the duplicates are marked and before the first pass sets the day aside, outside
 -- the run's closing transaction (matching.run_cascade): a fee depends on the line alone (and
@@ -15,22 +15,17 @@
 -- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules,
 -- work_duplicate_lines (the duplicate marks), work_stmt (the references of the variance lines).
 -- Parameters: $business_date.
--- The day's duplicate lines, few (mark_duplicates.sql), each once, so that the join below
--- builds on them (over work_stmt's filter DuckDB expected the whole day and built on the 10M
--- priced lines).
-CREATE OR REPLACE TEMP TABLE work_fee_duplicates AS
-SELECT DISTINCT line_id FROM work_duplicate_lines;
-
+-- A line whose fee is off by more than the tolerance is a group of its own, duplicate or not:
+-- only those few groups are then checked against the duplicate marks, not the day's 10M lines.
 CREATE OR REPLACE TEMP TABLE work_fee_groups AS
 SELECT f.source, f.business_date, f.currency, coalesce(f.payment_method, '') AS payment_method,
        f.txn_type,
-       CASE WHEN d.line_id IS NULL AND abs(f.fee_minor - f.expected_fee) > r.fee_tolerance_minor
-            THEN f.line_id END AS variance_line_id,
+       CASE WHEN abs(f.fee_minor - f.expected_fee) > r.fee_tolerance_minor THEN f.line_id END
+           AS variance_line_id,
        count(*) AS lines, sum(f.amount_minor)::BIGINT AS gross_minor,
        sum(f.fee_minor)::BIGINT AS actual_fee_minor, sum(f.expected_fee)::BIGINT AS expected_fee_minor
 FROM line_fees($business_date) f
 JOIN work_rules r ON r.source = f.source AND r.kind = 'psp'
-LEFT JOIN work_fee_duplicates d ON d.line_id = f.line_id
 WHERE f.file_sha256 IN (SELECT sha256 FROM work_inputs)
 GROUP BY ALL;
 
@@ -47,7 +42,7 @@ SELECT g.variance_line_id AS line_id, g.source, g.currency, s.merchant_reference
        s.booked_at, g.actual_fee_minor AS fee_minor, g.expected_fee_minor AS expected_fee
 FROM work_fee_groups g
 JOIN work_stmt s ON s.line_id = g.variance_line_id
-WHERE g.variance_line_id IS NOT NULL;
+WHERE g.variance_line_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM work_duplicate_lines d WHERE d.line_id = g.variance_line_id);
 
 DROP TABLE work_fee_groups;
-DROP TABLE work_fee_duplicates;
