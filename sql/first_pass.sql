@@ -16,7 +16,8 @@
 -- On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside before; 3.9-5.5 s
 -- for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now (docs/speed-history.md, 2026-12-06
 -- evening).
--- Inputs: work_ledger, work_stmt, work_rules, work_duplicate_lines. Parameters: $rule, $mode. Identifier: {key}.
+-- Inputs: work_ledger, work_stmt, work_rules, work_duplicate_lines. Parameters: $rule, $mode.
+-- Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.business_date,
