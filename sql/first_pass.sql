@@ -48,8 +48,12 @@ FROM l FULL OUTER JOIN s ON s.source = l.source AND s.k = l.k AND s.txn_type = l
 -- without a counterpart. Only these can give an item more than one candidate, and (exact mode,
 -- where h is mark_duplicates.sql's hash of the key) only these can hold two of the day's items
 -- that repeat one another (mark_duplicates_first_pass.sql).
+-- Found in sorted order, each hash against the one before it: a sort of the 10.5M hashes of a
+-- 10M-line day took 0.68 s, a hash aggregate over them (one group each, nearly all) 0.85-1.17 s.
 CREATE OR REPLACE TEMP TABLE work_cand_repeated AS
-SELECT h FROM work_cand WHERE h IS NOT NULL GROUP BY h HAVING count(*) > 1;
+SELECT DISTINCT h
+FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before FROM work_cand WHERE h IS NOT NULL)
+WHERE h = before;
 
 -- The pairs of the keys with more than one pair, each with its entry's and its line's exact
 -- number of candidates (all the pairs of an entry or a line share its key, so its hash).
