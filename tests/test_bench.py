@@ -50,6 +50,14 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     assert len(runs) == 2 and data["recon"]["seconds"] == max(r["seconds"] for r in runs)
     assert any(line.startswith("recon run 2/2: ") for line in out)
     assert any("the median of 2 runs" in line for line in out)
+    # each run is followed by the floor: the gate is the higher of the two runs' match/join
+    joins = [r["floor_join_seconds"] for r in runs]
+    assert all(j > 0 for j in joins)
+    ratios = [r["stages"]["match"] / j for r, j in zip(runs, joins)]
+    assert data["ratios"]["match_over_join_runs"] == ratios
+    assert data["ratios"]["match_over_join"] == max(ratios)
+    assert any(line.startswith("recon run 2/2: ") and "the floor's join after it" in line for line in out)
+    assert any("the median of 2 runs' ratios" in line for line in out)
     # the persisted floor (the same reads written to a DuckDB file) is reported beside the floor
     assert data["floor_persisted"]["seconds"] > 0 and data["floor_persisted"]["bytes"] > 0
     assert any(line.startswith("floor persisted ") for line in out)
