@@ -253,6 +253,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
     if not marks_in_first_pass:
         sql.execute(con, "mark_duplicates_day")
+        sql.execute(con, "mark_duplicates_week", {**params, "all": True})
         sql.execute(con, "mark_duplicates", {**params, "all": True})
         day_checks()
     # The first pass links the bulk of the day. When it is a reference pass, its candidates are
@@ -348,8 +349,9 @@ class _Cascade:
         """One reference pass, closed. ``defer``: its writes to ``matches`` are not run but
         returned, to be run (after the close) in the run's transaction. ``day_checks``: the
         first pass marks the duplicates between its join and its candidate counts
-        (mark_duplicates_first_pass.sql, mark_duplicates.sql, first_pass_duplicates.sql), then
-        runs these before the close."""
+        (mark_duplicates_first_pass.sql, mark_duplicates_week.sql, mark_duplicates.sql,
+        first_pass_duplicates.sql), fetching first the rows that they and the close read whole
+        (first_pass_fetch.sql), then runs these before the close."""
         mode = REFERENCE_MODES[rule]
         params = {**self.params, "rule": rule, "mode": mode}
         stmts = sql.statements(sql.render("match_reference", key=key))
@@ -365,6 +367,9 @@ class _Cascade:
                 cut = next(i for i, st in enumerate(first) if "TEMP TABLE work_cand_repeated AS" in st) + 1
                 sql.run(self.con, first[:cut], params)
                 sql.execute(self.con, "mark_duplicates_first_pass")
+                sql.execute(self.con, "mark_duplicates_week", {**params, "all": False})
+                # what the marks and the set-aside read whole, in one scan of the day each
+                sql.execute(self.con, "first_pass_fetch")
                 sql.execute(self.con, "mark_duplicates", {**params, "all": False})
                 sql.execute(self.con, "first_pass_duplicates")
                 first = first[cut:]

@@ -17,10 +17,17 @@
 --   keys the week's items carry, and of the lines it could not key (work_dup_lines_extra) are
 --   counted; the day is not hashed and grouped again (at 10M a day: 4.3 s for the lines and
 --   3.1 s for the entries). first_pass_duplicates.sql then closes the marked items in its join.
--- Inputs: work_dup_lines_day, work_dup_lines_probe, work_dup_lines_extra, work_dup_entries_day,
--- work_dup_entries_probe, work_dup_keys (the route's views, dropped here); statement_lines,
--- files, ledger_entries, work_ledger, work_versions (read for its versions dated another day),
--- work_rules. Parameters: $business_date, $watermark, $all.
+-- What the day's items are counted with comes from mark_duplicates_week.sql: the whole day's
+-- items ($all), the lines the first pass could not key, and the week's lines and entries of the
+-- day's keys (tables, dropped here).
+-- The candidates are read whole from work_stmt_fetched and work_ledger_fetched, the rows the first
+-- pass's route fetched ahead in its one scan of the day (first_pass_fetch.sql: every item of
+-- the keys counted here among them); any candidate not there (on the other routes, all) is
+-- fetched from the day itself, a scan DuckDB skips when there is none.
+-- Inputs: work_dup_lines_day, work_dup_entries_day, work_dup_keys (the route's views, dropped
+-- here with the others), work_dup_day_lines, work_dup_day_entries, work_dup_extra,
+-- work_dup_week_lines, work_dup_week_entries, work_stmt_fetched, work_ledger_fetched,
+-- statement_lines, work_ledger. Parameters: $business_date, $all.
 INSERT INTO work_duplicate_lines
 SELECT line_id
 FROM (
@@ -28,28 +35,9 @@ FROM (
     -- lines with all their key columns took 1.2 GB twice over and spilled 4.9 GB at 10M); only the
     -- lines whose hash is repeated are fetched back whole and numbered by the key itself, so a
     -- hash collision only numbers a few more lines, each first in its own partition.
-    WITH extra AS MATERIALIZED (  -- few, or none: read three times below
-        SELECT line_id, h FROM work_dup_lines_extra
-    ), day_all AS MATERIALIZED (  -- $all: the whole day's, read twice below; else none
-        SELECT line_id, h FROM work_dup_lines_day WHERE $all
-    ), week AS MATERIALIZED (  -- few: read twice below
-        -- earlier days' lines, not from a delivery that a correction has since replaced, that
-        -- carry one of the day's keys (only a partition holding a day's line can mark anything:
-        -- the week's lines are hashed and probed, not counted)
-        SELECT * FROM (
-            SELECT line_id, source, txn_type,
-                   stored_ref(ref_key, coalesce(merchant_reference, psp_reference)) AS k,
-                   amount_minor, currency, business_date, file_sha256, file_line,
-                   hash(source, txn_type, k, amount_minor, currency) AS h
-            FROM statement_lines
-            WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-              AND business_date <> $business_date
-              AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-              AND txn_type IN ('payment', 'refund', 'chargeback')
-              AND coalesce(merchant_reference, psp_reference) IS NOT NULL
-              AND file_sha256 NOT IN (SELECT sha256 FROM files WHERE superseded_by IS NOT NULL))
-        WHERE h IN (SELECT h FROM day_all) OR h IN (SELECT h FROM work_dup_lines_probe)
-           OR h IN (SELECT h FROM extra)
+    WITH extra AS (SELECT line_id, h FROM work_dup_extra),
+    day_all AS (SELECT line_id, h FROM work_dup_day_lines),
+    week AS (SELECT * FROM work_dup_week_lines
     ), day AS (
         SELECT line_id, h FROM day_all
         UNION ALL
@@ -68,13 +56,22 @@ FROM (
         SELECT line_id FROM c SEMI JOIN repeated r ON r.h = c.h
     ), whole AS (
         -- the day's candidates, by id (they passed day's filters above; the week's are dated
-        -- other days), read once from the warehouse (work_stmt's day is a view of it)
+        -- other days): fetched ahead, or else read from the warehouse (work_stmt's day is a view
+        -- of it)
+        SELECT line_id, source, txn_type,
+               CASE WHEN merchant_reference IS NOT NULL THEN merchant_key  -- stored_ref(ref_key, ...)
+                    ELSE norm_ref(psp_reference) END AS k,
+               amount_minor, currency, business_date, file_sha256, file_line, true AS mine
+        FROM work_stmt_fetched
+        WHERE of_day AND line_id IN (SELECT line_id FROM candidates)
+        UNION ALL
         SELECT line_id, source, txn_type,
                CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference)
                     ELSE norm_ref(psp_reference) END AS k,  -- work_stmt's merchant_key, or ...
                amount_minor, currency, business_date, file_sha256, file_line, true AS mine
         FROM statement_lines
-        WHERE business_date = $business_date AND line_id IN (SELECT line_id FROM candidates)
+        WHERE business_date = $business_date
+          AND line_id IN (SELECT line_id FROM candidates ANTI JOIN work_stmt_fetched USING (line_id))
         UNION ALL
         SELECT * EXCLUDE (h), false FROM week WHERE line_id IN (SELECT line_id FROM candidates)
     )
@@ -88,47 +85,10 @@ WHERE d.n > 1 AND d.mine;
 INSERT INTO work_duplicate_entries
 SELECT entry_id
 FROM (
-    -- Each entry's latest version dated within the week, for the entries that can share a key
-    -- with one of the day's: only a partition holding a day's entry can mark anything, and every
-    -- entry in it has a version in the week with that key (its latest one). A day's entry (its
-    -- latest version as of the day is dated the day: work_ledger's rows dated the day) has that
-    -- version as its latest in the week too; the week's other versions are hashed and probed
-    -- against the day's keys, and only the few other entries that hit are ranked (not every
-    -- entry of the week).
     -- Counted on a hash of the key, an id beside it, as for the lines above; only the entries
     -- whose hash is repeated are fetched back whole and numbered by the key itself.
-    -- (The first pass's route counts the carried entries among the day's too: they also come
-    -- as others, so they are fetched, not numbered, twice.)
-    WITH day_all AS MATERIALIZED (  -- $all: the whole day's, read three times below; else none
-        SELECT entry_id, h FROM work_dup_entries_day WHERE $all
-    ), early AS (  -- entries with a version dated earlier in the week that carries a day's key
-        SELECT DISTINCT entry_id FROM ledger_entries
-        WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date - INTERVAL 1 DAY
-          AND recorded_at <= $watermark AND merchant_reference IS NOT NULL
-          AND (hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
-                   IN (SELECT h FROM day_all)
-               OR hash(source, txn_type, stored_ref(ref_key, merchant_reference), amount_minor, currency)
-                   IN (SELECT h FROM work_dup_entries_probe))
-    ), hits AS (  -- the entries to rank: those of early that are not the day's (few: probed
-                  -- against early, not the other way round), and those with a version dated the
-                  -- day whose latest is not (moved out of the day) or carried (work_versions)
-        SELECT entry_id FROM early
-        WHERE entry_id NOT IN (
-            SELECT entry_id FROM (SELECT entry_id FROM day_all
-                                  UNION ALL
-                                  SELECT entry_id FROM work_dup_entries_day WHERE NOT $all)
-            WHERE entry_id IN (SELECT entry_id FROM early))
-        UNION ALL
-        SELECT entry_id FROM work_versions WHERE business_date <> $business_date
-    ), others AS MATERIALIZED (  -- few: each hit's latest version in the week, whole
-        SELECT entry_id, source, txn_type, norm_ref(merchant_reference) AS k, amount_minor, currency,
-               business_date, booked_at, hash(source, txn_type, k, amount_minor, currency) AS h
-        FROM (
-            SELECT * FROM ledger_entries
-            WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
-              AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
-            QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
-        WHERE k IS NOT NULL AND source IN (SELECT source FROM work_rules)
+    WITH day_all AS (SELECT entry_id, h FROM work_dup_day_entries),
+    others AS (SELECT * FROM work_dup_week_entries
     ), day AS (
         SELECT entry_id, h FROM day_all
         UNION ALL
@@ -145,8 +105,14 @@ FROM (
     ), whole AS (
         SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at,
                true AS mine
-        FROM work_ledger  -- the day's candidates, by id
+        FROM work_ledger_fetched  -- the day's candidates, by id: fetched ahead, or else
         WHERE business_date = $business_date AND entry_id IN (SELECT entry_id FROM candidates)
+        UNION ALL
+        SELECT entry_id, source, txn_type, merchant_key AS k, amount_minor, currency, business_date, booked_at,
+               true AS mine
+        FROM work_ledger  -- read from the day
+        WHERE business_date = $business_date
+          AND entry_id IN (SELECT entry_id FROM candidates ANTI JOIN work_ledger_fetched USING (entry_id))
         UNION ALL
         SELECT * EXCLUDE (h), false FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
     )
@@ -168,3 +134,13 @@ DROP VIEW work_dup_entries_day;
 DROP VIEW work_dup_entries_probe;
 
 DROP VIEW work_dup_keys;
+
+DROP TABLE work_dup_day_lines;
+
+DROP TABLE work_dup_day_entries;
+
+DROP TABLE work_dup_extra;
+
+DROP TABLE work_dup_week_lines;
+
+DROP TABLE work_dup_week_entries;

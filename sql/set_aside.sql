@@ -14,12 +14,27 @@
 -- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
 -- Which items are open comes by id: work_open_ledger and work_open_lines, from first_pass.sql
 -- (its join's one-sided rows) or else unlinked.sql (an anti join with work_links).
--- Inputs: work_ledger_rows, work_stmt (views), work_open_ledger, work_open_lines. Parameters: none.
+-- Inputs: work_ledger_rows, work_stmt (views), work_open_ledger, work_open_lines,
+-- work_ledger_fetched, work_stmt_fetched, work_duplicate_entries, work_duplicate_lines.
+-- Parameters: none.
+-- On the first pass's route the open items' rows were fetched ahead with the duplicate marks'
+-- (first_pass_fetch.sql), and their state is taken from the marks here as the views take it;
+-- whatever was not fetched is read from the day (on the other routes, all: the scan DuckDB
+-- skips when there is none).
 CREATE OR REPLACE TEMP TABLE work_ledger_open AS
-SELECT * FROM work_ledger_rows WHERE entry_id IN (SELECT entry_id FROM work_open_ledger);
+SELECT *, CASE WHEN entry_id IN (SELECT entry_id FROM work_duplicate_entries) THEN 'duplicate' END AS state
+FROM work_ledger_fetched WHERE entry_id IN (SELECT entry_id FROM work_open_ledger)
+UNION ALL BY NAME
+SELECT * FROM work_ledger_rows
+WHERE entry_id IN (SELECT entry_id FROM work_open_ledger ANTI JOIN work_ledger_fetched USING (entry_id));
 
 CREATE OR REPLACE TEMP TABLE work_stmt_open AS
-SELECT * EXCLUDE (of_day) FROM work_stmt WHERE line_id IN (SELECT line_id FROM work_open_lines);
+SELECT * EXCLUDE (of_day),
+       CASE WHEN line_id IN (SELECT line_id FROM work_duplicate_lines) THEN 'duplicate' END AS state
+FROM work_stmt_fetched WHERE line_id IN (SELECT line_id FROM work_open_lines)
+UNION ALL BY NAME
+SELECT * EXCLUDE (of_day) FROM work_stmt
+WHERE line_id IN (SELECT line_id FROM work_open_lines ANTI JOIN work_stmt_fetched USING (line_id));
 
 DROP VIEW work_ledger_rows;
 
@@ -32,3 +47,5 @@ DROP TABLE work_versions;
 DROP TABLE work_stmt_more;
 DROP TABLE work_open_ledger;
 DROP TABLE work_open_lines;
+DROP TABLE work_ledger_fetched;
+DROP TABLE work_stmt_fetched;

@@ -141,3 +141,13 @@ CREATE OR REPLACE TEMP TABLE work_ambiguous (rule VARCHAR, entry_id VARCHAR, lin
 -- What the last matcher linked (matchers redefine it over their own result): nothing yet.
 CREATE OR REPLACE TEMP VIEW work_links AS
 SELECT NULL::VARCHAR AS entry_id, NULL::VARCHAR AS line_id WHERE false;
+
+-- The rows of the day's items that first_pass_fetch.sql fetches ahead for the duplicate marks and
+-- set_aside.sql, in one scan of the day each (the first pass's route alone); empty on the other
+-- routes, whose readers then fetch all from the day. work_ledger_fetched leaves out the state:
+-- it is read before the marks, and its readers take the state from them.
+CREATE OR REPLACE TEMP TABLE work_stmt_fetched AS
+SELECT * FROM work_stmt_items WHERE false;
+
+CREATE OR REPLACE TEMP TABLE work_ledger_fetched AS
+SELECT * EXCLUDE (state) FROM work_ledger_rows WHERE false;

@@ -1,8 +1,9 @@
 """The duplicate marks taken from the first pass's join (mark_duplicates_first_pass.sql) are those
 of the whole-day check (mark_duplicates.sql), and so is everything recorded after them: on three
 consecutive generated hard days (the ledger's duplicate bookings, the PSP files' repeated lines,
-items carried and cleared days later), each day matched twice from the same copy of a DuckDB
-file, once each way; and on literal days that hit each branch the join cannot see by itself."""
+items carried and cleared days later), each day matched from the same copy of a DuckDB file
+each way, and once more by the first pass with half the rows it fetches ahead lost; and on
+literal days that hit each branch the join cannot see by itself."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ import pytest
 
 from connectors.archive import Archive
 from connectors.local import fetch_local
+import sql
 from recon import config, matching, pipeline, warehouse
 from recon.generate import generate_days
 from tests import test_partitions
@@ -51,8 +53,9 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             for f in fetch_local(world / s.sftp.remote_dir, s.sftp.pattern, s.file_date(day), archive, source=s.name):
                 assert pipeline.load_statement(cfg, s, f, day, run_id).status == "loaded"
         joined, whole = tmp_path / f"joined-{day}.duckdb", tmp_path / f"whole-{day}.duckdb"
-        shutil.copy(cfg.warehouse, joined)
-        shutil.copy(cfg.warehouse, whole)
+        leaky = tmp_path / f"leaky-{day}.duckdb"
+        for p in (joined, whole, leaky):
+            shutil.copy(cfg.warehouse, p)
 
         calls = []
         real = matching._marks_in_first_pass
@@ -63,9 +66,37 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
         pipeline.match(dataclasses.replace(cfg, warehouse=whole), run_id, day, sources)
         monkeypatch.setattr(matching, "_marks_in_first_pass", real)
 
-        got, expected = (test_partitions._tables(p, TABLES) for p in (joined, whole))
+        # The first pass's route again, its rows fetched ahead (first_pass_fetch.sql) half lost:
+        # the marks and the set-aside read the rest from the day, and nothing changes.
+        real_load = sql.load
+        lost = []
+
+        def leaky_load(name):
+            if name != "first_pass_fetch":
+                return real_load(name)
+            return real_load(name) + (
+                "\nCREATE OR REPLACE TEMP TABLE lost AS SELECT (SELECT count(*) FROM work_stmt_fetched "
+                "WHERE hash(line_id) % 2 = 0) + (SELECT count(*) FROM work_ledger_fetched "
+                "WHERE hash(entry_id) % 2 = 0) AS n;\n"
+                "DELETE FROM work_stmt_fetched WHERE hash(line_id) % 2 = 0;\n"
+                "DELETE FROM work_ledger_fetched WHERE hash(entry_id) % 2 = 0;\n")
+        monkeypatch.setattr(sql, "load", leaky_load)
+        real_set_aside = matching._Cascade.close
+
+        def close(self):
+            if not self.aside:
+                lost.append(self.con.execute("SELECT n FROM lost").fetchone()[0])
+            real_set_aside(self)
+        monkeypatch.setattr(matching._Cascade, "close", close)
+        pipeline.match(dataclasses.replace(cfg, warehouse=leaky), run_id, day, sources)
+        monkeypatch.setattr(sql, "load", real_load)
+        monkeypatch.setattr(matching._Cascade, "close", real_set_aside)
+        assert lost and lost[0] > 10, lost  # rows the readers had to find in the day
+
+        got, expected, patched = (test_partitions._tables(p, TABLES) for p in (joined, whole, leaky))
         for name in TABLES:
             assert got[name] == expected[name], (day, name)
+            assert patched[name] == expected[name], (day, name, "fetch half lost")
         dup = [b for b in expected["breaks"] if "duplicate" in b]
         used.append((day, len(expected["matches"]), len(dup)))
         carried = max(carried, len(expected["open_items"]))
