@@ -12,7 +12,6 @@ Every link records its rule and evidence in ``matches``; every break its rule in
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 KEYS = ("merchant_reference", "psp_reference")
 REFERENCE_MODES = {"exact_reference": "exact", "normalized_reference": "normalized",
                    "fx_reference": "fx", "reference_tolerance": "tolerance"}
-_NEVER = "^\x00"  # a prefix pattern that matches nothing, for sources without prefixes
 
 
 @dataclass(frozen=True)
@@ -148,13 +146,9 @@ def previous_run(con, business_date: date) -> str | None:
                        "ORDER BY business_date DESC, started_at DESC LIMIT 1", [business_date])
 
 
-def _prefix_pattern(prefixes: tuple[str, ...]) -> str:
-    return "^(?:" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else _NEVER
-
-
 def _work_tables(con, cfg: Config, sources: list[str]) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE work_rules (
-        source VARCHAR, kind VARCHAR, rules VARCHAR[], prefix_re VARCHAR,
+        source VARCHAR, kind VARCHAR, rules VARCHAR[], prefixes VARCHAR[],
         amount_tolerance_minor BIGINT, amount_tolerance_bps BIGINT, window_before_days INTEGER,
         window_after_days INTEGER, timing_window_minutes INTEGER, fee_tolerance_minor BIGINT,
         fx_tolerance_minor BIGINT, fuzzy_threshold DECIMAL(4, 3),
@@ -166,7 +160,7 @@ def _work_tables(con, cfg: Config, sources: list[str]) -> None:
             continue
         m = s.matching
         con.execute("INSERT INTO work_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(4,3), ?, ?, ?, ?)",
-                    [s.name, s.kind, list(m.rules), _prefix_pattern(m.reference_prefixes),
+                    [s.name, s.kind, list(m.rules), list(m.reference_prefixes),
                      m.amount_tolerance_minor, m.amount_tolerance_bps, m.window_before_days,
                      m.window_after_days, m.timing_window_minutes, m.fee_tolerance_minor,
                      m.fx_tolerance_minor, m.fuzzy_threshold, m.fuzzy_requires_missing_reference,
@@ -226,17 +220,28 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
     _drop_work_sets(con)
     sql.run(con, *_work_sets(con, params))
-    log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
-             business_date, _count(con, "work_ledger"), _count(con, "work_stmt_items"),
-             _count(con, "work_bank"), prev or "none: first day")
+    steps = _steps(cfg, sources)
+    # Repeated lines and entries are closed as duplicates before any rule. When the first pass
+    # is one join on the exact merchant key that every source uses, its join finds them (it
+    # keys every item the way the duplicate check does): it marks them itself, and then closes
+    # them in its own rows (mark_duplicates_first_pass.sql, first_pass_duplicates.sql).
+    marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
+    bank = _count(con, "work_bank")
+
+    def log_working_set(ledger: int, lines: int) -> None:
+        log.info("Working set for %s: %d ledger entries, %d PSP lines, %d bank lines (carried from run %s)",
+                 business_date, ledger, lines, bank, prev or "none: first day")
+
+    if not marks_in_first_pass:  # else the first pass's join counts them (_Cascade.reference)
+        log_working_set(_count(con, "work_ledger"), _count(con, "work_stmt_items"))
 
     sql.execute(con, "payouts", params)
     # Bank lines no payout explains go through the cascade too (disbursements, 代付: ledger
     # transfers out against bank debits), keyed by their end-to-end id where they have no other.
-    con.execute("INSERT INTO work_stmt_more BY NAME SELECT * EXCLUDE (state) REPLACE ("
-                "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
-                "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key, false AS of_day "
-                "FROM work_bank WHERE state IS NULL")
+    banked = con.execute("INSERT INTO work_stmt_more BY NAME SELECT * EXCLUDE (state) REPLACE ("
+                         "coalesce(merchant_reference, end_to_end_id) AS merchant_reference), "
+                         "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key, false AS of_day "
+                         "FROM work_bank WHERE state IS NULL").fetchone()[0]
 
     def day_checks() -> None:
         # What every line of the day gets however it matches: its price, and a refund its
@@ -245,13 +250,9 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         sql.execute(con, "reversals", params)
 
     cascade = _Cascade(con, params, partitions)
-    steps = _steps(cfg, sources)
-    # Repeated lines and entries are closed as duplicates before any rule. When the first pass
-    # is one join on the exact merchant key that every source uses, its join finds them (it
-    # keys every item the way the duplicate check does): it marks them itself, and then closes
-    # them in its own rows (mark_duplicates_first_pass.sql, first_pass_duplicates.sql).
-    marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
-    if not marks_in_first_pass:
+    if marks_in_first_pass:  # its join holds every item once or more: the working set's count
+        cascade.count_working_set = lambda ledger, lines: log_working_set(ledger, lines - banked)
+    else:
         sql.execute(con, "mark_duplicates_day")
         sql.execute(con, "mark_duplicates_week", {**params, "all": True})
         sql.execute(con, "mark_duplicates", {**params, "all": True})
@@ -334,6 +335,9 @@ class _Cascade:
         self.con, self.params, self.partitions = con, params, partitions
         self.aside = False
         self.open_known = False  # first_pass.sql wrote which items stay open (work_open_*)
+        # Called with the first pass's count of the working set's items (entries, lines), where
+        # its join holds them all (run_cascade: when it marks the duplicates).
+        self.count_working_set: Callable[[int, int], None] | None = None
 
     def close(self) -> None:
         if self.aside:
@@ -366,6 +370,8 @@ class _Cascade:
             if day_checks is not None:
                 cut = next(i for i, st in enumerate(first) if "TEMP TABLE work_cand_repeated AS" in st) + 1
                 sql.run(self.con, first[:cut], params)
+                if self.count_working_set is not None:
+                    self.count_working_set(*self.con.execute(sql.load("first_pass_count")).fetchone())
                 sql.execute(self.con, "mark_duplicates_first_pass")
                 sql.execute(self.con, "mark_duplicates_week", {**params, "all": False})
                 # what the marks and the set-aside read whole, in one scan of the day each

@@ -32,9 +32,14 @@ CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
 -- its second argument for every row (a week of 1M-line days: 1.2 s against 0.5 s).
 CREATE OR REPLACE MACRO stored_ref(k, x) AS CASE WHEN k IS NOT NULL THEN k ELSE norm_ref(x) END;
 -- Loose reference: case, surrounding and inner spaces, punctuation, the source's configured
--- prefixes (a regular expression made from an allow-list) and leading zeros do not count.
-CREATE OR REPLACE MACRO norm_loose(x, prefix_re) AS
-    nullif(ltrim(regexp_replace(regexp_replace(upper(trim(x)), prefix_re, ''), '[^0-9A-Z]', '', 'g'), '0'), '');
+-- prefixes and leading zeros do not count. prefixes: the source's list (upper case, in the order
+-- configured); the first one the reference starts with is cut, as the regular expression
+-- '^(?:P1|P2|...)' did. Not that expression: a pattern from a column is compiled once per row
+-- (0.2 s per 60,000 references, 0.015 s this way; ~0.5 s of the later passes at 10M a day).
+CREATE OR REPLACE MACRO strip_prefix(u, prefixes) AS
+    coalesce(substr(u, length(list_filter(prefixes, lambda p: starts_with(u, p))[1]) + 1), u);
+CREATE OR REPLACE MACRO norm_loose(x, prefixes) AS
+    nullif(ltrim(regexp_replace(strip_prefix(upper(trim(x)), prefixes), '[^0-9A-Z]', '', 'g'), '0'), '');
 """
 MACROS = REFERENCE_MACROS + """
 -- |amount| × rate rounded to minor units by the project's one rounding rule: round() on DECIMAL

@@ -21,14 +21,14 @@
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.business_date,
-           CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefix_re)
+           CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefixes)
                 WHEN '{key}' = 'merchant_reference' THEN l.merchant_key  -- norm_ref, precomputed
                 ELSE norm_ref(l.{key}) END AS k
     FROM work_ledger l JOIN work_rules r ON r.source = l.source
     WHERE l.state IS NULL AND list_contains(r.rules, $rule)
 ), s AS (
     SELECT s.line_id, s.source, s.txn_type, s.currency, s.amount_minor, s.business_date,
-           CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefix_re)
+           CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefixes)
                 WHEN '{key}' = 'merchant_reference' THEN s.merchant_key  -- norm_ref, precomputed
                 ELSE norm_ref(s.{key}) END AS k
     FROM work_stmt s JOIN work_rules r ON r.source = s.source

@@ -5,14 +5,14 @@
 -- group key and both sums. Inputs: work_ledger, work_stmt, work_rules. Parameters: $run_id.
 CREATE OR REPLACE TEMP TABLE work_groups AS
 WITH lg AS (
-    SELECT l.source, l.txn_type, l.currency, norm_loose(l.merchant_reference, r.prefix_re) AS k,
+    SELECT l.source, l.txn_type, l.currency, norm_loose(l.merchant_reference, r.prefixes) AS k,
            sum(l.amount_minor) AS total, count(*) AS n, list(l.entry_id ORDER BY l.entry_id) AS ids,
            any_value(r.max_group) AS max_group, any_value(r.amount_tolerance_minor) AS tol
     FROM work_ledger l JOIN work_rules r ON r.source = l.source AND list_contains(r.rules, 'aggregate_reference')
     WHERE l.state IS NULL AND l.merchant_reference IS NOT NULL
     GROUP BY ALL
 ), sg AS (
-    SELECT s.source, s.txn_type, s.currency, norm_loose(s.merchant_reference, r.prefix_re) AS k,
+    SELECT s.source, s.txn_type, s.currency, norm_loose(s.merchant_reference, r.prefixes) AS k,
            sum(s.amount_minor) AS total, count(*) AS n, list(s.line_id ORDER BY s.line_id) AS ids
     FROM work_stmt s JOIN work_rules r ON r.source = s.source
     WHERE s.state IS NULL AND s.merchant_reference IS NOT NULL

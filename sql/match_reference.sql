@@ -16,15 +16,15 @@
 -- Parameters: $run_id, $rule, $mode.
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (
-    SELECT l.*, r.rules, r.prefix_re, r.fx_tolerance_minor, r.amount_tolerance_minor,
+    SELECT l.*, r.rules, r.prefixes, r.fx_tolerance_minor, r.amount_tolerance_minor,
            r.amount_tolerance_bps, r.window_before_days, r.window_after_days,
-           CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefix_re)
+           CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefixes)
                 WHEN '{key}' = 'merchant_reference' THEN l.merchant_key  -- norm_ref, precomputed
                 ELSE norm_ref(l.{key}) END AS k
     FROM work_ledger l JOIN work_rules r ON r.source = l.source
     WHERE l.state IS NULL AND ($mode = 'any' OR list_contains(r.rules, $rule))
 ), s AS (
-    SELECT s.*, CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefix_re)
+    SELECT s.*, CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefixes)
                      WHEN '{key}' = 'merchant_reference' THEN s.merchant_key  -- norm_ref, precomputed
                      ELSE norm_ref(s.{key}) END AS k
     FROM work_stmt s JOIN work_rules r ON r.source = s.source

@@ -33,7 +33,8 @@ def _full_check(monkeypatch):
     monkeypatch.setattr(matching, "_marks_in_first_pass", lambda *a, **k: False)
 
 
-def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_days(tmp_path, monkeypatch):
+def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_days(tmp_path, monkeypatch, caplog):
+    caplog.set_level("INFO", logger="recon.matching")
     world = tmp_path / "world"
     days = generate_days(START, 3, world, seed=11, scale=300, scenario="hard")
     monkeypatch.setenv("RECON_HOME", str(tmp_path / "home"))
@@ -42,6 +43,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
     sources = [s.name for s in cfg.sources]
     archive = Archive(cfg.archive)
     used = []
+    counts = []
     carried = 0
     for g in days:
         day = g.business_date
@@ -57,13 +59,21 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
         for p in (joined, whole, leaky):
             shutil.copy(cfg.warehouse, p)
 
+        def working_set():  # the log line of the last match, which each route counts its own way
+            lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Working set for")]
+            caplog.clear()
+            assert len(lines) == 1, lines
+            return lines[0]
+
         calls = []
         real = matching._marks_in_first_pass
         monkeypatch.setattr(matching, "_marks_in_first_pass", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
         pipeline.match(dataclasses.replace(cfg, warehouse=joined), run_id, day, sources)
         assert calls == [True]  # the configuration's first rule: the exact merchant reference, every source
+        counted_by_join = working_set()
         _full_check(monkeypatch)
         pipeline.match(dataclasses.replace(cfg, warehouse=whole), run_id, day, sources)
+        assert working_set() == counted_by_join  # the first pass's join counts what the views count
         monkeypatch.setattr(matching, "_marks_in_first_pass", real)
 
         # The first pass's route again, its rows fetched ahead (first_pass_fetch.sql) half lost:
@@ -89,6 +99,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             real_set_aside(self)
         monkeypatch.setattr(matching._Cascade, "close", close)
         pipeline.match(dataclasses.replace(cfg, warehouse=leaky), run_id, day, sources)
+        assert working_set() == counted_by_join
         monkeypatch.setattr(sql, "load", real_load)
         monkeypatch.setattr(matching._Cascade, "close", real_set_aside)
         assert lost and lost[0] > 10, lost  # rows the readers had to find in the day
@@ -99,6 +110,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             assert patched[name] == expected[name], (day, name, "fetch half lost")
         dup = [b for b in expected["breaks"] if "duplicate" in b]
         used.append((day, len(expected["matches"]), len(dup)))
+        counts.append(counted_by_join)
         carried = max(carried, len(expected["open_items"]))
         # The next day carries this run's open items: continue from the joined copy, finished.
         shutil.copy(joined, cfg.warehouse)
@@ -109,6 +121,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             c.close()
     assert all(m > 500 and d > 0 for _day, m, d in used), used
     assert carried > 20
+    print("\n".join(counts))
 
 
 @pytest.fixture(params=["first_pass", "whole_day"])

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 import sql
-from recon.matching import _NEVER, _work_tables
+from recon.matching import _work_tables
 from recon.warehouse import REFERENCE_MACROS
 
 D = "2026-11-21"
@@ -43,8 +43,8 @@ def con():
     c = duckdb.connect()
     c.execute(REFERENCE_MACROS)
     _work_tables(c, SimpleNamespace(sources=[]), [])  # the run's work_rules, empty
-    c.execute("INSERT INTO work_rules (source, kind, rules, prefix_re) VALUES "
-              "('wechatpay', 'psp', ['exact_reference'], '^(?:ORD-)'), ('manual', 'psp', ['fuzzy'], ?)", [_NEVER])
+    c.execute("INSERT INTO work_rules (source, kind, rules, prefixes) VALUES "
+              "('wechatpay', 'psp', ['exact_reference'], ['ORD-']), ('manual', 'psp', ['fuzzy'], [])")
     for table, id_col, rows in (("work_ledger", "entry_id", LEDGER), ("work_stmt", "line_id", LINES)):
         c.execute(f"CREATE TEMP TABLE {table} ({id_col} VARCHAR, source VARCHAR, txn_type VARCHAR, "
                   "amount_minor BIGINT, merchant_reference VARCHAR, state VARCHAR, business_date DATE, "

@@ -73,6 +73,29 @@ def test_normalized_reference_ignores_case_spaces_punctuation_prefixes(con, cfg)
     assert open_breaks(con, f"run-{D}") == {}
 
 
+@pytest.mark.parametrize("ref, prefixes, expected", [
+    ("REF:ORD-00123", ["REF:", "ORDER-"], "ORD00123"),     # the first prefix that starts it is cut
+    ("order-ord 7", ["ORDER-", "ORD"], "ORD7"),           # upper-cased before, then only once
+    ("ORDER-7", ["ORD", "ORDER-"], "ER7"),                # in the order configured, as '^(?:ORD|ORDER-)'
+    ("X-REF:5", ["REF:"], "XREF5"),                       # a prefix only at the start
+    ("  ref:0042 ", ["REF:"], "42"),                      # trimmed first; leading zeros after the cut
+    ("ÄREF:1", ["Ä"], "REF1"),                            # characters, not bytes
+    ("ref:", ["REF:"], None),                             # nothing left
+    ("REF:1", [], "REF1"),                                # no prefixes
+    (None, ["REF:"], None),
+])
+def test_norm_loose_cuts_the_sources_first_configured_prefix(ref, prefixes, expected):
+    import duckdb
+    c = duckdb.connect()
+    c.execute(warehouse.REFERENCE_MACROS)
+    assert c.execute("SELECT norm_loose(?::VARCHAR, ?::VARCHAR[])", [ref, prefixes]).fetchone()[0] == expected
+    # the regular expression it replaced (a pattern read from a column, compiled once per row)
+    pattern = "^(?:" + "|".join(__import__("re").escape(p) for p in prefixes) + ")" if prefixes else "^\x00"
+    old = c.execute("SELECT nullif(ltrim(regexp_replace(regexp_replace(upper(trim(?::VARCHAR)), ?, ''), "
+                    "'[^0-9A-Z]', '', 'g'), '0'), '')", [ref, pattern]).fetchone()[0]
+    assert old == expected
+
+
 def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="EUR", amount_minor=10000,
@@ -380,9 +403,18 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
     assert outcomes[0] == outcomes[1]
 
 
-def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg):
+@pytest.mark.parametrize("first_pass_marks", [True, False])
+def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg, caplog, monkeypatch, first_pass_marks):
     """代付: the ledger's transfers out against the bank's debits; a debit nothing explains is
-    missing in the ledger, never a timing item (bank lines carry no time of day)."""
+    missing in the ledger, never a timing item (bank lines carry no time of day). The working
+    set's count is logged the same whichever route counts it (the first pass's join holds the
+    bank lines the cascade added to the PSP lines; the count before it does not)."""
+    from recon import matching
+    caplog.set_level("INFO", logger="recon.matching")
+    real = matching._marks_in_first_pass
+    routes = []
+    monkeypatch.setattr(matching, "_marks_in_first_pass",
+                        lambda *a, **k: routes.append(real(*a, **k) and first_pass_marks) or routes[-1])
     load(con,
          ledger(dict(entry_id="L1", source="bank", txn_type="transfer", merchant_reference="PAYOUT-SUP-1",
                      amount_minor=-250000, booked_at=ts(3))),
@@ -390,8 +422,10 @@ def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg):
               dict(end_to_end_id="UNKNOWN-9", txn_type="transfer", amount_minor=-1200, booked_at=ts(0)),
               source="bank").with_columns(pl.col("line_id").str.replace("^f+", "b")))
     run_day(con, cfg, sources=("bank",))
+    assert routes == [first_pass_marks]
     assert rules_of(con, f"run-{D}") == {("L1", "b:2"): "exact_reference"}
     assert set(open_breaks(con, f"run-{D}")) == {("missing_in_ledger", "UNKNOWN-9")}
+    assert "Working set for 2026-11-21: 1 ledger entries, 0 PSP lines, 2 bank lines" in caplog.text
 
 
 def test_a_ledger_entry_is_never_linked_twice_across_key_passes(con, cfg):
