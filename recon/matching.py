@@ -243,10 +243,15 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                          "norm_ref(coalesce(merchant_reference, end_to_end_id)) AS merchant_key, false AS of_day "
                          "FROM work_bank WHERE state IS NULL").fetchone()[0]
 
-    def day_checks() -> None:
-        # What every line of the day gets however it matches: its price, and a refund its
-        # payment. Both read the whole day, so they run before the first pass sets it aside.
+    # What every line of the day gets however it matches: its price, and a refund its payment.
+    # Both read the whole day, so they run before the first pass sets it aside; the fee
+    # variances once the duplicates are marked (on the first pass's route, the prices before
+    # first_pass_fetch.sql, which fetches the variance lines' rows with the others).
+    def prices() -> None:
         sql.execute(con, "fee_prices", params)
+
+    def day_checks() -> None:
+        sql.execute(con, "fee_variances")
         sql.execute(con, "reversals", params)
 
     cascade = _Cascade(con, params, partitions)
@@ -256,6 +261,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         sql.execute(con, "mark_duplicates_day")
         sql.execute(con, "mark_duplicates_week", {**params, "all": True})
         sql.execute(con, "mark_duplicates", {**params, "all": True})
+        prices()
         day_checks()
     # The first pass links the bulk of the day. When it is a reference pass, its candidates are
     # found and the working sets narrowed to what it left open (set_aside.sql) before the
@@ -265,7 +271,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     if steps and steps[0][0] in REFERENCE_MODES:
         rule, key = steps.pop(0)
         deferred = cascade.reference(rule, key, defer=True,
-                                     day_checks=day_checks if marks_in_first_pass else None)
+                                     day_checks=(prices, day_checks) if marks_in_first_pass else None)
         deferred_params = {**params, "rule": rule, "mode": REFERENCE_MODES[rule]}
     with transaction(con):
         if deferred:
@@ -349,13 +355,14 @@ class _Cascade:
         self.aside = True
 
     def reference(self, rule: str, key: str, defer: bool = False,
-                  day_checks: Callable[[], None] | None = None) -> list[str]:
+                  day_checks: tuple[Callable[[], None], Callable[[], None]] | None = None) -> list[str]:
         """One reference pass, closed. ``defer``: its writes to ``matches`` are not run but
         returned, to be run (after the close) in the run's transaction. ``day_checks``: the
         first pass marks the duplicates between its join and its candidate counts
         (mark_duplicates_first_pass.sql, mark_duplicates_week.sql, mark_duplicates.sql,
-        first_pass_duplicates.sql), fetching first the rows that they and the close read whole
-        (first_pass_fetch.sql), then runs these before the close."""
+        first_pass_duplicates.sql), fetching first the rows that they, the fee variances and the
+        close read whole (first_pass_fetch.sql); ``day_checks``: (what runs before that fetch,
+        what runs after the pass, before the close)."""
         mode = REFERENCE_MODES[rule]
         params = {**self.params, "rule": rule, "mode": mode}
         stmts = sql.statements(sql.render("match_reference", key=key))
@@ -374,7 +381,9 @@ class _Cascade:
                     self.count_working_set(*self.con.execute(sql.load("first_pass_count")).fetchone())
                 sql.execute(self.con, "mark_duplicates_first_pass")
                 sql.execute(self.con, "mark_duplicates_week", {**params, "all": False})
-                # what the marks and the set-aside read whole, in one scan of the day each
+                day_checks[0]()  # the fee groups, whose variance lines the fetch takes too
+                # what the marks, the fee variances and the set-aside read whole, in one scan of
+                # the day each
                 sql.execute(self.con, "first_pass_fetch")
                 sql.execute(self.con, "mark_duplicates", {**params, "all": False})
                 sql.execute(self.con, "first_pass_duplicates")
@@ -388,7 +397,7 @@ class _Cascade:
         writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
         sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)
         if day_checks is not None:
-            day_checks()
+            day_checks[1]()
         self.close()
         return writes
 

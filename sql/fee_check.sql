@@ -1,8 +1,8 @@
 -- Grain: the run's fee report (one row per source, day, currency, method and type over the
 -- day's priced PSP lines, duplicates too) and one fee_variance break per non-duplicate line whose
 -- actual fee differs from the contracted rate card by more than the source's fee tolerance.
--- Both were computed by fee_prices.sql before the first pass set the day aside; written here, in the run's closing
--- transaction.
+-- Both were computed by fee_prices.sql and fee_variances.sql before the first pass set the day
+-- aside; written here, in the run's closing transaction.
 -- Inputs: work_fee_totals, work_fee_variances. Parameters: $run_id, $business_date.
 DELETE FROM fee_report WHERE run_id = $run_id;
 

@@ -9,11 +9,12 @@
 -- work_stmt. They are summed in one pass, each variance line in a group of its own
 -- (work_fee_groups: a few rows per source and type, plus one per line off), so that the day's
 -- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
--- It runs once the duplicates are marked and before the first pass sets the day aside, outside
--- the run's closing transaction (matching.run_cascade): a fee depends on the line alone (and
--- whether it is a duplicate).
--- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules,
--- work_duplicate_lines (the duplicate marks), work_stmt (the references of the variance lines).
+-- It runs before the first pass sets the day aside, outside the run's closing transaction
+-- (matching.run_cascade): a fee depends on the line alone. Whether a line is a duplicate counts
+-- only for its variance, checked by fee_variances.sql once the duplicates are marked; on the
+-- first pass's route this runs before first_pass_fetch.sql, which fetches the variance lines'
+-- rows with the others it fetches ahead.
+-- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules.
 -- Parameters: $business_date.
 -- A line whose fee is off by more than the tolerance is a group of its own, duplicate or not:
 -- only those few groups are then checked against the duplicate marks, not the day's 10M lines.
@@ -36,13 +37,3 @@ SELECT source, business_date, currency, payment_method, txn_type,
        sum(expected_fee_minor)::BIGINT AS expected_fee_minor
 FROM work_fee_groups
 GROUP BY ALL;
-
-CREATE OR REPLACE TEMP TABLE work_fee_variances AS
-SELECT g.variance_line_id AS line_id, g.source, g.currency, s.merchant_reference, s.psp_reference,
-       s.booked_at, g.actual_fee_minor AS fee_minor, g.expected_fee_minor AS expected_fee
-FROM work_fee_groups g
-JOIN work_stmt s ON s.line_id = g.variance_line_id
-WHERE g.variance_line_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM work_duplicate_lines d WHERE d.line_id = g.variance_line_id);
-
-DROP TABLE work_fee_groups;

@@ -10,8 +10,9 @@
 -- recorded_at). At 10M a day, with ~70,000 open items: 1.46 + 1.46 s as a fetch-back of both,
 -- 0.94 + 0.86 s in one scan each. What concerns every line of the day however it matched (the
 -- fee check, the reversal links) was taken from the whole day before this (fee_prices.sql,
--- reversals.sql): the whole day is dropped here. Outside a transaction (the first pass is set
--- aside before the run's closing transaction opens: matching.run_cascade) its memory is freed.
+-- fee_variances.sql, reversals.sql): the whole day is dropped here. Outside a transaction (the
+-- first pass is set aside before the run's closing transaction opens: matching.run_cascade) its
+-- memory is freed.
 -- Which items are open comes by id: work_open_ledger and work_open_lines, from first_pass.sql
 -- (its join's one-sided rows) or else unlinked.sql (an anti join with work_links).
 -- Inputs: work_ledger_rows, work_stmt (views), work_open_ledger, work_open_lines,
