@@ -43,7 +43,6 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
     sources = [s.name for s in cfg.sources]
     archive = Archive(cfg.archive)
     used = []
-    counts = []
     carried = 0
     for g in days:
         day = g.business_date
@@ -110,7 +109,6 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             assert patched[name] == expected[name], (day, name, "fetch half lost")
         dup = [b for b in expected["breaks"] if "duplicate" in b]
         used.append((day, len(expected["matches"]), len(dup)))
-        counts.append(counted_by_join)
         carried = max(carried, len(expected["open_items"]))
         # The next day carries this run's open items: continue from the joined copy, finished.
         shutil.copy(joined, cfg.warehouse)
@@ -121,7 +119,6 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             c.close()
     assert all(m > 500 and d > 0 for _day, m, d in used), used
     assert carried > 20
-    print("\n".join(counts))
 
 
 @pytest.fixture(params=["first_pass", "whole_day"])

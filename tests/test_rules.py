@@ -1,13 +1,15 @@
 """Each matching rule and the multi-day lifecycle on tiny literal tables (in-memory DuckDB)."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
+import duckdb
 import polars as pl
 import pytest
 
 import sql
-from recon import warehouse
+from recon import matching, warehouse
 from recon.matching import ONE_TO_ONE, run_cascade
 from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
 
@@ -85,12 +87,11 @@ def test_normalized_reference_ignores_case_spaces_punctuation_prefixes(con, cfg)
     (None, ["REF:"], None),
 ])
 def test_norm_loose_cuts_the_sources_first_configured_prefix(ref, prefixes, expected):
-    import duckdb
     c = duckdb.connect()
     c.execute(warehouse.REFERENCE_MACROS)
     assert c.execute("SELECT norm_loose(?::VARCHAR, ?::VARCHAR[])", [ref, prefixes]).fetchone()[0] == expected
     # the regular expression it replaced (a pattern read from a column, compiled once per row)
-    pattern = "^(?:" + "|".join(__import__("re").escape(p) for p in prefixes) + ")" if prefixes else "^\x00"
+    pattern = "^(?:" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else "^\x00"
     old = c.execute("SELECT nullif(ltrim(regexp_replace(regexp_replace(upper(trim(?::VARCHAR)), ?, ''), "
                     "'[^0-9A-Z]', '', 'g'), '0'), '')", [ref, pattern]).fetchone()[0]
     assert old == expected
@@ -409,7 +410,6 @@ def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg, caplog, monk
     missing in the ledger, never a timing item (bank lines carry no time of day). The working
     set's count is logged the same whichever route counts it (the first pass's join holds the
     bank lines the cascade added to the PSP lines; the count before it does not)."""
-    from recon import matching
     caplog.set_level("INFO", logger="recon.matching")
     real = matching._marks_in_first_pass
     routes = []
