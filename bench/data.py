@@ -33,8 +33,8 @@ def payments_per_psp(label: str) -> int:
 
 
 # Above this many payments per PSP the day is generated a slice at a time
-# (recon.generate.day.generate_day_sliced): the generator holds a whole world in memory, 11.8 GB
-# at 5M payments per PSP (the 10M day), so a 100M day in one piece would not fit in 24 GiB.
+# (recon.generate.day.generate_day_sliced): the generator holds a whole world in memory, so a
+# 100M day in one piece would not fit in 24 GiB (docs/performance.md).
 SLICE_PAYMENTS = 5_000_000
 
 

@@ -267,13 +267,10 @@ def main(argv=None) -> int:
     return 0
 
 
-# Disk per 1M rows per side, measured on 2026-12-06: the generated day and its archive copy 0.46
-# (46.3 GB at 100M), the warehouse 0.20 after the match (2.0 GB at 10M; 18.1 GB at 100M before
-# it, 20.0 GB after), DuckDB's spill in the match ~0.5 at 100M with a 12 GB memory_limit (49.5 GB
-# at its peak in the run that completed; 1.9 GB at 10M with 1.2 GB, 1.6 GB with 1.7 GB).
+# Disk in GB per 1M rows per side: the generated day, its archive copy, the warehouse after the
+# match and DuckDB's spill in the match (the measurements behind them: docs/performance.md).
 _GB_PER_M = {"input": 0.47, "archive": 0.47, "warehouse": 0.23, "spill": 0.5}
-# pandas' baseline (five columns of each side as Python strings, one merge): the process peaked
-# at 12.1 GB at 10M rows per side.
+# pandas' baseline (five columns of each side as Python strings, one merge): GB per 1M rows.
 _PANDAS_GB_PER_M = 1.2
 
 

@@ -266,8 +266,8 @@ class Prepared:
 
 
 # Bytes of a high-volume CSV file read, converted, validated and stored at a time: bounds the
-# memory of a big file (one part's text table, canonical frame and raw audit copy at once;
-# about 25x the part's bytes: ~1.7 GB) whatever the file's size; the file itself is read a range
+# memory of a big file (one part's text table, canonical frame and raw audit copy at once, a
+# small multiple of the part's bytes) whatever the file's size; the file itself is read a range
 # at a time (Archive.open). RECON_PART_MB overrides it.
 PART_BYTES = int(os.environ.get("RECON_PART_MB", "64")) << 20
 

@@ -29,13 +29,12 @@ REFERENCE_MACROS = """
 CREATE OR REPLACE MACRO norm_ref(x) AS nullif(upper(trim(x)), '');
 -- A row's stored normalised reference (ref_key, written at load), or, for a row loaded before that
 -- column existed, the reference normalised here. A CASE, not coalesce: DuckDB's coalesce computes
--- its second argument for every row (a week of 1M-line days: 1.2 s against 0.5 s).
+-- its second argument for every row.
 CREATE OR REPLACE MACRO stored_ref(k, x) AS CASE WHEN k IS NOT NULL THEN k ELSE norm_ref(x) END;
 -- Loose reference: case, surrounding and inner spaces, punctuation, the source's configured
 -- prefixes and leading zeros do not count. prefixes: the source's list (upper case, in the order
 -- configured); the first one the reference starts with is cut, as the regular expression
--- '^(?:P1|P2|...)' did. Not that expression: a pattern from a column is compiled once per row
--- (0.2 s per 60,000 references, 0.015 s this way; ~0.5 s of the later passes at 10M a day).
+-- '^(?:P1|P2|...)' did. Not that expression: a pattern from a column is compiled once per row.
 CREATE OR REPLACE MACRO strip_prefix(u, prefixes) AS
     coalesce(substr(u, length(list_filter(prefixes, lambda p: starts_with(u, p))[1]) + 1), u);
 CREATE OR REPLACE MACRO norm_loose(x, prefixes) AS
@@ -44,8 +43,8 @@ CREATE OR REPLACE MACRO norm_loose(x, prefixes) AS
 MACROS = REFERENCE_MACROS + """
 -- |amount| × rate rounded to minor units by the project's one rounding rule: round() on DECIMAL
 -- is half away from zero. BIGINT × DECIMAL(12, 6) is a DECIMAL(31, 6), computed in 128 bits; the
--- amount as a DECIMAL(18, 0) gives a DECIMAL(18, 6), computed in 64 bits and 13x faster (10M
--- lines: 0.76 -> 0.06 s), exact where the product stays under 10^12: DuckDB would raise on an
+-- amount as a DECIMAL(18, 0) gives a DECIMAL(18, 6), computed in 64 bits and an order of
+-- magnitude faster, exact where the product stays under 10^12: DuckDB would raise on an
 -- overflow, so lines of 10^10 minor units or more, or a rate above 1, take the wide branch.
 CREATE OR REPLACE MACRO percent_minor(amount, rate) AS
     CASE WHEN abs(amount) < 10000000000 AND rate <= 1
@@ -116,8 +115,7 @@ WITH fields AS (
     -- Between two consecutive bounds the same bands contain every amount (a band's ends are
     -- bounds), so the rate depends on the line only through (source, method, card type, day,
     -- type, segment): it is chosen once per such key (a few rows per source), and the line's
-    -- expected fee worked out from it line by line. (At 10M lines the fee check took 2.6-2.7 s
-    -- choosing per distinct amount, 708,850 keys, and 1.6-1.7 s this way.)
+    -- expected fee worked out from it line by line (not per distinct amount: ~700k keys at 10M).
     SELECT source, b AS lo, lead(b) OVER (PARTITION BY source ORDER BY b) AS hi FROM bounds
 ), chosen AS (  -- the segments partition [0, ∞): one row per key and segment, rate NULL if none
     SELECT k.*, s.lo, s.hi, c.rate, c.fixed_minor, c.minimum_minor, c.maximum_minor,
@@ -172,8 +170,8 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     # No row-group merging at checkpoints. Each part of a big file is its own commit and ends in a
     # partial row group; DuckDB's checkpoint would merge those with their neighbours, reading back
-    # and recompressing the whole part: 11.4 s on top of a 17 s insert for a 10M-line WeChat bill
-    # (peak 5.3 GB instead of 3.2), 1.3 s on top of 1.3 s at 1M. The cost is a partial row group
+    # and recompressing the whole part, which doubled a big file's insert time and raised its peak
+    # memory by half (docs/performance.md). The cost is a partial row group
     # per part, and the space of deleted rows (a rejected file's cleared lines) is not reclaimed.
     con.execute("SET max_vacuum_tasks = 0")
     apply_settings(con, path)

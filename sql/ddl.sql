@@ -22,8 +22,8 @@ CREATE TABLE IF NOT EXISTS files (
 -- lines are written once (files.parse_status, cleared before a reload); a ledger version is
 -- (entry_id, the load's recorded_at) with entry_id unique within an export (validation).
 -- Identifier columns (unique or nearly: line ids, entry ids, references) are stored with zstd: as
--- small as DuckDB's default dictionary/FSST analysis and read as fast, at half its insert cost
--- (3 such columns of 1.05M rows: 0.95 -> 0.44 s); low-cardinality text keeps the default.
+-- small as DuckDB's default dictionary/FSST analysis and read as fast, at half its insert cost;
+-- low-cardinality text keeps the default.
 CREATE TABLE IF NOT EXISTS statement_lines (
     line_id            VARCHAR NOT NULL USING COMPRESSION zstd,
     source             VARCHAR NOT NULL,
@@ -53,8 +53,8 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     merchant_id        VARCHAR,  -- '' when the line has none; NULL: loaded before these columns
     sub_merchant_id    VARCHAR,  -- (the SQL then reads raw)
     card_type          VARCHAR,
-    raw                VARCHAR USING COMPRESSION zstd, -- the audit copy: zstd loads ~2x faster than
-                                                      -- DuckDB's default string analysis, ~3x smaller
+    raw                VARCHAR USING COMPRESSION zstd, -- the audit copy: zstd loads faster than
+                                                      -- DuckDB's default string analysis, and smaller
     ref_key            VARCHAR USING COMPRESSION zstd  -- norm_ref(coalesce(merchant_reference, psp_reference)),
                                                       -- written at load (NULL: loaded before it existed)
 );
@@ -229,7 +229,7 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS merchant_id VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS sub_merchant_id VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS card_type VARCHAR;
 -- The normalised reference the duplicate checks and the reversal links compare, computed once at
--- load: normalising a week of 1M-line days at every run cost ~1 s per check. NULL in rows loaded
+-- load, not normalised again over the week's rows at every run. NULL in rows loaded
 -- before the column existed; the SQL normalises those itself (the macro stored_ref in recon/warehouse.py).
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS ref_key VARCHAR;

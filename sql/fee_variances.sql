@@ -4,7 +4,7 @@
 -- Runs once the duplicates are marked and before the first pass sets the day aside. The lines'
 -- references are read from the rows the first pass's route fetched ahead (first_pass_fetch.sql
 -- fetches these with the others), and whatever is not there from the day (on the other routes,
--- all: a scan of the day's lines, 0.45 s at 10M, that DuckDB skips when every one was fetched).
+-- all: a scan of the day's lines that DuckDB skips when every one was fetched).
 -- Inputs: work_fee_groups (fee_prices.sql), work_duplicate_lines, work_stmt_fetched, work_stmt.
 -- Parameters: none.
 CREATE OR REPLACE TEMP TABLE work_fee_variances AS

@@ -13,9 +13,7 @@
 -- adds a few more) are counted exactly, per entry and per line. When this pass marks the
 -- duplicates (matching.run_cascade), mark_duplicates.sql (from mark_duplicates_first_pass.sql's
 -- views) and first_pass_duplicates.sql run between the grouping and the counts.
--- On a 10M-line day: 8.8-10.6 s for the pairs and 4.3-4.8 s to set the rest aside before; 3.9-5.5 s
--- for the join, 0.7-1.2 s for the counts and 2.2-2.6 s now (docs/speed-history.md, 2026-12-06
--- evening).
+-- Why one join and not match_reference.sql's passes: docs/performance.md ("Where the time goes").
 -- Inputs: work_ledger, work_stmt, work_rules, work_duplicate_lines. Parameters: $rule, $mode.
 -- Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS
@@ -48,8 +46,8 @@ FROM l FULL OUTER JOIN s ON s.source = l.source AND s.k = l.k AND s.txn_type = l
 -- without a counterpart. Only these can give an item more than one candidate, and (exact mode,
 -- where h is mark_duplicates.sql's hash of the key) only these can hold two of the day's items
 -- that repeat one another (mark_duplicates_first_pass.sql).
--- Found in sorted order, each hash against the one before it: a sort of the 10.5M hashes of a
--- 10M-line day took 0.68 s, a hash aggregate over them (one group each, nearly all) 0.85-1.17 s.
+-- Found in sorted order, each hash against the one before it: cheaper than a hash aggregate with
+-- one group per row, which nearly every hash is.
 CREATE OR REPLACE TEMP TABLE work_cand_repeated AS
 SELECT DISTINCT h
 FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before FROM work_cand WHERE h IS NOT NULL)
@@ -87,7 +85,7 @@ SELECT line_id FROM work_cand WHERE entry_id IS NULL
 UNION
 SELECT line_id FROM work_cand_multi WHERE n_l > 1 OR n_s > 1
 UNION  -- closed before the pass: a line's one state is 'duplicate' (work_sets.sql; and every
--- line's source has rules), so the marks themselves, not a scan of work_stmt (0.44 s at 10M)
+-- line's source has rules), so the marks themselves, not a scan of work_stmt
 SELECT line_id FROM work_duplicate_lines;
 
 DROP TABLE work_cand_multi;

@@ -2,8 +2,7 @@
 -- exact merchant key and marks the duplicates itself), the rows, in all their columns, of every
 -- item that the duplicate marks may number or the first pass may leave open, fetched in one scan
 -- of the day each for the lines and the entries, before the marks are counted. Both read them
--- from here (mark_duplicates.sql, set_aside.sql): the day is not scanned again for each (at 10M a
--- day, the marks' own scans took 0.5-0.8 s for the lines and ~0.4 s for the entries).
+-- from here (mark_duplicates.sql, set_aside.sql): the day is not scanned again for each.
 -- Which items: the join's one-sided rows, and the items of every key that the marks count: held
 -- more than once in the join (work_cand_repeated), carried by a week's line or entry, or by a line
 -- the join could not key (mark_duplicates_week.sql). That covers what stays open: an item with no
@@ -11,13 +10,13 @@
 -- and an item whose every candidate was a duplicate (it shares that duplicate's key). Whatever is
 -- not here is fetched from the day by its reader, so a gap could only cost time, never a row.
 -- And the lines off their fee (fee_prices.sql, run just before), whose references the fee check
--- reports (fee_variances.sql: 0.45 s at 10M for its own scan of the day).
+-- reports (fee_variances.sql, which would otherwise scan the day for them).
 -- Inputs: work_cand, work_cand_repeated (first_pass.sql), work_dup_week_lines,
 -- work_dup_week_entries, work_dup_extra (mark_duplicates_week.sql), work_fee_groups
 -- (fee_prices.sql), work_stmt_items, work_ledger_rows (work_sets.sql). Parameters: none.
 -- The ids first, as tables (a few tens of thousands): DuckDB then knows the fetch reads few rows
--- of the day (as a subquery of the 10.5M-row work_cand, it hashed the whole day's lines to probe
--- them with the ids: 9.5 s at 10M).
+-- of the day (as a subquery of the day-sized work_cand, it hashed the whole day's lines to probe
+-- them with the ids).
 CREATE OR REPLACE TEMP TABLE work_fetch_lines AS
 WITH keys AS (
     SELECT h FROM work_cand_repeated

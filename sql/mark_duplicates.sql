@@ -15,8 +15,8 @@
 --   merchant key that every source uses, that join has keyed every item the same way
 --   (work_cand.h), so only the items of the keys it holds more than once (work_dup_keys), of the
 --   keys the week's items carry, and of the lines it could not key (work_dup_lines_extra) are
---   counted; the day is not hashed and grouped again (at 10M a day: 4.3 s for the lines and
---   3.1 s for the entries). first_pass_duplicates.sql then closes the marked items in its join.
+--   counted; the day is not hashed and grouped again. first_pass_duplicates.sql then closes the
+--   marked items in its join.
 -- What the day's items are counted with comes from mark_duplicates_week.sql: the whole day's
 -- items ($all), the lines the first pass could not key, and the week's lines and entries of the
 -- day's keys (tables, dropped here).
@@ -31,8 +31,8 @@
 INSERT INTO work_duplicate_lines
 SELECT line_id
 FROM (
-    -- Counted on a hash of the key alone, a line id beside it (10M lines in ~350 MB, where the
-    -- lines with all their key columns took 1.2 GB twice over and spilled 4.9 GB at 10M); only the
+    -- Counted on a hash of the key alone, a line id beside it (a fraction of the memory of the
+    -- lines with all their key columns, which spilled at 10M); only the
     -- lines whose hash is repeated are fetched back whole and numbered by the key itself, so a
     -- hash collision only numbers a few more lines, each first in its own partition.
     WITH extra AS (SELECT line_id, h FROM work_dup_extra),

@@ -59,8 +59,8 @@ SELECT c.entry_id, c.line_id, c.diff, c.days, coalesce(ml.n, 1) AS n_l, coalesce
 FROM cand c LEFT JOIN multi_l ml ON ml.entry_id = c.entry_id LEFT JOIN multi_s ms ON ms.line_id = c.line_id;
 
 -- A link's evidence depends only on its difference and its days apart: each distinct one is
--- written once and looked up (a first pass of 10M links has a handful; json_object per link
--- took 0.5-0.8 s more).
+-- written once and looked up (a first pass of millions of links has a handful; json_object per
+-- link was measurably slower).
 INSERT INTO matches
 WITH evidence AS (
     SELECT diff, days,

@@ -7,8 +7,7 @@
 -- cascade gave a line (a bank line's end-to-end id stands in for a missing one); the ledger's
 -- rows come through work_ledger_rows, which is the one-load work_ledger itself (it shows every
 -- column) or, on the general route, its versions fetched back from ledger_entries by (entry_id,
--- recorded_at). At 10M a day, with ~70,000 open items: 1.46 + 1.46 s as a fetch-back of both,
--- 0.94 + 0.86 s in one scan each. What concerns every line of the day however it matched (the
+-- recorded_at), each side in one scan. What concerns every line of the day however it matched (the
 -- fee check, the reversal links) was taken from the whole day before this (fee_prices.sql,
 -- fee_variances.sql, reversals.sql): the whole day is dropped here. Outside a transaction (the
 -- first pass is set aside before the run's closing transaction opens: matching.run_cascade) its

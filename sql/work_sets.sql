@@ -6,9 +6,9 @@
 --   payout explains to work_stmt).
 -- work_ledger and work_stmt are views, not copies, until the first pass: each of their readers
 -- (the duplicate check, the fee check, the reversal links, the first pass) reads the day's rows
--- from the warehouse's own tables, only the columns it needs (a 10M-line day read from
--- statement_lines: 0.55 s; from a copy: 0.47 s; making the copy: 2.4-4.9 s, and 2.0 s for the
--- ledger's). Their state is NULL (open) or 'duplicate', the marks mark_duplicates.sql writes
+-- from the warehouse's own tables, only the columns it needs (reading the day from the warehouse
+-- costs about what reading a copy does; making the copy cost several times that). Their state is
+-- NULL (open) or 'duplicate', the marks mark_duplicates.sql writes
 -- to work_duplicate_entries and work_duplicate_lines (a few rows, not an UPDATE of the day).
 -- set_aside.sql then replaces both with tables of what the first pass left open, in all their
 -- columns; later passes mark the few rows they link there. The views read the business day and
@@ -86,8 +86,8 @@ WHERE source IN (SELECT source FROM work_rules)
 
 -- work_ledger's rows with every column of their version, which set_aside.sql keeps for the items
 -- the first pass leaves open: here fetched back from ledger_entries (work_versions holds only
--- the columns the day's readers need: a whole copy of the day's versions took 2.5 s more at
--- 10M); work_versions_one_load.sql's work_ledger has them all, and this is that view itself.
+-- the columns the day's readers need, not a whole copy of the day's versions);
+-- work_versions_one_load.sql's work_ledger has them all, and this is that view itself.
 CREATE OR REPLACE TEMP VIEW work_ledger_rows AS
 SELECT e.* EXCLUDE (ref_key), n.merchant_key, n.state
 FROM work_ledger n
@@ -109,8 +109,8 @@ WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
   AND txn_type IN ('payment', 'refund', 'chargeback');
 
 -- work_stmt_items: the day's lines (its row groups alone: zone maps), then the others, each once,
--- without their state; the working set's count reads it (the state's probe of every line id took
--- 0.27 of the count's 0.38 s at 10M).
+-- without their state; the working set's count reads it (the state's probe of every line id
+-- was most of the count's time).
 CREATE OR REPLACE TEMP VIEW work_stmt_items AS
 SELECT * EXCLUDE (raw, ref_key),
        CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference) END
