@@ -17,11 +17,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install sshd clean help bench-formats
+.PHONY: demo test test-fast install sshd clean help bench-formats
 
 help:
 	@echo "make demo   # generate a day, serve it over a local OpenSSH sftp, run the nightly flow, write reports"
 	@echo "make test   # the whole test suite (unit, SQL, integration with real sshd and Prefect)"
+	@echo "make test-fast  # unit and SQL tests only: no sshd, no Prefect (tests/conftest.py marks the rest)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,11 @@ demo: install sshd
 
 test: install sshd
 	$(PY) -m pytest -q
+
+# The lane without real services: tests that use the sshd or Prefect fixtures, or are marked
+# `integration`, are left out (tests/conftest.py).
+test-fast: install
+	$(PY) -m pytest -q -m "not integration"
 
 clean:
 	rm -rf $(VENV) var demo-out .pytest_cache

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real OpenSSH sshd on loopback, a fresh archive, the conformance corpus.
+"""Shared fixtures: a real OpenSSH sshd on loopback, Prefect's harness, the demo config and an
+in-memory warehouse for literal-table tests, a fresh archive, the conformance corpus.
 
 Prefect's settings are fixed at import time, before any test module imports prefect: a throwaway
 PREFECT_HOME (never the user's ~/.prefect) and no analytics.
@@ -23,6 +24,7 @@ Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from connectors.archive import Archive  # noqa: E402
+from recon import config, ratecard, warehouse  # noqa: E402
 from connectors.sshd import LocalSshd  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +48,19 @@ def prefect_harness():
 
 
 @pytest.fixture
+def cfg():
+    return config.load(REPO / "data" / "recon.toml")
+
+
+@pytest.fixture
+def con(cfg):
+    con = warehouse.connect(":memory:")
+    warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+    yield con
+    con.close()
+
+
+@pytest.fixture
 def archive(tmp_path) -> Archive:
     return Archive(tmp_path / "archive")
 
@@ -57,6 +72,17 @@ def conformance_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"conformance corpus not found at {path} (set RECON_CONFORMANCE_DIR)")
     return path
+
+
+# Fixtures that start a real service: a test using one belongs to the integration lane, which
+# `make test-fast` leaves out (the whole suite, `make test`, runs both lanes).
+SERVICE_FIXTURES = {"sshd", "prefect_harness"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -18,8 +18,7 @@ from recon.annotations import AnnotationImportError, import_workbook
 from recon.cli import main
 from recon.generate import generate_day
 from recon.reports.workbook import BREAK_COLUMNS
-from tests.test_nightly import CONFIG, DAY
-from tests.worlds import served
+from tests.worlds import CONFIG, DAY, served
 
 COL = {h: openpyxl.utils.get_column_letter(i) for i, (h, _) in enumerate(BREAK_COLUMNS, 1)}
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -18,11 +17,9 @@ import pytest
 from recon import config
 from recon.errors import ConfigError, ReconError
 from recon.generate import generate_day
-from tests.worlds import served
+from tests.worlds import CONFIG, DAY, served
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "data" / "recon.toml"
-DAY = date(2026, 11, 21)
 # Everything that decides a break, minus the run it was raised in.
 BREAK_COLUMNS = ("break_id, business_date, category, source, currency, reference, psp_reference, "
                  "ledger_entry_id, line_id, ledger_amount_minor, statement_amount_minor, "

@@ -17,13 +17,11 @@ from connectors.local import fetch_local
 import sql
 from recon import config, matching, pipeline, warehouse
 from recon.generate import generate_days
-from tests import test_partitions
-from tests.test_dask import CONFIG
-from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
-from tests.test_rules import run_day
+from tests.tables import D, ledger, run_day, stmt, ts
+from tests.worlds import CONFIG, TABLES as WORLD_TABLES, read_tables
 
 START = date(2026, 11, 20)
-TABLES = {**test_partitions.TABLES,
+TABLES = {**WORLD_TABLES,
           "reversal_links": "SELECT * FROM reversal_links ORDER BY ALL",
           "fee_report": "SELECT * FROM fee_report ORDER BY ALL"}
 
@@ -103,7 +101,7 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
         monkeypatch.setattr(matching._Cascade, "close", real_set_aside)
         assert lost and lost[0] > 10, lost  # rows the readers had to find in the day
 
-        got, expected, patched = (test_partitions._tables(p, TABLES) for p in (joined, whole, leaky))
+        got, expected, patched = (read_tables(p, TABLES) for p in (joined, whole, leaky))
         for name in TABLES:
             assert got[name] == expected[name], (day, name)
             assert patched[name] == expected[name], (day, name, "fetch half lost")

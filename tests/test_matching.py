@@ -1,7 +1,7 @@
 """The matching cascade on tiny literal tables: input rows → expected matches and breaks."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,51 +11,10 @@ import pytest
 from recon import config, ratecard, warehouse
 from recon.matching import run_cascade
 from recon.money import percent_of
-from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, conform
+from schemas.canonical import STATEMENT_COLUMNS, conform
+from tests.tables import D, UTC, ledger, stmt, ts
 
 ROOT = Path(__file__).resolve().parents[1]
-D = date(2026, 11, 21)
-UTC = timezone.utc
-
-
-def ts(h, m=0, s=0, day=21):
-    # Asia/Shanghai is UTC+8: 09:00 local is 01:00 UTC.
-    return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
-
-
-def ledger(*rows):
-    base = dict(source="wechatpay", business_date=D, txn_type="payment", currency="CNY",
-                psp_reference=None, original_reference=None, counterparty=None, description=None)
-    frame = pl.DataFrame([{**base, "file_line": i + 2, **r} for i, r in enumerate(rows)],
-                         schema_overrides={k: v for k, v in LEDGER_COLUMNS.items()})
-    return conform(frame, LEDGER_COLUMNS)
-
-
-def stmt(*rows, source="wechatpay", currency="CNY"):
-    base = dict(source=source, file_sha256="f" * 64, business_date=D, txn_type="payment",
-                currency=currency, payment_method="JSAPI")
-    out = []
-    for i, r in enumerate(rows):
-        row = {**base, "file_line": i + 2, **r}
-        row.setdefault("line_id", f"{row['file_sha256'][:16]}:{row['file_line']}")
-        row.setdefault("fee_minor", 0)
-        row["net_minor"] = row["amount_minor"] - row["fee_minor"]
-        out.append(row)
-    frame = pl.DataFrame(out, schema_overrides=STATEMENT_COLUMNS)
-    return conform(frame.select([c for c in frame.columns if c in STATEMENT_COLUMNS]))
-
-
-@pytest.fixture
-def cfg():
-    return config.load(ROOT / "data" / "recon.toml")
-
-
-@pytest.fixture
-def con(cfg):
-    con = warehouse.connect(":memory:")
-    warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
-    yield con
-    con.close()
 
 
 def run(con, cfg, sources=("wechatpay",)):

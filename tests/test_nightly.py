@@ -14,11 +14,9 @@ from recon import config
 from recon.assemble import break_keys
 from recon.evaluate import read_truth, score
 from recon.generate import generate_day
-from tests.worlds import served
+from tests.worlds import CONFIG, DAY, served
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "data" / "recon.toml"
-DAY = date(2026, 11, 21)
 CATEGORIES = {"missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate", "timing",
               "fee_variance", "payout_mismatch"}
 

@@ -5,7 +5,7 @@ through the real pipeline into a DuckDB file, matched twice from the same copy."
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import duckdb
 
@@ -14,15 +14,8 @@ from connectors.local import fetch_local
 from recon import config, pipeline, warehouse
 from recon.generate import generate_day
 from recon.matching import Partitions, partition_candidates, run_cascade
-from tests.test_dask import CONFIG
+from tests.worlds import CONFIG, DAY, TABLES, read_tables
 
-DAY = date(2026, 11, 21)
-TABLES = {
-    "matches": "SELECT * FROM matches ORDER BY ALL",
-    "breaks": "SELECT * FROM breaks ORDER BY ALL",
-    "open_items": "SELECT * FROM open_items ORDER BY ALL",
-    "payouts": "SELECT * FROM payouts ORDER BY ALL",
-}
 
 
 def _loaded_day(tmp_path, monkeypatch):
@@ -112,7 +105,7 @@ def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path,
     monkeypatch.setenv("RECON_MATCH_PARTITIONS", "3")
     pipeline.match(dataclasses.replace(cfg, warehouse=split), run_id, DAY, sources)
     assert len(pairs) == 3 and all(n > 50 for n in pairs)
-    got, expected = (_tables(p) for p in (split, single))
+    got, expected = (read_tables(p) for p in (split, single))
     assert len(expected["matches"]) > 500
     for name in TABLES:
         assert got[name] == expected[name], name
@@ -121,11 +114,3 @@ def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path,
     monkeypatch.setenv("RECON_MATCH_PARTITIONS", "sixteen")
     with pytest.raises(ReconError, match=r"RECON_MATCH_PARTITIONS='sixteen': expected a whole number"):
         pipeline.match(dataclasses.replace(cfg, warehouse=split), run_id, DAY, sources)
-
-
-def _tables(path, tables: dict[str, str] = TABLES) -> dict:
-    con = warehouse.connect(path)
-    try:
-        return {name: con.execute(q).fetchall() for name, q in tables.items()}
-    finally:
-        con.close()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import polars as pl
@@ -10,8 +10,8 @@ import pytest
 
 import sql
 from recon import matching, warehouse
-from recon.matching import ONE_TO_ONE, run_cascade
-from tests.test_matching import D, cfg, con, ledger, stmt, ts  # noqa: F401 - fixtures
+from recon.matching import ONE_TO_ONE
+from tests.tables import D, ledger, run_day, stmt, ts
 
 UTC = timezone.utc
 
@@ -21,17 +21,6 @@ def load(con, led=None, st=None, sha="l" * 64):
         warehouse.insert_frame(con, "statement_lines", st)
     if led is not None:
         warehouse.load_ledger(con, led, sha256=sha, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
-
-
-def run_day(con, cfg, day=D, sources=("wechatpay",), run_id=None):
-    run_id = run_id or f"run-{day}"
-    con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, config_sha256) "
-                "VALUES (?, ?, now(), 'running', 't', 't')", [run_id, day])
-    result = run_cascade(con, cfg, run_id=run_id, business_date=day, sources=list(sources),
-                         watermark=datetime(2100, 1, 1, tzinfo=UTC))
-    con.execute("UPDATE runs SET status = 'breaks', carried_from = ? WHERE run_id = ?",  # as match() does
-                [result.carried_from, run_id])
-    return result
 
 
 def day_counts(con, day, inputs):

@@ -1,7 +1,6 @@
 """The pandera models: failures become quarantine rows (one per row and field), valid rows go on."""
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 
 import polars as pl
@@ -80,12 +79,9 @@ def test_failed_control_total_names_expected_and_found():
         raise_on_failed(checks, "f.csv")
 
 
-def test_one_million_rows_timing(capsys):
+def test_one_million_rows_keep_every_good_row_and_quarantine_the_two_bad():
+    # The speed of validation is measured by `make bench` (pandera's share of the loads), not here.
     frame = lines(1_000_000, amount_minor=(17, None), currency=(999_999, "ZZZ"))
-    start = time.perf_counter()
     valid, q = validate_statement(frame, file_name="big", source="wechatpay", required=("fee_minor",))
-    seconds = time.perf_counter() - start
     assert valid.height == 999_998 and q.height == 2
-    with capsys.disabled():
-        print(f"\nvalidate_statement on 1,000,000 rows: {seconds:.2f} s")
-    assert seconds < 30
+    assert sorted(q["field"].to_list()) == ["amount_minor", "currency"]

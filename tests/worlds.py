@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from connectors.sshd import LocalSshd
+from recon import warehouse
 from recon.demo import demo_env
+
+CONFIG = Path(__file__).resolve().parents[1] / "data" / "recon.toml"  # the demo's config
+DAY = date(2026, 11, 21)  # the demo's business date
+# The warehouse tables two routes of the match must leave identical, read in a fixed order.
+TABLES = {
+    "matches": "SELECT * FROM matches ORDER BY ALL",
+    "breaks": "SELECT * FROM breaks ORDER BY ALL",
+    "open_items": "SELECT * FROM open_items ORDER BY ALL",
+    "payouts": "SELECT * FROM payouts ORDER BY ALL",
+}
 
 
 @contextmanager
@@ -16,3 +28,12 @@ def served(world: Path, home: Path, monkeypatch, sshd_dir: Path | None = None):
         for k, v in demo_env(home, sshd, world).items():
             monkeypatch.setenv(k, v)
         yield sshd
+
+
+def read_tables(path, tables: dict[str, str] = TABLES) -> dict:
+    """The rows of ``tables`` (name → query) in the warehouse file at ``path``."""
+    con = warehouse.connect(path)
+    try:
+        return {name: con.execute(q).fetchall() for name, q in tables.items()}
+    finally:
+        con.close()

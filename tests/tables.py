@@ -1,0 +1,51 @@
+"""Tiny literal tables for the SQL and matching tests: ledger and statement rows built by hand,
+and a day of the cascade run on them (the fixtures ``cfg`` and ``con`` are in conftest.py)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import polars as pl
+
+from recon.matching import run_cascade
+from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, conform
+
+D = date(2026, 11, 21)
+UTC = timezone.utc
+
+
+def ts(h, m=0, s=0, day=21):
+    # Asia/Shanghai is UTC+8: 09:00 local is 01:00 UTC.
+    return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
+
+
+def ledger(*rows):
+    base = dict(source="wechatpay", business_date=D, txn_type="payment", currency="CNY",
+                psp_reference=None, original_reference=None, counterparty=None, description=None)
+    frame = pl.DataFrame([{**base, "file_line": i + 2, **r} for i, r in enumerate(rows)],
+                         schema_overrides={k: v for k, v in LEDGER_COLUMNS.items()})
+    return conform(frame, LEDGER_COLUMNS)
+
+
+def stmt(*rows, source="wechatpay", currency="CNY"):
+    base = dict(source=source, file_sha256="f" * 64, business_date=D, txn_type="payment",
+                currency=currency, payment_method="JSAPI")
+    out = []
+    for i, r in enumerate(rows):
+        row = {**base, "file_line": i + 2, **r}
+        row.setdefault("line_id", f"{row['file_sha256'][:16]}:{row['file_line']}")
+        row.setdefault("fee_minor", 0)
+        row["net_minor"] = row["amount_minor"] - row["fee_minor"]
+        out.append(row)
+    frame = pl.DataFrame(out, schema_overrides=STATEMENT_COLUMNS)
+    return conform(frame.select([c for c in frame.columns if c in STATEMENT_COLUMNS]))
+
+
+def run_day(con, cfg, day=D, sources=("wechatpay",), run_id=None):
+    run_id = run_id or f"run-{day}"
+    con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, config_sha256) "
+                "VALUES (?, ?, now(), 'running', 't', 't')", [run_id, day])
+    result = run_cascade(con, cfg, run_id=run_id, business_date=day, sources=list(sources),
+                         watermark=datetime(2100, 1, 1, tzinfo=UTC))
+    con.execute("UPDATE runs SET status = 'breaks', carried_from = ? WHERE run_id = ?",  # as match() does
+                [result.carried_from, run_id])
+    return result
