@@ -385,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=int, default=200)
     d.add_argument("--out", type=Path, default=Path("demo-out"))
     d.set_defaults(func=cmd_demo)
+
+    from recon import cli_whatif
+    cli_whatif.add_parser(sub, _date)
     return p
 
 
