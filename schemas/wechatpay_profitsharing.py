@@ -21,7 +21,7 @@ from datetime import date
 
 import polars as pl
 
-from recon.errors import ParseError
+from recon.errors import ConfigError, ParseError
 from recon.money import minor_expr
 from schemas import psp_quirks as pq
 from schemas.validation import ControlCheck, ParsedFile
@@ -62,8 +62,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     rows = pq.table(lines, header, end, name, COLUMNS)
     amount_col = _first(AMOUNT_NAMES, rows.columns, name, "amount")
     described = [c for c in DESCRIPTION_NAMES + ("备注",) if c in rows.columns]
-    directions = {**DIRECTIONS, **{str(k): int(v) for k, v in
-                                   ((options or {}).get("directions") or {}).items()}}
+    directions = _directions(options, source)
     sign = pl.col("资金流向").replace_strict(directions, default=None, return_dtype=pl.Int64)
     amount = sign.fill_null(1) * minor_expr(pl.col(amount_col), 2)
     funder = next((c for c in ("分账出资商户号", "分账方商户号") if c in rows.columns), None)
@@ -95,6 +94,14 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     totals = _summary(lines, summary, name)
     checks = _checks(rows, totals, amount_col, sign)
     return pq.finish(frame, checks, file_name=name, source=source, originals=originals)
+
+
+def _directions(options: dict | None, source: str) -> dict[str, int]:
+    extra = (options or {}).get("directions") or {}
+    if not isinstance(extra, dict) or any(v not in (1, -1) for v in extra.values()):
+        raise ConfigError("sources", f"{source}.options.directions", "expected a table of 资金流向 "
+                                     "words, each = 1 (money back to the merchant) or -1 (money out)")
+    return {**DIRECTIONS, **{str(k): int(v) for k, v in extra.items()}}
 
 
 def _summary(lines: list[str], at: int, name: str) -> dict[str, str]:

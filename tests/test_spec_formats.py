@@ -18,7 +18,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from recon.errors import IntegrityError, ParseError
+from recon.errors import ConfigError, IntegrityError, ParseError
 from schemas import registry
 from schemas.canonical import STATEMENT_COLUMNS
 
@@ -189,6 +189,8 @@ def test_wechat_profitsharing_unknown_direction_is_quarantined_or_configured():
     parsed = parse(odd, "p.csv", "wechatpay_profitsharing", tz="Asia/Shanghai",
                    options={"directions": {"退还": 1}})
     assert parsed.quarantine.height == 0 and parsed.frame.sort("file_line")["amount_minor"][-1] == 200
+    with pytest.raises(ConfigError, match="s.options.directions"):
+        parse(odd, "p.csv", "wechatpay_profitsharing", options={"directions": {"退还": "in"}})
 
 
 # --- Adyen settlement details xlsx ---------------------------------------------------------------
