@@ -139,7 +139,7 @@ def _old_balance(r: Record, name: str) -> dict:
         raise ParseError(name, r.line, f"expected account structure 0, 1, 2 or 3 in position 2, "
                                        f"found {structure!r}")
     return {"line": r.line, "currency": r.at(*_CURRENCY_AT[structure]).strip().upper(),
-            "account": r.at(*_ACCOUNT_AT[structure]).strip(),
+            "account": r.at(*_ACCOUNT_AT[structure]).strip(), "account_field": r.at(6, 42),
             "opening": _amount(r, 43, 44, name, "old balance"), "date": r.at(59, 64),
             "paper": r.at(3, 5), "movements": []}
 
@@ -186,6 +186,10 @@ def _collapse(text: str) -> str:
 
 
 def _balance_check(statement: dict, r: Record, name: str) -> ControlCheck:
+    if r.at(5, 41) != statement["account_field"]:
+        raise ParseError(name, r.line, f"expected the record 8 of account {statement['account']} "
+                                       f"(record 1 at line {statement['line']}), found the account "
+                                       f"and currency {r.at(5, 41).strip()!r}")
     closing = _amount(r, 42, 43, name, "new balance")
     currency = statement["currency"]
     found = statement["opening"] + sum(m["units"] for m in statement["movements"])

@@ -83,6 +83,25 @@ def test_coda_trailer_count_and_sums_are_checked():
     assert "record 9 debit movement" in str(err.value)
 
 
+def test_coda_globalisation_details_stay_with_their_movement():
+    lines = CODA.decode().split("\n")
+    detail = ("2100010001EBA26002A00001       0000000000250000020126001500000ACME batch part 1"
+              .ljust(115) + "02012600100 0")
+    assert len(detail) == 128
+    lines.insert(5, detail)  # after movement 1's 2.3; counted by record 9, not in its sums
+    text = "\n".join(lines).replace("9               000010", "9               000011")
+    parsed = parse(text.encode(), "coda.cod", "coda")
+    assert parsed.frame.height == 3
+    details = json.loads(parsed.frame.sort("file_line")["raw"][0])["details"]
+    assert [(d["detail"], d["amount"]) for d in details] == [("0001", "000000000250000")]
+
+
+def test_coda_record_8_of_another_account_is_a_parse_error():
+    bad = CODA.replace(b"8001BE68539007547034", b"8001BE68539007547099")
+    with pytest.raises(ParseError, match="expected the record 8 of account BE68539007547034"):
+        parse(bad, "coda.cod", "coda")
+
+
 def test_coda_amount_the_currency_cannot_hold_is_quarantined():
     # 0.355 EUR (15 digits, 3 decimals): not exact in cents; balances changed to match
     bad = (CODA.replace(b"000000000000350010126", b"000000000000355010126")
