@@ -27,6 +27,8 @@ import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
+import openpyxl
+
 from recon.errors import ParseError
 from schemas import adyen, archives
 from schemas.validation import ParsedFile
@@ -61,8 +63,6 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
 
 
 def _rows(data: bytes, name: str) -> list[list[str]]:
-    import openpyxl  # the workbook writer's dependency; imported here, not by every format
-
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises several types for a broken package
