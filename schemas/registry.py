@@ -18,6 +18,7 @@ from schemas import (  # PSP formats (issue 3)
     adyen, alipay, alipay_account, alipay_personal, paypal, paypal_report, stripe_payments, unionpay,
     wechatpay_fundflow, wechatpay_personal,
 )
+from schemas import adyen_xlsx, coda, norma43, wechatpay_profitsharing  # issue 28, item 4
 from schemas.validation import QUARANTINE_COLUMNS, ControlCheck, ParsedFile
 
 __all__ = ["FORMATS", "QUARANTINE_COLUMNS", "ControlCheck", "ParsedFile", "identify", "parse"]
@@ -44,6 +45,10 @@ FORMATS: dict[str, ModuleType] = {
     paypal.NAME: paypal,
     paypal_report.NAME: paypal_report,
     stripe_payments.NAME: stripe_payments,
+    coda.NAME: coda,
+    norma43.NAME: norma43,
+    adyen_xlsx.NAME: adyen_xlsx,
+    wechatpay_profitsharing.NAME: wechatpay_profitsharing,
 }
 
 
