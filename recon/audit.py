@@ -10,6 +10,7 @@ from recon import warehouse
 from recon.config import Config
 from recon.errors import ReconError
 from recon.money import to_decimal
+from recon.rules import describe
 
 
 def _dicts(con, query: str, params: list) -> list[dict]:
@@ -203,7 +204,8 @@ def format_trace(t: dict) -> str:
            f"difference {_money(b['difference_minor'], b['currency'])}",
            f"  {b['detail']}" if b["detail"] else ""]
     for e in t["evidence"]:
-        out.append(f"  evidence: rule {e['rule']} ({e['kind']}): {e['evidence']}")
+        out.append(f"  evidence: rule {e['rule']} ({e['kind']}; {describe(e['rule']) or 'no description'}): "
+                   f"{e['evidence']}")
     for e in t["ledger_entries"]:
         out.append(f"  ledger entry {e['entry_id']} recorded {e['recorded_at']}: {e['txn_type']} "
                    f"{_money(e['amount_minor'], e['currency'])} ref {e['merchant_reference']} — "

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from recon import rules as registry
 from recon.errors import ConfigError
 from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
 KINDS = ("psp", "bank")
-RULES = ("exact_reference", "normalized_reference", "fx_reference", "reference_tolerance",
-         "aggregate_reference", "fuzzy")
+RULES = tuple(registry.RULES)  # the registry's rules, in their default cascade order
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -58,7 +58,8 @@ class SftpEndpoint:
 
 @dataclass(frozen=True)
 class Matching:
-    """A source's matching cascade and its tolerances (all money in minor units)."""
+    """A source's matching cascade and its tolerances (all money in minor units). One field per
+    setting of the rule registry (recon.rules.SETTINGS), with its default there."""
     rules: tuple[str, ...] = RULES
     amount_tolerance_minor: int = 0  # absolute, for reference_tolerance
     amount_tolerance_bps: int = 0  # relative (basis points of the ledger amount), whichever is larger
@@ -243,13 +244,11 @@ def _sftp(r: _Reader) -> SftpEndpoint:
     )
 
 
-_INT_KNOBS = ("amount_tolerance_minor", "amount_tolerance_bps", "window_before_days", "window_after_days",
-              "timing_window_minutes", "fee_tolerance_minor", "fx_tolerance_minor", "max_group")
+_INT_KNOBS = tuple(name for name, s in registry.SETTINGS.items() if s.type is int)
 
 
 def _matching(r: _Reader) -> Matching:
-    r.unknown({"rules", "fuzzy_threshold", "fuzzy_requires_missing_reference", "reference_prefixes",
-               *_INT_KNOBS})
+    r.unknown({"rules", *registry.SETTINGS})
     rules = r.get("rules", list, list(RULES))
     for i, rule in enumerate(rules):
         if rule not in RULES:

@@ -22,14 +22,14 @@ from pathlib import Path
 import duckdb
 
 import sql
+from recon import rules as registry
 from recon.config import RULES, Config
 from recon.warehouse import REFERENCE_MACROS, apply_settings, day_load, scalar, transaction
 
 log = logging.getLogger(__name__)
 
 KEYS = ("merchant_reference", "psp_reference")
-REFERENCE_MODES = {"exact_reference": "exact", "normalized_reference": "normalized",
-                   "fx_reference": "fx", "reference_tolerance": "tolerance"}
+REFERENCE_MODES = registry.reference_modes()
 
 
 @dataclass(frozen=True)
@@ -147,24 +147,22 @@ def previous_run(con, business_date: date) -> str | None:
 
 
 def _work_tables(con, cfg: Config, sources: list[str]) -> None:
-    con.execute("""CREATE OR REPLACE TEMP TABLE work_rules (
-        source VARCHAR, kind VARCHAR, rules VARCHAR[], prefixes VARCHAR[],
-        amount_tolerance_minor BIGINT, amount_tolerance_bps BIGINT, window_before_days INTEGER,
-        window_after_days INTEGER, timing_window_minutes INTEGER, fee_tolerance_minor BIGINT,
-        fx_tolerance_minor BIGINT, fuzzy_threshold DECIMAL(4, 3),
-        fuzzy_requires_missing_reference BOOLEAN, max_group INTEGER, tz VARCHAR,
-        cutoff_minutes INTEGER)""")
+    """work_rules: one row per source of the run, a column per setting of the rule registry (the
+    SQL reads them by name); work_banks: which bank receives which PSP's payouts."""
+    settings = list(registry.SETTINGS.values())
+    columns = ", ".join(f"{s.column_name} {s.sql_type}" for s in settings)
+    con.execute("CREATE OR REPLACE TEMP TABLE work_rules (source VARCHAR, kind VARCHAR, rules VARCHAR[], "
+                f"tz VARCHAR, cutoff_minutes INTEGER, {columns})")
     con.execute("CREATE OR REPLACE TEMP TABLE work_banks (bank VARCHAR, psp VARCHAR)")
+    names = ", ".join(["source", "kind", "rules", "tz", "cutoff_minutes", *(s.column_name for s in settings)])
+    values = ", ".join(["?"] * 5 + [f"?::{s.sql_type}" for s in settings])
     for s in cfg.sources:
         if s.name not in sources:
             continue
         m = s.matching
-        con.execute("INSERT INTO work_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::DECIMAL(4,3), ?, ?, ?, ?)",
-                    [s.name, s.kind, list(m.rules), list(m.reference_prefixes),
-                     m.amount_tolerance_minor, m.amount_tolerance_bps, m.window_before_days,
-                     m.window_after_days, m.timing_window_minutes, m.fee_tolerance_minor,
-                     m.fx_tolerance_minor, m.fuzzy_threshold, m.fuzzy_requires_missing_reference,
-                     m.max_group, s.timezone, s.cutoff.hour * 60 + s.cutoff.minute])
+        con.execute(f"INSERT INTO work_rules ({names}) VALUES ({values})",
+                    [s.name, s.kind, list(m.rules), s.timezone, s.cutoff.hour * 60 + s.cutoff.minute,
+                     *(list(v) if isinstance(v := getattr(m, x.name), tuple) else v for x in settings)])
         for psp in s.payouts_for:
             if psp in sources:
                 con.execute("INSERT INTO work_banks VALUES (?, ?)", [s.name, psp])
@@ -324,9 +322,9 @@ def _steps(cfg: Config, sources: list[str]) -> list[tuple[str, str | None]]:
     merchant reference, then the PSP id), None for the others."""
     steps: list[tuple[str, str | None]] = []
     for rule in _rule_order(cfg, sources):
-        if rule in REFERENCE_MODES:
+        if registry.RULES[rule].kind == "reference":
             steps += [(rule, key) for key in KEYS]
-        elif rule in ("aggregate_reference", "fuzzy"):
+        else:
             steps.append((rule, None))
     return steps
 
@@ -402,9 +400,11 @@ class _Cascade:
         return writes
 
     def other(self, rule: str) -> None:
-        if rule == "fuzzy" and not self.aside:  # it reads columns the views of the day leave out: widen first
+        """A rule that is not a reference pass: its SQL file from the registry, then closed."""
+        found = registry.RULES[rule]
+        if found.kind == "fuzzy" and not self.aside:  # it reads columns the views of the day leave out: widen first
             self.close()
-        sql.execute(self.con, "match_aggregate" if rule == "aggregate_reference" else "match_fuzzy", self.params)
+        sql.execute(self.con, found.sql, self.params)
         self.close()
 
 

@@ -1,0 +1,63 @@
+"""The rule registry (recon.rules) is the one declaration of the rules: the config, the cascade,
+the work_rules table and docs/rules.md all agree with it."""
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import sql
+from recon import config, matching, rules
+from recon.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_rule_has_its_sql_and_known_settings():
+    for rule in rules.RULES.values():
+        assert rule.kind in rules.KINDS
+        assert sql.load(rule.sql).lstrip().startswith("-- Grain:"), rule.sql
+        assert set(rule.settings) <= set(rules.SETTINGS), rule.name
+        assert (rule.mode is not None) == (rule.kind == "reference")
+
+
+def test_the_config_takes_its_rules_and_settings_from_the_registry():
+    assert config.RULES == tuple(rules.RULES)
+    fields = {f.name: f.default for f in dataclasses.fields(config.Matching)}
+    assert set(fields) == {"rules", *rules.SETTINGS}
+    for name, s in rules.SETTINGS.items():
+        assert fields[name] == s.default, name
+    assert matching.REFERENCE_MODES == {"exact_reference": "exact", "normalized_reference": "normalized",
+                                        "fx_reference": "fx", "reference_tolerance": "tolerance"}
+
+
+def test_work_rules_has_a_column_per_setting(con, cfg):
+    matching._work_tables(con, cfg, [s.name for s in cfg.sources])
+    columns = {r[0] for r in con.execute("DESCRIBE work_rules").fetchall()}
+    assert {s.column_name for s in rules.SETTINGS.values()} <= columns
+    row = con.execute("SELECT amount_tolerance_minor, window_after_days, prefixes, fuzzy_threshold "
+                      "FROM work_rules WHERE source = 'wechatpay'").fetchone()
+    m = cfg.source("wechatpay").matching
+    assert row == (m.amount_tolerance_minor, m.window_after_days, list(m.reference_prefixes),
+                   Decimal(m.fuzzy_threshold))
+
+
+def test_an_unknown_rule_or_setting_is_refused_naming_the_registry(tmp_path):
+    text = (ROOT / "data" / "recon.toml").read_text().replace(
+        'rate_card = "rate_cards/', f'rate_card = "{ROOT}/data/rate_cards/')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('"fuzzy"]', '"nearest_amount"]', 1))
+    with pytest.raises(ConfigError, match="sources\\[0\\].matching.rules\\[5\\]: expected one of exact_reference, .*fuzzy, "
+                                          "found 'nearest_amount'"):
+        config.load(bad)
+    bad.write_text(text.replace("fuzzy_threshold", "fuzzy_slack", 1))
+    with pytest.raises(ConfigError, match="fuzzy_slack"):
+        config.load(bad)
+
+
+def test_docs_rules_page_shows_the_registry():
+    page = (ROOT / "docs" / "rules.md").read_text()
+    assert rules.markdown_table() in page
+    assert rules.settings_table() in page
