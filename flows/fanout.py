@@ -44,7 +44,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.archive import Fetched
 from flows.nightly import _retry_transfer, fetch_ledger_task
 from recon import config as config_mod
-from recon import matching, pan, pipeline
+from recon import pan, partitions, pipeline
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.config_ops import DASK_ADDRESS, DaskConfig
@@ -238,16 +238,16 @@ def prepare_on_worker(config: ConfigRef, source: str, f: Fetched, business_date:
 
 
 def match_partition_on_worker(directory: str, part: int, rule: str, mode: str, key: str) -> dict:
-    """One hash partition of the first reference pass (``matching.partition_candidates``): reads
+    """One hash partition of the first reference pass (``partitions.partition_candidates``): reads
     its open items from the run's staging directory, writes its candidate pairs back there. A
     plain Dask task (submitted from inside the flow's "match" task, where Prefect cannot submit
     tasks of its own to the runner), named "match-part-N-<run>" on the Dask dashboard."""
-    return {**matching.partition_candidates(directory, part, rule, mode, key), **_here().__dict__}
+    return {**partitions.partition_candidates(directory, part, rule, mode, key), **_here().__dict__}
 
 
 # --- the flow side ---------------------------------------------------------------------------
 
-def match_partitions(cfg: Config, runner, run_id: str, placement: list[dict]) -> matching.Partitions:
+def match_partitions(cfg: Config, runner, run_id: str, placement: list[dict]) -> partitions.Partitions:
     """The first reference pass fanned out: two partitions per worker, one Dask task each
     ("match-part-3-<run>"), the parquet in the run's staging directory; where each ran is added
     to ``placement`` ("match part 3")."""
@@ -262,7 +262,7 @@ def match_partitions(cfg: Config, runner, run_id: str, placement: list[dict]) ->
         placement.extend({"task": f"match part {d['part']}", "worker": d["worker"], "host": d["host"],
                           "pid": d["pid"]} for d in done)
         return done
-    return matching.Partitions(n, staging_root(cfg) / run_id / "match", run)
+    return partitions.Partitions(n, staging_root(cfg) / run_id / "match", run)
 
 
 @contextmanager

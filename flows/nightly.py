@@ -30,7 +30,8 @@ from recon import pan, pipeline
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
-from recon.matching import MatchResult, Partitions
+from recon.matching import MatchResult
+from recon.partitions import Partitions
 from recon.outputs import sha256_of, write_reports
 from recon.reports.model import RunSummary, SourceStatus
 

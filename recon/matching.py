@@ -12,103 +12,24 @@ Every link records its rule and evidence in ``matches``; every break its rule in
 from __future__ import annotations
 
 import logging
-import shutil
-import time
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import duckdb
 
 import sql
 from recon import rules as registry
 from recon.config import RULES, Config
-from recon.warehouse import REFERENCE_MACROS, apply_settings, day_load, scalar, transaction
+from recon.errors import ReconError
+from recon.partitions import Partitions, candidates_in_partitions
+from recon.warehouse import day_load, scalar, transaction
 
 log = logging.getLogger(__name__)
 
 KEYS = ("merchant_reference", "psp_reference")
 REFERENCE_MODES = registry.reference_modes()
-
-
-@dataclass(frozen=True)
-class Partitions:
-    """The first reference pass, which links the bulk of a day, run per hash partition of its key.
-
-    The open items go to ``directory`` as parquet partitioned by ``hash(merchant_key) % n`` (every
-    candidate pair of an item shares its key, so each item's candidates, and so its one-candidate
-    counts, are all in one partition); ``map`` runs ``partition_candidates`` for each partition,
-    anywhere that sees ``directory`` (on Dask: flows/fanout.py), and returns what each call
-    returned. The candidates come back as parquet and are recorded here, as a single-process run
-    records them: the same matches, ambiguities and breaks (tests/test_partitions.py, test_dask.py).
-    """
-    n: int
-    directory: Path
-    map: Callable[[list[dict]], list]
-
-
-def partition_candidates(directory: str, part: int, rule: str, mode: str, key: str) -> dict:
-    """The candidate pairs (work_cand of match_reference.sql) of one partition, in a DuckDB of its
-    own: reads ``directory``/{ledger,stmt}/part=``part`` and rules.parquet, writes
-    cand/part-``part``.parquet. Returns its counts and seconds (fanout adds where it ran)."""
-    t = time.perf_counter()
-    root = Path(directory)
-    con = duckdb.connect()
-    try:
-        # The run's thread and memory settings where they are set (on a Dask worker usually
-        # not), spilling beside its parquet, which the caller removes.
-        apply_settings(con, ":memory:", spill_dir=root / f"spill-{int(part):05d}")
-        con.execute(REFERENCE_MACROS)
-        for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
-            con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (part) FROM read_parquet("
-                        f"'{root / name}/*/*.parquet', hive_partitioning = true) WHERE part = {int(part)}")
-        con.execute(f"CREATE TEMP TABLE work_rules AS SELECT * FROM read_parquet('{root / 'rules.parquet'}')")
-        candidates = sql.statements(sql.render("match_reference", key=key))[0]
-        sql.run(con, [candidates], {"rule": rule, "mode": mode})
-        out = root / "cand" / f"part-{int(part):05d}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        con.execute(f"COPY work_cand TO '{tmp}' (FORMAT parquet)")
-        tmp.replace(out)  # the flow never reads a half-written file
-        counts = con.execute("SELECT (SELECT count(*) FROM work_ledger), (SELECT count(*) FROM work_stmt), "
-                             "(SELECT count(*) FROM work_cand)").fetchone()
-    finally:
-        con.close()
-    return {"part": part, "ledger": counts[0], "lines": counts[1], "pairs": counts[2],
-            "seconds": round(time.perf_counter() - t, 3)}
-
-
-def in_process(n: int, directory: Path) -> Partitions:
-    """The first reference pass per hash partition, one partition after another in this process
-    (``RECON_MATCH_PARTITIONS``): a day whose one join of the open items does not fit in memory
-    joins about 1/n of each side at a time."""
-    return Partitions(n, directory, lambda calls: [partition_candidates(**c) for c in calls])
-
-
-def _candidates_in_partitions(con, partitions: Partitions, rule: str, mode: str, key: str) -> bool:
-    """match_reference.sql's first statement (work_cand, the candidate pairs) per partition.
-    False, and nothing done, when one side has nothing open: no pair can form, and there is
-    nothing to hand out."""
-    if not scalar(con, "SELECT (SELECT count(*) FROM work_ledger WHERE state IS NULL) > 0 "
-                       "AND (SELECT count(*) FROM work_stmt WHERE state IS NULL) > 0"):
-        return False
-    root = partitions.directory
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    try:
-        for table, name in (("work_ledger", "ledger"), ("work_stmt", "stmt")):
-            con.execute(f"COPY (SELECT *, hash(merchant_key) % {int(partitions.n)} AS part FROM {table} "
-                        f"WHERE state IS NULL) TO '{root / name}' (FORMAT parquet, PARTITION_BY (part))")
-        con.execute(f"COPY work_rules TO '{root / 'rules.parquet'}' (FORMAT parquet)")
-        done = partitions.map([{"directory": str(root), "part": i, "rule": rule, "mode": mode, "key": key}
-                               for i in range(partitions.n)])
-        log.info("Reference pass %s in %d partitions: %s candidate pairs", rule, partitions.n,
-                 f"{sum(d['pairs'] for d in done):,}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE work_cand AS SELECT * FROM read_parquet('{root / 'cand'}/*.parquet')")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return True
 
 
 @dataclass(frozen=True)
@@ -189,12 +110,17 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                 annotation_watermark: datetime | None = None,
                 partitions: Partitions | None = None,
                 record: Callable[[duckdb.DuckDBPyConnection, MatchResult], None] | None = None,
-                ) -> MatchResult:
+                route: str | None = None) -> MatchResult:
     """Match one business day. ``inputs``: the sha256 of the files this run reads for the day
     (default: every file loaded for it that no corrected delivery replaced); ``prev_run``: whose
     open items to carry (default: the latest earlier run); ``annotation_watermark``: annotations
     after it are not seen (default: ``watermark``). A rerun passes the recorded values of the run it reproduces. ``partitions``:
     find the first merchant-reference pass's candidates per hash partition (see Partitions).
+    ``route``: ``bulk`` (default) runs the first exact or normalised reference pass as one join
+    that also marks the duplicates (first_pass.sql); ``reference`` runs every pass as
+    match_reference.sql states it, the duplicates checked over the whole day first. Both give the
+    same links, breaks and evidence (tests run the rules' truth tables on both); default from
+    ``RECON_MATCH_ROUTE``.
 
     ``con`` must have no transaction open: the working sets (views of the day until the first
     pass, then tables of what it left open) and the duplicate marks (temporary objects only, and
@@ -204,6 +130,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     ends: at 10M lines a day that was 1.8 GB of ledger versions held through the whole match).
     Everything the warehouse keeps (matches, breaks, fee report, payouts, open items, links) is
     then written in one transaction, with ``record(con, result)`` last: all of it or none."""
+    bulk = _route(route) == "bulk"
     prev = previous_run(con, business_date) if prev_run is _LATEST else prev_run
     params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
               "annotation_watermark": annotation_watermark or watermark}
@@ -223,7 +150,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     # is one join on the exact merchant key that every source uses, its join finds them (it
     # keys every item the way the duplicate check does): it marks them itself, and then closes
     # them in its own rows (mark_duplicates_first_pass.sql, first_pass_duplicates.sql).
-    marks_in_first_pass = bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
+    marks_in_first_pass = bulk and bool(steps) and _marks_in_first_pass(con, *steps[0], partitions)
     bank = _count(con, "work_bank")
 
     def log_working_set(ledger: int, lines: int) -> None:
@@ -252,7 +179,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         sql.execute(con, "fee_variances")
         sql.execute(con, "reversals", params)
 
-    cascade = _Cascade(con, params, partitions)
+    cascade = _Cascade(con, params, partitions, bulk)
     if marks_in_first_pass:  # its join holds every item once or more: the working set's count
         cascade.count_working_set = lambda ledger, lines: log_working_set(ledger, lines - banked)
     else:
@@ -278,6 +205,18 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
         if record is not None:
             record(con, result)
     return result
+
+
+ROUTES = ("bulk", "reference")
+
+
+def _route(route: str | None) -> str:
+    chosen = route or os.environ.get("RECON_MATCH_ROUTE", "").strip() or "bulk"
+    if chosen not in ROUTES:
+        raise ReconError(f"RECON_MATCH_ROUTE={chosen!r}: expected one of {', '.join(ROUTES)}.",
+                         hint="Unset it (bulk, the default) or set it to reference to run the plain "
+                              "cascade, e.g. to compare the two.")
+    return chosen
 
 
 def _marks_in_first_pass(con, rule: str, key: str | None, partitions: Partitions | None) -> bool:
@@ -335,8 +274,8 @@ class _Cascade:
     first pass links the bulk of the day: set_aside then keeps only the open items in the working
     sets, in all their columns; later passes mark the few they link."""
 
-    def __init__(self, con, params: dict, partitions: Partitions | None):
-        self.con, self.params, self.partitions = con, params, partitions
+    def __init__(self, con, params: dict, partitions: Partitions | None, bulk: bool = True):
+        self.con, self.params, self.partitions, self.bulk = con, params, partitions, bulk
         self.aside = False
         self.open_known = False  # first_pass.sql wrote which items stay open (work_open_*)
         # Called with the first pass's count of the working set's items (entries, lines), where
@@ -368,8 +307,8 @@ class _Cascade:
         # itself (normalized mode joins on another normalisation of the reference).
         partitioned = (self.partitions is not None and not self.aside and key == "merchant_reference"
                        and mode != "normalized"
-                       and _candidates_in_partitions(self.con, self.partitions, rule, mode, key))
-        if not partitioned and not self.aside and mode in ("exact", "normalized"):
+                       and candidates_in_partitions(self.con, self.partitions, rule, mode, key))
+        if self.bulk and not partitioned and not self.aside and mode in ("exact", "normalized"):
             # The bulk as one join of equal keys: the same pairs, and what stays open by id.
             first = sql.statements(sql.render("first_pass", key=key))
             if day_checks is not None:

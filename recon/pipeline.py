@@ -27,7 +27,8 @@ from recon import __version__, pan, ratecard, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
-from recon.matching import MatchResult, Partitions, in_process, run_cascade
+from recon.matching import MatchResult, run_cascade
+from recon.partitions import Partitions, in_process
 from recon.reports.model import SourceStatus
 from schemas import registry
 from schemas.ledger import parse_ledger_parts

@@ -60,6 +60,22 @@ def con(cfg):
     con.close()
 
 
+def pytest_generate_tests(metafunc):
+    """A test using ``route`` runs on both routes of the cascade, unless marked ``one_route``
+    (it chooses its routes itself)."""
+    if "route" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("one_route"):
+        metafunc.parametrize("route", ["bulk", "reference"], indirect=True)
+
+
+@pytest.fixture
+def route(request, monkeypatch) -> str:
+    """The cascade's route for this test (recon.matching.run_cascade): the bulk first pass, or the
+    plain reference cascade it must equal."""
+    chosen = getattr(request, "param", "bulk")
+    monkeypatch.setenv("RECON_MATCH_ROUTE", chosen)
+    return chosen
+
+
 @pytest.fixture
 def archive(tmp_path) -> Archive:
     return Archive(tmp_path / "archive")

@@ -52,8 +52,8 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
             for f in fetch_local(world / s.sftp.remote_dir, s.sftp.pattern, s.file_date(day), archive, source=s.name):
                 assert pipeline.load_statement(cfg, s, f, day, run_id).status == "loaded"
         joined, whole = tmp_path / f"joined-{day}.duckdb", tmp_path / f"whole-{day}.duckdb"
-        leaky = tmp_path / f"leaky-{day}.duckdb"
-        for p in (joined, whole, leaky):
+        leaky, plain = tmp_path / f"leaky-{day}.duckdb", tmp_path / f"plain-{day}.duckdb"
+        for p in (joined, whole, leaky, plain):
             shutil.copy(cfg.warehouse, p)
 
         def working_set():  # the log line of the last match, which each route counts its own way
@@ -101,10 +101,17 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
         monkeypatch.setattr(matching._Cascade, "close", real_set_aside)
         assert lost and lost[0] > 10, lost  # rows the readers had to find in the day
 
-        got, expected, patched = (read_tables(p, TABLES) for p in (joined, whole, leaky))
+        # The plain reference cascade (no bulk first pass at all): the same tables again.
+        monkeypatch.setenv("RECON_MATCH_ROUTE", "reference")
+        pipeline.match(dataclasses.replace(cfg, warehouse=plain), run_id, day, sources)
+        monkeypatch.delenv("RECON_MATCH_ROUTE")
+        assert working_set() == counted_by_join
+
+        got, expected, patched, reference = (read_tables(p, TABLES) for p in (joined, whole, leaky, plain))
         for name in TABLES:
             assert got[name] == expected[name], (day, name)
             assert patched[name] == expected[name], (day, name, "fetch half lost")
+            assert reference[name] == expected[name], (day, name, "reference route")
         dup = [b for b in expected["breaks"] if "duplicate" in b]
         used.append((day, len(expected["matches"]), len(dup)))
         carried = max(carried, len(expected["open_items"]))

@@ -33,6 +33,7 @@ def load(con, led, st):
     warehouse.load_ledger(con, led, sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
 
 
+@pytest.mark.usefixtures("route")
 def test_cascade_truth_table(con, cfg):
     # fee 0.60 %: 10000 → 60; 5000 → 30; refund −2000 returns −12
     load(con,
@@ -75,6 +76,7 @@ def test_cascade_truth_table(con, cfg):
     assert con.execute("SELECT count(line_id) = count(DISTINCT line_id) FROM matches").fetchone()[0]
 
 
+@pytest.mark.usefixtures("route")
 def test_ambiguous_candidates_are_not_picked(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=100, booked_at=ts(1)),
@@ -85,6 +87,7 @@ def test_ambiguous_candidates_are_not_picked(con, cfg):
     assert con.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
 
 
+@pytest.mark.usefixtures("route")
 def test_payout_three_way(con, cfg):
     st = stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, payout_id="WX1-20261121",
                    booked_at=ts(1)),

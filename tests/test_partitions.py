@@ -13,7 +13,8 @@ from connectors.archive import Archive
 from connectors.local import fetch_local
 from recon import config, pipeline, warehouse
 from recon.generate import generate_day
-from recon.matching import Partitions, partition_candidates, run_cascade
+from recon.matching import run_cascade
+from recon.partitions import Partitions, partition_candidates
 from tests.worlds import CONFIG, DAY, TABLES, read_tables
 
 
@@ -83,7 +84,7 @@ def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path,
 
     import pytest
 
-    from recon import matching
+    from recon import partitions
     from recon.errors import ReconError
 
     cfg, run_id = _loaded_day(tmp_path, monkeypatch)
@@ -92,14 +93,14 @@ def test_match_partitions_setting_runs_the_first_pass_split_in_process(tmp_path,
     shutil.copy(cfg.warehouse, split)
     sources = [s.name for s in cfg.sources]
     pairs: list[int] = []
-    real = matching.partition_candidates
+    real = partitions.partition_candidates
 
     def counted(**kw):  # the real function, its pair count kept
         out = real(**kw)
         pairs.append(out["pairs"])
         return out
 
-    monkeypatch.setattr(matching, "partition_candidates", counted)
+    monkeypatch.setattr(partitions, "partition_candidates", counted)
     pipeline.match(dataclasses.replace(cfg, warehouse=single), run_id, DAY, sources)
     assert pairs == []  # unset: one join
     monkeypatch.setenv("RECON_MATCH_PARTITIONS", "3")

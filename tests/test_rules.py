@@ -14,6 +14,8 @@ from recon.matching import ONE_TO_ONE
 from tests.tables import D, ledger, run_day, stmt, ts
 
 UTC = timezone.utc
+# Every rule's truth table runs on both routes of the cascade (conftest.route).
+pytestmark = pytest.mark.usefixtures("route")
 
 
 def load(con, led=None, st=None, sha="l" * 64):
@@ -393,6 +395,7 @@ def test_every_item_ends_in_exactly_one_place_and_shuffling_changes_nothing(cfg,
     assert outcomes[0] == outcomes[1]
 
 
+@pytest.mark.one_route  # it runs both routes itself, through the marks
 @pytest.mark.parametrize("first_pass_marks", [True, False])
 def test_disbursements_match_bank_debits_by_end_to_end_id(con, cfg, caplog, monkeypatch, first_pass_marks):
     """代付: the ledger's transfers out against the bank's debits; a debit nothing explains is
