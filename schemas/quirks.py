@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from connectors.archive import count_byte
+from schemas.bytecount import count_byte
 from recon.errors import ParseError
 from recon.money import minor_expr
 

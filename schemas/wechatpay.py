@@ -10,7 +10,7 @@ from datetime import date
 
 import polars as pl
 
-from connectors.archive import count_byte
+from schemas.bytecount import count_byte
 from recon.errors import ParseError
 from recon.money import exponent_of, minor_expr
 from schemas import quirks

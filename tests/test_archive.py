@@ -167,7 +167,8 @@ def test_count_byte_counts_as_bytes_count_does(tmp_path):
     on bytes and on a FileView of the same file."""
     import random
 
-    from connectors.archive import _COUNT_BLOCK, FileView, count_byte
+    from connectors.archive import FileView
+    from schemas.bytecount import _COUNT_BLOCK, count_byte
     rng = random.Random(5)
     data = bytes(rng.choice(b"ab,\n\n") for _ in range(2 * _COUNT_BLOCK + 77))
     path = tmp_path / "f"
