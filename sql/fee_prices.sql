@@ -1,23 +1,11 @@
--- Grain: prices every PSP payment/refund line of the business day (not carried lines: a line is
--- priced once) against the contracted rate card (table macro line_fees in recon/warehouse.py:
--- rate selection by method, card type, amount band and validity, then expected_fee;
--- recon/ratecard.py unit for unit), and keeps what the fee check (fee_check.sql) writes:
--- work_fee_totals, one row per source, day, currency, method and type over every priced line
--- (duplicates too), and work_fee_variances, one row per non-duplicate line whose actual fee
--- differs from the contracted one by more than the source's fee tolerance.
--- The lines priced are those of the run's input files (work_inputs) of its PSP sources, as in
--- work_stmt. They are summed in one pass, each variance line in a group of its own
--- (work_fee_groups: a few rows per source and type, plus one per line off), so that the day's
--- priced lines (10M at scale) are neither kept nor joined with the working set line by line.
--- It runs before the first pass sets the day aside, outside the run's closing transaction
--- (matching.run_cascade): a fee depends on the line alone. Whether a line is a duplicate counts
--- only for its variance, checked by fee_variances.sql once the duplicates are marked; on the
--- first pass's route this runs before first_pass_fetch.sql, which fetches the variance lines'
--- rows with the others it fetches ahead.
+-- Grain: prices every PSP payment/refund line of the run's input files for the day against the
+-- rate card (table macro line_fees, recon/warehouse.py; unit for unit recon/ratecard.py) and keeps
+-- work_fee_totals (per source, day, currency, method, type; duplicates counted) and the lines off
+-- their fee by more than the source's tolerance, each a group of its own (work_fee_groups), which
+-- fee_variances.sql checks against the duplicate marks. Runs before the first pass sets the day
+-- aside: a fee depends on the line alone. Design: docs/cascade.md.
 -- Inputs: line_fees (statement_lines, rate_cards), work_inputs, work_rules.
 -- Parameters: $business_date.
--- A line whose fee is off by more than the tolerance is a group of its own, duplicate or not:
--- only those few groups are then checked against the duplicate marks, not the day's 10M lines.
 CREATE OR REPLACE TEMP TABLE work_fee_groups AS
 SELECT f.source, f.business_date, f.currency, coalesce(f.payment_method, '') AS payment_method,
        f.txn_type,

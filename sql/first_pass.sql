@@ -1,19 +1,9 @@
--- Grain: the cascade's first pass (matching.run_cascade), which links the bulk of the day, when
--- its rule compares keys for equality ($mode 'exact' or 'normalized') and it runs as one join
--- (not in partitions). It gives match_reference.sql's candidate pairs, the same rows with the same
--- n_l and n_s, from one FULL OUTER JOIN of the open items; the join's one-sided rows are the
--- items it leaves without a candidate, so what stays open is known by id (work_open_ledger,
--- work_open_lines, which set_aside.sql fetches) without anti-joining the whole day with its links.
--- work_cand here also holds those one-sided rows, with n_l = n_s = 0: every reader of work_cand
--- takes n_l = n_s = 1 (a link) or n_l > 1 OR n_s > 1 (ambiguous), neither of which they are.
--- The candidate counts: a pair's entry and line have one candidate each unless the pair's key has
--- more than one pair. Those keys are among the keys the join's rows hold more than once, found by
--- grouping its rows on a hash of the key (one hash aggregate; match_reference.sql's two counts per
--- entry and per line took two, over the ids), and only their pairs (few; a hash collision only
--- adds a few more) are counted exactly, per entry and per line. When this pass marks the
--- duplicates (matching.run_cascade), mark_duplicates.sql (from mark_duplicates_first_pass.sql's
--- views) and first_pass_duplicates.sql run between the grouping and the counts.
--- Why one join and not match_reference.sql's passes: docs/performance.md ("Where the time goes").
+-- Grain: the bulk route's first pass, which links the bulk of the day when its rule compares keys
+-- for equality ($mode 'exact' or 'normalized'): match_reference.sql's candidate pairs with the
+-- same n_l and n_s, from one FULL OUTER JOIN of the open items. The join's one-sided rows are the
+-- items left open (work_open_ledger, work_open_lines); only keys held more than once
+-- (work_cand_repeated) are counted exactly. On the bulk route the duplicates are marked between the
+-- grouping and the counts (matching.run_cascade). Design: docs/cascade.md.
 -- Inputs: work_ledger, work_stmt, work_rules, work_duplicate_lines. Parameters: $rule, $mode.
 -- Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS

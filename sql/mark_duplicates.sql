@@ -1,33 +1,12 @@
--- Grain: marks as 'duplicate' every new statement line that repeats an earlier line of the same
--- source (same reference, type, amount and currency) delivered in the last 7 business days or
--- earlier in the run's own files of the day; the first occurrence stays open and is matched
--- normally.
--- Ledger entries that repeat a reference the same way are marked too. A reference that is blank
--- once normalised (norm_ref: NULL) is no key: such items repeat nothing.
--- A mark is a row of work_duplicate_lines or work_duplicate_entries (a few thousand ids), which
--- the work_stmt and work_ledger views (work_sets.sql) show as state 'duplicate'; d.mine says a
--- row is one of the day's items in the working set (the others are earlier days' lines and
--- entries, which only count).
--- The day's items come from one of two routes (matching.run_cascade), as views of (id, h), h the
--- hash of the key:
--- - mark_duplicates_day.sql ($all true): the whole day, hashed here (before any rule);
--- - mark_duplicates_first_pass.sql ($all false): when the first pass is one join of the exact
---   merchant key that every source uses, that join has keyed every item the same way
---   (work_cand.h), so only the items of the keys it holds more than once (work_dup_keys), of the
---   keys the week's items carry, and of the lines it could not key (work_dup_lines_extra) are
---   counted; the day is not hashed and grouped again. first_pass_duplicates.sql then closes the
---   marked items in its join.
--- What the day's items are counted with comes from mark_duplicates_week.sql: the whole day's
--- items ($all), the lines the first pass could not key, and the week's lines and entries of the
--- day's keys (tables, dropped here).
--- The candidates are read whole from work_stmt_fetched and work_ledger_fetched, the rows the first
--- pass's route fetched ahead in its one scan of the day (first_pass_fetch.sql: every item of
--- the keys counted here among them); any candidate not there (on the other routes, all) is
--- fetched from the day itself, a scan DuckDB skips when there is none.
--- Inputs: work_dup_lines_day, work_dup_entries_day, work_dup_keys (the route's views, dropped
--- here with the others), work_dup_day_lines, work_dup_day_entries, work_dup_extra,
--- work_dup_week_lines, work_dup_week_entries, work_stmt_fetched, work_ledger_fetched,
--- statement_lines, work_ledger. Parameters: $business_date, $all.
+-- Grain: marks as 'duplicate' every new statement line (and ledger entry) that repeats an earlier
+-- one of the same source (same normalised reference, type, amount, currency) from the last 7
+-- business days or earlier in the day's own files; the first occurrence stays open. A mark is a
+-- row of work_duplicate_lines / work_duplicate_entries, which the working-set views show as state.
+-- The day's items come from mark_duplicates_day.sql ($all true) or, on the bulk route, from the
+-- first pass's join (mark_duplicates_first_pass.sql, $all false). Design: docs/cascade.md.
+-- Inputs: work_dup_* (the route's views and mark_duplicates_week.sql's tables, dropped here),
+-- work_stmt_fetched, work_ledger_fetched, statement_lines, work_ledger.
+-- Parameters: $business_date, $all.
 INSERT INTO work_duplicate_lines
 SELECT line_id
 FROM (

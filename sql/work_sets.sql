@@ -1,29 +1,11 @@
--- Grain: builds the run's working sets, each row with state NULL (open) or 'duplicate'.
--- work_ledger: one row per current ledger entry (latest version as of the watermark) of the
---   business day, plus the entries the previous run left open (carried forward);
--- work_stmt: one row per PSP line of the day a ledger entry can explain, plus carried lines;
--- work_bank: one row per bank line of the day, plus carried bank lines (the cascade adds those no
---   payout explains to work_stmt).
--- work_ledger and work_stmt are views, not copies, until the first pass: each of their readers
--- (the duplicate check, the fee check, the reversal links, the first pass) reads the day's rows
--- from the warehouse's own tables, only the columns it needs (reading the day from the warehouse
--- costs about what reading a copy does; making the copy cost several times that). Their state is
--- NULL (open) or 'duplicate', the marks mark_duplicates.sql writes
--- to work_duplicate_entries and work_duplicate_lines (a few rows, not an UPDATE of the day).
--- set_aside.sql then replaces both with tables of what the first pass left open, in all their
--- columns; later passes mark the few rows they link there. The views read the business day and
--- the watermark from variables set below (a view takes no parameter; getvariable is folded to
--- a constant when a query is bound, so the scans still skip other days' row groups). Each reader
--- sees the same rows: the lines of the run's input files (loaded, work_inputs) and the versions
--- recorded up to the watermark, as a copy would have held them.
--- A ledger entry keeps its recorded_at: with entry_id, it names the version; and its booked_at,
--- which orders the duplicate check's repeats.
--- merchant_key is norm_ref(merchant_reference) (stored_ref: normalised at load): the first
--- reference pass and the duplicate check both compare on it.
--- Carried items whose break an accountant has since marked resolved are not carried.
--- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules.
--- Only the run's own input files count for the day (work_inputs: a rerun reproduces a past run
--- with exactly its files even after a corrected file arrived).
+-- Grain: the run's working sets, each row with state NULL (open) or 'duplicate':
+-- work_ledger (the day's current ledger entries as of the watermark, plus carried ones),
+-- work_stmt (the day's PSP lines of the run's input files, plus carried ones) and work_bank (the
+-- day's bank lines, plus carried ones). Views of the warehouse until the first pass (set_aside.sql
+-- turns them into tables of what stays open); they read the day and the watermark from connection
+-- variables set below. Carried items an accountant has resolved are not carried.
+-- Design: docs/cascade.md.
+-- Inputs: ledger_entries, statement_lines, open_items, annotations, work_rules, work_inputs.
 -- Parameters: $business_date, $watermark, $annotation_watermark, $prev_run (NULL on a first day).
 SET VARIABLE recon_business_date = $business_date::DATE;
 

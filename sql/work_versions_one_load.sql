@@ -1,19 +1,8 @@
--- Grain: work_versions and the work_ledger and work_ledger_rows views (work_sets.sql) when every
--- version dated the business day was written by one load of one ledger file (matching.run_cascade
--- checks: one file_sha256 and one recorded_at, $day_loaded_at, among the day's versions up to the watermark). The same
--- work_ledger as the general statements, without ranking the day's versions and without copying
--- them into work_versions:
--- - an export never holds an entry twice (schemas/ledger.py quarantines every repeat), so the
---   day has one version per entry, and it is the latest as of the day unless a version of the
---   same entry dated before the day was recorded after it (a correction that moved the entry to
---   an earlier day: recorded after $day_loaded_at, so the scan reads only the row groups of later
---   loads, whose zone maps mostly rule them out by date);
--- - those entries ("odd"), and the carried ones, are ranked as in the general statement (few):
---   work_versions holds them alone. Its readers (mark_duplicates.sql) read from it only the
---   versions dated another day than the business day, which are all among those; the day's
---   versions they read from work_ledger.
--- Here work_ledger shows every column of each version (work_versions holds few rows, whole), so
--- that set_aside.sql reads the open ones in one scan; its readers read only the columns they use.
+-- Grain: work_versions, work_ledger and work_ledger_rows (as in work_sets.sql) for the usual day
+-- whose versions were all written by one load of one ledger file ($day_loaded_at): the day's
+-- versions are taken as they are, without ranking or copying them; only corrected ("odd") and
+-- carried entries are ranked, in work_versions. Same rows as the general statements.
+-- Design: docs/cascade.md.
 -- Inputs: ledger_entries, work_carried, work_rules. Parameters: $business_date, $watermark,
 -- $day_loaded_at.
 CREATE OR REPLACE TEMP TABLE work_versions AS
