@@ -96,7 +96,7 @@ def measure(con, cfg, kind: str, day: date, part) -> dict:
     """load_ledger of ``part`` and the working sets of ``day``, each rolled back after."""
     import sql
     from recon import warehouse
-    from recon.matching import _work_sets, _work_tables
+    from recon.matching import _work_sets, _work_tables, work_set_files
 
     con.execute("BEGIN TRANSACTION")
     t = time.perf_counter()
@@ -121,7 +121,8 @@ def measure(con, cfg, kind: str, day: date, part) -> dict:
     entries = warehouse.scalar(con, "SELECT count(*) FROM work_ledger")
     work_s = time.perf_counter() - t
     t = time.perf_counter()
-    sql.execute(con, "work_sets", params)
+    for name in work_set_files(one_load=False):
+        sql.execute(con, name, params)
     assert warehouse.scalar(con, "SELECT count(*) FROM work_ledger") == entries
     general_s = time.perf_counter() - t
     return {"load_part_seconds": round(load_s, 3), "work_sets_seconds": round(work_s, 3),

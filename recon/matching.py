@@ -29,6 +29,8 @@ from recon.warehouse import day_load, scalar, transaction
 log = logging.getLogger(__name__)
 
 KEYS = ("merchant_reference", "psp_reference")
+# A reference pass: its candidate pairs, its links, then its ambiguities and work_links.
+REFERENCE_FILES = ("match_reference", "match_reference_links", "match_reference_close")
 REFERENCE_MODES = registry.reference_modes()
 
 
@@ -236,24 +238,19 @@ def _drop_work_sets(con) -> None:
         con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
 
 
+def work_set_files(one_load: bool) -> tuple[str, ...]:
+    """The working sets' SQL files in order: the ledger's versions the general way
+    (work_versions.sql ranks them all) or, when one load of one ledger file wrote every version
+    dated the day (the usual day), work_versions_one_load.sql (takes each as it is, reads them
+    once, shows every column; needs $day_loaded_at). The same rows either way."""
+    return ("work_sets", "work_versions_one_load" if one_load else "work_versions", "work_sets_stmt")
+
+
 def _work_sets(con, params: dict) -> tuple[list[str], dict]:
-    """The statements of work_sets.sql and their parameters: its work_versions, work_ledger and
-    work_ledger_rows replaced by work_versions_one_load.sql (which takes each of the day's versions
-    as it is instead of ranking them all, reads them once, shows every column, and needs
-    $day_loaded_at) when one load of one ledger file wrote every version dated the day (the usual
-    day: one export, no correction yet)."""
-    stmts = sql.statements(sql.load("work_sets"))
+    """The working sets' statements (work_set_files) and their parameters."""
     _, loaded_at, one = day_load(con, params["business_date"], params["watermark"])
-    if not one:
-        return stmts, params
-    fast = dict(zip(("TABLE work_versions", "VIEW work_ledger", "VIEW work_ledger_rows"),
-                    sql.statements(sql.load("work_versions_one_load"))))
-    out = [next((f for name, f in fast.items() if f"TEMP {name} AS" in st), st) for st in stmts]
-    if sum(a is not b for a, b in zip(out, stmts)) != len(fast):
-        raise RuntimeError("work_sets.sql no longer has one work_versions, one work_ledger and one "
-                           "work_ledger_rows statement for work_versions_one_load.sql to replace: update "
-                           "both files together")
-    return out, {**params, "day_loaded_at": loaded_at}
+    stmts = [st for name in work_set_files(one) for st in sql.statements(sql.load(name))]
+    return stmts, ({**params, "day_loaded_at": loaded_at} if one else params)
 
 
 def _steps(cfg: Config, sources: list[str]) -> list[tuple[str, str | None]]:
@@ -302,7 +299,7 @@ class _Cascade:
         what runs after the pass, before the close)."""
         mode = REFERENCE_MODES[rule]
         params = {**self.params, "rule": rule, "mode": mode}
-        stmts = sql.statements(sql.render("match_reference", key=key))
+        candidates, links, close = (sql.statements(sql.render(name, key=key)) for name in REFERENCE_FILES)
         # Partitioned only while the bulk is open, and where the join key is merchant_key
         # itself (normalized mode joins on another normalisation of the reference).
         partitioned = (self.partitions is not None and not self.aside and key == "merchant_reference"
@@ -310,10 +307,8 @@ class _Cascade:
                        and candidates_in_partitions(self.con, self.partitions, rule, mode, key))
         if self.bulk and not partitioned and not self.aside and mode in ("exact", "normalized"):
             # The bulk as one join of equal keys: the same pairs, and what stays open by id.
-            first = sql.statements(sql.render("first_pass", key=key))
+            sql.execute(self.con, "first_pass", params, key=key)
             if day_checks is not None:
-                cut = next(i for i, st in enumerate(first) if "TEMP TABLE work_cand_repeated AS" in st) + 1
-                sql.run(self.con, first[:cut], params)
                 if self.count_working_set is not None:
                     self.count_working_set(*self.con.execute(sql.load("first_pass_count")).fetchone())
                 sql.execute(self.con, "mark_duplicates_first_pass")
@@ -324,19 +319,19 @@ class _Cascade:
                 sql.execute(self.con, "first_pass_fetch")
                 sql.execute(self.con, "mark_duplicates", {**params, "all": False})
                 sql.execute(self.con, "first_pass_duplicates")
-                first = first[cut:]
-            sql.run(self.con, first, params)
+            sql.execute(self.con, "first_pass_counts", params)
             self.open_known = True
         elif day_checks is not None:  # _marks_in_first_pass said this pass would be one join
             raise RuntimeError(f"{rule} on {key} did not run as first_pass.sql: the duplicates are not marked")
         elif not partitioned:
-            sql.run(self.con, stmts[:1], params)
-        writes = [st for st in stmts[1:] if "INSERT INTO matches" in st] if defer else []
-        sql.run(self.con, [st for st in stmts[1:] if st not in writes], params)
+            sql.run(self.con, candidates, params)
+        if not defer:
+            sql.run(self.con, links, params)
+        sql.run(self.con, close, params)
         if day_checks is not None:
             day_checks[1]()
         self.close()
-        return writes
+        return links if defer else []
 
     def other(self, rule: str) -> None:
         """A rule that is not a reference pass: its SQL file from the registry, then closed."""
@@ -361,7 +356,8 @@ def _link_and_report(cascade: _Cascade, params: dict,
     if not cascade.aside:  # no rule ran: nothing is linked yet (work_links is empty)
         cascade.close()
     for key in KEYS:
-        sql.execute(con, "match_reference", {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
+        for name in REFERENCE_FILES:
+            sql.execute(con, name, {**params, "rule": "reference_mismatch", "mode": "any"}, key=key)
         sql.execute(con, "mark_matched", {"state": "mismatch"})
     sql.execute(con, "mark_ambiguous")
 

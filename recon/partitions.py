@@ -49,8 +49,7 @@ def partition_candidates(directory: str, part: int, rule: str, mode: str, key: s
             con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (part) FROM read_parquet("
                         f"'{root / name}/*/*.parquet', hive_partitioning = true) WHERE part = {int(part)}")
         con.execute(f"CREATE TEMP TABLE work_rules AS SELECT * FROM read_parquet('{root / 'rules.parquet'}')")
-        candidates = sql.statements(sql.render("match_reference", key=key))[0]
-        sql.run(con, [candidates], {"rule": rule, "mode": mode})
+        sql.execute(con, "match_reference", {"rule": rule, "mode": mode}, key=key)
         out = root / "cand" / f"part-{int(part):05d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")

@@ -5,9 +5,10 @@ identifier from an explicit allow-list (``render``), never data.
 """
 from __future__ import annotations
 
-import re
 from functools import cache
 from importlib import resources
+
+import duckdb
 
 # Identifiers a query may be rendered with, per placeholder.
 ALLOWED = {
@@ -30,17 +31,9 @@ def render(name: str, **identifiers: str) -> str:
 
 
 def statements(text: str) -> list[str]:
-    """Split a file into statements at a ';' that ends a line's code, before any ``--`` comment
-    (our files never put a ';' or a ``--`` in a string); a comment's own ';' ends nothing."""
-    parts, current = [], []
-    for line in text.splitlines():
-        current.append(line)
-        if line.split("--", 1)[0].rstrip().endswith(";"):
-            parts.append("\n".join(current))
-            current = []
-    if "".join(current).strip():
-        parts.append("\n".join(current))
-    return [p for p in parts if any(l.strip() and not l.strip().startswith("--") for l in p.splitlines())]
+    """The statements of ``text`` as DuckDB's own parser splits them (each with the comments that
+    precede it): a file is never cut apart by searching its text."""
+    return [s.query for s in duckdb.extract_statements(text)]
 
 
 def execute(con, name: str, params: dict | None = None, **identifiers: str) -> None:
@@ -49,8 +42,10 @@ def execute(con, name: str, params: dict | None = None, **identifiers: str) -> N
 
 
 def run(con, stmts: list[str], params: dict | None = None) -> None:
-    """Run ``stmts`` (from ``statements``) in order, binding to each only the parameters it uses."""
+    """Run ``stmts`` (from ``statements``) in order, binding to each the parameters DuckDB's parser
+    finds in it (a statement names the ones it uses; a missing one is DuckDB's error)."""
     for stmt in stmts:
-        code = "\n".join(l for l in stmt.splitlines() if not l.lstrip().startswith("--"))
-        used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
-        con.execute(stmt, used) if used else con.execute(stmt)
+        (parsed,) = duckdb.extract_statements(stmt)
+        wanted = parsed.named_parameters
+        used = {k: v for k, v in (params or {}).items() if k in wanted}
+        con.execute(stmt, used) if wanted else con.execute(stmt)

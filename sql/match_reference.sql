@@ -57,25 +57,3 @@ WITH l AS (
 )
 SELECT c.entry_id, c.line_id, c.diff, c.days, coalesce(ml.n, 1) AS n_l, coalesce(ms.n, 1) AS n_s
 FROM cand c LEFT JOIN multi_l ml ON ml.entry_id = c.entry_id LEFT JOIN multi_s ms ON ms.line_id = c.line_id;
-
--- A link's evidence depends only on its difference and its days apart: each distinct one is
--- written once and looked up (a first pass of millions of links has a handful; json_object per
--- link was measurably slower).
-INSERT INTO matches
-WITH evidence AS (
-    SELECT diff, days,
-           json_object('key', '{key}', 'mode', $mode, 'difference_minor', diff, 'days_apart', days,
-                       'candidates', 1)::VARCHAR AS evidence
-    FROM (SELECT DISTINCT diff, days FROM work_cand WHERE n_l = 1 AND n_s = 1)
-)
-SELECT $run_id, 'ledger_statement', $rule, c.entry_id, c.line_id, NULL, c.diff, e.evidence
-FROM work_cand c
-JOIN evidence e ON e.diff IS NOT DISTINCT FROM c.diff AND e.days IS NOT DISTINCT FROM c.days
-WHERE c.n_l = 1 AND c.n_s = 1;
-
-INSERT INTO work_ambiguous
-SELECT $rule, entry_id, line_id FROM work_cand WHERE (n_l > 1 OR n_s > 1) AND $mode <> 'any';
-
--- The pairs just linked, for mark_matched.
-CREATE OR REPLACE TEMP VIEW work_links AS
-SELECT entry_id, line_id FROM work_cand WHERE n_l = 1 AND n_s = 1;

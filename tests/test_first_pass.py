@@ -81,6 +81,7 @@ def test_the_one_join_gives_the_pairs_counts_and_open_items_of_the_pairwise_quer
     expected_open = _open(con)
 
     sql.execute(con, "first_pass", params, key="merchant_reference")
+    sql.execute(con, "first_pass_counts", params)
     assert _pairs(con) == expected_pairs
     assert _open(con) == expected_open
     # and what those are: norm_ref trims and upper-cases, so " ord2" and "ord10 " are candidates;

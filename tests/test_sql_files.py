@@ -1,4 +1,4 @@
-"""The SQL files split into the statements they hold (sql.statements)."""
+"""The SQL files split into the statements they hold (sql.statements: DuckDB's own parser)."""
 from __future__ import annotations
 
 from importlib import resources
@@ -32,7 +32,8 @@ def test_every_statement_of_every_file_is_whole(name):
     """Each piece is one statement: its code ends with its only ';' (a piece cut inside a
     statement would be sent to DuckDB half, or two statements together with one's parameters).
     A file holding one query that others embed may leave out the last ';'."""
-    stmts = sql.statements(sql.load(name))
+    text = sql.load(name)
+    stmts = sql.statements(sql.render(name, key="merchant_reference") if "{key}" in text else text)
     assert stmts
     for n, s in enumerate(stmts, 1):
         code = _code(s)

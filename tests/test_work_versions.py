@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 import sql
 from recon import warehouse
-from recon.matching import _work_sets
+from recon.matching import _work_sets, work_set_files
 
 D = date(2026, 11, 21)
 UTC = timezone.utc
@@ -69,7 +69,8 @@ def test_the_one_load_statement_takes_the_same_latest_versions(history, carried,
     try:
         _history(con, history, carried)
         params = {"business_date": D, "watermark": T0 + timedelta(hours=watermark_hours, seconds=1)}
-        general = _sets(con, sql.statements(sql.load("work_sets")), dict(params))
+        general = _sets(con, [st for name in work_set_files(one_load=False)
+                              for st in sql.statements(sql.load(name))], dict(params))
         chosen, used = _work_sets(con, params)
         one_load = "day_loaded_at" in used
         day_loads = {(h, n) for n, (h, rows) in enumerate(history)
