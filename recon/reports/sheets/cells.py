@@ -204,15 +204,16 @@ def fit(ws: Any, kinds_rows: Iterable[tuple[Sequence[str], Sequence[Any]]], ncol
 
 
 def print_setup(ws: Any, cells: "Cells", *, repeat_header: bool = True,
-                repeat_first_column: bool = False) -> None:
+                repeat_first_column: bool = False, one_page_wide: bool = False) -> None:
     """Landscape A4, the header row on every printed page, the run and page in header and footer.
 
     A table as wide as ``PAGE_WIDTH / MIN_SCALE`` or less is fitted to one page wide; a wider one
     prints on as many pages wide as keep it at ``MIN_SCALE`` or larger (the Breaks sheet), with
-    its first column repeated on each when ``repeat_first_column``.
+    its first column repeated on each when ``repeat_first_column``; ``one_page_wide`` for a
+    report page (the Summary: facts, short tables and its charts).
     """
     total = sum(d.width or 8.43 for d in ws.column_dimensions.values()) or PAGE_WIDTH
-    pages = max(1, ceil(total * MIN_SCALE / PAGE_WIDTH - 0.001)) if total > PAGE_WIDTH else 1
+    pages = 1 if one_page_wide or total <= PAGE_WIDTH else ceil(total * MIN_SCALE / PAGE_WIDTH)
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = 9  # A4
@@ -231,7 +232,7 @@ def print_setup(ws: Any, cells: "Cells", *, repeat_header: bool = True,
 def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable[Row], *,
                 language: str = "en", total: int = 0, progress: Progress | None = None,
                 after: Callable[[int], Iterable[Sequence[Any]]] | None = None,
-                xml_rows: bool = False, freeze: str = "A2") -> int:
+                xml_rows: bool = False, freeze: str = "A2", min_width: int = 8) -> int:
     """Header, frozen below it, rows, autofilter over all of it. Returns the rows written.
 
     ``after(n)`` may yield further rows (a chart's data block) once the table's n rows are out.
@@ -243,7 +244,7 @@ def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable
     it: Iterator[Row] = iter(rows)
     sample = list(islice(it, WIDTH_SAMPLE))
     fit(ws, chain([(["id"] * len(headers), headers)], ((kinds, v) for v, _ in sample)),
-        len(columns))
+        len(columns), min_width)
     ws.freeze_panes = freeze
     print_setup(ws, cells, repeat_first_column=freeze != "A2")
     ws.append([cells.styled(h, cells.todo if k == "open" else cells.head)

@@ -110,7 +110,7 @@ def write_summary(ws: Any, rows: list[list[Any]], where: dict[str, Any], *,
     fit(ws, ((["auto"] * len(r), [_plain(v) for v in r]) for r in fitted), ncols)
     ws.sheet_view.showGridLines = False
     if cells is not None:
-        print_setup(ws, cells, repeat_header=False)
+        print_setup(ws, cells, repeat_header=False, one_page_wide=True)
     for r in rows:
         ws.append(r)
     add_charts(ws, where)

@@ -142,8 +142,9 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
             yield []
             yield [cells.styled(FIRST_DAY[language == "zh"], cells.alert)]
 
+    # min_width: the trend block below puts dates in column A too
     n = write_table(ws, cells, CHANNEL_COLUMNS, (row(c) for c in days), language=language,
-                    after=after)
+                    after=after, min_width=12)
     if len(dates) >= 2 and series:
         head = where["header"]
         chart = LineChart()
