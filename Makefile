@@ -64,6 +64,7 @@ check-libreoffice: install
 	@$(LO_PYTHON) -c "import uno" 2>/dev/null || { echo "install python3-uno first ($(LO_PYTHON))"; exit 2; }
 	@book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx 2>/dev/null | head -1); \
 	if [ -z "$$book" ]; then $(MAKE) demo >/dev/null && book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx | head -1); fi; \
+	test -n "$$book" || { echo "no demo workbook (make demo failed?)"; exit 1; }; \
 	out=var/libreoffice; rm -rf $$out; mkdir -p $$out; \
 	$(LO_PYTHON) tests/libreoffice_check.py "$$book" $$out || exit 1; \
 	RECON_HOME=$$PWD/demo-out/var $(VENV)/bin/recon annotations import $$out/sorted.xlsx --who check-libreoffice \

@@ -144,7 +144,7 @@ def sort_breaks(desktop, book: Path, out: Path) -> tuple[int, Path]:
 
 
 def main(argv: list[str]) -> int:
-    book, out = Path(argv[1]), Path(argv[2])
+    book, out = Path(argv[1]).resolve(), Path(argv[2]).resolve()
     out.mkdir(parents=True, exist_ok=True)
     profile = Path(tempfile.mkdtemp(prefix="lo-profile-", dir=out))
     proc, desktop = start(profile)

@@ -74,6 +74,9 @@ VALUES_ZH: dict[str, str] = {
     "payment": "收款", "refund": "退款", "chargeback": "拒付", "fee": "手续费",
     "payout": "结算", "adjustment": "调整", "transfer": "转账", "reversal": "冲正",
     "ok": "通过", "n/a": "不适用",
+    "success_rate_drop": "成功率下降", "refund_rate_spike": "退款率突增",
+    "chargeback_rate_spike": "拒付率突增", "fee_rate_drift": "费率偏离", "payout_late": "结算延迟",
+    "large_break": "大额差异", "repeated_reference": "订单号重复",
 }
 
 

@@ -160,6 +160,8 @@ def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
         note = (f"Breaks sheet shows {max_rows:,} of {len(breaks):,}; the full list is in "
                 f"{csv_path.name}")
         log.warning("%s", note)
+        if language == "zh":
+            note = f"差异明细显示 {len(breaks):,} 条中的 {max_rows:,} 条；完整清单见 {csv_path.name}"
         breaks = breaks[:max_rows]
     shown = write_breaks(ws["Breaks"], cells, breaks, language, summary.annotations, progress,
                          run_id=summary.run_id, key=summary.check_key)

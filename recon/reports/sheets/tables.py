@@ -114,7 +114,7 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
         yield [cells.styled(signal_label("Risk signals of the day"), cells.head)]
         yield [cells.styled(signal_label(h), cells.head) for h in SIGNAL_HEADERS]
         for g in s.signals:
-            yield [cells.make(v, "id", None) for v in (g.kind, g.source)] + [
+            yield [cells.make(v, "id", None) for v in (value(g.kind, language), g.source)] + [
                 cells.make(g.business_date, "date", None),
                 *(cells.make(v or None, "id", None) for v in (g.currency, g.observed, g.baseline,
                                                               g.threshold)),
