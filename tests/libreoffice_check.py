@@ -10,7 +10,8 @@ project's virtualenv::
 2. the Breaks sheet sorted by ``difference``, descending, as an accountant would (Data > Sort):
    LibreOffice refuses or ignores a sort on protected locked cells, so this fails if the sheet
    is locked again; every row must come back whole (same rows as before, in a new order);
-3. the sorted workbook saved as xlsx to OUT_DIR/sorted.xlsx, for ``recon annotations import``.
+3. the first sorted row annotated (status explained, a comment) and the workbook saved as xlsx
+   to OUT_DIR/sorted.xlsx, for ``recon annotations import``.
 
 Prints one line per step; exits 1 on the first failure.
 """
@@ -31,6 +32,8 @@ from com.sun.star.table import TableSortField  # noqa: E402
 
 BREAKS = ("Breaks", "差异明细")
 DIFFERENCE = ("difference", "差额")
+EDIT = {("status", "状态"): ("explained", "已说明"),
+        ("comment", "备注"): ("checked in LibreOffice", "在 LibreOffice 中核对")}
 
 
 def prop(name: str, value) -> PropertyValue:
@@ -135,6 +138,10 @@ def sort_breaks(desktop, book: Path, out: Path) -> tuple[int, Path]:
             raise SystemExit(f"{book}: {name} is not sorted by {header[col]} after the sort")
         if len(set(values)) > 1 and sorted_rows == rows:
             raise SystemExit(f"{book}: the sort changed nothing")
+        zh = name != BREAKS[0]
+        for names, texts in EDIT.items():
+            col = next(header.index(h) for h in names if h in header)
+            sheet.getCellByPosition(col, 1).setString(texts[zh])
         target = out / "sorted.xlsx"
         doc.storeToURL(uno.systemPathToFileUrl(str(target.resolve())),
                        (prop("FilterName", "Calc MS Excel 2007 XML"),))
@@ -152,7 +159,8 @@ def main(argv: list[str]) -> int:
         for png in render_sheets(desktop, book, out):
             print(f"rendered {png}")
         n, target = sort_breaks(desktop, book, out)
-        print(f"sorted the Breaks sheet's {n} rows by difference (descending): {target}")
+        print(f"sorted the Breaks sheet's {n} rows by difference (descending), annotated the "
+              f"first: {target}")
     finally:
         try:
             desktop.terminate()
