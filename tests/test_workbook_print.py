@@ -37,7 +37,10 @@ def two_sided():
         statement=StatementSide("f2:3", "ORD-3", "2024050122001", None, 100000, "CNY",
                                 datetime(2024, 5, 1, 2, 0, tzinfo=UTC), D, "张三", "商品",
                                 "alipay_20240501.csv", 3))
-    return replace(make_summary((mismatch, fee)), check_key="k")
+    payout = brk("PM", "payout_mismatch", "USD", 1578651, 1555021, reference="po_1",
+                 ledger_entry_id=None, line_id="bank:6", rule="three_way_payout",
+                 detail="bank credited 1555021 in 1 line(s), payout 1578651 (minor units)")
+    return replace(make_summary((mismatch, fee, payout)), check_key="k")
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +88,14 @@ def test_a_fee_variance_has_its_fees_in_their_own_columns(sided) -> None:
     assert fv["statement amount"] == 1000  # the payment the fee was charged on
     assert fv["detail"] == "fee charged CNY 6.50 vs contracted CNY 6.00"
     assert (fv["counterparty"], fv["file"], fv["line"]) == ("张三", "alipay_20240501.csv", 3)
+
+
+def test_a_payout_break_has_the_items_net_in_its_own_column(sided) -> None:
+    pm = {h: c.value for h, c in row_of(sided["Breaks"], "PM").items()}
+    assert (pm["ledger amount"], pm["statement amount"], pm["payout items net"]) == (
+        None, 15550.21, 15786.51)
+    assert pm["payout id"] == "po_1" and pm["difference"] == -236.3
+    assert pm["detail"] == "bank credited USD 15550.21 in 1 line(s), payout USD 15786.51"
 
 
 def test_print_settings_of_every_sheet(tmp_path: Path) -> None:

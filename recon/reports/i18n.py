@@ -40,7 +40,7 @@ ZH: dict[str, str] = {
     "ledger date": "账面日期", "ledger counterparty": "账面交易对方", "ledger description": "账面摘要",
     "ledger file": "账务文件", "ledger line": "账务行号", "statement reference": "对账单订单号",
     "statement booked at": "对账单交易时间", "value date": "起息日", "counterparty": "交易对方",
-    "description": "摘要", "owner": "负责人", "due date": "到期日",
+    "description": "摘要", "owner": "负责人", "due date": "到期日", "payout items net": "结算明细净额",
     "annotation version": "备注版本", "row check": "行校验值",
     # Summary
     "started at (UTC)": "开始时间(UTC)", "finished at (UTC)": "结束时间(UTC)",

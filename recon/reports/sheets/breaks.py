@@ -42,6 +42,7 @@ STATUSES: dict[str, tuple[str, str]] = {
 }
 RESOLUTION_HEADERS = ("status", "reason", "owner", "due date", "comment")
 HISTORY_SHOWN = 5
+PAYOUT_CATEGORIES = ("unsettled", "payout_mismatch")
 
 # kinds: id = source text kept whole (references, names); text = source free text, card numbers
 # masked; amount = minor units in the row's currency; note = our annotation text; open /
@@ -61,8 +62,8 @@ BREAK_COLUMNS: tuple[Column, ...] = (
     ("statement amount", "amount"), ("statement booked at", "datetime"), ("value date", "date"),
     ("timezone", "id"), ("counterparty", "text"), ("description", "text"), ("file", "id"),
     ("line", "int"),
-    # fee variances: the line's fee against the rate card's
-    ("actual fee", "amount"), ("expected fee", "amount"),
+    # fee variances: the line's fee against the rate card's; payouts: the net of their items
+    ("actual fee", "amount"), ("expected fee", "amount"), ("payout items net", "amount"),
     ("rule", "id"), ("latest annotation", "note"), ("history", "note"),
     ("annotation version", "int"), ("row check", "id"),
 )
@@ -102,13 +103,16 @@ def describe(a: Annotation, language: str = "en") -> str:
     return f"{text} ({a.who}, {a.annotated_at:%Y-%m-%d %H:%M})"
 
 
-def _amounts(b: Break) -> tuple[int | None, int | None, int | None, int | None]:
-    """(ledger amount, statement amount, actual fee, expected fee): a fee variance compares the
-    line's fee with the rate card's, not a ledger amount with a statement amount."""
+def _amounts(b: Break) -> tuple[int | None, ...]:
+    """(ledger amount, statement amount, actual fee, expected fee, payout items' net): a fee
+    variance compares the line's fee with the rate card's, a payout the bank credit (or the PSP's
+    declared payout) with the net of its items; neither has a ledger amount."""
     if b.category == "fee_variance":
         line = b.statement.amount_minor if b.statement is not None else None
-        return None, line, b.statement_amount_minor, b.ledger_amount_minor
-    return b.ledger_amount_minor, b.statement_amount_minor, None, None
+        return None, line, b.statement_amount_minor, b.ledger_amount_minor, None
+    if b.category in PAYOUT_CATEGORIES:
+        return None, b.statement_amount_minor, None, None, b.ledger_amount_minor
+    return b.ledger_amount_minor, b.statement_amount_minor, None, None, None
 
 
 def break_values(b: Break, language: str, notes: Sequence[Annotation] = (), *,
@@ -120,12 +124,12 @@ def break_values(b: Break, language: str, notes: Sequence[Annotation] = (), *,
     last = notes[-1] if notes else None
     version = last.version if last is not None else 0
     history = " | ".join(describe(a, language) for a in reversed(notes[:-1][-HISTORY_SHOWN:]))
-    ledger_amount, statement_amount, actual_fee, expected_fee = _amounts(b)
+    ledger_amount, statement_amount, actual_fee, expected_fee, items_net = _amounts(b)
     detail = detail_text(b.detail, b.currency, language)
     # without a side read from the warehouse (a model built by hand), the break's own fields
     on_ledger = b.ledger_entry_id is not None
     on_stmt = b.line_id is not None or not on_ledger
-    payout = b.category in ("unsettled", "payout_mismatch")
+    payout = b.category in PAYOUT_CATEGORIES
     values = [
         b.break_id, category_label(b.category, language), b.source, b.currency,
         b.difference_minor,
@@ -151,7 +155,7 @@ def break_values(b: Break, language: str, notes: Sequence[Annotation] = (), *,
         s.counterparty if s else None, s.description if s else None,
         s.file_name if s else (b.file_name if on_stmt else None),
         s.file_line if s else (b.file_line if on_stmt else None),
-        actual_fee, expected_fee,
+        actual_fee, expected_fee, items_net,
         value(b.rule, language), describe(last, language) if last else None, history or None,
         version, row_check(key, run_id, b, version),
     ]
