@@ -10,6 +10,7 @@ import pytest
 
 from recon import warehouse
 from recon.annotations import AnnotationImportError, import_workbook
+from recon.cli import main
 from tests.test_annotations import COL, D1, D2, annotate, cfg, rows_by_id, workbook  # noqa: F401
 
 UTC = timezone.utc
@@ -24,7 +25,8 @@ def stored(cfg) -> list[tuple]:
         con.close()
 
 
-def test_a_stale_workbook_is_a_conflict_and_the_newer_annotation_stays(cfg, tmp_path) -> None:
+def test_a_stale_workbook_is_a_conflict_and_the_newer_annotation_stays(cfg, tmp_path,
+                                                                        capsys) -> None:
     monday = workbook(cfg, "r1", D1, tmp_path / "mon.xlsx")
     t = rows_by_id(monday)["bk-timing"]
     mon_edit = annotate(monday, tmp_path / "mon-edit.xlsx", {
@@ -47,6 +49,11 @@ def test_a_stale_workbook_is_a_conflict_and_the_newer_annotation_stays(cfg, tmp_
     assert c.yours == "explained / timing: waiting for the PSP"
     assert c.theirs.startswith("version 2, resolved / timing (zchen, 2026-11-22 18:00)")
     assert str(c).startswith(f"Breaks!{COL['status']}{t}: break bk-timing: yours ")
+    # from the command line: listed, exit 1
+    assert main(["annotations", "import", str(stale), "--who", "lwang"]) == 1
+    out = capsys.readouterr().out
+    assert "0 annotations recorded" in out and "1 row(s) not applied" in out
+    assert f"  Breaks!{COL['status']}{t}: break bk-timing: yours 'explained / timing: waiting " in out
     # the resolution stays the latest; Monday's first edit imported again adds nothing
     assert [x[1:4] for x in stored(cfg)] == [(1, "explained", "timing"), (2, "resolved", "timing")]
     again = import_workbook(cfg, mon_edit, who="lwang")
