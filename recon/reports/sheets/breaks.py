@@ -72,7 +72,6 @@ HIDDEN_HEADERS = ("annotation version", "row check")
 # What import compares with the warehouse: every column the break itself determines.
 IDENTITY_HEADERS = tuple(h for h, k in BREAK_COLUMNS if k not in ("open", "open_date", "note")
                          and h not in HIDDEN_HEADERS)
-LOCKED_HEADERS = IDENTITY_HEADERS  # the name before the sheet was unprotected
 
 
 def choice_label(table: dict[str, tuple[str, str]], code: str | None, language: str) -> str:

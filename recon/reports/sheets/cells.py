@@ -212,7 +212,7 @@ def print_setup(ws: Any, cells: "Cells", *, repeat_header: bool = True,
     its first column repeated on each when ``repeat_first_column``; ``one_page_wide`` for a
     report page (the Summary: facts, short tables and its charts).
     """
-    total = sum(d.width or 8.43 for d in ws.column_dimensions.values()) or PAGE_WIDTH
+    total = sum(d.width or 8.43 for d in ws.column_dimensions.values() if not d.hidden)
     pages = 1 if one_page_wide or total <= PAGE_WIDTH else ceil(total * MIN_SCALE / PAGE_WIDTH)
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.page_setup.orientation = "landscape"
