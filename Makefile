@@ -53,18 +53,23 @@ clean:
 	rm -rf $(VENV) var demo-out .pytest_cache
 
 # The demo workbook through LibreOffice (not part of `make test`: CI does not install it).
-# Needs libreoffice-calc (or -nogui) and poppler-utils; renders the Summary page for the README.
+# Needs libreoffice-calc (or -nogui), python3-uno and poppler-utils. Renders every sheet to PDF
+# and PNG (each with its own print settings), sorts the Breaks sheet headless by difference
+# (tests/libreoffice_check.py, Python-UNO: it fails if the sheet were locked again), and imports
+# the LibreOffice-sorted copy back (nothing new recorded, no conflict).
+LO_PYTHON ?= /usr/bin/python3
 .PHONY: check-libreoffice
-check-libreoffice:
-	@command -v libreoffice >/dev/null || { echo "install libreoffice-calc-nogui first"; exit 2; }
+check-libreoffice: install
+	@command -v soffice >/dev/null || { echo "install libreoffice-calc-nogui first"; exit 2; }
+	@$(LO_PYTHON) -c "import uno" 2>/dev/null || { echo "install python3-uno first ($(LO_PYTHON))"; exit 2; }
 	@book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx 2>/dev/null | head -1); \
 	if [ -z "$$book" ]; then $(MAKE) demo >/dev/null && book=$$(ls -t demo-out/var/reports/*/*/recon_*.xlsx | head -1); fi; \
+	test -n "$$book" || { echo "no demo workbook (make demo failed?)"; exit 1; }; \
 	out=var/libreoffice; rm -rf $$out; mkdir -p $$out; \
-	HOME=$$PWD/$$out libreoffice --headless --convert-to pdf --outdir $$out "$$book" 2>&1 | tee $$out/convert.log; \
-	if grep -qiE "repair|error|corrupt" $$out/convert.log; then echo "LibreOffice complained about $$book"; exit 1; fi; \
-	pdf=$$out/$$(basename "$$book" .xlsx).pdf; test -s "$$pdf" || { echo "no PDF from $$book"; exit 1; }; \
-	if command -v pdftoppm >/dev/null; then pdftoppm -png -r 80 -f 1 -l 1 "$$pdf" $$out/summary && echo "Summary page: $$(ls $$out/summary-*.png)"; fi; \
-	echo "check-libreoffice: $$book converts cleanly ($$pdf)"
+	$(LO_PYTHON) tests/libreoffice_check.py "$$book" $$out || exit 1; \
+	RECON_HOME=$$PWD/demo-out/var $(VENV)/bin/recon annotations import $$out/sorted.xlsx --who check-libreoffice \
+	  --config data/recon.toml || { echo "the LibreOffice-sorted workbook did not import"; exit 1; }; \
+	echo "check-libreoffice: $$book renders and sorts in LibreOffice ($$out)"
 
 # Faults and hostile input (issue 8): each injected fault and bad input is tallied by the tests
 # themselves (recon.chaos.check); the last line is computed from that tally. Also part of `make test`.

@@ -10,7 +10,8 @@ from recon.config import Config
 from recon.errors import ReconError
 from recon.reports.clearing import positions
 from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
-                                 PayoutLine, RunSummary, SourceStatus)
+                                 LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide)
+from recon.reports.rowcheck import warehouse_key
 
 
 def _rows(con, query: str, params) -> list[dict]:
@@ -33,8 +34,18 @@ def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
               line_id=r["line_id"], file_name=r["file_name"], file_line=r["file_line"],
               rule=r["rule"], detail=r["detail"] or "",
               first_seen=ages.get(r["break_id"], {}).get("first_seen"),
-              age_days=ages.get(r["break_id"], {}).get("age_days"))
+              age_days=ages.get(r["break_id"], {}).get("age_days"),
+              ledger=_side(LedgerSide, r, "l_", entry_id=r["ledger_entry_id"]),
+              statement=_side(StatementSide, r, "s_", line_id=r["line_id"]))
         for r in _rows(con, sql.load("report_breaks"), [run_id]))
+
+
+def _side(kind, r: dict, prefix: str, **key):
+    """A break's ledger or statement side from the ``l_`` / ``s_`` columns of report_breaks.sql;
+    None where the break has no such item (or the item is not in the warehouse)."""
+    if next(iter(key.values())) is None or r[prefix + "currency"] is None:
+        return None
+    return kind(**key, **{k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)})
 
 
 def load_annotations(con, break_ids: set[str] | None = None,
@@ -43,9 +54,12 @@ def load_annotations(con, break_ids: set[str] | None = None,
     last one is current)."""
     out: dict[str, list[Annotation]] = {}
     for r in _rows(con, "SELECT * FROM annotations WHERE annotated_at <= coalesce(?, annotated_at) "
-                        "ORDER BY break_id, annotated_at, status, reason, comment", [as_of]):
+                        "ORDER BY break_id, coalesce(version, 0), annotated_at, status, reason, "
+                        "comment", [as_of]):
         if break_ids is None or r["break_id"] in break_ids:
-            out.setdefault(r["break_id"], []).append(Annotation(**r))
+            notes = out.setdefault(r["break_id"], [])
+            # rows from before versions were stored count in order of time
+            notes.append(Annotation(**{**r, "version": r["version"] or len(notes) + 1}))
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -99,6 +113,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
         settled = positions(con, run_id, business_date, psps, payouts, inputs)
+        key = warehouse_key(con)
     finally:
         con.close()
     return RunSummary(
@@ -110,7 +125,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         matched_statement=counts["matched_statement"], matched_by_rule=matched,
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
         annotations=notes, history=history, channels=channels, positions=settled,
-        outputs=dict(outputs or {}))
+        outputs=dict(outputs or {}), check_key=key)
 
 
 def latest_run(cfg: Config, business_date: date) -> tuple[str, datetime, list[SourceStatus]]:

@@ -210,7 +210,14 @@ def cmd_annotations_import(args) -> int:
     from recon.annotations import import_workbook
     res = import_workbook(config.load(_config(args)), args.workbook, who=args.who)
     print(f"{args.workbook.name}: run {res.run_id}, {res.rows} break rows, {res.recorded} "
-          f"annotations recorded, {res.unchanged} unchanged (workbook sha256 {res.workbook_sha[:12]}…)")
+          f"annotations recorded, {res.unchanged} unchanged, {res.ignored} other rows ignored "
+          f"(workbook sha256 {res.workbook_sha[:12]}…)")
+    if res.conflicts:
+        print(f"{len(res.conflicts)} row(s) not applied: edited on an older annotation than the "
+              "warehouse's latest (start from today's workbook and edit them again):")
+        for c in res.conflicts:
+            print(f"  {c}")
+        return 1
     return 0
 
 
@@ -347,11 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("annotations", help="accountants' resolutions from the break workbook")
     an_sub = an.add_subparsers(dest="annotations_command", required=True, metavar="ACTION")
     ai = an_sub.add_parser("import", formatter_class=fmt,
-                           help="record the Breaks sheet's reason/status/comment (append-only)",
+                           help="record the Breaks sheet's status/reason/owner/due date/comment "
+                                "(append-only, versioned)",
                            epilog="example:\n  recon annotations import recon_2026-11-21.xlsx --who lwang\n"
-                                  "refuses the whole workbook, naming each cell, when a locked cell "
-                                  "differs from the run\nor a value is not in its drop-down list; "
-                                  "importing again adds nothing")
+                                  "refuses the whole workbook, naming each cell, when an identity or "
+                                  "amount cell differs\nfrom the run, a row check fails or a value "
+                                  "is not in its drop-down list; importing again\nadds nothing. "
+                                  "Rows edited on an older annotation than the warehouse's are "
+                                  "listed\nas conflicts and not applied (exit 1).")
     ai.add_argument("workbook", type=Path, help="the workbook recon wrote, annotated")
     ai.add_argument("--who", help="who annotated it (default: the OS user)")
     ai.add_argument("--config", help="config file")

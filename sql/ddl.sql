@@ -202,6 +202,12 @@ CREATE TABLE IF NOT EXISTS annotations (
     workbook_sha VARCHAR
 );
 
+-- The key of the Breaks rows' check values (recon/reports/rowcheck.py): one row, made on first use.
+CREATE TABLE IF NOT EXISTS workbook_keys (
+    secret     VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
 -- One row per PSP payout per run: the three legs of the clearing check.
 CREATE TABLE IF NOT EXISTS payouts (
     run_id            VARCHAR NOT NULL,
@@ -241,3 +247,6 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS language VARCHAR;                -- wo
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS matched_lines BIGINT;           -- its day's lines it matched
                                                                           -- (report_counts), at its finish
 ALTER TABLE files ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;          -- a corrected delivery's sha256
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS version INTEGER;            -- 1, 2, ... per break_id
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS owner VARCHAR;
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS due_date DATE;

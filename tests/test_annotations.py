@@ -1,6 +1,7 @@
 """Annotations round trip on a warehouse built row by row: write the day's workbook, annotate it
-with openpyxl as an accountant would, import, see the annotation on the next day's workbook;
-re-import adds nothing; tampered locked cells and values outside the lists are refused by cell."""
+with openpyxl as an accountant would, import, see the annotation pre-filled on the next day's
+workbook; re-import adds nothing; tampered identity cells and values outside the lists are
+refused by cell. Versions, conflicts and subtotal rows: test_annotation_versions.py."""
 from __future__ import annotations
 
 import hashlib
@@ -66,15 +67,19 @@ def workbook(cfg, run_id, day, path, language="en"):
     return write_workbook(s, path, language=language)
 
 
+def breaks_sheet(wb):
+    return wb["Breaks"] if "Breaks" in wb.sheetnames else wb["差异明细"]
+
+
 def rows_by_id(path) -> dict[str, int]:
-    ws = openpyxl.load_workbook(path)["Breaks"]
+    ws = breaks_sheet(openpyxl.load_workbook(path))
     return {r[0].value: r[0].row for r in ws.iter_rows(min_row=2)}
 
 
 def annotate(path, out, edits: dict[str, object]) -> Path:
-    """What an accountant does: type into cells, save (openpyxl keeps protection and properties)."""
+    """What an accountant does: type into cells, save (openpyxl keeps the properties)."""
     wb = openpyxl.load_workbook(path)
-    ws = wb["Breaks"]
+    ws = breaks_sheet(wb)
     for ref, value in edits.items():
         ws[ref] = value
     wb.save(out)
@@ -106,33 +111,37 @@ def test_round_trip_to_the_next_day(cfg, tmp_path) -> None:
     assert latest.startswith("explained / timing: ledger booked after cut-off (lwang, ")
     assert ws[f"{COL['first seen']}{r}"].value == datetime(2026, 11, 21)
     assert ws[f"{COL['age (days)']}{r}"].value == 1
-    assert ws[f"{COL['reason']}{r}"].value is None  # today's resolution starts empty
+    # today's resolution cells start from the latest annotation, version 1
+    assert [ws[f"{COL[h]}{r}"].value for h in ("status", "reason", "comment",
+                                               "annotation version")] == [
+        "explained", "timing", "ledger booked after cut-off", 1]
 
-    # a second annotation on day 2 becomes the latest; the first moves to history
-    edited2 = annotate(day2, tmp_path / "d2-annotated.xlsx", {
-        f"{COL['status']}{r}": "resolved", f"{COL['reason']}{r}": "timing"})
+    # a second annotation on day 2 becomes the latest (version 2); the first moves to history
+    edited2 = annotate(day2, tmp_path / "d2-annotated.xlsx", {f"{COL['status']}{r}": "resolved"})
     assert import_workbook(cfg, edited2, who="zchen").recorded == 1
     day2b = workbook(cfg, "r2", D2, tmp_path / "d2b.xlsx")
     ws = openpyxl.load_workbook(day2b)["Breaks"]
-    assert ws[f"{COL['latest annotation']}{r}"].value.startswith("resolved / timing (zchen, ")
+    assert ws[f"{COL['latest annotation']}{r}"].value.startswith(
+        "resolved / timing: ledger booked after cut-off (zchen, ")
     assert ws[f"{COL['history']}{r}"].value.startswith("explained / timing: ledger booked")
+    assert ws[f"{COL['annotation version']}{r}"].value == 2
 
 
-def test_tampered_locked_cells_are_refused_by_name(cfg, tmp_path) -> None:
+def test_tampered_identity_cells_are_refused_by_name(cfg, tmp_path) -> None:
     day1 = workbook(cfg, "r1", D1, tmp_path / "d1.xlsx")
     rows = rows_by_id(day1)
     m, t = rows["bk-missing"], rows["bk-timing"]
-    ws = openpyxl.load_workbook(day1)["Breaks"]
-    ws.protection.sheet = False  # protection is easy to remove: import does not rely on it
+    assert openpyxl.load_workbook(day1)["Breaks"].protection.sheet is False  # sortable
     bad = annotate(day1, tmp_path / "bad.xlsx", {
         f"{COL['statement amount']}{m}": 12.0, f"{COL['line']}{m}": 13,
-        f"{COL['reference']}{t}": "ORD-X", f"{COL['status']}{t}": "resolved"})
+        f"{COL['ledger reference']}{t}": "ORD-X", f"{COL['status']}{t}": "resolved"})
     with pytest.raises(AnnotationImportError) as e:
         import_workbook(cfg, bad, who="x")
     msg = str(e.value)
     assert f"Breaks!{COL['statement amount']}{m}: statement amount 12 in the workbook, 12.30 in run r1" in msg
     assert f"Breaks!{COL['line']}{m}: line 13 in the workbook, 12 in run r1" in msg
-    assert f"Breaks!{COL['reference']}{t}: reference ORD-X in the workbook, ORD-2 in run r1" in msg
+    assert (f"Breaks!{COL['ledger reference']}{t}: ledger reference ORD-X in the workbook, ORD-2 "
+            "in run r1") in msg
     assert "Nothing was recorded" in msg
     con = warehouse.connect(cfg.warehouse)
     assert con.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0
@@ -144,12 +153,13 @@ def test_values_outside_the_lists_and_unknown_ids_are_refused(cfg, tmp_path) -> 
     t = rows_by_id(day1)["bk-timing"]
     bad = annotate(day1, tmp_path / "bad.xlsx", {
         f"{COL['reason']}{t}": "because", f"{COL['status']}{t}": "done",
-        "A10": "bk-nope"})
+        "A10": "bk-nope", f"{COL['row check']}10": "0" * 32})
     with pytest.raises(AnnotationImportError) as e:
         import_workbook(cfg, bad)
     msg = str(e.value)
     assert f"Breaks!{COL['reason']}{t}: reason 'because' is not one of timing, fee" in msg
-    assert f"Breaks!{COL['status']}{t}: status 'done' is not one of explained, resolved" in msg
+    assert (f"Breaks!{COL['status']}{t}: status 'done' is not one of open, pending PSP, "
+            "explained, resolved") in msg
     assert "Breaks!A10: break id 'bk-nope' is not a break of run r1" in msg
 
 
@@ -160,6 +170,6 @@ def test_chinese_workbook_imports_chinese_choices(cfg, tmp_path) -> None:
         f"{COL['reason']}{t}": "银行差错", f"{COL['status']}{t}": "已解决"})
     assert import_workbook(cfg, edited, who="王").recorded == 1
     con = warehouse.connect(cfg.warehouse)
-    assert con.execute("SELECT status, reason, who FROM annotations").fetchall() == [
-        ("resolved", "bank_error", "王")]
+    assert con.execute("SELECT status, reason, who, version FROM annotations").fetchall() == [
+        ("resolved", "bank_error", "王", 1)]
     con.close()

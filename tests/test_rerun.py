@@ -45,7 +45,8 @@ def test_rerun_reproduces_a_past_day_after_corrections_and_annotations(three_day
         # ... and a break of day 1 they explain.
         (bid,), = warehouse.rows(con, "SELECT break_id FROM breaks WHERE run_id = ? AND status = 'open' "
                                       "ORDER BY break_id LIMIT 1", [day1])
-        con.execute("INSERT INTO annotations VALUES (?, 'explained', 'timing', 'arrives tomorrow', 'ana', ?, 'wb')",
+        con.execute("INSERT INTO annotations (break_id, status, reason, comment, who, annotated_at, "
+                    "workbook_sha) VALUES (?, 'explained', 'timing', 'arrives tomorrow', 'ana', ?, 'wb')",
                     [bid, datetime.now(timezone.utc)])
     finally:
         con.close()

@@ -293,7 +293,8 @@ def test_resolved_annotation_stops_a_break_from_carrying(con, cfg):
     run_day(con, cfg)
     mismatch, missing = (con.execute("SELECT break_id FROM breaks WHERE category = ?", [c]).fetchone()[0]
                          for c in ("amount_mismatch", "missing_in_ledger"))
-    con.execute("INSERT INTO annotations VALUES (?, 'resolved', 'ledger error', 'fixed', 'ana', now(), 'x'), "
+    con.execute("INSERT INTO annotations (break_id, status, reason, comment, who, annotated_at, workbook_sha) "
+                "VALUES (?, 'resolved', 'ledger error', 'fixed', 'ana', now(), 'x'), "
                 "(?, 'resolved', 'write-off', '', 'ana', now(), 'x')", [mismatch, missing])
     run_day(con, cfg, day=d2)
     assert open_breaks(con, f"run-{d2}") == {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from recon.reports.model import Annotation, ChannelDay, DayRate, Position
 from recon.reports.summary import summary_dict
@@ -29,9 +30,9 @@ def rich_summary():
                    age_days=61),)
     notes = {"B3": (
         Annotation("B3", "explained", "psp_error", "PSP rounding", "lwang",
-                   datetime(2024, 4, 21, 9, 0, tzinfo=UTC)),
+                   datetime(2024, 4, 21, 9, 0, tzinfo=UTC), version=1),
         Annotation("B3", "resolved", "write_off", "written off, ticket 42", "zchen",
-                   datetime(2024, 4, 22, 9, 30, tzinfo=UTC)))}
+                   datetime(2024, 4, 22, 9, 30, tzinfo=UTC), version=2))}
     history = tuple(DayRate(date(2024, 4, d), f"r{d}", 100, 90 + d % 10) for d in range(2, 31)) + (
         DayRate(D, s.run_id, 160, 152),)
     channels = (
@@ -83,19 +84,26 @@ def test_breaks_sheet_resolution_columns(book) -> None:
     ws = book["Breaks"]
     header = [c.value for c in ws[1]]
     assert header == [h for h, _ in BREAK_COLUMNS]
-    assert header[-5:] == ["latest annotation", "history", "reason", "status", "comment"]
-    assert ws.protection.sheet is True and ws.protection.autoFilter is False
+    col = {h: get_column_letter(i) for i, h in enumerate(header, 1)}
+    assert header[5:10] == ["status", "reason", "owner", "due date", "comment"]
+    # sortable and filterable in Excel and LibreOffice: no protection of the sheet
+    assert ws.protection.sheet is False
+    assert ws.column_dimensions[col["row check"]].hidden is True
+    assert ws.column_dimensions[col["annotation version"]].hidden is True
     b3 = row_of(ws, "B3")
-    assert ws.column_dimensions["U"].protection.locked is False  # reason, status, comment
-    assert ws.column_dimensions["W"].protection.locked is False
-    assert b3["ledger amount"].protection.locked is True
+    # the resolution columns start from the latest annotation
+    assert [b3[h].value for h in ("status", "reason", "comment", "annotation version")] == [
+        "resolved", "write-off", "written off, ticket 42", 2]
     assert b3["latest annotation"].value == (
         "resolved / write-off: written off, ticket 42 (zchen, 2024-04-22 09:30)")
     assert b3["history"].value == "explained / PSP error: PSP rounding (lwang, 2024-04-21 09:00)"
     assert b3["first seen"].value == datetime(2024, 4, 20) and b3["age (days)"].value == 11
-    lists = {str(dv.sqref)[0]: dv.formula1 for dv in ws.data_validations.dataValidation}
-    assert lists["U"] == '"timing,fee,bank error,PSP error,ledger error,write-off,escalate"'
-    assert lists["V"] == '"explained,resolved"'
+    lists = {str(dv.sqref)[0]: (dv.type, dv.formula1)
+             for dv in ws.data_validations.dataValidation}
+    assert lists[col["reason"]] == (
+        "list", '"timing,fee,bank error,PSP error,ledger error,write-off,escalate"')
+    assert lists[col["status"]] == ("list", '"open,pending PSP,explained,resolved"')
+    assert lists[col["due date"]][0] == "date"
 
 
 def test_hyperlink_description_is_a_text_cell(book) -> None:
@@ -141,12 +149,13 @@ def test_fees_and_payouts_still_there(book) -> None:
 
 def test_chinese_headers_and_lists(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write_workbook(rich_summary(), tmp_path / "zh.xlsx", language="zh"))
-    ws = wb["Breaks"]
+    ws = wb["差异明细"]
     header = [c.value for c in ws[1]]
-    assert header[:3] == ["差异编号", "类别", "渠道"] and header[-3:] == ["原因", "状态", "备注"]
-    assert any(dv.formula1 == '"已说明,已解决"' for dv in ws.data_validations.dataValidation)
-    assert values(wb["Summary"])[0] == ["对账汇总 2024-05-01"]
-    assert values(wb["Aging"])[0][3] == "0-1天"
+    assert header[:3] == ["差异编号", "类别", "渠道"] and header[5:7] == ["状态", "原因"]
+    assert any(dv.formula1 == '"未处理,待渠道回复,已说明,已解决"'
+               for dv in ws.data_validations.dataValidation)
+    assert values(wb["汇总"])[0] == ["对账汇总 2024-05-01"]
+    assert values(wb["账龄"])[0][3] == "0-1天"
 
 
 def test_summary_json_channel_health_and_positions() -> None:

@@ -18,6 +18,8 @@ from recon.reports.workbook import (BREAK_COLUMNS, DATETIME_FORMAT, overflow_csv
                                     write_workbook)
 
 UTC = timezone.utc
+COL = {h: openpyxl.utils.get_column_letter(i) for i, (h, _) in enumerate(BREAK_COLUMNS, 1)}
+LAST = COL["row check"]
 STARTED = datetime(2024, 5, 2, 1, 15, 0, tzinfo=UTC)
 FORMULA = '=HYPERLINK("http://x")'
 CNY2 = "#,##0.00;[Red]-#,##0.00"
@@ -118,15 +120,15 @@ def test_sheets_headers_frozen_filtered(book) -> None:
                               "Positions"]
     ws = book["Breaks"]
     assert header(ws) == [h for h, _ in BREAK_COLUMNS]
-    assert header(ws)[:6] == ["break id", "category", "source", "reference", "PSP reference",
-                              "currency"]
-    assert header(ws)[-3:] == ["reason", "status", "comment"]
+    assert header(ws)[:10] == ["break id", "category", "source", "currency", "difference",
+                               "status", "reason", "owner", "due date", "comment"]
+    assert header(ws)[-2:] == ["annotation version", "row check"]
     assert all(c.font.bold for c in ws[1])
-    assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:W6"
+    assert ws.freeze_panes == "B2"  # the break id stays in view
+    assert ws.auto_filter.ref == f"A1:{LAST}6"
     assert ws.max_row == 6
     assert 8 <= ws.column_dimensions["D"].width <= 60
-    assert ws.column_dimensions["P"].width > ws.column_dimensions["F"].width
+    assert ws.column_dimensions[COL["ledger file"]].width > ws.column_dimensions["D"].width
     for name in ("Fees", "Payouts"):
         assert book[name].freeze_panes == "A2"
     assert book["Fees"].auto_filter.ref == "A1:K4"
@@ -151,17 +153,19 @@ def test_amounts_are_numbers_in_the_currency_format(book) -> None:
 def test_booked_at_is_a_datetime_in_the_source_timezone(book) -> None:
     ws = book["Breaks"]
     b1, b2, b3 = (row_of(ws, i) for i in ("B1", "B2", "B3"))
-    assert b1["booked at"].value == datetime(2024, 5, 2, 0, 30, 5)  # 16:30:05Z in Shanghai
-    assert b1["booked at"].number_format == DATETIME_FORMAT
+    # 16:30:05Z in Shanghai
+    assert b1["statement booked at"].value == datetime(2024, 5, 2, 0, 30, 5)
+    assert b1["statement booked at"].number_format == DATETIME_FORMAT
     assert b1["timezone"].value == "Asia/Shanghai"
-    assert b2["booked at"].value == datetime(2024, 5, 1, 4, 0)  # 08:00Z in New York (EDT)
-    assert b3["booked at"].value == datetime(2024, 5, 1, 17, 0)
+    assert b2["ledger booked at"].value == datetime(2024, 5, 1, 4, 0)  # 08:00Z in New York (EDT)
+    assert b2["statement booked at"].value is None
+    assert b3["statement booked at"].value == datetime(2024, 5, 1, 17, 0)
     assert b1["file"].value == "alipay_20240501.csv" and b1["line"].value == 12
     assert b2["ledger entry"].value == "L-77" and b2["file"].value is None
 
 
 def test_source_text_is_never_a_formula(book) -> None:
-    cell = row_of(book["Breaks"], "B1")["reference"]
+    cell = row_of(book["Breaks"], "B1")["statement reference"]
     assert cell.data_type == "s"
     assert cell.value == FORMULA  # kept as the PSP wrote it, so it still matches the statement
     assert cell.quotePrefix
@@ -233,10 +237,10 @@ def test_fees_and_payouts_sheets(book) -> None:
 def test_chinese_labels(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write_workbook(make_summary(), tmp_path / "zh.xlsx",
                                                language="zh"))
-    assert row_of(wb["Breaks"], "B1")["category"].value == "长款"
-    assert row_of(wb["Breaks"], "B2")["category"].value == "短款"
-    assert row_of(wb["Breaks"], "B3")["category"].value == "金额不符"
-    assert ["长款", "CNY", 1, 12.3, 12.3] in values(wb["Summary"])
+    assert row_of(wb["差异明细"], "B1")["category"].value == "长款"
+    assert row_of(wb["差异明细"], "B2")["category"].value == "短款"
+    assert row_of(wb["差异明细"], "B3")["category"].value == "金额不符"
+    assert ["长款", "CNY", 1, 12.3, 12.3] in values(wb["汇总"])
     with pytest.raises(ValueError, match="language 'fr'"):
         write_workbook(make_summary(), tmp_path / "fr.xlsx", language="fr")
 
@@ -252,7 +256,7 @@ def test_row_cap_writes_the_rest_to_csv(tmp_path: Path) -> None:
     ws = wb["Breaks"]
     assert ws.max_row == 6 and [r[0].value for r in ws.iter_rows(min_row=2)] == [
         "B1", "B2", "B3", "B4", "B5"]
-    assert ws.auto_filter.ref == "A1:W6"
+    assert ws.auto_filter.ref == f"A1:{LAST}6"
     assert seen[-1] == (5, 5)
     csv_path = overflow_csv_path(path)
     assert csv_path == tmp_path / "recon-2024-05-01.breaks.csv"
@@ -263,9 +267,9 @@ def test_row_cap_writes_the_rest_to_csv(tmp_path: Path) -> None:
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0] == [h for h, _ in BREAK_COLUMNS] and len(rows) == 9
     b8 = dict(zip(rows[0], rows[8]))
-    assert b8["reference"] == "'" + FORMULA
+    assert b8["statement reference"] == "'" + FORMULA
     assert (b8["statement amount"], b8["difference"], b8["ledger amount"]) == ("2.50", "2.50", "")
-    assert b8["booked at"] == "2024-05-01 16:00:00" and b8["category"] == "Duplicate"
+    assert b8["statement booked at"] == "2024-05-01 16:00:00" and b8["category"] == "Duplicate"
     with pytest.raises(ValueError, match="max_rows"):
         write_workbook(make_summary(breaks), path, max_rows=2_000_000)
 
@@ -286,11 +290,12 @@ def test_a_reconciled_day_and_an_unknown_timezone(tmp_path: Path) -> None:
     s = replace(make_summary(()), sources=(make_summary().sources[0],))
     wb = openpyxl.load_workbook(write_workbook(s, tmp_path / "ok.xlsx"))
     assert summary_value(wb["Summary"], "reconciled").value == "yes"
-    assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == "A1:W1"
+    assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == f"A1:{LAST}1"
     odd = brk("B9", "timing", "CNY", 1, None, timezone="Mars/Olympus")
     wb = openpyxl.load_workbook(write_workbook(make_summary((odd,)), tmp_path / "tz.xlsx"))
     row = row_of(wb["Breaks"], "B9")
-    assert row["booked at"].value == datetime(2024, 5, 1, 8, 0) and row["timezone"].value == "UTC"
+    assert row["statement booked at"].value == datetime(2024, 5, 1, 8, 0)
+    assert row["timezone"].value == "UTC"
 
 
 def _cells(path: Path) -> dict[str, list[tuple]]:
@@ -335,19 +340,23 @@ def test_breaks_rows_written_as_xml_read_back_as_openpyxl_writes_them(tmp_path: 
     slow = write_workbook(summary, tmp_path / "slow.xlsx")
     a, b = _cells(fast), _cells(slow)
     assert a == b
-    assert len(a["Breaks"]) == 23 * (len(texts) + 1)
+    assert len(a["Breaks"]) == len(BREAK_COLUMNS) * (len(texts) + 1)
     assert not list(tmp_path.glob(".*rows-*"))  # the rows' files are removed
     # every placeholder row was replaced (the file name above is not one: no token)
     with zipfile.ZipFile(fast) as z:
         assert not any(re.search(rb"recon rows placeholder \d+ [0-9a-f]{32}", z.read(n))
                        for n in z.namelist())
     breaks_sheet = {c[0]: c for c in a["Breaks"]}
-    assert breaks_sheet["D2"][1:5] == (FORMULA, "s", "General", True)  # text, quote-prefixed
-    assert breaks_sheet["P13"][1] == "card 411111******1111"
-    assert breaks_sheet["G3"][1:4] == (993, "n", JPY0)
-    assert breaks_sheet["G4"][1:4] == (1.993, "n", KWD3)
-    assert breaks_sheet["P20"][1] is None  # U+FFFE, which XML cannot carry, is removed
-    assert breaks_sheet["D17"][1] == "x" * 32_767  # Excel's cell limit
+    ref, detail, ledger = COL["PSP reference"], COL["detail"], COL["ledger amount"]
+    # text, quote-prefixed
+    assert breaks_sheet[f"{ref}2"][1:5] == (FORMULA, "s", "General", True)
+    assert breaks_sheet[f"{detail}13"][1] == "card 411111******1111"
+    assert breaks_sheet[f"{ledger}3"][1:4] == (993, "n", JPY0)
+    # a fee variance: the rate card's fee in its own column, not in "ledger amount"
+    assert breaks_sheet[f"{ledger}4"][1] is None
+    assert breaks_sheet[f"{COL['expected fee']}4"][1:4] == (1.993, "n", KWD3)
+    assert breaks_sheet[f"{detail}20"][1] is None  # U+FFFE, which XML cannot carry, is removed
+    assert breaks_sheet[f"{ref}17"][1] == "x" * 32_767  # Excel's cell limit
     assert "recon rows placeholder 0" in [c[1] for c in a["Summary"]]
 
 

@@ -40,6 +40,40 @@ class SourceStatus:
 
 
 @dataclass(frozen=True)
+class LedgerSide:
+    """The ledger entry of a break as the run read it (its latest version up to the run's ledger
+    watermark): the entry id and version (recorded_at) identify the row of ``ledger_entries``."""
+    entry_id: str
+    version: datetime | None
+    reference: str | None
+    amount_minor: int | None
+    currency: str | None
+    booked_at: datetime | None
+    business_date: date | None
+    counterparty: str | None = None
+    description: str | None = None
+    file_name: str | None = None
+    file_line: int | None = None
+
+
+@dataclass(frozen=True)
+class StatementSide:
+    """The statement line of a break: the bank's or PSP's own fields, and its file and line."""
+    line_id: str
+    reference: str | None
+    psp_reference: str | None
+    payout_id: str | None
+    amount_minor: int | None
+    currency: str | None
+    booked_at: datetime | None
+    value_date: date | None
+    counterparty: str | None = None
+    description: str | None = None
+    file_name: str | None = None
+    file_line: int | None = None
+
+
+@dataclass(frozen=True)
 class Break:
     break_id: str
     category: str
@@ -60,18 +94,24 @@ class Break:
     detail: str = ""
     first_seen: date | None = None  # the first business date this break_id was open
     age_days: int | None = None  # business date − first_seen
+    ledger: LedgerSide | None = None  # both sides, where the break has them (Breaks sheet)
+    statement: StatementSide | None = None
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """One accountant's note on a break, from an imported workbook (append-only)."""
+    """One accountant's note on a break, from an imported workbook (append-only). ``version``
+    counts a break's annotations from 1; a workbook row carries the version it was written with."""
     break_id: str
-    status: str  # open | explained | resolved
+    status: str  # open | pending_psp | explained | resolved
     reason: str | None  # a code of recon.reports.sheets.breaks.REASONS
     comment: str | None
     who: str
     annotated_at: datetime
     workbook_sha: str | None = None
+    version: int = 0
+    owner: str | None = None
+    due_date: date | None = None
 
 
 def effective_rate_percent(fee_minor: int, gross_minor: int) -> Decimal | None:
@@ -214,6 +254,7 @@ class RunSummary:
     channels: tuple[ChannelDay, ...] = ()  # the last 30 business dates
     positions: tuple[Position, ...] = ()
     signals: tuple[Signal, ...] = ()  # risk signals of the business date (recon/signals.py)
+    check_key: str = ""  # the warehouse's key for the Breaks rows' check values (recon/reports/rowcheck.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
 
     @property

@@ -12,6 +12,10 @@ Consequences of streaming, chosen on purpose:
 - the Summary sheet is created first (it is the first tab) but filled last, once the Breaks sheet
   knows whether it was cut and how much source text had to be cleaned.
 
+Sheet names, headers and the values recon writes follow the language (:mod:`recon.reports.i18n`);
+the code refers to each sheet by its English name (``SHEETS``). Every sheet prints landscape with
+the run and business date in its header and "page x of y" in its footer (``cells.print_setup``).
+
 The workbook names its run twice, for ``recon annotations import``: the Summary's ``run id`` and
 the custom document properties ``recon_run_id`` / ``recon_language``. The file is byte-for-byte
 reproducible: document properties and zip entry times come from ``summary.started_at``, never
@@ -36,7 +40,7 @@ from recon.reports.sheets import tables, xmlrows
 from recon.reports.sheets.breaks import (BREAK_COLUMNS, RESOLUTION_HEADERS, write_breaks,
                                          write_breaks_csv)
 from recon.reports.sheets.cells import (DATETIME_FORMAT, LANGUAGES, Cells, Progress,
-                                        amount_format, local_time)
+                                        amount_format, label, local_time)
 from recon.reports.sheets.summary import summary_rows, write_summary
 from recon.reports.sheets.tables import FEE_COLUMNS, PAYOUT_COLUMNS
 
@@ -124,7 +128,7 @@ def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
     path = Path(path)
     wb = Workbook(write_only=True)
     for name in SHEETS:
-        wb.create_sheet(name)
+        wb.create_sheet(label(name, language))
     wb.properties.creator = "recon"
     wb.properties.title = f"Reconciliation {summary.business_date.isoformat()}"
     wb.properties.identifier = summary.run_id
@@ -132,7 +136,12 @@ def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
     wb.custom_doc_props.append(StringProperty(name=LANGUAGE_PROPERTY, value=language))
     rows_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.rows-"))
     try:
-        _write_sheets(wb, summary, path, language, progress, max_rows, Cells(wb, rows_dir))
+        cells = Cells(wb, rows_dir)
+        cells.language = language
+        cells.page_title = (f"{label('business date', language)} "
+                            f"{summary.business_date.isoformat()}")
+        cells.page_run = f"{label('run id', language)} {summary.run_id}"
+        _write_sheets(wb, summary, path, language, progress, max_rows, cells)
     finally:
         shutil.rmtree(rows_dir, ignore_errors=True)
     return path
@@ -140,24 +149,28 @@ def write_workbook(summary: RunSummary, path: Path, *, language: str = "en",
 
 def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
                   progress: Progress | None, max_rows: int, cells: Cells) -> None:
-    ws = {name: wb[name] for name in SHEETS}
+    ws = {name: wb[label(name, language)] for name in SHEETS}
 
     breaks = summary.breaks
     note = ""
     if len(breaks) > max_rows:
         csv_path = write_breaks_csv(breaks, overflow_csv_path(path), language=language,
-                                    annotations=summary.annotations)
+                                    annotations=summary.annotations, run_id=summary.run_id,
+                                    key=summary.check_key)
         note = (f"Breaks sheet shows {max_rows:,} of {len(breaks):,}; the full list is in "
                 f"{csv_path.name}")
         log.warning("%s", note)
+        if language == "zh":
+            note = f"差异明细显示 {len(breaks):,} 条中的 {max_rows:,} 条；完整清单见 {csv_path.name}"
         breaks = breaks[:max_rows]
-    shown = write_breaks(ws["Breaks"], cells, breaks, language, summary.annotations, progress)
+    shown = write_breaks(ws["Breaks"], cells, breaks, language, summary.annotations, progress,
+                         run_id=summary.run_id, key=summary.check_key)
     tables.write_aging(ws["Aging"], cells, summary, language)
     tables.write_payouts(ws["Payouts"], cells, summary, language)
     tables.write_fees(ws["Fees"], cells, summary, language)
     tables.write_channels(ws["Channels"], cells, summary, language)
     tables.write_positions(ws["Positions"], cells, summary, language)
-    write_summary(ws["Summary"], *summary_rows(summary, cells, language, note))
+    write_summary(ws["Summary"], *summary_rows(summary, cells, language, note), cells=cells)
 
     _save_reproducibly(wb, path, summary.started_at, cells.fragments)
     log.info("Workbook: %d of %d breaks, %d fee rows, %d payouts, %d positions → %s; source "

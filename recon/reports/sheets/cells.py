@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
+from math import ceil
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from recon.money import exponent, to_decimal
+from recon.reports.i18n import ZH, label  # noqa: F401  (re-exported: the sheets' labels)
 from recon.reports.safe import clean
 from recon.reports.sheets.xmlrows import PLACEHOLDER, RowWriter
 
@@ -35,6 +37,8 @@ PROGRESS_EVERY = 10_000
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 PERCENT_FORMAT = "0.00%"
+PAGE_WIDTH = 125  # column-width units on landscape A4 at 100 % (default margins), roughly
+MIN_SCALE = 0.7  # narrower than this is unreadable: print more pages wide instead
 RATE_FORMAT = "0.0000%"
 LANGUAGES = ("en", "zh")
 HEADER_FILL = "DDEBF7"
@@ -44,35 +48,6 @@ _ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N
 Progress = Callable[[int, int], None]  # (rows written, rows to write)
 Column = tuple[str, str]  # (header, kind)
 Row = tuple[Sequence[Any], str | None]  # (values, the row's currency for its amounts)
-
-# Labels in Simplified Chinese; English is the key. Anything missing stays English.
-ZH: dict[str, str] = {
-    "break id": "差异编号", "category": "类别", "source": "渠道", "reference": "商户订单号",
-    "PSP reference": "渠道流水号", "currency": "币种", "ledger amount": "账面金额",
-    "statement amount": "对账单金额", "difference": "差额", "booked at": "交易时间",
-    "timezone": "时区", "file": "文件", "line": "行号", "ledger entry": "账务流水",
-    "rule": "规则", "detail": "说明", "first seen": "首次出现", "age (days)": "账龄(天)",
-    "latest annotation": "最新备注", "history": "历史", "reason": "原因", "status": "状态",
-    "comment": "备注", "date": "日期", "method": "支付方式", "type": "类型", "count": "笔数",
-    "gross": "交易金额", "actual fee": "实收手续费", "expected fee": "应收手续费",
-    "variance": "差异", "effective rate": "实际费率", "payout id": "结算单号", "items": "笔数",
-    "settled net": "应结净额", "declared": "渠道申报", "bank credit": "银行入账",
-    "bank line": "银行流水", "merchant": "商户号", "sub-merchant": "特约商户号",
-    "payments": "收款", "refunds": "退款", "chargebacks": "拒付", "fees": "手续费",
-    "other": "其他", "owed": "应结", "in payouts": "已结算", "paid": "已到账",
-    "outstanding": "未到账", "payment count": "收款笔数", "success rate": "成功率",
-    "refund rate": "退款率", "chargeback rate": "拒付率", "match rate": "匹配率",
-    "fee rate": "费率", "lines": "笔数", "matched": "已匹配", "total": "合计",
-    "0-1": "0-1天", "2-3": "2-3天", "4-7": "4-7天", "8-30": "8-30天", ">30": "30天以上",
-    "amount": "金额", "kind": "类型", "sha256": "sha256", "quarantined": "隔离",
-    "control total": "控制总数", "error": "错误", "run id": "运行编号",
-    "business date": "业务日期", "reconciled": "已平账", "breaks": "差异数",
-}
-
-
-def label(text: str, language: str) -> str:
-    return ZH.get(text, text) if language == "zh" else text
-
 
 def amount_format(places: int) -> str:
     body = "#,##0" + ("." + "0" * places if places else "")
@@ -109,6 +84,8 @@ class Cells:
         # Where big tables write their rows as XML (xmlrows.py), each a placeholder row in its
         # sheet until the package is saved; None: every row goes through openpyxl's cells.
         self.rows_dir = rows_dir
+        self.language = "en"
+        self.page_title = self.page_run = ""  # print header and footer (workbook.py sets them)
         self.fragments: dict[str, Path] = {}  # placeholder text -> the file of rows it stands for
         self._token = secrets.token_hex(16)
         fill = PatternFill("solid", fgColor=HEADER_FILL)
@@ -125,6 +102,8 @@ class Cells:
         self.rate = self._style(number_format=RATE_FORMAT)
         self.open = self._style(protection=Protection(locked=False),
                                 fill=PatternFill("solid", fgColor=OPEN_FILL))
+        self.open_date = self._style(protection=Protection(locked=False), number_format=DATE_FORMAT,
+                                     fill=PatternFill("solid", fgColor=OPEN_FILL))
         self.wrap = self._style(alignment=Alignment(wrap_text=False, vertical="top"))
         self._amount: dict[str, Any] = {}
 
@@ -182,6 +161,8 @@ class Cells:
             return None
         if kind == "open":
             return self.styled(value, self.open)
+        if kind == "open_date":
+            return self.styled(value, self.open_date)
         if kind == "id":
             return self.text(value, mask=False)
         if kind in ("text", "note"):
@@ -202,7 +183,7 @@ class Cells:
 def width(value: Any, kind: str) -> int:
     if value is None:
         return 0
-    if kind in ("datetime", "date"):
+    if kind in ("datetime", "date", "open_date"):
         return 19 if kind == "datetime" else 10
     if kind == "amount":
         return len(f"{value:,}") + 2  # minor units: as wide as the amount with its separator
@@ -222,21 +203,36 @@ def fit(ws: Any, kinds_rows: Iterable[tuple[Sequence[str], Sequence[Any]]], ncol
         ws.column_dimensions[get_column_letter(i)].width = min(w, MAX_WIDTH)
 
 
-def print_setup(ws: Any, *, repeat_header: bool = True) -> None:
-    """Landscape A4, as wide as one page, the header row on every printed page."""
+def print_setup(ws: Any, cells: "Cells", *, repeat_header: bool = True,
+                repeat_first_column: bool = False, one_page_wide: bool = False) -> None:
+    """Landscape A4, the header row on every printed page, the run and page in header and footer.
+
+    A table as wide as ``PAGE_WIDTH / MIN_SCALE`` or less is fitted to one page wide; a wider one
+    prints on as many pages wide as keep it at ``MIN_SCALE`` or larger (the Breaks sheet), with
+    its first column repeated on each when ``repeat_first_column``; ``one_page_wide`` for a
+    report page (the Summary: facts, short tables and its charts).
+    """
+    total = sum(d.width or 8.43 for d in ws.column_dimensions.values() if not d.hidden)
+    pages = 1 if one_page_wide or total <= PAGE_WIDTH else ceil(total * MIN_SCALE / PAGE_WIDTH)
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = 9  # A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = pages, 0
     ws.print_options.gridLines = False
     if repeat_header:
         ws.print_title_rows = "1:1"
+    if repeat_first_column and pages > 1:
+        ws.print_title_cols = "A:A"
+    ws.oddHeader.left.text = cells.page_title
+    ws.oddHeader.right.text = "&A"  # the sheet's name
+    ws.oddFooter.left.text = cells.page_run
+    ws.oddFooter.right.text = label("page &P of &N", cells.language)
 
 
 def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable[Row], *,
                 language: str = "en", total: int = 0, progress: Progress | None = None,
                 after: Callable[[int], Iterable[Sequence[Any]]] | None = None,
-                xml_rows: bool = False) -> int:
+                xml_rows: bool = False, freeze: str = "A2", min_width: int = 8) -> int:
     """Header, frozen below it, rows, autofilter over all of it. Returns the rows written.
 
     ``after(n)`` may yield further rows (a chart's data block) once the table's n rows are out.
@@ -248,9 +244,9 @@ def write_table(ws: Any, cells: Cells, columns: Sequence[Column], rows: Iterable
     it: Iterator[Row] = iter(rows)
     sample = list(islice(it, WIDTH_SAMPLE))
     fit(ws, chain([(["id"] * len(headers), headers)], ((kinds, v) for v, _ in sample)),
-        len(columns))
-    ws.freeze_panes = "A2"
-    print_setup(ws)
+        len(columns), min_width)
+    ws.freeze_panes = freeze
+    print_setup(ws, cells, repeat_first_column=freeze != "A2")
     ws.append([cells.styled(h, cells.todo if k == "open" else cells.head)
                for h, k in zip(headers, kinds)])
     if xml_rows and cells.rows_dir is not None and after is None:

@@ -9,6 +9,7 @@ from openpyxl.chart.label import DataLabelList
 from openpyxl.utils import get_column_letter
 
 from recon.reports.model import RunSummary
+from recon.reports.i18n import value
 from recon.reports.sheets.cells import Cells, fit, label, local_time, print_setup
 from recon.reports.summary import break_totals, category_label, category_order, match_rate
 
@@ -37,7 +38,7 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
         ("finished at (UTC)", local_time(s.finished_at, "UTC")[0], "datetime"),
         ("code version", s.code_version, "id"),
         ("config sha256", s.config_sha256[:12], "id"),
-        ("reconciled", "yes" if s.reconciled else "no", "id"),
+        ("reconciled", L("yes") if s.reconciled else L("no"), "id"),
         ("match rate", match_rate(s), "percent"),
         ("ledger entries", s.ledger_entries, "int"), ("statement lines", s.statement_lines, "int"),
         ("matched ledger entries", s.matched_ledger, "int"),
@@ -48,7 +49,7 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
     rows: list[list[Any]] = [[c.styled(title, c.title)]]
     rows += [[L(name), c.make(v, kind, None)] for name, v, kind in facts]
     if note:
-        rows.append(["note", c.styled(note, c.alert)])
+        rows.append([L("note"), c.styled(note, c.alert)])
     tables: list[list[Any]] = []
 
     def section(name: str, headers: tuple[str, ...]) -> None:
@@ -58,16 +59,18 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
     section("Sources", ("source", "kind", "file", "sha256", "status", "lines", "quarantined",
                         "control total", "error"))
     for x in s.sources:
-        tables.append([c.text(x.source, False), x.kind, c.text(x.file_name, False),
-                       (x.sha256 or "")[:12] or None,
-                       c.styled(x.status, c.alert) if x.status in ("missing", "rejected")
-                       else x.status, x.lines, x.quarantined,
-                       c.text(x.control_total, True), c.text(x.error, True)])
+        status = value(x.status, language)
+        tables.append([c.text(x.source, False), value(x.kind, language),
+                       c.text(x.file_name, False), (x.sha256 or "")[:12] or None,
+                       c.styled(status, c.alert) if x.status in ("missing", "rejected")
+                       else status, x.lines, x.quarantined,
+                       c.text(value(x.control_total, language), True), c.text(x.error, True)])
     section("Matched", ("currency", "count", "amount"))
     tables += [[t.currency, t.count, c.amount(t.amount_minor, t.currency)]
                for t in sorted(s.matched_amounts, key=lambda t: t.currency)]
     section("Matched by rule", ("rule", "count"))
-    tables += [[c.text(rule, False), n] for rule, n in sorted(s.matched_by_rule.items())]
+    tables += [[c.text(value(rule, language), False), n]
+               for rule, n in sorted(s.matched_by_rule.items())]
     section("Breaks by category", ("category", "currency", "count", "sum of differences",
                                    "sum of |differences|"))
     totals = break_totals(s.breaks)
@@ -87,8 +90,11 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
                        c.text(run_id, False)])
     where["history"] = (start, start + len(s.history) - 1)
     if c.removed or c.masked or c.quoted:
-        rows.append(["source text", f"{c.removed} control characters removed, {c.masked} card "
-                                    f"numbers masked, {c.quoted} formula-like texts kept as text"])
+        text = (f"已移除 {c.removed} 个控制字符，遮蔽 {c.masked} 个卡号，{c.quoted} 个形似公式的"
+                f"文本按文本保存" if language == "zh" else
+                f"{c.removed} control characters removed, {c.masked} card numbers masked, "
+                f"{c.quoted} formula-like texts kept as text")
+        rows.append([L("source text"), text])
     where["language"] = language
     return rows + tables, where
 
@@ -97,12 +103,14 @@ def _plain(v: Any) -> Any:
     return getattr(v, "value", v)
 
 
-def write_summary(ws: Any, rows: list[list[Any]], where: dict[str, Any]) -> None:
+def write_summary(ws: Any, rows: list[list[Any]], where: dict[str, Any], *,
+                  cells: Cells | None = None) -> None:
     ncols = max(len(r) for r in rows)
     fitted = [r for r in rows if len(r) > 1]  # one-cell titles and notes may overflow freely
     fit(ws, ((["auto"] * len(r), [_plain(v) for v in r]) for r in fitted), ncols)
     ws.sheet_view.showGridLines = False
-    print_setup(ws, repeat_header=False)
+    if cells is not None:
+        print_setup(ws, cells, repeat_header=False, one_page_wide=True)
     for r in rows:
         ws.append(r)
     add_charts(ws, where)

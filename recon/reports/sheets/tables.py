@@ -1,6 +1,8 @@
 """The plain tables: Aging, Payouts (three-way), Fees, Channels (with a trend chart), Positions."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from openpyxl.chart import LineChart, Reference
@@ -8,6 +10,7 @@ from openpyxl.chart import LineChart, Reference
 from recon.reports.channels import AGE_BUCKETS, aging, rates
 from recon.reports.clearing import outstanding
 from recon.reports.fees import fee_rows
+from recon.reports.i18n import value
 from recon.reports.model import RunSummary
 from recon.reports.sheets.cells import Cells, Column, label, write_table
 from recon.reports.summary import category_label, payout_difference_minor
@@ -46,9 +49,20 @@ POSITION_COLUMNS: tuple[Column, ...] = (
 )
 
 
+FIRST_DAY = ("The match rate trend starts with the second business date: only one so far.",
+             "匹配率趋势从第二个业务日开始绘制：目前只有一天的数据。")
+
+
+def axis_max(rates: Iterable[Decimal | None]) -> float:
+    """The top of a rate axis: the largest rate rounded up to the next 10 %, at most 100 %
+    (a chart scaled 0-120 % hides the differences that matter near the top)."""
+    top = max((r for r in rates if r is not None), default=Decimal(1))
+    return float(min(Decimal(1), (top * 10).to_integral_value(ROUND_CEILING) / 10 or Decimal("0.1")))
+
+
 def write_fees(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
     rows = (([r.source, r.business_date, r.currency, r.payment_method,
-              r.txn_type, r.count, r.gross_minor, r.actual_fee_minor, r.expected_fee_minor,
+              value(r.txn_type, language), r.count, r.gross_minor, r.actual_fee_minor, r.expected_fee_minor,
               r.variance_minor,
               None if r.effective_rate_percent is None else r.effective_rate_percent / 100],
              r.currency) for r in fee_rows(s.fees))
@@ -57,8 +71,8 @@ def write_fees(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
 
 def write_payouts(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
     rows = (([p.source, p.payout_id, p.currency, p.settled_items, p.settled_net_minor,
-              p.declared_minor, p.bank_credit_minor, payout_difference_minor(p), p.status,
-              p.bank_line_id], p.currency) for p in s.payouts)
+              p.declared_minor, p.bank_credit_minor, payout_difference_minor(p),
+              value(p.status, language), p.bank_line_id], p.currency) for p in s.payouts)
     return write_table(ws, cells, PAYOUT_COLUMNS, rows, language=language)
 
 
@@ -100,7 +114,7 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
         yield [cells.styled(signal_label("Risk signals of the day"), cells.head)]
         yield [cells.styled(signal_label(h), cells.head) for h in SIGNAL_HEADERS]
         for g in s.signals:
-            yield [cells.make(v, "id", None) for v in (g.kind, g.source)] + [
+            yield [cells.make(v, "id", None) for v in (value(g.kind, language), g.source)] + [
                 cells.make(g.business_date, "date", None),
                 *(cells.make(v or None, "id", None) for v in (g.currency, g.observed, g.baseline,
                                                               g.threshold)),
@@ -122,9 +136,16 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
                    *(cells.make(by_key.get((src, ccy, d)), "percent", None)
                      for src, ccy in series)]
 
+    def after(n: int):
+        yield from trend(n)
+        if len(dates) < 2:  # one date draws no trend: say so instead of an empty chart
+            yield []
+            yield [cells.styled(FIRST_DAY[language == "zh"], cells.alert)]
+
+    # min_width: the trend block below puts dates in column A too
     n = write_table(ws, cells, CHANNEL_COLUMNS, (row(c) for c in days), language=language,
-                    after=trend)
-    if dates and series:
+                    after=after, min_width=12)
+    if len(dates) >= 2 and series:
         head = where["header"]
         chart = LineChart()
         chart.title = "匹配率趋势(近30天)" if language == "zh" else "Match rate per channel, last 30 days"
@@ -132,6 +153,7 @@ def write_channels(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
                                  max_row=head + len(dates)), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=head + len(dates)))
         chart.y_axis.number_format = "0%"
+        chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, axis_max(by_key.values())
         chart.x_axis.number_format = "mm-dd"
         chart.height, chart.width = 7.5, 16
         ws.add_chart(chart, f"B{head + len(dates) + 2}")

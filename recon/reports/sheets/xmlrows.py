@@ -29,7 +29,7 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # random token per workbook, so that no text from a file (a file name on the Summary sheet, say)
 # can be mistaken for it.
 PLACEHOLDER = "recon rows placeholder {} {}"
-KINDS = frozenset(("id", "text", "note", "amount", "datetime", "date", "int", "open"))
+KINDS = frozenset(("id", "text", "note", "amount", "datetime", "date", "int", "open", "open_date"))
 
 
 def _number(value: Any) -> str:
@@ -89,10 +89,11 @@ class RowWriter:
                            f"<v>{_number(to_decimal(v, currency))}</v></c>")
             elif kind == "int":
                 out.append(f'<c r="{ref}" t="n"><v>{_number(v)}</v></c>')
-            elif kind == "datetime" or kind == "date":
+            elif kind == "datetime" or kind == "date" or kind == "open_date":
                 if not isinstance(v, (datetime, date)) or getattr(v, "tzinfo", None) is not None:
                     raise TypeError(f"{ref}: expected a naive date or datetime, got {v!r}")
-                style = cells.datetime if kind == "datetime" else cells.date
+                style = (cells.datetime if kind == "datetime" else
+                         cells.date if kind == "date" else cells.open_date)
                 out.append(f'<c r="{ref}"{self._s(style)} t="n"><v>{_number(to_excel(v))}</v></c>')
             else:  # open: what an accountant fills in; from us it is text
                 out.append(_inline(ref, str(v), self._s(cells.open)))
