@@ -77,6 +77,13 @@ def route(request, monkeypatch) -> str:
 
 
 @pytest.fixture
+def annotated_cfg(tmp_path, monkeypatch):
+    """The annotation tests' warehouse, built row by row (tests/annotated.py)."""
+    from tests.annotated import annotated_warehouse
+    return annotated_warehouse(tmp_path, monkeypatch)
+
+
+@pytest.fixture
 def archive(tmp_path) -> Archive:
     return Archive(tmp_path / "archive")
 

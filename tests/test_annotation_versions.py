@@ -11,9 +11,14 @@ import pytest
 from recon import warehouse
 from recon.annotations import AnnotationImportError, import_workbook
 from recon.cli import main
-from tests.test_annotations import COL, D1, D2, annotate, cfg, rows_by_id, workbook  # noqa: F401
+from tests.annotated import COL, D1, D2, annotate, rows_by_id, workbook
 
 UTC = timezone.utc
+
+
+@pytest.fixture
+def cfg(annotated_cfg):
+    return annotated_cfg
 
 
 def stored(cfg) -> list[tuple]:

@@ -17,7 +17,7 @@ from recon.reports.journal import (JournalLine, UnbalancedJournal, check_balance
                                    journal_lines, load_accounts, write_journal)
 from recon.reports.model import PayoutLine
 from schemas import quirks
-from tests.test_workbook import make_summary
+from tests.workbooks import make_summary
 
 D = date(2026, 11, 21)
 WX = "WX1900000109-20261121"

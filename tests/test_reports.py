@@ -13,7 +13,7 @@ from recon.reports.fees import effective_rate_percent, write_fee_report
 from recon.reports.model import FeeLine
 from recon.reports.safe import clean, excel_text, mask_pan, mask_pans, strip_controls
 from recon.reports.summary import summary_dict, summary_json, write_summary_json
-from tests.test_workbook import FORMULA, make_summary  # the shared hand-built day
+from tests.workbooks import FORMULA, make_summary  # the shared hand-built day
 
 # --- safe.py --------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ drop-downs, annotations), Aging, Payouts, Fees, Channels (trend chart), Position
 the summary JSON's channel health and positions."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -12,41 +11,13 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from recon.reports.model import Annotation, ChannelDay, DayRate, Position
 from recon.reports.summary import summary_dict
 from recon.reports.workbook import BREAK_COLUMNS, write_workbook
-from tests.test_workbook import brk, make_summary, row_of, summary_value, values
+from tests.workbooks import rich_summary, row_of, summary_value, values
 
 UTC = timezone.utc
 D = date(2024, 5, 1)
 HYPERLINK = '=HYPERLINK("http://x","y")'
-
-
-def rich_summary():
-    s = make_summary()
-    breaks = tuple(replace(b, first_seen=date(2024, 4, 20) if b.break_id == "B3" else D,
-                           age_days=11 if b.break_id == "B3" else 0) for b in s.breaks)
-    breaks += (brk("B6", "timing", "CNY", 500, None, detail=HYPERLINK, first_seen=date(2024, 3, 1),
-                   age_days=61),)
-    notes = {"B3": (
-        Annotation("B3", "explained", "psp_error", "PSP rounding", "lwang",
-                   datetime(2024, 4, 21, 9, 0, tzinfo=UTC), version=1),
-        Annotation("B3", "resolved", "write_off", "written off, ticket 42", "zchen",
-                   datetime(2024, 4, 22, 9, 30, tzinfo=UTC), version=2))}
-    history = tuple(DayRate(date(2024, 4, d), f"r{d}", 100, 90 + d % 10) for d in range(2, 31)) + (
-        DayRate(D, s.run_id, 160, 152),)
-    channels = (
-        ChannelDay("alipay", date(2024, 4, 30), "CNY", 100, 98, 3, 1, 104, 100, 1_000_000, 6_000),
-        ChannelDay("alipay", D, "CNY", 120, 119, 6, 0, 126, 126, 2_000_000, 12_000),
-        ChannelDay("stripe", D, "USD", 50, 50, 1, 2, 53, 50, 500_000, 16_000),
-    )
-    positions = (
-        Position("alipay", "2088001", "", "CNY", 10, 100_000, 5_000, 0, 0, 600, 94_400, 94_400),
-        Position("wechatpay", "1900000109", "1900000201", "CNY", 4, 40_000, 0, 1_000, -100, 240,
-                 38_660, 38_000),
-    )
-    return replace(s, breaks=breaks, annotations=notes, history=history, channels=channels,
-                   positions=positions)
 
 
 @pytest.fixture(scope="module")

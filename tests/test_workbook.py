@@ -5,108 +5,22 @@ import csv
 import re
 import zipfile
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from recon.reports.model import (Break, CurrencyTotal, FeeLine, PayoutLine, RunSummary,
-                                 SourceStatus)
+from recon.reports.model import SourceStatus
 from recon.reports.workbook import (BREAK_COLUMNS, DATETIME_FORMAT, overflow_csv_path,
                                     write_workbook)
+from tests.workbooks import (COL, FORMULA, LAST, UTC, brk, header, make_summary, row_of, summary_value,
+                             values)
 
-UTC = timezone.utc
-COL = {h: openpyxl.utils.get_column_letter(i) for i, (h, _) in enumerate(BREAK_COLUMNS, 1)}
-LAST = COL["row check"]
-STARTED = datetime(2024, 5, 2, 1, 15, 0, tzinfo=UTC)
-FORMULA = '=HYPERLINK("http://x")'
 CNY2 = "#,##0.00;[Red]-#,##0.00"
 JPY0 = "#,##0;[Red]-#,##0"
 KWD3 = "#,##0.000;[Red]-#,##0.000"
-
-
-def brk(break_id: str, category: str, currency: str, ledger: int | None, statement: int | None,
-        **kw: object) -> Break:
-    fields: dict[str, object] = dict(
-        break_id=break_id, category=category, source="alipay", currency=currency,
-        ledger_amount_minor=ledger, statement_amount_minor=statement,
-        difference_minor=(statement or 0) - (ledger or 0), reference=f"ORD-{break_id}",
-        psp_reference=f"PSP-{break_id}", booked_at=datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
-        timezone="Asia/Shanghai", ledger_entry_id=None, line_id=f"sha:{break_id}",
-        file_name="alipay_20240501.csv", file_line=10, rule="exact_reference", detail="")
-    fields.update(kw)
-    return Break(**fields)  # type: ignore[arg-type]
-
-
-def make_summary(breaks: tuple[Break, ...] | None = None) -> RunSummary:
-    if breaks is None:
-        breaks = (
-            brk("B1", "missing_in_ledger", "CNY", None, 1230, reference=FORMULA,
-                booked_at=datetime(2024, 5, 1, 16, 30, 5, tzinfo=UTC), file_line=12),
-            brk("B2", "missing_in_statement", "USD", -4599, None, source="stripe",
-                timezone="America/New_York", detail="card 4111 1111 1111 1111 declined",
-                file_name=None, file_line=None, ledger_entry_id="L-77", line_id=None),
-            brk("B3", "amount_mismatch", "JPY", 1500, 1480, timezone="Asia/Tokyo"),
-            brk("B4", "amount_mismatch", "KWD", 12345, 12340, timezone="Asia/Kuwait"),
-            brk("B5", "fee_variance", "CNY", 600, 650, detail="bell\x07 and\nnewline"),
-        )
-    return RunSummary(
-        run_id="run-2024-05-01-a1", business_date=date(2024, 5, 1), started_at=STARTED,
-        finished_at=datetime(2024, 5, 2, 1, 17, 30, tzinfo=UTC), code_version="0.1.0+g631f89c",
-        config_sha256="c0ffee" * 10 + "abcd",
-        sources=(
-            SourceStatus("alipay", "psp", "alipay_20240501.csv", "ab" * 32, "loaded", 120, 1, "ok"),
-            SourceStatus("stripe", "psp", None, None, "missing", error="no file by 06:00"),
-            SourceStatus("icbc", "bank", "=cmd|' /C calc'!A0.txt", "cd" * 32, "loaded", 40, 0,
-                         "n/a"),
-        ),
-        ledger_entries=150, statement_lines=160, matched_ledger=148, matched_statement=152,
-        matched_by_rule={"exact_reference": 140, "reference_amount_window": 12},
-        matched_amounts=(CurrencyTotal("CNY", 100, 1234567), CurrencyTotal("JPY", 52, 99000)),
-        quarantined=1, breaks=breaks,
-        fees=(
-            FeeLine("alipay", date(2024, 5, 1), "CNY", "wallet", "payment", 10, 100000, 600, 550),
-            FeeLine("alipay", date(2024, 5, 1), "CNY", "+card", "refund", 1, 3, 1, 0),
-            FeeLine("stripe", date(2024, 5, 1), "USD", "card", "chargeback", 2, 0, 3000, 3000),
-        ),
-        payouts=(
-            PayoutLine("stripe", "po_1", "USD", 3, 10000, 10000, 9990, "bank:7", "payout_mismatch"),
-            PayoutLine("alipay", "po_2", "CNY", 5, 50000, 50000, None, None, "unsettled"),
-        ),
-        outputs={"workbook": "out/recon-2024-05-01.xlsx"},
-    )
-
-
-def header(ws) -> list[object]:
-    return [c.value for c in ws[1]]
-
-
-def row_of(ws, break_id: str) -> dict[str, object]:
-    names = [h for h, _ in BREAK_COLUMNS]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value == break_id:
-            return dict(zip(names, row))
-    raise AssertionError(f"{break_id} not on the Breaks sheet")
-
-
-def values(ws) -> list[list[object]]:
-    """Every row's values without the trailing empty cells of a shorter table."""
-    out = []
-    for row in ws.iter_rows(values_only=True):
-        row = list(row)
-        while row and row[-1] is None:
-            row.pop()
-        out.append(row)
-    return out
-
-
-def summary_value(ws, label: str):
-    for row in ws.iter_rows():
-        if row[0].value == label:
-            return row[1]
-    raise AssertionError(f"no {label!r} on the Summary sheet")
 
 
 @pytest.fixture()

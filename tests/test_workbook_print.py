@@ -12,8 +12,7 @@ import pytest
 
 from recon.reports.model import ChannelDay, LedgerSide, StatementSide
 from recon.reports.workbook import write_workbook
-from tests.test_sheets import rich_summary
-from tests.test_workbook import brk, make_summary, row_of, values
+from tests.workbooks import brk, make_summary, rich_summary, row_of, values
 
 UTC = timezone.utc
 D = date(2024, 5, 1)
