@@ -1,6 +1,5 @@
 """Backfill: reconcile a range of business days in order, each as a child `nightly` run, so that
 each day carries forward what the day before it left open. Stops at the first day that fails."""
-from __future__ import annotations
 
 from datetime import date, timedelta
 

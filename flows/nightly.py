@@ -9,22 +9,24 @@ and parse run on the workers ("fetch wechatpay", "parse stripe_itemized_20261121
 file is stored here ("store stripe_itemized_20261121.csv"); the match runs here, its first
 reference pass per hash partition on the workers (Dask tasks "match-part-3-<run>"); the reports
 run here.
-"""
-from __future__ import annotations
 
+No ``from __future__ import annotations`` here: a served run pickles the flow's function by value
+into a fresh process, where only the globals its code names travel with it, and Prefect's
+parameter validation must resolve the annotations (``date``) there.
+"""
 import logging
 import os
 import shutil
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import lifecycle
 from recon import config as config_mod
 from recon import pan, pipeline
 from recon.chaos import chaos_point
@@ -166,21 +168,27 @@ def _is_dask(runner) -> bool:
 
 
 def yesterday(cfg: Config) -> date:
-    return datetime.now(ZoneInfo(cfg.timezone)).date() - timedelta(days=1)
+    """The day a run without a date reconciles: the day before its scheduled start (a direct call's
+    start is now), in the config's timezone."""
+    return lifecycle.business_day(cfg.timezone, lifecycle.scheduled_start())
 
 
 def _run_name() -> str:
     from prefect.runtime import flow_run
     params = flow_run.parameters
-    day = params.get("business_date") or yesterday(config_mod.load(params.get("config_path") or DEFAULT_CONFIG))
+    try:
+        day = params.get("business_date") or yesterday(config_mod.load(params.get("config_path") or DEFAULT_CONFIG))
+    except Exception:  # noqa: BLE001 - a config that does not load fails the body, which says why
+        day = "(config not loaded)"
     return f"reconcile {day}"
 
 
-@flow(name="recon-nightly", flow_run_name=_run_name, log_prints=False, validate_parameters=True)
+@flow(name="recon-nightly", flow_run_name=_run_name, log_prints=False, validate_parameters=True,
+      on_failure=[lifecycle.alert_failure], on_crashed=[lifecycle.alert_failure])
 def nightly(business_date: date | None = None, sources: list[str] | None = None,
             config_path: str | None = None, language: str = "en") -> dict:
-    """Reconcile one business day (default: yesterday in the config's timezone): fetch, load,
-    match, report. Returns the run's outcome."""
+    """Reconcile one business day (default: yesterday in the config's timezone, from the run's
+    scheduled start): fetch, load, match, report. Returns the run's outcome."""
     cfg = config_mod.load(config_path or DEFAULT_CONFIG)
     business_date = business_date or yesterday(cfg)
     selected = pipeline.select_sources(cfg, sources)
@@ -206,7 +214,9 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         pipeline.finish_run(cfg, run_id, statuses, "failed", {}, timings)
         if isinstance(e, Exception):  # a failed-run alert; never masks the error itself
             from recon import alerts
+            from prefect.runtime import flow_run
             alerts.notify_failure(cfg, run_id, business_date, statuses, e)
+            lifecycle.mark_alerted(flow_run.id)
         raise
     status = "reconciled" if summary.reconciled else "breaks"
     outputs = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}

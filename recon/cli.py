@@ -25,6 +25,9 @@ def _prefect_env() -> None:
     # records go to the console only, without a UserWarning per record from Prefect's API handler.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # --dask: no cluster life-cycle chatter
+    # The temporary API server `recon run` starts needs more than Prefect's 20 s on a busy machine
+    # (docs/operations.md#prefect-start-up); Prefect counts only its 0.1 s waits between checks.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
@@ -48,7 +51,15 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _checked_config(args) -> Path:
+    """The config path, validated before Prefect starts: a mistake is reported in about a second."""
+    from recon import config
+    config.load(_config(args))
+    return _config(args)
+
+
 def cmd_run(args) -> int:
+    _checked_config(args)
     _prefect_env()
     from flows.nightly import nightly
     if args.dask:  # README "Beyond one machine"; --dask off overrides $RECON_DASK_ADDRESS and [dask]
@@ -64,6 +75,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_backfill(args) -> int:
+    _checked_config(args)
     _prefect_env()
     from flows.backfill import backfill
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
@@ -183,11 +195,11 @@ def cmd_identify(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    _prefect_env()
     from recon import config
+    cfg = config.load(_config(args))  # before Prefect starts
+    _prefect_env()
     from flows.serve import serve
-    serve(config.load(_config(args)), str(_config(args)))
-    return 0
+    return serve(cfg, str(_config(args)))
 
 
 def cmd_eval(args) -> int:

@@ -1,75 +1,73 @@
-"""`recon serve` registers the nightly cron with a real Prefect server on 127.0.0.1."""
+"""`recon serve` registers the nightly cron with a real Prefect server on 127.0.0.1, and stops
+cleanly on SIGTERM or SIGINT, with the server up or gone."""
 from __future__ import annotations
 
-import os
-import socket
+import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.prefect_server import PrefectServer, recon_serve, stop, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "data" / "recon.toml"
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with PrefectServer(tmp_path_factory.mktemp("prefect")) as s:
+        yield s
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def test_serve_registers_the_cron_schedule(tmp_path):
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api,
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    (tmp_path / "prefect").mkdir()
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    serve = None
+def _exits(proc: subprocess.Popen, log: Path, sig: int) -> str:
+    proc.send_signal(sig)
     try:
-        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, 120, "prefect server")
-        serve = subprocess.Popen([sys.executable, "-m", "recon.cli", "serve", "--config",
-                                  str(ROOT / "data" / "recon.toml")], env=env, cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"recon serve still running 30 s after {signal.Signals(sig).name}: "
+                             f"{log.read_text(errors='replace')[-2000:]}") from None
+    return log.read_text(errors="replace")
 
-        def deployment():
-            found = httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
-            return next((d for d in found if d["name"] == "nightly"), None)
 
-        dep = wait_for(deployment, 90, "the nightly deployment")
+def test_serve_registers_the_cron_schedule(server, tmp_path):
+    serve = recon_serve(server.env, CONFIG, tmp_path / "serve.log")
+    try:
+        dep = server.deployment()
         (schedule,) = dep["schedules"]
         assert schedule["schedule"]["cron"] == "30 6 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Shanghai"
         assert schedule["active"] is True
-        assert "config_path" in dep["parameters"]
+        assert dep["parameters"] == {"config_path": str(CONFIG)}
         # A real server schedules runs ahead of time for an active cron.
-        runs = wait_for(lambda: httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json(), 60,
-                        "scheduled flow runs")
+        runs = wait_for(lambda: server.post("/flow_runs/filter"), 60, "scheduled flow runs")
         assert all(r["state_type"] == "SCHEDULED" for r in runs)
         assert runs[0]["deployment_id"] == dep["id"]
+        assert not runs[0]["parameters"].get("business_date")  # the day comes from the schedule
+        out = _exits(serve, tmp_path / "serve.log", signal.SIGTERM)
+        assert serve.returncode == 0, out
+        assert "Traceback" not in out
+        assert "recon serve: stopped (SIGTERM)" in out
     finally:
-        for proc in (serve, server):
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop(serve)
+
+
+def test_serve_stops_on_sigint_and_sigterm_after_the_server_went_away(tmp_path):
+    with PrefectServer(tmp_path / "prefect") as gone:
+        logs = {sig: tmp_path / f"serve-{sig.name}.log" for sig in (signal.SIGINT, signal.SIGTERM)}
+        procs = {sig: recon_serve(gone.env, CONFIG, log) for sig, log in logs.items()}
+        try:
+            gone.deployment()
+            wait_for(lambda: all("Serving nightly" in log.read_text(errors="replace") for log in logs.values()),
+                     90, "both serve processes serving")
+            stop(gone.proc)
+            for sig, proc in procs.items():
+                out = _exits(proc, logs[sig], sig)
+                assert proc.returncode == 0, out
+                assert "Traceback" not in out, out
+                assert f"recon serve: stopped ({sig.name})" in out
+        finally:
+            for proc in procs.values():
+                stop(proc)

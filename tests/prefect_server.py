@@ -1,0 +1,94 @@
+"""A real Prefect server on 127.0.0.1 and `recon serve` processes against it, for the serve tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except httpx.HTTPError:
+            pass
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class PrefectServer:
+    """`prefect server start` on a free loopback port with its own PREFECT_HOME; ``env`` points
+    clients at it."""
+
+    def __init__(self, home: Path):
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": self.api,
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "PrefectServer":
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        self.proc = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port",
+                                      str(self.port)], env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: httpx.get(f"{self.api}/health", timeout=2).status_code == 200, 180,
+                     "prefect server")
+        except BaseException:
+            stop(self.proc)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop(self.proc)
+
+    def post(self, path: str, body: dict | None = None):
+        r = httpx.post(f"{self.api}{path}", json=body or {}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def get(self, path: str):
+        r = httpx.get(f"{self.api}{path}", timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def deployment(self, timeout: float = 120) -> dict:
+        def found():
+            return next((d for d in self.post("/deployments/filter") if d["name"] == "nightly"), None)
+        return wait_for(found, timeout, "the nightly deployment")
+
+
+def recon_serve(env: dict, config: Path, log: Path) -> subprocess.Popen:
+    """`recon serve --config CONFIG` with its output in ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "recon.cli", "serve", "--config", str(config)],
+                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
