@@ -15,8 +15,9 @@ DEFAULT_CONFIG = ROOT / "data" / "recon.toml"
 log = logging.getLogger("recon")
 
 
-def _prefect_env() -> None:
-    """Prefect settings that must be in place before prefect is imported (DESIGN.md traps)."""
+def _prefect_env(debug: bool = False) -> None:
+    """Prefect settings that must be in place before prefect is imported (DESIGN.md traps); then
+    prefect imported and, unless --debug, its and paramiko's tracebacks kept off the console."""
     os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -29,6 +30,10 @@ def _prefect_env() -> None:
     # (docs/operations.md#prefect-start-up); Prefect counts only its 0.1 s waits between checks.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    import prefect  # noqa: F401 - Prefect's logging set-up first, recon's console rules on top
+    if not debug:
+        from recon.console import quiet_console
+        quiet_console()
 
 
 def _date(text: str) -> date:
@@ -60,7 +65,7 @@ def _checked_config(args) -> Path:
 
 def cmd_run(args) -> int:
     _checked_config(args)
-    _prefect_env()
+    _prefect_env(args.debug)
     from flows.nightly import nightly
     if args.dask:  # README "Beyond one machine"; --dask off overrides $RECON_DASK_ADDRESS and [dask]
         from flows import fanout
@@ -76,7 +81,7 @@ def cmd_run(args) -> int:
 
 def cmd_backfill(args) -> int:
     _checked_config(args)
-    _prefect_env()
+    _prefect_env(args.debug)
     from flows.backfill import backfill
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
                        config_path=str(_config(args)))
@@ -197,13 +202,13 @@ def cmd_identify(args) -> int:
 def cmd_serve(args) -> int:
     from recon import config
     cfg = config.load(_config(args))  # before Prefect starts
-    _prefect_env()
+    _prefect_env(args.debug)
     from flows.serve import serve
     return serve(cfg, str(_config(args)))
 
 
 def cmd_eval(args) -> int:
-    _prefect_env()
+    _prefect_env(args.debug)
     from recon.eval import report, run_eval
     result = run_eval(args.scenario, args.days, args.seed, args.scale, args.out,
                       progress=lambda m: print(m, file=sys.stderr))
@@ -212,7 +217,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    _prefect_env()
+    _prefect_env(args.debug)
     from recon.demo import run_demo
     return run_demo(args.date, args.out.resolve(), seed=args.seed, scale=args.scale)
 

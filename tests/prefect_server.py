@@ -72,7 +72,13 @@ class PrefectServer:
         stop(self.proc)
 
     def post(self, path: str, body: dict | None = None):
-        r = httpx.post(f"{self.api}{path}", json=body or {}, timeout=10)
+        """POST, again on a 503 (the server's SQLite busy on a loaded machine): give creating calls
+        an idempotency key."""
+        for attempt in range(5):
+            r = httpx.post(f"{self.api}{path}", json=body or {}, timeout=30)
+            if r.status_code != 503:
+                break
+            time.sleep(1 + attempt)
         r.raise_for_status()
         return r.json()
 

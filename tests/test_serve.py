@@ -60,7 +60,7 @@ def test_serve_stops_on_sigint_and_sigterm_after_the_server_went_away(tmp_path):
         procs = {sig: recon_serve(gone.env, CONFIG, log) for sig, log in logs.items()}
         try:
             gone.deployment()
-            wait_for(lambda: all("Serving nightly" in log.read_text(errors="replace") for log in logs.values()),
+            wait_for(lambda: all("recon serve: serving nightly" in log.read_text(errors="replace") for log in logs.values()),
                      90, "both serve processes serving")
             stop(gone.proc)
             for sig, proc in procs.items():
