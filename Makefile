@@ -17,7 +17,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast install sshd clean help bench-formats
+.PHONY: demo test test-fast install sshd clean help bench-formats demo-busy
 
 help:
 	@echo "make demo   # generate a day, serve it over a local OpenSSH sftp, run the nightly flow, write reports"
@@ -48,6 +48,11 @@ test: install sshd
 # `integration`, are left out (tests/conftest.py).
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"
+
+# `make demo` while 8 CPU-bound processes keep the machine busy (BUSY=N to change); PASS/FAIL
+# and the time. Not part of `make test`.
+demo-busy: install sshd
+	@bash bench/busy_demo.sh
 
 clean:
 	rm -rf $(VENV) var demo-out .pytest_cache

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from prefect.schedules import Cron
 
@@ -77,7 +78,8 @@ def serve(cfg: Config, config_path: str) -> int:
         finally:
             done.set()
 
-    threading.Thread(target=run, name="prefect-runner", daemon=True).start()
+    thread = threading.Thread(target=run, name="prefect-runner", daemon=True)
+    thread.start()
     while not done.wait(1.0):
         pass
     if not received:
@@ -85,9 +87,11 @@ def serve(cfg: Config, config_path: str) -> int:
         print(f"recon serve: the Prefect runner stopped: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
     print(f"recon serve: {received[0]} received, stopping (at most {STOP_GRACE_S:.0f} s)", file=sys.stderr)
+    deadline = time.monotonic() + STOP_GRACE_S
     if loops and not failure:
-        try:
+        try:  # cancels the runs in progress; leaving start() then pauses the schedule
             asyncio.run_coroutine_threadsafe(runner.astop(), loops[0]).result(STOP_GRACE_S)
+            thread.join(max(0.0, deadline - time.monotonic()))
         except Exception as e:  # noqa: BLE001 - stopping anyway; the server may be gone
             log.warning("Prefect runner did not stop cleanly: %s", type(e).__name__)
     print(f"recon serve: stopped ({received[0]})", file=sys.stderr, flush=True)

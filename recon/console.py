@@ -12,7 +12,7 @@ import logging.handlers
 import os
 from pathlib import Path
 
-QUIET = ("prefect", "paramiko")
+QUIET = ("prefect", "paramiko", "asyncio")  # asyncio: Prefect's callbacks failing as a server goes away
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 

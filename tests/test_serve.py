@@ -50,6 +50,7 @@ def test_serve_registers_the_cron_schedule(server, tmp_path):
         assert serve.returncode == 0, out
         assert "Traceback" not in out
         assert "recon serve: stopped (SIGTERM)" in out
+        assert server.get(f"/deployments/{dep['id']}")["paused"] is True  # as Prefect's serve leaves it
     finally:
         stop(serve)
 
