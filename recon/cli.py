@@ -26,14 +26,16 @@ def _prefect_env(debug: bool = False) -> None:
     # records go to the console only, without a UserWarning per record from Prefect's API handler.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # --dask: no cluster life-cycle chatter
-    # The temporary API server `recon run` starts needs more than Prefect's 20 s on a busy machine
-    # (docs/operations.md#prefect-start-up); Prefect counts only its 0.1 s waits between checks.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # The temporary API server needs more than Prefect's 20 s on a busy machine: recon starts it
+    # and waits this long by the clock (flows/ephemeral.py, docs/operations.md#prefect-start-up).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     import prefect  # noqa: F401 - Prefect's logging set-up first, recon's console rules on top
     if not debug:
         from recon.console import quiet_console
         quiet_console()
+    from flows.ephemeral import start_api
+    start_api()
 
 
 def _date(text: str) -> date:

@@ -2,6 +2,7 @@
 date (the day before its scheduled start), and alerting when it fails before its body runs."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import cloudpickle
+import pytest
 from prefect.states import Failed
 
 from flows import lifecycle
@@ -85,3 +87,51 @@ def test_no_second_alert_when_the_body_sent_one(tmp_path, monkeypatch):
         monkeypatch.setenv("RECON_ALERT_WEBHOOK_URL", hook.url)
         lifecycle.alert_failure(None, run, Failed(message="boom"))
     assert hook.requests == []
+
+
+PROBE = """
+import sys
+from recon import cli
+code = cli.main(sys.argv[1:])
+print("prefect imported:", "prefect" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("argv", [["run", "--date", "2026-11-21"], ["backfill", "--from", "2026-11-20",
+                                  "--to", "2026-11-21"], ["serve"]])
+def test_a_config_mistake_is_reported_before_prefect_starts(tmp_path, argv):
+    bad = tmp_path / "recon.toml"
+    bad.write_text('[run]\ntimezone = "Asia/Shanghai"\n', "utf-8")
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv, "--config", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == "prefect imported: False\n"
+    assert proc.stderr == (f"recon: {bad}: paths: missing; expected a table. Fix that key and run again; "
+                           "`recon run --help` shows an example.\n")
+
+
+STUB_SERVER = """
+import os, subprocess, sys
+os.environ.pop("PREFECT_API_URL", None)
+from prefect.server.api.server import SubprocessASGIServer
+from flows.ephemeral import PrefectStartError, start_api
+SubprocessASGIServer._run_uvicorn_command = lambda self: subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+try:
+    start_api(timeout_s=3)
+except PrefectStartError as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("server, expected", [
+    ("import sys; sys.exit(1)", "Prefect's temporary API server exited with code 1 while starting"),
+    ("import time; time.sleep(60)", "Prefect's temporary API server did not answer within 3 s (load "),
+])
+def test_a_temporary_api_server_that_dies_or_never_answers_is_one_paragraph(server, expected):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.run([sys.executable, "-c", STUB_SERVER, server], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(expected), proc.stdout
+    assert "nothing was run" in proc.stdout and "runbook: docs/operations.md#prefect-start-up" in proc.stdout
