@@ -41,7 +41,8 @@ def start_api(timeout_s: float | None = None) -> None:
     server = SubprocessASGIServer()
     if server.running:
         return
-    limit = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_S)
+    limit = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+                               or DEFAULT_TIMEOUT_S)
     failed: list[BaseException] = []
 
     def start() -> None:
@@ -71,5 +72,6 @@ def start_api(timeout_s: float | None = None) -> None:
                      "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or point PREFECT_API_URL at a "
                      "running server.")
     if failed:
-        raise PrefectStartError(f"Prefect's temporary API server did not start: {failed[0]}; nothing was run.",
+        raise PrefectStartError(f"Prefect's temporary API server did not start: {failed[0]}; "
+                                "nothing was run.",
                                 hint="Point PREFECT_API_URL at a running server, or run again.")

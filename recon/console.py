@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 QUIET = ("prefect", "paramiko", "asyncio")  # asyncio: Prefect's callbacks failing as a server goes away
+LOG_FILE = Path(__file__).resolve().parents[1] / "var" / "log" / "recon.log"
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -58,12 +59,13 @@ def quiet_console(log_file: Path | None = None) -> Path | None:
             h.setFormatter(_NoTraceback(h.formatter))
             h.addFilter(_not_paramiko)
     root = logging.getLogger()
-    path = log_file or Path(os.environ.get("RECON_LOG_FILE") or Path(__file__).resolve().parents[1] / "var" / "log" / "recon.log")
+    path = log_file or Path(os.environ.get("RECON_LOG_FILE") or LOG_FILE)
     if any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in root.handlers):
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5,
+                                                       encoding="utf-8")
     except OSError as e:
         logging.getLogger(__name__).warning("Log file %s not opened: %s", path, e.strerror)
         return None
