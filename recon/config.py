@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from recon import rules as registry
 from recon.errors import ConfigError
+from recon.config_ledger import LedgerConfig, ledger_config
 from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
@@ -95,15 +96,6 @@ class Source:
 
     def file_date(self, business_date: date) -> date:
         return business_date + timedelta(days=self.statement_lag_days)
-
-
-@dataclass(frozen=True)
-class LedgerConfig:
-    directory: Path
-    pattern: str
-
-    def filename(self, day: date) -> str:
-        return self.pattern.format(date=day)
 
 
 @dataclass(frozen=True)
@@ -315,7 +307,6 @@ def load(path: str | Path) -> Config:
     paths, run, ledger = top.sub("paths"), top.sub("run"), top.sub("ledger")
     paths.unknown({"warehouse", "archive", "reports"})
     run.unknown({"timezone", "schedule"})
-    ledger.unknown({"directory", "pattern"})
     raw_sources = doc.get("sources")
     if not isinstance(raw_sources, list) or not raw_sources:
         top.fail("sources", "missing; expected at least one [[sources]] table")
@@ -338,7 +329,8 @@ def load(path: str | Path) -> Config:
         warehouse=paths.path_("warehouse"), archive=paths.path_("archive"),
         reports=paths.path_("reports"), timezone=tz,
         schedule=run.get("schedule", str, "0 6 * * *"),
-        ledger=LedgerConfig(directory=ledger.path_("directory"), pattern=_pattern(ledger, "pattern")),
+        ledger=ledger_config(ledger, directory=ledger.path_("directory"), pattern=_pattern(ledger, "pattern"),
+                             sources=sources, run_timezone=tz),
         sources=sources,
         alerts=_alerts(top.sub("alerts") if "alerts" in doc else None),
         signals=_signals(top.sub("signals") if "signals" in doc else None),

@@ -306,8 +306,8 @@ def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
 def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_BYTES) -> Iterator[Prepared]:
     data = Archive(cfg.archive).open(f.sha256, verify=not f.new)  # hashed as this run stored it
     try:
-        for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256,
-                                                    part_bytes=part_bytes):  # validated
+        for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256, part_bytes=part_bytes,
+                                                    layout=cfg.ledger.layout):  # validated
             yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
                            mask_pans(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
@@ -432,6 +432,7 @@ def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_
         recorded_at = datetime.now(timezone.utc)
         lines = new = same = n_q = 0
         days: list[date] = []
+        held: dict[str, int] = {}
         with warehouse.transaction(con):
             warehouse.clear_file(con, f.sha256)
             record("loading", business_date or date.today())
@@ -443,6 +444,8 @@ def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_
                 warehouse.insert_frame(con, "quarantine", p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
             new, same, lines = new + n, same + m, lines + p.frame.height
             n_q += _n_quarantined(p.quarantine)
+            for hold, n_held in p.frame.filter(pl.col("hold").is_not_null())["hold"].value_counts().rows():
+                held[hold] = held.get(hold, 0) + n_held
             if p.frame.height:
                 days.append(p.frame["business_date"].min())
         if p.error:
@@ -453,6 +456,8 @@ def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_
         with warehouse.transaction(con):
             record("loaded", business_date or (min(days) if days else date.today()), lines)
         log.info("ledger: %s: %d entries new, %d unchanged, %d quarantined", f.name, new, same, n_q)
+        for hold, n_held in sorted(held.items()):
+            log.info("ledger: %s: ledger entries kept but not matched (%s): %d", f.name, hold, n_held)
         return SourceStatus(LEDGER, LEDGER, f.name, f.sha256, "loaded", lines, n_q, "n/a")
     finally:
         con.close()

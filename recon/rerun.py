@@ -70,7 +70,8 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
         data = archive.open(item["sha256"])  # ArchiveCorrupted names the file if a byte changed
         if item["source"] == pipeline.LEDGER:
             found = pl.concat([v.select("entry_id") for v, _ in parse_ledger_parts(
-                data, name=item["file_name"], sha256=item["sha256"], part_bytes=pipeline.PART_BYTES)]
+                data, name=item["file_name"], sha256=item["sha256"], part_bytes=pipeline.PART_BYTES,
+                layout=cfg.ledger.layout)]
             )["entry_id"].n_unique()
             stored = warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries "
                                            "WHERE file_sha256 = ?", [item["sha256"]])

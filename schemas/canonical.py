@@ -57,6 +57,8 @@ LEDGER_COLUMNS: dict[str, pl.DataType] = {
     "original_reference": pl.String,  # for refunds: the payment they reverse
     "counterparty": pl.String,
     "description": pl.String,
+    "status": pl.String,  # the export's status as sent (a mapped status column), else null
+    "hold": pl.String,  # why the entry is kept out of matching (null: it is matched)
     "file_line": pl.Int64,
 }
 

@@ -1,7 +1,10 @@
 """The internal ledger export (``ledger_YYYYMMDD.csv``) → LEDGER_COLUMNS, validated.
 
-``booked_at`` carries its own UTC offset (``2026-11-21T09:15:02+08:00``) and is stored in UTC;
-``channel`` becomes ``source`` (the configured source name the entry settles through).
+recon's own layout (the default ``[ledger]`` mapping) is read here: ``booked_at`` carries its own
+UTC offset (``2026-11-21T09:15:02+08:00``) and is stored in UTC; ``channel`` becomes ``source``
+(the configured source name the entry settles through). An export in the company's own layout
+is read through its mapping by schemas/ledger_layout.py. Either way each entry gets the txn_type
+it is matched with and, for one kept out of matching, its ``hold`` (``stored_type_and_hold``).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import polars as pl
 
 from recon.money import exponent_of, minor_expr
 from schemas import quirks
+from schemas.ledger_layout import DEFAULT, LedgerLayout, canonical, read_rows, stored_type_and_hold
 from schemas.validation import conform_ledger, validate_ledger
 
 COLUMNS = [
@@ -19,18 +23,22 @@ COLUMNS = [
 ]
 
 
-def parse_ledger(data: bytes, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_ledger(data: bytes, *, name: str, sha256: str, layout: LedgerLayout = DEFAULT,
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(LEDGER_COLUMNS frame of valid entries, quarantine frame)."""
-    (whole,) = parse_ledger_parts(data, name=name, sha256=sha256)
+    (whole,) = parse_ledger_parts(data, name=name, sha256=sha256, layout=layout)
     return whole
 
 
 def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int | None = None,
-                       ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+                       layout: LedgerLayout = DEFAULT) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """The export as consecutive (valid, quarantine) parts of about ``part_bytes`` bytes. An
     export that repeats an entry_id is validated whole, so that every repeat is quarantined
     whichever parts they fall in (its ids are read once to know: that look-ahead leaves the line
-    and field checks to the read of each part)."""
+    and field checks to the read of each part). An export in a custom layout is one part."""
+    if layout.custom:
+        yield _mapped(data, name=name, sha256=sha256, layout=layout)
+        return
     quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     ranges = quirks.part_ranges(data, part_bytes)
     if len(ranges) > 1:
@@ -41,27 +49,38 @@ def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int |
             ranges = quirks.part_ranges(data, None)
     for start, stop, line in ranges:
         rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
-        yield _part(rows, name=name, sha256=sha256)
+        yield _part(rows, name=name, sha256=sha256, layout=layout)
 
 
-def _part(rows: pl.DataFrame, *, name: str, sha256: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _mapped(data, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.DataFrame, pl.DataFrame]:
+    frame, originals, refused = canonical(read_rows(data, name, layout), layout, name, sha256)
+    required = ("booked_at",) if "booked_at" in layout.columns else ()
+    valid, quarantine = validate_ledger(conform_ledger(frame), file_name=name, sha256=sha256,
+                                        originals=originals, required=required)
+    return valid, pl.concat([refused, quarantine]).sort("file_line", maintain_order=True) \
+        if refused.height else quarantine
+
+
+def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.DataFrame, pl.DataFrame]:
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
+    stored, hold = stored_type_and_hold(layout, pl.col("txn_type"), pl.col("channel"),
+                                        pl.lit(None, pl.String))
     frame = conform_ledger(rows.select(
         "entry_id",
         pl.col("channel").alias("source"),
         pl.col("business_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
           .alias("business_date"),
         _offset_to_utc(pl.col("booked_at")).alias("booked_at"),
-        "txn_type",
+        stored.alias("txn_type"),
         minor_expr(pl.col("amount"), exponent_of(rows, currency)).alias("amount_minor"),
         currency.alias("currency"),
         "merchant_reference", "psp_reference", "original_reference", "counterparty", "description",
-        "file_line",
+        hold.alias("hold"), "file_line",
     ))
     originals = rows.select("file_line", pl.col("amount").alias("amount_minor"),
                             pl.col("booked_at"), pl.col("business_date"), pl.col("currency"),
                             pl.col("txn_type"), pl.col("channel").alias("source"))
-    return validate_ledger(frame, file_name=name, sha256=sha256, originals=originals)
+    return validate_ledger(frame, file_name=name, sha256=sha256, originals=originals, required=("booked_at",))
 
 
 def _offset_to_utc(text: pl.Expr) -> pl.Expr:

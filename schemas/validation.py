@@ -116,7 +116,7 @@ class LedgerModel(pa.DataFrameModel):
     entry_id: str = pa.Field(unique=True)
     source: str
     business_date: pl.Date
-    booked_at: DateTime = pa.Field(dtype_kwargs=_UTC)
+    booked_at: DateTime = pa.Field(dtype_kwargs=_UTC, nullable=True)  # required where mapped
     txn_type: str = pa.Field(isin=TXN_TYPES)
     amount_minor: pl.Int64
     currency: str = pa.Field(isin=_CURRENCIES)
@@ -125,6 +125,8 @@ class LedgerModel(pa.DataFrameModel):
     original_reference: str = pa.Field(nullable=True)
     counterparty: str = pa.Field(nullable=True)
     description: str = pa.Field(nullable=True)
+    status: str = pa.Field(nullable=True)
+    hold: str = pa.Field(nullable=True)
     file_line: pl.Int64 = pa.Field(ge=1)
 
     class Config:
@@ -139,6 +141,12 @@ class LedgerModel(pa.DataFrameModel):
 
 # A dataframe-level check is reported against the field it is about.
 _CHECK_FIELD = {"net_is_amount_minus_fee": "net_minor", "amount_sign_matches_type": "amount_minor"}
+
+
+@lru_cache(maxsize=None)
+def _ledger_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
+    schema = LedgerModel.to_schema()
+    return schema.update_columns({c: {"nullable": False} for c in required}) if required else schema
 
 
 @lru_cache(maxsize=None)
@@ -162,9 +170,11 @@ def validate_statement(frame: pl.DataFrame, *, file_name: str, source: str,
 
 
 def validate_ledger(frame: pl.DataFrame, *, file_name: str, sha256: str | None = None,
-                    originals: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return _validate(frame, LedgerModel.to_schema(), file_name=file_name, source="ledger",
-                     sha256=sha256, originals=originals)
+                    originals: pl.DataFrame | None = None, required: Iterable[str] = ("booked_at",),
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``required``: booked_at, unless the export's mapping has no booking time."""
+    return _validate(frame, _ledger_schema(tuple(sorted(required))), file_name=file_name,
+                     source="ledger", sha256=sha256, originals=originals)
 
 
 def _validate(frame, schema, *, file_name, source, sha256, originals):

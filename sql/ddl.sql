@@ -76,7 +76,9 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     original_reference VARCHAR,
     counterparty       VARCHAR,
     description        VARCHAR,
-    ref_key            VARCHAR USING COMPRESSION zstd  -- norm_ref(merchant_reference), written at load
+    ref_key            VARCHAR USING COMPRESSION zstd, -- norm_ref(merchant_reference), written at load
+    status             VARCHAR,  -- the export's status as sent (a mapped status column), else NULL
+    hold               VARCHAR   -- why the entry is kept out of matching ([ledger]); NULL: matched
 );
 
 -- One row per rate and amount band (recon/ratecard.py); replaced as a whole at every run start.
@@ -239,6 +241,8 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS card_type VARCHAR;
 -- before the column existed; the SQL normalises those itself (the macro stored_ref in recon/warehouse.py).
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
+ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS status VARCHAR;
+ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS hold VARCHAR;
 ALTER TABLE rate_cards ADD COLUMN IF NOT EXISTS card_canonical BOOLEAN DEFAULT false;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS first_seen DATE;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;

@@ -76,4 +76,4 @@ FROM (
     WHERE business_date BETWEEN $business_date - INTERVAL 7 DAY AND $business_date
       AND recorded_at <= $watermark AND entry_id IN (SELECT entry_id FROM hits)
     QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1)
-WHERE k IS NOT NULL AND source IN (SELECT source FROM work_rules);
+WHERE k IS NOT NULL AND source IN (SELECT source FROM work_rules) AND hold IS NULL;

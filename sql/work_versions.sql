@@ -22,7 +22,7 @@ WITH ids AS (
     SELECT item_id FROM work_carried WHERE kind = 'ledger'
 ), v AS (
     SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor,
-           currency, merchant_reference, psp_reference,
+           currency, merchant_reference, psp_reference, hold,
            stored_ref(ref_key, merchant_reference) AS ref_key  -- normalised at load
     FROM ledger_entries
     WHERE recorded_at <= $watermark AND business_date <= $business_date
@@ -37,7 +37,7 @@ SELECT entry_id, recorded_at, source, business_date, booked_at, txn_type, amount
        merchant_reference, psp_reference, ref_key AS merchant_key,  -- norm_ref(merchant_reference)
        CASE WHEN entry_id IN (SELECT entry_id FROM work_duplicate_entries) THEN 'duplicate' END AS state
 FROM work_versions
-WHERE source IN (SELECT source FROM work_rules)
+WHERE source IN (SELECT source FROM work_rules) AND hold IS NULL  -- held: kept, never matched
   AND (business_date = getvariable('recon_business_date')
        OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'));
 

@@ -36,11 +36,11 @@ FROM (  -- every column of the version, so that set_aside.sql reads the open one
     FROM ledger_entries e
     WHERE business_date = getvariable('recon_business_date')
       AND recorded_at <= getvariable('recon_watermark')
-      AND source IN (SELECT source FROM work_rules)
+      AND source IN (SELECT source FROM work_rules) AND hold IS NULL  -- held: never matched
       AND NOT EXISTS (SELECT 1 FROM work_versions o WHERE o.entry_id = e.entry_id)
     UNION ALL
     SELECT * EXCLUDE (ref_key), ref_key AS merchant_key FROM work_versions  -- stored_ref, as above
-    WHERE source IN (SELECT source FROM work_rules)
+    WHERE source IN (SELECT source FROM work_rules) AND hold IS NULL
       AND (business_date = getvariable('recon_business_date')
            OR entry_id IN (SELECT item_id FROM work_carried WHERE kind = 'ledger'))
 );
