@@ -30,6 +30,7 @@ LEDGER_TYPES = ("payment", "refund", "chargeback", "fee", "payout", "bank_charge
 SIGNS = ("signed", "indicator", "columns")
 MATCHED_ON_PSP = ("payment", "refund", "chargeback")  # what the cascade matches of a PSP's lines
 CLEARING = "payout: left to the clearing"
+UNKNOWN_SOURCE = "not a configured source"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def stored_type_and_hold(layout: LedgerLayout, kind: pl.Expr, source: pl.Expr, s
     (null: it is matched). Bank formats type every line ``transfer``, so an entry on a bank source
     is matched as one; a payout is left to the clearing (PSP payout ↔ bank credit); a PSP's
     fees and movements other than payments, refunds and chargebacks have no line the cascade
-    matches; a status the PSP never reports (failed, pending) is never matched."""
+    matches; a status the PSP never reports (failed, pending) is never matched; nor is an entry
+    on a channel the config does not declare (the cascade reads the configured sources only)."""
     bank, psp = source.is_in(list(layout.bank_sources)), source.is_in(list(layout.psp_sources))
     clearing = psp | source.is_in(list(layout.clearing_banks))
     stored = (pl.when(bank & ~((kind == "payout") & clearing)).then(pl.lit("transfer"))
@@ -79,8 +81,10 @@ def stored_type_and_hold(layout: LedgerLayout, kind: pl.Expr, source: pl.Expr, s
               .when(kind == "other").then(pl.lit("adjustment"))
               .otherwise(kind))
     held = [s.lower() for s in layout.unmatched_statuses]
-    hold = (pl.when(status.str.to_lowercase().is_in(held)).then(pl.lit("status ") + status.str.to_lowercase())
-            .when((kind == "payout") & clearing).then(pl.lit(CLEARING))
+    hold = pl.when(status.str.to_lowercase().is_in(held)).then(pl.lit("status ") + status.str.to_lowercase())
+    if layout.psp_sources or layout.bank_sources:  # known from the config: the cascade skips the rest
+        hold = hold.when(~(psp | bank)).then(pl.lit(UNKNOWN_SOURCE))
+    hold = (hold.when((kind == "payout") & clearing).then(pl.lit(CLEARING))
             .when(psp & ~kind.is_in(list(MATCHED_ON_PSP))).then(kind + pl.lit(" on a PSP channel"))
             .otherwise(pl.lit(None, pl.String)))
     return stored, hold

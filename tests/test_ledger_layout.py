@@ -8,6 +8,7 @@ with an S/H indicator (S: money in), the company's own types, channels and statu
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -335,3 +336,11 @@ currency = "Ccy"
     ]
     assert quarantine.select("file_line", "field", "value", "reason").rows() == [
         (4, "amount_in", "in  / out ", "'in  / out ' has no amount: both the money-in and the money-out column are empty")]
+
+
+def test_the_readme_mapping_example_loads(tmp_path):
+    block = re.search(r"```toml\n\[ledger\]\n(.*?)```", (Path(__file__).parents[1] / "README.md").read_text(
+        encoding="utf-8"), re.S).group(1)
+    mapping = "\n".join(line for line in block.splitlines() if not line.startswith(("directory", "pattern")))
+    layout = config.load(_config(tmp_path, mapping + "\n")).ledger.layout
+    assert (layout.sign, layout.money_in, layout.columns["booked_at"]) == ("indicator", ("S",), ("Datum", "Uhrzeit"))
