@@ -39,7 +39,8 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
                  clearing_banks=tuple(s.name for s in sources if s.kind == "bank" and s.payouts_for))
     if not MAPPING_KEYS & set(r.table):
         return LedgerConfig(directory, pattern, replace(DEFAULT, **where))
-    columns = _columns(r, r.sub("columns"))
+    # Without [ledger.columns], recon's own names (e.g. only the delimiter or the formats differ).
+    columns = _columns(r, r.sub("columns")) if "columns" in r.table else dict(DEFAULT.columns)
     sign = r.get("sign", str, "signed", choices=SIGNS)
     need = {"signed": ("amount",), "indicator": ("amount", "direction"), "columns": ("amount_in", "amount_out")}[sign]
     for key in ("entry_id", "currency", *need):

@@ -344,3 +344,27 @@ def test_the_readme_mapping_example_loads(tmp_path):
     mapping = "\n".join(line for line in block.splitlines() if not line.startswith(("directory", "pattern")))
     layout = config.load(_config(tmp_path, mapping + "\n")).ledger.layout
     assert (layout.sign, layout.money_in, layout.columns["booked_at"]) == ("indicator", ("S",), ("Datum", "Uhrzeit"))
+
+
+def test_the_mapped_route_reads_recons_own_layout_as_the_fast_path_does(tmp_path):
+    """The default layout's fast path and the general mapped route, on one generated export
+    (payments, refunds, chargebacks, EUR, duplicates): the same entries, holds and quarantine."""
+    from dataclasses import replace
+    generate_day(DAY, tmp_path, seed=3, scale=100, scenario="hard")
+    data = (tmp_path / "ledger" / f"ledger_{DAY:%Y%m%d}.csv").read_bytes()
+    cfg_layout = replace(DEFAULT, psp_sources=("wechatpay", "stripe"), bank_sources=("bank",))
+    fast = parse_ledger(data, name="l.csv", sha256="0" * 64, layout=cfg_layout)
+    mapped = parse_ledger(data, name="l.csv", sha256="0" * 64, layout=replace(cfg_layout, custom=True))
+    assert fast[0].height > 50
+    assert mapped[0].equals(fast[0]) and mapped[1].equals(fast[1])
+
+
+def test_recons_own_columns_in_another_dialect(tmp_path):
+    cfg = config.load(_config(tmp_path, 'delimiter = ";"\ndecimal_separator = ","\n'))
+    data = ("entry_id;business_date;booked_at;channel;txn_type;merchant_reference;psp_reference;"
+            "original_reference;amount;currency;counterparty;description\n"
+            "E1;2026-11-21;2026-11-21T09:15:02+08:00;stripe;payment;ORD1;;;1234,50;USD;;\n").encode()
+    valid, quarantine = parse_ledger(data, name="l.csv", sha256="0" * 64, layout=cfg.ledger.layout)
+    assert valid.select("entry_id", "source", "txn_type", "amount_minor", "hold").rows() == [
+        ("E1", "stripe", "payment", 123450, None)]
+    assert quarantine.height == 0
