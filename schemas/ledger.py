@@ -57,6 +57,12 @@ def _mapped(data, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.D
     required = ("booked_at",) if "booked_at" in layout.columns else ()
     valid, quarantine = validate_ledger(conform_ledger(frame), file_name=name, sha256=sha256,
                                         originals=originals, required=required)
+    field, value = pl.col("field"), pl.lit("'") + pl.col("value").fill_null("") + pl.lit("'")
+    quarantine = quarantine.with_columns(  # the mapping's own patterns, not recon's layout's
+        pl.when(field == "business_date").then(value + pl.lit(f" is not a date in date_format {layout.date_format!r}"))
+        .when(field == "booked_at").then(value + pl.lit(f" is not a date-time in datetime_format "
+                                                        f"{layout.datetime_format!r}"))
+        .otherwise(pl.col("reason")).alias("reason"))
     return valid, pl.concat([refused, quarantine]).sort("file_line", maintain_order=True) \
         if refused.height else quarantine
 

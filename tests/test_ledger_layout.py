@@ -113,7 +113,7 @@ def _load_spec(tmp_path: Path, caplog) -> tuple[config.Config, list[tuple]]:
     (f,) = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, DAY, Archive(cfg.archive), source="ledger")
     with caplog.at_level(logging.INFO, logger="recon.pipeline"):
         status = pipeline.load_ledger_file(cfg, f, DAY, run_id)
-    assert (status.status, status.lines, status.quarantined) == ("loaded", 12, 4)
+    assert (status.status, status.lines, status.quarantined) == ("loaded", 12, 5)
     con = warehouse.connect(cfg.warehouse)
     try:
         rows = con.execute("SELECT entry_id, source, business_date::VARCHAR, strftime(booked_at AT TIME ZONE 'UTC', "
@@ -150,7 +150,7 @@ def test_a_foreign_ledger_export_loads_every_row_as_delivered(tmp_path, caplog):
     ]
     con = warehouse.connect(cfg.warehouse)
     try:
-        quarantine = con.execute("SELECT file_line, field, value, reason FROM quarantine ORDER BY file_line").fetchall()
+        quarantine = con.execute("SELECT file_line, field, value, reason FROM quarantine ORDER BY file_line, field").fetchall()
         description = con.execute("SELECT description FROM ledger_entries WHERE entry_id = 'B-1001'").fetchone()[0]
     finally:
         con.close()
@@ -162,9 +162,12 @@ def test_a_foreign_ledger_export_loads_every_row_as_delivered(tmp_path, caplog):
                                       "payment, refund, chargeback, fee, payout, bank_charge, transfer, salary, other)"),
         (18, "amount_minor", "1.23,4 S", "'1.23,4 S' is not an amount with at most 2 decimal places for CNY"),
         (19, "direction", "X", "'X' is not a debit/credit indicator of the mapping (money_in ['S'], money_out ['H'])"),
+        (20, "booked_at", "31.11.2026 22:00:00",
+         "'31.11.2026 22:00:00' is not a date-time in datetime_format '%d.%m.%Y %H:%M:%S'"),
+        (20, "business_date", "31.11.2026", "'31.11.2026' is not a date in date_format '%d.%m.%Y'"),
     ]
     text = caplog.text
-    assert "buchungsjournal_20261121.csv: 12 entries new, 0 unchanged, 4 quarantined" in text
+    assert "buchungsjournal_20261121.csv: 12 entries new, 0 unchanged, 5 quarantined" in text
     assert "ledger entries kept but not matched (status failed): 1" in text
     assert "ledger entries kept but not matched (status pending): 1" in text
     assert "ledger entries kept but not matched (payout: left to the clearing): 2" in text
