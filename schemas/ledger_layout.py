@@ -188,12 +188,15 @@ def _blank_null(text: pl.Expr) -> pl.Expr:
 
 
 def number_text(text: pl.Expr, layout: LedgerLayout) -> pl.Expr:
-    """An amount as written (``1.234,56``, ``1 234,56-``) → ``-1234.56``; null if it is not one
+    """An amount as written (``1.234,56``, ``1 234,56-``, ``(1.234,56)``) → ``-1234.56``; null if not one
     in the mapping's separators (a stray ``.`` under a decimal comma is never read as a point)."""
     t = text.str.strip_chars()
     if layout.thousands_separator == " ":
         t = t.str.replace_all("[\u00a0\u202f]", " ")
-    t = pl.when(t.str.ends_with("-")).then(pl.lit("-") + t.str.strip_chars_end("-").str.strip_chars()).otherwise(t)
+    t = (pl.when(t.str.ends_with("-")).then(pl.lit("-") + t.str.strip_chars_end("-").str.strip_chars())
+         .when(t.str.starts_with("(") & t.str.ends_with(")"))  # accounting style: (12,50)
+         .then(pl.lit("-") + t.str.strip_prefix("(").str.strip_suffix(")").str.strip_chars())
+         .otherwise(t))
     dec, th = re.escape(layout.decimal_separator), re.escape(layout.thousands_separator)
     whole = rf"(?:[0-9]{{1,3}}(?:{th}[0-9]{{3}})+|[0-9]+)" if th else "[0-9]+"
     ok = t.str.contains(rf"^[+-]?{whole}(?:{dec}[0-9]+)?$")

@@ -275,11 +275,16 @@ def test_amount_text_in_the_mappings_separators():
     from dataclasses import replace
     german = replace(DEFAULT, decimal_separator=",", thousands_separator=".")
     swiss = replace(DEFAULT, thousands_separator="'")
-    values = ["1.234,56", "1234,56", "12,50-", "-0,01", "1.23,4", "1234.56", "12,345", "", "1.234.567"]
+    values = ["1.234,56", "1234,56", "12,50-", "-0,01", "1.23,4", "1234.56", "12,345", "", "1.234.567",
+              "(1.234,50)", "(-5)", "--5"]
     got = pl.select(number_text(pl.lit(pl.Series(values)), german)).to_series()
-    assert got.to_list() == ["1234.56", "1234.56", "-12.50", "-0.01", None, None, "12.345", None, "1234567"]
+    assert got.to_list() == ["1234.56", "1234.56", "-12.50", "-0.01", None, None, "12.345", None, "1234567",
+                             "-1234.50", None, None]
     got = pl.select(number_text(pl.lit(pl.Series(["1'234.50", "12'34.5", "99"])), swiss)).to_series()
     assert got.to_list() == ["1234.50", None, "99"]
+    french = replace(DEFAULT, decimal_separator=",", thousands_separator=" ")
+    got = pl.select(number_text(pl.lit(pl.Series(["1 234,56", "1\u00a0234,56", "1\u202f234,56-"])), french))
+    assert got.to_series().to_list() == ["1234.56", "1234.56", "-1234.56"]
 
 
 def test_a_mapped_column_missing_from_the_export_names_the_key_and_the_header(tmp_path):
