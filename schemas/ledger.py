@@ -59,7 +59,7 @@ def _mapped(data, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.D
                                         originals=originals, required=required)
     field, value = pl.col("field"), pl.lit("'") + pl.col("value").fill_null("") + pl.lit("'")
     quarantine = quarantine.with_columns(  # the mapping's own patterns, not recon's layout's
-        pl.when(field == "business_date").then(value + pl.lit(f" is not a date in date_format {layout.date_format!r}"))
+        pl.when((field == "business_date") & ("business_date" in layout.columns)).then(value + pl.lit(f" is not a date in date_format {layout.date_format!r}"))
         .when(field == "booked_at").then(value + pl.lit(f" is not a date-time in datetime_format "
                                                         f"{layout.datetime_format!r}"))
         .otherwise(pl.col("reason")).alias("reason"))
