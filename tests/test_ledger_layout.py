@@ -376,3 +376,37 @@ def test_recons_own_columns_in_another_dialect(tmp_path):
     assert valid.select("entry_id", "source", "txn_type", "amount_minor", "hold").rows() == [
         ("E1", "stripe", "payment", 123450, None)]
     assert quarantine.height == 0
+
+
+def test_bank_movements_of_the_ledger_match_the_bank_lines(tmp_path, caplog):
+    """The salary and the transfer (by reference against the bank lines' end-to-end ids) and the
+    bank charge (no reference: by amount, date and description) match the bank's lines, which a
+    bank format types ``transfer``; what is left breaks as before, the held entries never."""
+    from tests.tables import stmt, ts
+    cfg, _ = _load_spec(tmp_path, caplog)
+    bank = stmt(dict(end_to_end_id="SAL-11", amount_minor=-1200000, booked_at=ts(7)),
+                dict(end_to_end_id="TRF-7", amount_minor=250000, booked_at=ts(8)),
+                dict(amount_minor=-1500, booked_at=ts(9), description="Kontoführungsgebühr November"),
+                source="bank", currency="CNY")
+    bank = bank.with_columns(pl.lit("transfer").alias("txn_type"), pl.lit(None, pl.Int64).alias("fee_minor"),
+                             pl.lit(None, pl.Int64).alias("net_minor"), pl.lit(None, pl.String).alias("payment_method"),
+                             pl.lit("{}").alias("raw"))
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        warehouse.insert_frame(con, "statement_lines", bank)
+    finally:
+        con.close()
+    run_id = pipeline.new_run_id(DAY)
+    pipeline.begin_run(cfg, run_id, DAY)
+    pipeline.match(cfg, run_id, DAY, [s.name for s in cfg.sources])
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        matches = con.execute("SELECT ledger_entry_id, line_id, rule FROM matches ORDER BY 1").fetchall()
+        breaks = con.execute("SELECT ledger_entry_id, line_id, category FROM breaks ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    f = "f" * 16
+    assert matches == [("B-1007", f"{f}:4", "fuzzy"), ("B-1008", f"{f}:2", "exact_reference"),
+                       ("B-1009", f"{f}:3", "exact_reference")]
+    assert breaks == [("B-1001", None, "missing_in_statement"), ("B-1004", None, "missing_in_statement"),
+                      ("B-1011", None, "missing_in_statement")]
