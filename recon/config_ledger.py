@@ -7,6 +7,7 @@ recon knows, sign settings consistent. A header the file lacks is found when the
 """
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -85,7 +86,6 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
         r.fail("header_row", f"expected the header's line number, 1 or more, found {header_row}")
     encoding = r.get("encoding", str, None)
     if encoding is not None:
-        import codecs
         try:
             codecs.lookup(encoding)
         except LookupError:
