@@ -32,9 +32,11 @@ from schemas import registry
 
 log = logging.getLogger(__name__)
 
-LINKS = """SELECT kind, coalesce(ledger_entry_id, ''), coalesce(line_id, ''), coalesce(payout_id, ''), rule,
-                  difference_minor
-           FROM matches WHERE run_id = ?"""
+# A link's source and currency are its statement line's (a link always has a line or a payout).
+LINKS = """SELECT m.kind, coalesce(m.ledger_entry_id, ''), coalesce(m.line_id, ''), coalesce(m.payout_id, ''),
+                  m.rule, m.difference_minor, coalesce(s.source, ''), coalesce(s.currency, '')
+           FROM matches m LEFT JOIN statement_lines s ON s.line_id = m.line_id
+           WHERE m.run_id = ?"""
 # A break's currency and amounts, to show the change in major units.
 BREAKS = """SELECT break_id, category, source, coalesce(currency, ''), coalesce(reference, ''),
                    coalesce(ledger_entry_id, ''), coalesce(line_id, ''), ledger_amount_minor,
@@ -117,33 +119,31 @@ def _amount(minor, currency: str) -> str:
     return "" if minor is None or not currency else format_amount(int(minor), currency)
 
 
+def _changed(before: dict, after: dict):
+    """(key, before, after, change) for every key one side lacks or whose rule/category (the first
+    value) differs."""
+    for key in sorted(before.keys() | after.keys()):
+        b, a = before.get(key), after.get(key)
+        if b is None or a is None or b[0] != a[0]:
+            yield key, b, a, "appears" if b is None else "vanishes" if a is None else "changes"
+
+
 def _diff_links(con, day: date, before_id: str, after_id: str) -> list[Change]:
     def links(run_id):
         return {r[:4]: r[4:] for r in warehouse.rows(con, LINKS, [run_id])}
-    before, after = links(before_id), links(after_id)
     out = []
-    for key in sorted(before.keys() | after.keys()):
-        b, a = before.get(key), after.get(key)
-        if b is not None and a is not None and b[0] == a[0]:
-            continue
-        change = "appears" if b is None else "vanishes" if a is None else "changes"
-        kind, entry, line, payout = key
-        source = warehouse.scalar(con, "SELECT source FROM statement_lines WHERE line_id = ?", [line]) or ""
+    for (_, entry, line, payout), b, a, change in _changed(links(before_id), links(after_id)):
+        _, diff, source, currency = a or b
         out.append(Change(day, "link", change, b[0] if b else "", a[0] if a else "", source, "",
-                          entry, line, payout, "", "", "", str((a or b)[1])))
+                          entry, line, payout, currency, "", "", _amount(diff, currency)))
     return out
 
 
 def _diff_breaks(con, day: date, before_id: str, after_id: str) -> list[Change]:
     def breaks(run_id):
         return {r[0]: r[1:] for r in warehouse.rows(con, BREAKS, [run_id])}
-    before, after = breaks(before_id), breaks(after_id)
     out = []
-    for key in sorted(before.keys() | after.keys()):
-        b, a = before.get(key), after.get(key)
-        if b is not None and a is not None and b[0] == a[0]:
-            continue
-        change = "appears" if b is None else "vanishes" if a is None else "changes"
+    for _, b, a, change in _changed(breaks(before_id), breaks(after_id)):
         _, source, currency, reference, entry, line, led, st, diff = a or b
         out.append(Change(day, "break", change, b[0] if b else "", a[0] if a else "", source, reference,
                           entry, line, "", currency, _amount(led, currency), _amount(st, currency),
