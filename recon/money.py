@@ -8,19 +8,32 @@ DuckDB's ``round()`` does too, so SQL and Python agree to the unit.
 """
 from __future__ import annotations
 
+import csv
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from importlib.resources import files
 
 import polars as pl
 
-# ISO 4217 minor-unit exponents for the currencies recon meets. Anything else is refused, never
-# guessed: an unknown currency with a wrong exponent would be off by a factor of 10 or 100.
-EXPONENTS: dict[str, int] = {
-    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "CZK": 2,
-    "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0,
-    "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MOP": 2, "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2,
-    "OMR": 3, "PHP": 2, "PLN": 2, "RON": 2, "RUB": 2, "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2,
-    "TND": 3, "TRY": 2, "TWD": 2, "UGX": 0, "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
-}
+# ISO 4217 minor-unit exponents of every current code (list one), and the withdrawn codes (list
+# three) so that they are refused by name; both from recon/iso4217.csv, the maintenance agency's
+# published lists. A code without a minor unit (funds, metals, XXX) or unknown is refused, never
+# guessed: a wrong exponent would put an amount off by a factor of 10 or 100.
+def _load_iso4217() -> tuple[dict[str, int], dict[str, str], dict[str, str], str]:
+    text = (files("recon") / "iso4217.csv").read_text(encoding="utf-8")
+    published = re.search(r'Pblshd="([^"]+)"', text)
+    exponents, historic, no_minor = {}, {}, {}
+    for row in csv.DictReader(line for line in text.splitlines() if not line.startswith("#")):
+        if row["status"] == "historic":
+            historic[row["code"]] = row["withdrawn"]
+        elif row["minor_units"].isdigit():
+            exponents[row["code"]] = int(row["minor_units"])
+        else:
+            no_minor[row["code"]] = row["name"]
+    return exponents, historic, no_minor, published.group(1) if published else "(undated)"
+
+
+EXPONENTS, HISTORIC, NO_MINOR_UNIT, PUBLISHED = _load_iso4217()
 MAX_EXPONENT = 4  # text with more fraction digits than this is refused outright
 _MAX_INT_DIGITS = 15  # keeps |minor| well inside Int64 for every exponent above
 
@@ -33,10 +46,20 @@ def exponent(currency: str) -> int:
     try:
         return EXPONENTS[currency.upper()]
     except KeyError:
-        raise MoneyError(
-            f"unknown currency {currency!r}: expected an ISO 4217 code recon knows "
-            f"({', '.join(sorted(EXPONENTS))})"
-        ) from None
+        raise MoneyError(unknown_currency(currency)) from None
+
+
+def unknown_currency(currency: str | None) -> str:
+    """Why ``currency`` has no exponent: historic, without a minor unit, or not ISO 4217 at all."""
+    code = (currency or "").strip().upper()
+    if code in HISTORIC:
+        return f"historic currency code {code} (withdrawn {HISTORIC[code]}): ISO 4217 lists it " \
+               f"as no longer in use; ask the sender which current currency the amounts are in"
+    if code in NO_MINOR_UNIT:
+        return f"{code} ({NO_MINOR_UNIT[code]}) has no minor unit in ISO 4217: recon keeps no " \
+               f"amounts in it"
+    return f"unknown currency {currency!r}: expected an ISO 4217 code (list one published " \
+           f"{PUBLISHED})"
 
 
 def to_minor(text: str | Decimal | int, currency: str) -> int:

@@ -22,7 +22,7 @@ from pandera.engines.polars_engine import DateTime
 from pandera.errors import SchemaErrors
 
 from recon.errors import IntegrityError, ParseError
-from recon.money import EXPONENTS
+from recon.money import EXPONENTS, HISTORIC, NO_MINOR_UNIT, unknown_currency
 from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, TXN_TYPES, conform
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,8 @@ def _reason(field: str, check: str, value: str | None, row: dict) -> str:
     if check == "field_uniqueness":
         return f"{field} {value!r} occurs more than once"
     if check.startswith("isin") and field in ("currency", "orig_currency"):
+        if (value or "").strip().upper() in HISTORIC or (value or "").strip().upper() in NO_MINOR_UNIT:
+            return unknown_currency(value)
         return f"{value!r} is not an ISO 4217 currency recon knows"
     if check.startswith("isin") and field == "txn_type":
         return f"{value!r} is not a transaction type recon knows ({', '.join(TXN_TYPES)})"
@@ -253,7 +255,7 @@ def _reason(field: str, check: str, value: str | None, row: dict) -> str:
             if currency in EXPONENTS:
                 return (f"{value!r} is not an amount with at most {EXPONENTS[currency]} decimal "
                         f"places for {currency}")
-            return f"{value!r} cannot be read as an amount: its currency {currency!r} is not known"
+            return f"{value!r} cannot be read as an amount: {unknown_currency(currency)}"
         if field == "booked_at":
             return f"{value!r} is not a date-time in the form this format uses"
         if field in ("business_date", "value_date"):

@@ -140,13 +140,15 @@ def _check_specifics(name: str, parsed) -> None:
         assert f.filter(pl.col("status") == "Paid")["fee_minor"].sum() == 378 + 146 + 51 + 755 + 86
         assert f["amount_minor"].sum() == 4000 * 5 + 12000 * 2 + 714 + 25000 + 1924
     if name.startswith("alfystar-paypal"):
-        # The account converts from Congolese francs, which recon.money.EXPONENTS does not list: the
-        # 92 CDF conversion rows and the 46 payments they fund (orig_currency CDF) are quarantined.
-        q = parsed.quarantine
-        assert set(q.filter(pl.col("field").is_in(["currency", "orig_currency"]))["value"]) == {"CDF"}
-        assert q.filter(pl.col("field") == "orig_currency").height == 46
-        assert q["file_line"].n_unique() == 184 - 46
-        assert f["txn_type"].value_counts().rows() == [("transfer", 46)]
+        # The account converts from Congolese francs (CDF, 2 decimals in ISO 4217 list one): the
+        # 92 CDF conversion rows and the 46 payments they fund (orig_currency CDF) all load, and
+        # each currency's conversions net to zero.
+        assert parsed.quarantine.height == 0
+        assert f.filter(pl.col("currency") == "CDF").height == 92
+        assert f.filter(pl.col("orig_currency") == "CDF").height == 46
+        assert f.group_by("currency").agg(pl.col("amount_minor").sum()).sort("currency").rows() == [
+            ("CDF", 0), ("EUR", 0), ("USD", 0)]
+        assert f["txn_type"].value_counts().rows() == [("transfer", 184)]
     if name.startswith("laurynas-paypal-DDR"):
         assert [c.found for c in parsed.checks] == ["7"] * 5
         assert f["amount_minor"].sum() == -(221 + 322 + 533 + 4212 + 433 + 234 + 432)
