@@ -4,10 +4,11 @@ The three messages share their entry (``Ntry``) and balance structure; they diff
 record element (``BkToCstmrStmt/Stmt``, ``BkToCstmrAcctRpt/Rpt``, ``BkToCstmrDbtCdtNtfctn/Ntfctn``)
 and in what a record carries (a notification has no balances). Elements are read by local name, so
 versions .001.01/.02 to .001.13 (the tags recon reads did not change) parse alike. One canonical
-line per ``Ntry`` with the entry's amount; references come from the first ``TxDtls``.
-``file_line`` is the physical line of the ``<Ntry>`` start tag as expat reports it; in a file where
-two entries start on one line (minified XML) it is the entry's 1-based position in the file instead,
-so ``line_id`` stays unique.
+line per ``Ntry``, or per ``TxDtls`` of a batch entry (``schemas.camt_details``). ``file_line`` is
+the physical line of the ``<Ntry>`` (or ``<TxDtls>``) start tag as expat reports it; in a file
+where two lines start on one physical line (minified XML) it is the line's 1-based position in the
+file instead, so ``line_id`` stays unique. A record repeated in one file (same Id, ElctrncSeqNb and
+page) is refused: loading it twice would double every line while every control total still held.
 
 XML is parsed with defusedxml: a DOCTYPE, entity declaration or external reference is refused.
 """
@@ -16,10 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError as XMLSyntaxError, TreeBuilder
 from zoneinfo import ZoneInfo
 
@@ -29,8 +28,9 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from recon.errors import ParseError
 from recon.money import exponent_expr, minor_expr
-from schemas import quirks
-from schemas.validation import ControlCheck, ParsedFile, finish
+from schemas import camt_details, quirks
+from schemas.camt_checks import control_checks, pagination_checks
+from schemas.validation import ParsedFile, finish
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Statement:
     copy: str | None = None  # CpyDplctInd: CODU copy, DUPL duplicate, COPY
     kind: str = "Stmt"  # the record element, for messages
     created: str | None = None  # CreDtTm of the record
+    period_from: str | None = None  # FrToDt/FrDtTm of the record
 
 
 def parse_message(message: Message, data: bytes, *, name: str, source: str, sha256: str,
@@ -99,8 +100,12 @@ def parse_message(message: Message, data: bytes, *, name: str, source: str, sha2
 
 # --- reading -------------------------------------------------------------------------------------
 
+_COUNTED_BARE = ("Ntry", "TxDtls", "Stmt", "Rpt", "Ntfctn")
+_COUNTED = tuple("}" + t for t in _COUNTED_BARE)
+
+
 class _LineTreeBuilder(TreeBuilder):
-    """Records the physical line of every ``Ntry`` start tag (expat's current line)."""
+    """Records the physical line of every record, ``Ntry`` and ``TxDtls`` start tag (expat's)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,7 +114,7 @@ class _LineTreeBuilder(TreeBuilder):
 
     def start(self, tag, attrs):
         elem = super().start(tag, attrs)
-        if tag.endswith("}Ntry") or tag == "Ntry":
+        if tag.endswith(_COUNTED) or tag in _COUNTED_BARE:
             self.lines[elem] = self.expat.CurrentLineNumber
         return elem
 
@@ -183,11 +188,12 @@ def read_statements(message: Message, data: bytes, file: str) -> list[Statement]
         raise ParseError(file, None, f"expected {message.body} with at least one {message.record}")
     out = []
     for stmt in stmts:
-        s = Statement(id=_text(stmt, "Id"), line=0, sequence=_text(stmt, "ElctrncSeqNb"),
+        s = Statement(id=_text(stmt, "Id"), line=lines.get(stmt, 0), sequence=_text(stmt, "ElctrncSeqNb"),
                       page=_text(stmt, message.pagination, "PgNb"),
                       last_page=_text(stmt, message.pagination, "LastPgInd"),
                       copy=_text(stmt, "CpyDplctInd"), kind=message.record,
-                      created=_text(stmt, "CreDtTm"))
+                      created=_text(stmt, "CreDtTm"),
+                      period_from=_text(stmt, "FrToDt", "FrDtTm"))
         for bal in _all(stmt, "Bal"):
             code = _text(bal, "Tp", "CdOrPrtry", "Cd") or _text(bal, "Tp", "CdOrPrtry", "Prtry")
             amt = _find(bal, "Amt")
@@ -204,18 +210,35 @@ def read_statements(message: Message, data: bytes, file: str) -> list[Statement]
                     "net_ind": _text(t, "TtlNetNtry", "CdtDbtInd") or _text(t, "CdtDbtInd")}
         s.account = acct = (_text(stmt, "Acct", "Id", "IBAN") or _text(stmt, "Acct", "Id", "Othr", "Id")
                             or _text(stmt, "Acct", "Id", "PrtryAcct", "Id"))
-        s.entries = [_entry(n, lines.get(n, 0), s, acct) for n in _all(stmt, "Ntry")]
+        s.entries = [_entry(n, lines, s, acct) for n in _all(stmt, "Ntry")]
         out.append(s)
+    _refuse_repeats(out, file)
     _number_entries([e for s in out for e in s.entries], file)
     return out
 
 
-def _entry(ntry: Element, line: int, record: Statement, account: str | None) -> dict:
-    tx = _find(ntry, "NtryDtls", "TxDtls")
+def _refuse_repeats(records: list[Statement], file: str) -> None:
+    """The same record twice in one file (same account, Id, ElctrncSeqNb and page) is refused."""
+    seen: dict[tuple, Statement] = {}
+    for s in records:
+        if s.id is None:
+            continue
+        key = (s.account, s.id, s.sequence, s.page)
+        if key in seen:
+            first = seen[key]
+            raise ParseError(file, s.line or None, (
+                f"{s.kind} Id {s.id!r} (ElctrncSeqNb {s.sequence or '(none)'}"
+                f"{', page ' + s.page if s.page else ''}) appears twice in the file, first at line "
+                f"{first.line}, again at line {s.line}: expected each {s.kind} once (loading both "
+                f"would count every entry twice); ask the bank whether the file was assembled twice "
+                f"and for a corrected file"))
+        seen[key] = s
+
+
+def _entry(ntry: Element, lines: dict[Element, int], record: Statement,
+           account: str | None) -> dict:
+    txs = [tx for dtls in _all(ntry, "NtryDtls") for tx in _all(dtls, "TxDtls")]
     amt = _find(ntry, "Amt")
-    instd = _find(tx, "AmtDtls", "InstdAmt", "Amt")
-    ustrd = [u.text.strip() for u in _all(_find(tx, "RmtInf"), "Ustrd") if u.text and u.text.strip()]
-    parties = _find(tx, "RltdPties")
     ind = _text(ntry, "CdtDbtInd")
     fields = {
         "Stmt/Id": record.id, "Acct": account, "ElctrncSeqNb": record.sequence,
@@ -229,105 +252,36 @@ def _entry(ntry: Element, line: int, record: Statement, account: str | None) -> 
         "BkTxCd": "/".join(filter(None, [
             _text(ntry, "BkTxCd", "Domn", "Cd"), _text(ntry, "BkTxCd", "Domn", "Fmly", "Cd"),
             _text(ntry, "BkTxCd", "Domn", "Fmly", "SubFmlyCd"), _text(ntry, "BkTxCd", "Prtry", "Cd")])) or None,
-        "TxDtls": len(_all(_find(ntry, "NtryDtls"), "TxDtls")),
-        "EndToEndId": _text(tx, "Refs", "EndToEndId"),
-        "Dbtr": _party(parties, "Dbtr"), "Cdtr": _party(parties, "Cdtr"),
-        "Ustrd": " ".join(ustrd) or None, "AddtlNtryInf": _text(ntry, "AddtlNtryInf"),
-        "InstdAmt": None if instd is None else (instd.text or "").strip(),
-        "InstdAmt@Ccy": None if instd is None else instd.get("Ccy"),
-        "XchgRate": _text(tx, "AmtDtls", "InstdAmt", "CcyXchg", "XchgRate")
-                    or _text(tx, "AmtDtls", "TxAmt", "CcyXchg", "XchgRate"),
+        "TxDtls": len(txs), "PmtInfId": _text(ntry, "NtryDtls", "Btch", "PmtInfId"),
+        "AddtlNtryInf": _text(ntry, "AddtlNtryInf"),
+        "FrDtTm": record.period_from,
     }
-    return {"file_line": line, "fields": fields}
+    return {"file_line": lines.get(ntry, 0), "fields": fields,
+            "details": [camt_details.details(tx, _find, _text, _party) for tx in txs],
+            "detail_lines": [lines.get(tx, 0) for tx in txs]}
 
 
 def _number_entries(entries: list[dict], file: str) -> None:
-    lines = [e["file_line"] for e in entries]
+    """Each canonical line's file_line: its start tag's line, or its position if lines collide."""
+    lines = [n for e in entries for n in (e["detail_lines"] if camt_details.is_split(e)
+                                          else [e["file_line"]])]
     if len(set(lines)) != len(lines) or 0 in lines:
-        log.warning("%s: entries share physical lines (minified XML); file_line is the entry's "
+        log.warning("%s: entries share physical lines (minified XML); file_line is the line's "
                     "position instead", file)
-        for position, e in enumerate(entries, start=1):
-            e["file_line"] = position
-
-
-# --- control totals ------------------------------------------------------------------------------
-
-def _units(text: str | None) -> int | None:
-    """Exact decimal text → ten-thousandths of the major unit (any number of trailing zeros)."""
-    try:
-        d = Decimal(text)
-    except (InvalidOperation, TypeError):
-        return None
-    scaled = d.scaleb(quirks.CHECK_EXPONENT)
-    return int(scaled) if d.is_finite() and scaled == scaled.to_integral_value() else None
-
-
-def _signed(amount: str | None, ind: str | None) -> int | None:
-    u = _units(amount)
-    return None if u is None else (-u if ind == "DBIT" else u)
-
-
-def _money(units: int | None, ccy: str | None) -> str:
-    return f"{quirks.show_units(units)} {ccy or ''}".strip()
-
-
-def control_checks(s: Statement) -> list[ControlCheck]:
-    prefix = f"{s.kind} {s.id}: "
-    entries = [e["fields"] for e in s.entries]
-    booked = [f for f in entries if (f["Sts"] or "BOOK") == "BOOK"]
-    signed = [_signed(f["Amt"], f["CdtDbtInd"]) for f in booked]
-    ccys = {f["Amt@Ccy"] for f in booked}
-    checks = []
-    opening = s.balances.get("OPBD") or s.balances.get("PRCD")
-    closing = s.balances.get("CLBD")
-    if opening and closing:
-        label = "OPBD" if "OPBD" in s.balances else "PRCD"
-        start = _signed(opening["amount"], opening["ind"])
-        end = _signed(closing["amount"], closing["ind"])
-        total = None if start is None or None in signed else start + sum(signed)
-        found_ccy = "/".join(sorted(filter(None, ccys | {opening["ccy"]})))
-        checks.append(ControlCheck(
-            f"{prefix}{label} + Σ entries = CLBD", _money(end, closing["ccy"]),
-            _money(total, found_ccy),
-            total is not None and total == end and {closing["ccy"]} == (ccys | {opening["ccy"]})))
-    for kind, t in s.summary.items():
-        subset = {"TtlNtries": booked, "TtlCdtNtries": [f for f in booked if f["CdtDbtInd"] == "CRDT"],
-                  "TtlDbtNtries": [f for f in booked if f["CdtDbtInd"] == "DBIT"]}[kind]
-        values = [_signed(f["Amt"], f["CdtDbtInd"]) for f in subset]
-        if t["count"] is not None:
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} NbOfNtries", t["count"],
-                                       str(len(subset)), t["count"] == str(len(subset))))
-        if t["sum"] is not None:
-            want = _units(t["sum"])
-            got = None if None in values else sum(abs(v) for v in values)
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} Sum", t["sum"], _money(got, None),
-                                       want is not None and want == got))
-        if t["net"] is not None:
-            want = _signed(t["net"], t["net_ind"])
-            got = None if None in values else sum(values)
-            checks.append(ControlCheck(f"{prefix}TxsSummry {kind} TtlNetNtry", _money(want, None),
-                                       _money(got, None), want is not None and want == got))
-    return checks
-
-
-def pagination_checks(statements: list[Statement]) -> list[ControlCheck]:
-    """Pages of one record (same account and sequence number) in one file must not skip a page."""
-    groups: dict[tuple, list[Statement]] = defaultdict(list)
-    for s in statements:
-        if s.page is not None:
-            groups[(s.account, s.sequence or s.id)].append(s)
-    checks = []
-    for (account, seq), pages in groups.items():
-        if len(pages) < 2:
-            continue
-        numbers = sorted(int(p.page) if p.page.isdigit() else -1 for p in pages)
-        want = list(range(numbers[0], numbers[0] + len(numbers)))
-        checks.append(ControlCheck(f"{account} {seq}: pages without a gap", " ".join(map(str, want)),
-                                   " ".join(map(str, numbers)), numbers == want and numbers[0] >= 1))
-    return checks
+        position = 0
+        for e in entries:
+            if camt_details.is_split(e):
+                e["detail_lines"] = list(range(position + 1, position + 1 + len(e["details"])))
+                position += len(e["details"])
+            else:
+                position += 1
+                e["file_line"] = position
 
 
 # --- canonical frame -----------------------------------------------------------------------------
+
+_ZONED_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})$")
+
 
 def _booked_at(text: str | None, tz: ZoneInfo) -> datetime | None:
     """BookgDt: a date is midnight in the source's timezone; a date-time keeps its own offset."""
@@ -336,6 +290,8 @@ def _booked_at(text: str | None, tz: ZoneInfo) -> datetime | None:
     try:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), time(), tz).astimezone(UTC)
+        if _ZONED_DATE.match(text):  # xs:date with a zone (2026-03-02+01:00, 2026-03-02Z)
+            return datetime.fromisoformat(f"{text[:10]}T00:00:00{text[10:]}").astimezone(UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
@@ -358,22 +314,23 @@ def to_frame(statements: list[Statement], *, sha256: str, source: str, business_
     """(canonical lines before validation, original texts per field) of already-read statements."""
     tz = ZoneInfo(timezone)
     rows = []
-    for e in (e for s in statements for e in s.entries):
-        f = e["fields"]
-        # BookgDt is optional (pending entries, notifications): then the value date, then the
-        # record's creation time; raw keeps which one the file had.
-        when = f["BookgDt"] or f["ValDt"] or f["CreDtTm"]
+    for line, f in (x for s in statements for e in s.entries for x in camt_details.lines(e)):
+        # BookgDt is optional (pending entries, notifications, some banks' booked entries): then
+        # the value date, then the start of the record's period, then its creation time; raw
+        # keeps which one the file had.
+        when = f["BookgDt"] or f["ValDt"] or f["FrDtTm"] or f["CreDtTm"]
         credit = f["CdtDbtInd"] == "CRDT"
         rows.append({
-            "file_line": e["file_line"], "booked_at": _booked_at(when, tz),
+            "file_line": line, "booked_at": _booked_at(when, tz),
             "value_date": _value_date(f["ValDt"]), "amount": f["Amt"], "ccy": f["Amt@Ccy"],
             "bookg_dt": when,
             "sign": {"CRDT": 1, "DBIT": -1}.get(f["CdtDbtInd"]),
-            "instd": f["InstdAmt"], "instd_ccy": f["InstdAmt@Ccy"], "fx_rate": f["XchgRate"],
-            "end_to_end_id": None if f["EndToEndId"] == "NOTPROVIDED" else f["EndToEndId"],
+            "instd": f.get("InstdAmt"), "instd_ccy": f.get("InstdAmt@Ccy"),
+            "fx_rate": f.get("XchgRate"),
+            "end_to_end_id": None if f.get("EndToEndId") == "NOTPROVIDED" else f.get("EndToEndId"),
             "bank_reference": f["AcctSvcrRef"],
-            "counterparty": f["Dbtr"] if credit else f["Cdtr"],
-            "description": f["Ustrd"] or f["AddtlNtryInf"], "status": f["Sts"],
+            "counterparty": f.get("Dbtr") if credit else f.get("Cdtr"),
+            "description": f.get("Ustrd") or f["AddtlNtryInf"], "status": f["Sts"],
             "raw": json.dumps(f, ensure_ascii=False, sort_keys=True),
         })
     schema = {"file_line": pl.Int64, "booked_at": pl.Datetime("us", "UTC"), "value_date": pl.Date,

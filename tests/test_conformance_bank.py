@@ -42,6 +42,10 @@ _FRAGMENT = "a unit-test snippet of single tags, not a statement (no :20: … :6
 REJECTED: dict[str, tuple[type, str, str]] = {
     **{f: (IntegrityError, check, why) for f, (check, why) in CAMT053_UNBALANCED.items()},
     "genkgo-camt053.v2.wrong.xml": (ParseError, "at least one Stmt", "malformed on purpose"),
+    # camt.054 batch entries whose TxDtls (one line each) do not add up to the entry
+    **{f"genkgo-camt054.{v}.xml": (IntegrityError, "Amt = Σ TxDtls amounts",
+                                   "a 200000 SEK debit entry over TxDtls credits of 3.1 + 3.2 + "
+                                   "3.2 CHF (made up by hand)") for v in ("v4", "v8")},
     "viafintech-general-invalid_namespace.xml": (ParseError, "at least one Stmt",
                                                  "camt.053 namespace, camt.052 body"),
     "viafintech-053-valid_namespace.xml": (ParseError, "at least one Stmt",
