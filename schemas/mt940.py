@@ -8,7 +8,9 @@ structured references where it has a known structure (``schemas.swift.details``)
 
 Control totals per statement: opening (``:60F:``/``:60M:``) + Σ ``:61:`` = closing
 (``:62F:``/``:62M:``) in one currency. Across statements of one account in the file, the ``:28C:``
-statement/sequence numbers must not skip one.
+statement/sequence numbers must not skip one where the balances do not chain (a previous closing
+equal to the next opening shows nothing is missing, whatever the numbering: some banks number
+statements by day of year).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     text = encoding.decode(data, name, declared=(options or {}).get("encoding"))
     statements = swift.read_statements(text, name)
     swift.read_entries(statements, name)
-    checks, currencies = [], {}
+    checks, currencies, balances = [], {}, {}
     for index, s in enumerate(statements):
         opening = swift.balance(s, ("60F", "60M"), name)
         closing = swift.balance(s, ("62F", "62M"), name)
@@ -44,8 +46,9 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
             raise ParseError(name, s.line, "expected an opening (:60F:/:60M:) and a closing "
                                            "(:62F:/:62M:) balance in every MT940 statement")
         currencies[index] = opening["ccy"]
+        balances[index] = (opening, closing)
         checks.append(balance_check(s, opening, closing))
-    checks += sequence_checks(statements)
+    checks += sequence_checks(statements, balances)
     frame, originals = swift.to_frame(statements, currencies, sha256=sha256, source=source,
                                       business_date=business_date, timezone=timezone, file=name)
     return finish(frame, checks, file_name=name, source=source, originals=originals,
@@ -71,20 +74,29 @@ def statement_number(s: swift.Statement) -> tuple[int, int | None] | None:
     return int(m[1]), None if m[2] is None else int(m[2])
 
 
-def sequence_checks(statements: list[swift.Statement]) -> list[ControlCheck]:
+def sequence_checks(statements: list[swift.Statement],
+                    balances: dict[int, tuple[dict, dict]] | None = None) -> list[ControlCheck]:
     """Consecutive statements of one account: the next statement number, or the next sequence
-    number (page) of the same statement."""
+    number (page) of the same statement. Checked only where the balances do not chain (the
+    previous closing is not this opening, in amount and currency): banks that number statements
+    by day of year (or any other way) skip numbers while no statement is missing."""
     checks, last = [], {}
-    for s in statements:
+    for index, s in enumerate(statements):
         account, number = s.value("25"), statement_number(s)
         if number is None:
             continue
         if account in last:
-            (n0, q0), (n1, q1) = last[account], number
-            ok = (n1 == n0 + 1 and (q1 in (None, 1) or q0 is None)) or \
+            (n0, q0, closing), (n1, q1) = last[account], number
+            opening = (balances or {}).get(index, (None, None))[0]
+            chained = closing is not None and opening is not None and \
+                (closing["units"], closing["ccy"]) == (opening["units"], opening["ccy"])
+            ok = chained or (n1 == n0 + 1 and (q1 in (None, 1) or q0 is None)) or \
                  (n1 == n0 and q0 is not None and q1 == q0 + 1)
             checks.append(ControlCheck(
-                f":25:{account} :28C: follows {n0}/{q0 or ''}".rstrip("/"),
+                f":25:{account} :28C: follows {n0}/{q0 or ''}".rstrip("/")
+                + ("" if chained or not closing or not opening else
+                   f" (balances do not chain: closing {swift.show(closing['units'], closing['ccy'])}"
+                   f", then opening {swift.show(opening['units'], opening['ccy'])})"),
                 f"{n0 + 1} or {n0}/{(q0 or 0) + 1}", f"{n1}/{q1 or ''}".rstrip("/"), ok))
-        last[account] = number
+        last[account] = (*number, (balances or {}).get(index, (None, None))[1])
     return checks

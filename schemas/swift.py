@@ -3,7 +3,8 @@
 Text comes from ``schemas.encoding`` (envelope bytes, SUB and CR already gone). A line starting
 with a known tag (``:61:``) starts a field; any other line continues the field before it, so a
 ``:26:`` inside a wrapped ``:86:`` stays text. Lines before the first ``:20:`` (bank preambles such
-as ``940 00``), the SWIFT blocks ``{1:…}{2:…}{4:`` and the terminators ``-}``/``-`` are skipped.
+as ``940 00``), the SWIFT blocks ``{1:…}{2:…}{4:`` and the terminators ``-}``/``-`` are skipped;
+a ``-`` line inside a wrapped ``:86:`` that more text of the same message follows is text.
 
 Amounts are kept as their exact text (decimal comma → point) and converted to minor units by
 ``recon.money``; control totals are compared in integer ten-thousandths, never in floats.
@@ -95,7 +96,8 @@ def split_tags(text: str, file: str) -> list[Tag]:
     text = _SPLIT_TAG.sub(r"\n:\1", text)
     tags: list[Tag] = []
     started = ended = False
-    for number, line in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
         m = _TAG.match(line)
         if m and m.group(1) in TAGS:
             if ended and m.group(1) != "20":
@@ -105,13 +107,33 @@ def split_tags(text: str, file: str) -> list[Tag]:
             tags.append(Tag(m.group(1), m.group(2), number))
         elif not started or not line.strip() or _BLOCKS.match(line.strip()):
             continue
-        elif line.startswith("-"):
+        elif line.startswith("-") and (ended or not _is_content(line, lines, number, tags)):
             ended = True  # end of message: "-", "-}" or "-}{5:{CHK:…}}"
         elif tags and tags[-1].tag in _MULTILINE and not ended:
             last = tags[-1]
             tags[-1] = Tag(last.tag, f"{last.value}\n{line}", last.line)
         # any other line (a bank's header between messages, text after a balance) is not data
     return tags
+
+
+def _is_content(line: str, lines: list[str], number: int, tags: list[Tag]) -> bool:
+    """Whether a line starting with ``-`` is text of a wrapped ``:86:`` (or other multi-line
+    field) rather than the end of the message. ``-}`` always ends it; any other line that starts
+    with ``-`` but is not exactly ``-`` is text. ``-`` alone ends the message when what follows is
+    the end of the file, the next message (``{1:`` block or ``:20:``, past any bank header lines)
+    or directly a tag (a stray tag after the end is then reported); followed by more text and
+    then a tag of the same message (``:61:``, ``:62F:``), it is text."""
+    stripped = line.strip()
+    if stripped.startswith("-}") or not tags or tags[-1].tag not in _MULTILINE:
+        return False
+    if stripped != "-":
+        return True
+    following = (n.strip() for n in lines[number:])
+    first = next((n for n in following if n), None)
+    if first is None or first.startswith("{") or _TAG.match(first):
+        return False
+    after = next((n for n in following if n and (n.startswith("{") or _TAG.match(n))), None)
+    return after is not None and not after.startswith("{") and not after.startswith(":20:")
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -53,9 +53,14 @@ def test_mt940_unbalanced_is_an_integrity_error_naming_both_sides():
 def test_mt940_reversals_and_statement_sequence_gap():
     second = s.MT940.replace(":28C:00041/001", ":28C:00043/001").replace(
         ":60F:C251231EUR1000,00", ":60F:C260102EUR1984,06").replace(
-        ":62F:C260102EUR1984,06", ":62F:C260102EUR3968,12")
-    with pytest.raises(IntegrityError, match=":28C: follows 41"):
-        _parse(mt940, s.MT940 + "\n" + second)
+        ":62F:C260102EUR1984,06", ":62F:C260102EUR2968,12")
+    # the balances chain (1984.06 closes, 1984.06 opens): the skipped number 42 is no gap
+    assert [c.ok for c in _parse(mt940, s.MT940 + "\n" + second).checks] == [True, True, True]
+    broken = second.replace(":60F:C260102EUR1984,06", ":60F:C260102EUR1984,00").replace(
+        ":62F:C260102EUR2968,12", ":62F:C260102EUR2968,06")
+    with pytest.raises(IntegrityError, match=r":28C: follows 41/1 \(balances do not chain: closing "
+                                             r"1984\.06 EUR, then opening 1984\.00 EUR\)"):
+        _parse(mt940, s.MT940 + "\n" + broken)
     assert swift._SIGN == {"C": 1, "D": -1, "RC": -1, "RD": 1}
     line = swift.statement_line("2601020102RCR204,88NRTINONREF//X", "f", 1)
     assert (line["mark"], line["funds"], line["amount"]) == ("RC", "R", "204,88")
