@@ -1,8 +1,10 @@
 """BAI2 cash management balance report → canonical statement lines (one per 16 detail record).
 
 Records: 01 file header, 02 group header (as-of date, currency; USD when blank), 03 account
-identifier with summary/status amounts, 16 transaction detail, 88 continuation of the record
-before it, 49 account trailer, 98 group trailer, 99 file trailer. Amounts are integers in the
+identifier with summary/status amounts, 16 transaction detail, 88 continuation of any record
+before it, 49 account trailer, 98 group trailer, 99 file trailer. Several records may share a
+physical line (fixed-length blocks): each ends with ``/`` and the next begins with its code; where
+two 16 records share one, ``file_line`` is the record's position in the file (88s folded). Amounts are integers in the
 currency's minor unit (implied decimals). Type codes 100–399 are credits, 400–699 debits.
 Funds type (0, 1, 2, Z, V, S, D) is consumed with its extra fields so the references after it
 are found by position; the 16 text is the rest of the record, commas and slashes included.
@@ -14,6 +16,7 @@ records (02 … 98); 99 = Σ 98 totals, number of groups and records (01 … 99)
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -25,8 +28,13 @@ from recon.money import EXPONENTS, exponent_expr, minor_expr
 from schemas import encoding, quirks
 from schemas.validation import ControlCheck, ParsedFile, finish
 
+log = logging.getLogger(__name__)
+
 NAME = "bai2"
-_IDENTIFY = re.compile(rb"^(\xef\xbb\xbf)?\s*01,[^\n]*\n\s*02,")
+_IDENTIFY = re.compile(rb"^(\xef\xbb\xbf)?\s*01,[^\n/]*/?\s*02,")
+_CODES = ("01", "02", "03", "16", "88", "49", "98", "99")
+# a record delimiter "/" followed by the next record on the same physical line
+_NEXT_RECORD = re.compile(r"/\s*(?=(?:" + "|".join(_CODES) + r"),)")
 _INT = re.compile(r"^[+-]?\d+$")
 
 
@@ -45,30 +53,35 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
                   required=("value_date",))
 
 
-def _records(text: str, file: str) -> list[dict]:
-    """Logical records: a 88 is folded into the record before it (text joined by a space)."""
-    out: list[dict] = []
+def _physical(text: str):
+    """(line number, record text) of every record; several records may share a physical line
+    (fixed-length blocks): each ends with ``/`` and the next starts with its record code."""
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.strip()
         if not line:
             continue
+        if "/" not in line[:-1]:
+            yield number, line
+            continue
+        starts = [0] + [m.end() for m in _NEXT_RECORD.finditer(line)]
+        for a, b in zip(starts, starts[1:] + [len(line)], strict=True):
+            yield number, line[a:b].strip()
+
+
+def _records(text: str, file: str) -> list[dict]:
+    """Logical records: a 88 is folded into the record before it, whatever that record is."""
+    out: list[dict] = []
+    for number, line in _physical(text):
         code, _, rest = line.partition(",")
         if code == "88":
             if not out:
                 raise ParseError(file, number, "expected a record before the 88 continuation")
-            prev = out[-1]
-            prev["physical"] += 1
-            if prev["code"] == "16":
-                prev["text"] = " ".join(filter(None, [prev["text"], rest.removesuffix("/").strip()]))
-            elif prev["code"] == "03":
-                prev["parts"].append(_fields(rest))  # each record ends at a group boundary
-            else:
-                prev["fields"] += _fields(rest)
+            _continue(out[-1], rest, file, number)
             continue
         if code not in ("01", "02", "03", "16", "49", "98", "99"):
             raise ParseError(file, number, f"expected a BAI2 record (01, 02, 03, 16, 88, 49, 98, "
                                            f"99), found {code[:10]!r}")
-        record = {"code": code, "line": number, "physical": 1, "text": None}
+        record = {"code": code, "line": number, "physical": 1, "text": None, "raw": rest}
         if code == "16":
             record["fields"], record["text"] = _detail_fields(rest, file, number)
         else:
@@ -77,7 +90,49 @@ def _records(text: str, file: str) -> list[dict]:
         out.append(record)
     if not out or out[0]["code"] != "01" or out[-1]["code"] != "99":
         raise ParseError(file, None, "expected a BAI2 file from a 01 header to a 99 trailer")
+    details = [r["line"] for r in out if r["code"] == "16"]
+    if len(set(details)) != len(details):  # line_id must stay unique: number records instead
+        log.warning("%s: several 16 records share a physical line; file_line is the record's "
+                    "position in the file instead", file)
+        for position, r in enumerate(out, start=1):
+            r["line"] = position
     return out
+
+
+def _continue(prev: dict, rest: str, file: str, line: int) -> None:
+    """Fold an 88 into the record it continues. Fields are never split across records: an 88
+    after a 16 whose text has begun continues the text (joined by a space), one after a 16 cut
+    before its text carries the remaining fields; after a 03 it starts a new summary group where
+    the record before ended with ``/`` and continues the group otherwise; after any other record
+    it carries further fields."""
+    prev["physical"] += 1
+    if prev["code"] == "16":
+        if _text_started(prev["raw"]):
+            prev["text"] = " ".join(filter(None, [prev["text"], rest.removesuffix("/").strip()]))
+            return
+        prev["raw"] = prev["raw"].rstrip().removesuffix("/") + "," + rest
+        prev["fields"], prev["text"] = _detail_fields(prev["raw"], file, prev["line"])
+    elif prev["code"] == "03":
+        if prev["raw"].rstrip().endswith("/"):
+            prev["parts"].append(_fields(rest))
+        else:
+            prev["parts"][-1] = prev["parts"][-1] + _fields(rest)
+        prev["raw"] = rest
+    else:
+        fields = _fields(prev["raw"].rstrip().removesuffix("/") + "," + rest)
+        prev["raw"] = prev["raw"].rstrip().removesuffix("/") + "," + rest
+        prev["fields"] = fields
+
+
+def _text_started(rest: str) -> bool:
+    """Whether a 16 record's text has begun: every field before it (type, amount, funds type
+    and its fields, bank and customer reference) is present."""
+    parts = rest.split(",")
+    funds = parts[2].strip().upper() if len(parts) > 2 else ""
+    extra = {"S": 3, "V": 2}.get(funds, 0)
+    if funds == "D" and len(parts) > 3 and parts[3].strip().isdigit():
+        extra = 1 + 2 * int(parts[3].strip())
+    return len(parts) >= 3 + extra + 2
 
 
 def _fields(rest: str) -> list[str]:
