@@ -19,6 +19,7 @@ from connectors.archive import Archive
 from recon import warehouse
 from recon.config import Config
 from recon.money import to_minor
+from schemas import archives
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def balances(fmt: str, data: bytes, file: str, file_date: date) -> list[tuple]:
     """(account, currency, file_date, sequence, opening, closing) per statement of one file."""
     from schemas.registry import FORMATS as PARSERS
     module = PARSERS[fmt]
+    data, file = archives.unwrap(data, file)  # a gzip/zip around the statement (as parse opens it)
     rows = []
     for s in module.read_statements(data, file):
         opening = s.balances.get("OPBD") or s.balances.get("PRCD")

@@ -1,4 +1,7 @@
-"""Safe reading of zipped statement files (Alipay bills come zipped): never trust the archive.
+"""Safe reading of zipped and gzipped statement files: never trust the archive.
+
+Alipay bills come zipped (its module reads the archive itself); any other format may arrive
+inside a gzip file or a zip of one member, which ``unwrap`` opens before the format reads it.
 
 Refused with a ParseError, before anything is decompressed: a member whose name is absolute or
 climbs out with ``..``, more than ``MAX_MEMBERS`` members, a declared total size above
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import PurePosixPath, PureWindowsPath
 
 from recon.errors import ParseError
@@ -19,10 +23,66 @@ MAX_TOTAL = 512 * 1024 * 1024  # bytes, all members uncompressed
 MAX_RATIO = 100  # uncompressed / compressed, per member
 _RATIO_FLOOR = 64 * 1024  # tiny members may compress very well without being a bomb
 ZIP_MAGIC = b"PK\x03\x04"
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_GZIP_MEMBERS = 64  # concatenated gzip streams in one file
 
 
 def is_zip(data: bytes) -> bool:
     return data[:4] == ZIP_MAGIC
+
+
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == GZIP_MAGIC
+
+
+def unwrap(data: bytes, name: str, *, max_total: int = MAX_TOTAL,
+           max_ratio: int = MAX_RATIO) -> tuple[bytes, str]:
+    """(the statement file inside, a name for messages) of a gzip file or a zip of exactly one
+    file; other data as it is. Bounded like ``read_members``: total size, ratio, members; an
+    archive inside the archive is refused (one level only)."""
+    if is_gzip(data):
+        inner, label = gunzip(data, name, max_total=max_total, max_ratio=max_ratio), name
+    elif is_zip(data):
+        members = {k: v for k, v in read_members(data, name, max_total=max_total,
+                                                 max_ratio=max_ratio).items()}
+        if len(members) != 1:
+            raise ParseError(name, None, f"expected one statement file in the zip archive, found "
+                                         f"{len(members)} ({', '.join(list(members)[:5])})")
+        member, inner = next(iter(members.items()))
+        label = f"{name}!{member}"
+    else:
+        return data, name
+    if is_gzip(inner) or is_zip(inner):
+        raise ParseError(label, None, "expected a statement file inside the archive, found "
+                                      "another archive: refused (one level of compression only)")
+    return inner, label
+
+
+def gunzip(data: bytes, name: str, *, max_total: int = MAX_TOTAL, max_ratio: int = MAX_RATIO,
+           max_members: int = MAX_GZIP_MEMBERS) -> bytes:
+    """A gzip file's content (all concatenated members), inflated at most ``max_total`` bytes and
+    at most ``max_ratio`` times its compressed size (past a small floor): a gzip bomb is refused
+    before it is inflated, a part at a time."""
+    limit = min(max_total, max(_RATIO_FLOOR, max_ratio * len(data)))
+    out, rest, members = [], data, 0
+    while rest:
+        members += 1
+        if members > max_members:
+            raise ParseError(name, None, f"expected at most {max_members} gzip members, found more")
+        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out.append(stream.decompress(rest, limit + 1 - sum(map(len, out))))
+        except zlib.error as exc:
+            raise ParseError(name, None, f"expected a readable gzip file ({exc})") from exc
+        if sum(map(len, out)) > limit:
+            raise ParseError(name, None, f"gzip file inflates beyond {limit} bytes ({max_ratio}× its "
+                                         f"{len(data)} bytes, at most {max_total}): refused as a "
+                                         f"gzip bomb")
+        if not stream.eof:
+            raise ParseError(name, None, "expected a complete gzip file: it ends part-way "
+                                         "(truncated in transfer?)")
+        rest = stream.unused_data.lstrip(b"\x00")  # some writers pad after the last member
+    return b"".join(out)
 
 
 def read_members(data: bytes, name: str, *, max_members: int = MAX_MEMBERS,

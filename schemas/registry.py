@@ -2,7 +2,8 @@
 
 Every format module offers ``identify(data, name) -> bool`` and ``parse(data, *, name, source,
 sha256, business_date, timezone) -> ParsedFile``. A file that no format, or more than one format,
-claims is a ParseError: recon never guesses.
+claims is a ParseError: recon never guesses. A gzip file, or a zip of one file, around any format
+is opened first (``schemas.archives.unwrap``, bounded) unless the format reads the archive itself.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import date
 from types import ModuleType
 
 from recon.errors import ParseError
-from schemas import camt053, stripe, wechatpay
+from schemas import archives, camt053, stripe, wechatpay
 from schemas import bai2, bankcsv, camt052, camt054, mt940, mt942  # bank formats (issue 3)
 from schemas import (  # PSP formats (issue 3)
     adyen, alipay, alipay_account, alipay_personal, paypal, paypal_report, stripe_payments, unionpay,
@@ -54,8 +55,16 @@ FORMATS: dict[str, ModuleType] = {
 
 def identify(data: bytes, name: str) -> str:
     claims = [fmt for fmt, module in FORMATS.items() if module.identify(data, name)]
+    opened = ""
+    if not claims and _compressed(data):
+        try:
+            inner, label = archives.unwrap(bytes(data[:len(data)]), name)
+        except ParseError as exc:  # an xlsx is a zip too: say why it was not opened
+            opened = f" (not opened as an archive: {exc.message.removeprefix(name + ': ')})"
+        else:
+            claims = [fmt for fmt, module in FORMATS.items() if module.identify(inner, label)]
     if len(claims) != 1:
-        found = "none" if not claims else " and ".join(claims)
+        found = ("none" + opened) if not claims else " and ".join(claims)
         raise ParseError(name, None, f"expected exactly one known format to claim the file "
                                      f"({', '.join(FORMATS)}); claimed by {found}")
     return claims[0]
@@ -70,6 +79,7 @@ def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, busines
     except KeyError:
         raise ParseError(name, None, f"expected a known format ({', '.join(FORMATS)}), "
                                      f"got {fmt!r}") from None
+    data, name = _open(module, data, name)
     extra = {"options": options} if options else {}
     parsed = module.parse(data, name=name, source=source, sha256=sha256,
                           business_date=business_date, timezone=timezone, **extra)
@@ -97,6 +107,8 @@ def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, b
     consecutive parts of about ``part_bytes`` bytes of lines once the file's control totals hold;
     every other format yields its one ParsedFile."""
     module = FORMATS.get(fmt)
+    if module is not None and _compressed(data):
+        data, name = _open(module, data, name)
     if not reads_parts(fmt, options):
         yield parse(fmt, data, name=name, source=source, sha256=sha256, business_date=business_date,
                     timezone=timezone, options=options)
@@ -104,3 +116,15 @@ def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, b
     yield from module.parse_parts(data, name=name, source=source, sha256=sha256,
                                   business_date=business_date, timezone=timezone,
                                   part_bytes=part_bytes)
+
+
+def _compressed(data) -> bool:
+    head = bytes(data[:4])
+    return archives.is_gzip(head) or archives.is_zip(head)
+
+
+def _open(module: ModuleType, data, name: str) -> tuple:
+    """The file inside a gzip/zip wrapper, unless the format reads that archive itself."""
+    if not _compressed(data) or module.identify(data, name):
+        return data, name
+    return archives.unwrap(bytes(data[:len(data)]), name)
