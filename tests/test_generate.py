@@ -165,7 +165,11 @@ def test_camt053_balances_and_payouts(day):
         assert Decimal(totals.findtext("c:Sum", namespaces=NS)) == sum(abs(a) for a in amounts)
         assert sign(totals.find("c:TtlNetNtry", NS)) == sum(amounts)
         for e, amount in zip(entries, amounts):
-            assert e.findtext("c:BookgDt/c:Dt", namespaces=NS) == "2026-11-22"
+            # as banks fill them: a cross-border credit (XBCT, the USD account) has only ValDt
+            cross_border = e.findtext("c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", namespaces=NS) == "XBCT"
+            assert e.findtext("c:BookgDt/c:Dt", namespaces=NS) == (None if cross_border
+                                                                  else "2026-11-22")
+            assert e.findtext("c:ValDt/c:Dt", namespaces=NS) == "2026-11-22"
             assert e.findtext("c:Sts/c:Cd", namespaces=NS) == "BOOK"
             seen[e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS)] = amount
     assert seen.keys() == payouts.keys()

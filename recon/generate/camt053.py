@@ -1,5 +1,9 @@
 """ISO 20022 camt.053.001.08 bank-to-customer statement: one ``Stmt`` per account, each with
-balanced OPBD/CLBD, a consistent ``TxsSummry`` and one ``Ntry`` per PSP payout credited."""
+balanced OPBD/CLBD, a consistent ``TxsSummry`` and the PSP payouts credited, filled as banks fill
+them: one ``Ntry`` per credit, or, where an account receives several credits in a day, one batch
+``Ntry`` (``NtryDtls/Btch``) booking their sum with a ``TxDtls`` per credit (its own AcctSvcrRef,
+EndToEndId, amount, party and remittance text); cross-border credits (XBCT) carry only ``ValDt``,
+no ``BookgDt``, as several banks send them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,20 +52,47 @@ def _balance(code: str, minor: int, ccy: str, day: date) -> str:
             f"<CdtDbtInd>{_ind(minor)}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>")
 
 
-def _entry(e: Entry, ccy: str, day: date) -> str:
+def _head(ref: str, minor: int, family: str, ccy: str, day: date) -> str:
+    """An entry's amount, status, dates, servicer reference and bank transaction code."""
+    domain = "RCDT" if minor >= 0 else "ICDT"
+    booked = "" if family == "XBCT" else f"<BookgDt><Dt>{day}</Dt></BookgDt>"
+    return (f"<NtryRef>{escape(ref)}</NtryRef>{_amt(minor, ccy)}"
+            f"<CdtDbtInd>{_ind(minor)}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
+            f"{booked}<ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{escape(ref)}-SVC</AcctSvcrRef>"
+            f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{domain}</Cd><SubFmlyCd>{family}</SubFmlyCd></Fmly>"
+            f"</Domn></BkTxCd>")
+
+
+def _details(e: Entry, ccy: str, batch: bool) -> str:
     role = "Dbtr" if e.amount_minor >= 0 else "Cdtr"
-    domain = "RCDT" if e.amount_minor >= 0 else "ICDT"
-    return (
-        f"<Ntry><NtryRef>{escape(e.ref)}</NtryRef>{_amt(e.amount_minor, ccy)}"
-        f"<CdtDbtInd>{_ind(e.amount_minor)}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
-        f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
-        f"<AcctSvcrRef>{escape(e.ref)}-SVC</AcctSvcrRef>"
-        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{domain}</Cd><SubFmlyCd>{e.family}</SubFmlyCd></Fmly>"
-        f"</Domn></BkTxCd>"
-        f"<NtryDtls><TxDtls><Refs><EndToEndId>{escape(e.end_to_end_id)}</EndToEndId></Refs>"
-        f"<RltdPties><{role}><Pty><Nm>{escape(e.party)}</Nm></Pty></{role}></RltdPties>"
-        f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
-    )
+    own = (f"<AcctSvcrRef>{escape(e.ref)}-SVC</AcctSvcrRef>" if batch else "")
+    amount = f"{_amt(e.amount_minor, ccy)}<CdtDbtInd>{_ind(e.amount_minor)}</CdtDbtInd>" if batch else ""
+    return (f"<TxDtls><Refs>{own}<EndToEndId>{escape(e.end_to_end_id)}</EndToEndId></Refs>{amount}"
+            f"<RltdPties><{role}><Pty><Nm>{escape(e.party)}</Nm></Pty></{role}></RltdPties>"
+            f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd></RmtInf></TxDtls>")
+
+
+def _entry(e: Entry, ccy: str, day: date) -> str:
+    return f"<Ntry>{_head(e.ref, e.amount_minor, e.family, ccy, day)}" \
+           f"<NtryDtls>{_details(e, ccy, False)}</NtryDtls></Ntry>"
+
+
+def _batch(entries: tuple[Entry, ...], ccy: str, day: date) -> str:
+    """Several credits of one day booked as one entry: their sum, a TxDtls per credit."""
+    total = sum(e.amount_minor for e in entries)
+    ref = f"{entries[0].ref}-{len(entries)}"
+    return (f"<Ntry>{_head(ref, total, entries[0].family, ccy, day)}<NtryDtls>"
+            f"<Btch><NbOfTxs>{len(entries)}</NbOfTxs><TtlAmt Ccy=\"{ccy}\">{money_text(abs(total))}</TtlAmt>"
+            f"<CdtDbtInd>{_ind(total)}</CdtDbtInd></Btch>"
+            + "".join(_details(e, ccy, True) for e in entries) + "</NtryDtls></Ntry>")
+
+
+def _entries(entries: tuple[Entry, ...], ccy: str, day: date) -> tuple[int, int, str]:
+    """(number of Ntry, Σ |Ntry amount|, their XML): one Ntry per credit, or one batch for several."""
+    if len(entries) > 1:
+        return 1, abs(sum(e.amount_minor for e in entries)), _batch(entries, ccy, day)
+    return (len(entries), sum(abs(e.amount_minor) for e in entries),
+            "".join(_entry(e, ccy, day) for e in entries))
 
 
 def render(day: date, statements: list[Statement]) -> str:
@@ -74,6 +105,7 @@ def render(day: date, statements: list[Statement]) -> str:
     for s in statements:
         ccy, entries = s.currency, s.entries
         net = s.closing_minor - s.opening_minor
+        count, gross, xml = _entries(entries, ccy, day)
         parts.append(
             f"<Stmt><Id>STMT-{day:%Y%m%d}-{ccy}</Id><ElctrncSeqNb>{seq}</ElctrncSeqNb>"
             f"<CreDtTm>{created}</CreDtTm>"
@@ -82,12 +114,11 @@ def render(day: date, statements: list[Statement]) -> str:
             f"<Ownr><Nm>{escape(ACCOUNT_OWNER)}</Nm></Ownr></Acct>"
             + _balance("OPBD", s.opening_minor, ccy, day)
             + _balance("CLBD", s.closing_minor, ccy, day)
-            + f"<TxsSummry><TtlNtries><NbOfNtries>{len(entries)}</NbOfNtries>"
-            f"<Sum>{money_text(sum(abs(e.amount_minor) for e in entries))}</Sum>"
+            + f"<TxsSummry><TtlNtries><NbOfNtries>{count}</NbOfNtries>"
+            f"<Sum>{money_text(gross)}</Sum>"
             f"<TtlNetNtry><Amt>{money_text(abs(net))}</Amt><CdtDbtInd>{_ind(net)}</CdtDbtInd>"
             f"</TtlNetNtry></TtlNtries></TxsSummry>"
-            + "".join(_entry(e, ccy, day) for e in entries)
-            + "</Stmt>")
+            + xml + "</Stmt>")
     parts += ["</BkToCstmrStmt>", "</Document>", ""]
     return "\n".join(parts)
 
