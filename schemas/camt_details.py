@@ -20,30 +20,32 @@ REFS = ("EndToEndId", "AcctSvcrRef", "InstrId", "TxId", "MsgId", "PmtInfId", "Mn
         "ClrSysRef", "AcctOwnrTxId", "AcctSvcrTxId")
 
 
-def details(tx: Element | None, find, text, party) -> dict:
-    """The fields of one ``TxDtls`` (None where absent), read with iso20022's helpers."""
-    amt = find(tx, "Amt")
+def details(tx: Element, kids, value, party) -> dict:
+    """The fields of one ``TxDtls`` (None where absent), read with iso20022's helpers: ``kids``
+    (children by local name), ``value`` (an element's stripped text), ``party``."""
+    k = kids(tx)
+    refs, amts, remittance = kids(k.get("Refs")), kids(k.get("AmtDtls")), k.get("RmtInf")
+    amt = k.get("Amt")
     if amt is None:
-        amt = find(tx, "AmtDtls", "TxAmt", "Amt")
-    instd = find(tx, "AmtDtls", "InstdAmt", "Amt")
-    remittance = find(tx, "RmtInf")
+        amt = kids(amts.get("TxAmt")).get("Amt")
+    instd = kids(amts.get("InstdAmt"))
     ustrd = [] if remittance is None else [
         c.text.strip() for c in remittance if c.tag.rpartition("}")[2] == "Ustrd"
         and c.text and c.text.strip()]
-    parties = find(tx, "RltdPties")
+    parties = k.get("RltdPties")
     return {
-        **{ref: text(tx, "Refs", ref) for ref in REFS},
+        **{ref: value(refs.get(ref)) for ref in REFS},
         "TxAmt": None if amt is None else (amt.text or "").strip(),
         "TxAmt@Ccy": None if amt is None else amt.get("Ccy"),
-        "TxCdtDbtInd": text(tx, "CdtDbtInd"),
+        "TxCdtDbtInd": value(k.get("CdtDbtInd")),
         "Dbtr": party(parties, "Dbtr"), "Cdtr": party(parties, "Cdtr"),
         "Ustrd": " ".join(ustrd) or None,
-        "CdtrRef": text(remittance, "Strd", "CdtrRefInf", "Ref"),
-        "AddtlTxInf": text(tx, "AddtlTxInf"),
-        "InstdAmt": None if instd is None else (instd.text or "").strip(),
-        "InstdAmt@Ccy": None if instd is None else instd.get("Ccy"),
-        "XchgRate": text(tx, "AmtDtls", "InstdAmt", "CcyXchg", "XchgRate")
-                    or text(tx, "AmtDtls", "TxAmt", "CcyXchg", "XchgRate"),
+        "CdtrRef": value(kids(kids(kids(remittance).get("Strd")).get("CdtrRefInf")).get("Ref")),
+        "AddtlTxInf": value(k.get("AddtlTxInf")),
+        "InstdAmt": None if instd.get("Amt") is None else (instd["Amt"].text or "").strip(),
+        "InstdAmt@Ccy": None if instd.get("Amt") is None else instd["Amt"].get("Ccy"),
+        "XchgRate": value(kids(instd.get("CcyXchg")).get("XchgRate"))
+                    or value(kids(kids(amts.get("TxAmt")).get("CcyXchg")).get("XchgRate")),
     }
 
 

@@ -100,8 +100,8 @@ def parse_message(message: Message, data: bytes, *, name: str, source: str, sha2
 
 # --- reading -------------------------------------------------------------------------------------
 
-_COUNTED_BARE = ("Ntry", "TxDtls", "Stmt", "Rpt", "Ntfctn")
-_COUNTED = tuple("}" + t for t in _COUNTED_BARE)
+_COUNTED_BARE = frozenset({"Ntry", "TxDtls", "Stmt", "Rpt", "Ntfctn"})
+_COUNTED = tuple("}" + t for t in _COUNTED_BARE)  # str.endswith: no Python call per start tag
 
 
 class _LineTreeBuilder(TreeBuilder):
@@ -147,8 +147,30 @@ def _load(message: Message, data: bytes, file: str) -> tuple[Element, dict[Eleme
     return root, builder.lines
 
 
+_LOCALS: dict[str, str] = {}  # namespaced tag → local name (a file repeats a few dozen tags)
+
+
 def _local(el: Element) -> str:
-    return el.tag.rpartition("}")[2]
+    tag = el.tag
+    name = _LOCALS.get(tag)
+    if name is None:
+        name = _LOCALS[tag] = tag.rpartition("}")[2]
+    return name
+
+
+def _kids(el: Element | None) -> dict[str, Element]:
+    """Children by local name, the first of each name (one pass instead of a scan per lookup)."""
+    out: dict[str, Element] = {}
+    if el is not None:
+        for c in el:
+            out.setdefault(_local(c), c)
+    return out
+
+
+def _value(el: Element | None) -> str | None:
+    if el is None or el.text is None:
+        return None
+    return el.text.strip() or None
 
 
 def _find(el: Element | None, *path: str) -> Element | None:
@@ -237,27 +259,28 @@ def _refuse_repeats(records: list[Statement], file: str) -> None:
 
 def _entry(ntry: Element, lines: dict[Element, int], record: Statement,
            account: str | None) -> dict:
+    k = _kids(ntry)
     txs = [tx for dtls in _all(ntry, "NtryDtls") for tx in _all(dtls, "TxDtls")]
-    amt = _find(ntry, "Amt")
-    ind = _text(ntry, "CdtDbtInd")
+    amt, sts, code = k.get("Amt"), k.get("Sts"), k.get("BkTxCd")
+    domain = _find(code, "Domn")
     fields = {
         "Stmt/Id": record.id, "Acct": account, "ElctrncSeqNb": record.sequence,
         "PgNb": record.page, "LastPgInd": record.last_page, "CpyDplctInd": record.copy,
-        "CreDtTm": record.created, "NtryRef": _text(ntry, "NtryRef"),
-        "Amt": _text(ntry, "Amt"), "Amt@Ccy": None if amt is None else amt.get("Ccy"),
-        "CdtDbtInd": ind, "RvslInd": _text(ntry, "RvslInd"),
-        "Sts": _text(ntry, "Sts", "Cd") or _text(ntry, "Sts"),
-        "BookgDt": _date_text(_find(ntry, "BookgDt")), "ValDt": _date_text(_find(ntry, "ValDt")),
-        "AcctSvcrRef": _text(ntry, "AcctSvcrRef"),
+        "CreDtTm": record.created, "NtryRef": _value(k.get("NtryRef")),
+        "Amt": _value(amt), "Amt@Ccy": None if amt is None else amt.get("Ccy"),
+        "CdtDbtInd": _value(k.get("CdtDbtInd")), "RvslInd": _value(k.get("RvslInd")),
+        "Sts": _text(sts, "Cd") or _value(sts),
+        "BookgDt": _date_text(k.get("BookgDt")), "ValDt": _date_text(k.get("ValDt")),
+        "AcctSvcrRef": _value(k.get("AcctSvcrRef")),
         "BkTxCd": "/".join(filter(None, [
-            _text(ntry, "BkTxCd", "Domn", "Cd"), _text(ntry, "BkTxCd", "Domn", "Fmly", "Cd"),
-            _text(ntry, "BkTxCd", "Domn", "Fmly", "SubFmlyCd"), _text(ntry, "BkTxCd", "Prtry", "Cd")])) or None,
-        "TxDtls": len(txs), "PmtInfId": _text(ntry, "NtryDtls", "Btch", "PmtInfId"),
-        "AddtlNtryInf": _text(ntry, "AddtlNtryInf"),
+            _text(domain, "Cd"), _text(domain, "Fmly", "Cd"), _text(domain, "Fmly", "SubFmlyCd"),
+            _text(code, "Prtry", "Cd")])) or None,
+        "TxDtls": len(txs), "PmtInfId": _text(k.get("NtryDtls"), "Btch", "PmtInfId"),
+        "AddtlNtryInf": _value(k.get("AddtlNtryInf")),
         "FrDtTm": record.period_from,
     }
     return {"file_line": lines.get(ntry, 0), "fields": fields,
-            "details": [camt_details.details(tx, _find, _text, _party) for tx in txs],
+            "details": [camt_details.details(tx, _kids, _value, _party) for tx in txs],
             "detail_lines": [lines.get(tx, 0) for tx in txs]}
 
 
