@@ -61,15 +61,15 @@ def lines(entry: dict) -> list[tuple[int, dict]]:
     txs = entry["details"]
     if not is_split(entry):
         first = txs[0] if txs else {}
-        merged = {**f, **{k: v for k, v in first.items() if k not in ("TxAmt", "TxAmt@Ccy")
-                          and (v is not None or k not in f)}}
+        merged = {**f, **{k: v for k, v in first.items() if v is not None
+                          and k not in ("TxAmt", "TxAmt@Ccy")}}
         merged["AcctSvcrRef"] = f["AcctSvcrRef"] or first.get("AcctSvcrRef")
         if len(txs) > 1:
             merged["EndToEndIds"] = [t["EndToEndId"] for t in txs]
         return [(entry["file_line"], merged)]
     out = []
     for index, (line, tx) in enumerate(zip(entry["detail_lines"], txs, strict=True), start=1):
-        merged = {**f, **{k: v for k, v in tx.items() if v is not None or k not in f},
+        merged = {**f, **{k: v for k, v in tx.items() if v is not None},
                   "TxDtls#": index, "NtryAmt": f["Amt"],
                   "Amt": tx["TxAmt"], "Amt@Ccy": tx["TxAmt@Ccy"],
                   "CdtDbtInd": tx["TxCdtDbtInd"] or f["CdtDbtInd"],
