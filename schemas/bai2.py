@@ -53,41 +53,23 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
                   required=("value_date",))
 
 
-def _physical(text: str):
-    """(line number, record text) of every record; several records may share a physical line
-    (fixed-length blocks): each ends with ``/`` and the next starts with its record code."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        if "/" not in line[:-1]:
-            yield number, line
-            continue
-        starts = [0] + [m.end() for m in _NEXT_RECORD.finditer(line)]
-        for a, b in zip(starts, starts[1:] + [len(line)], strict=True):
-            yield number, line[a:b].strip()
+def _split(line: str) -> list[str]:
+    """The records of one physical line: several may share it (fixed-length blocks), each ending
+    with ``/`` and the next starting with its record code."""
+    slash = line.find("/")
+    if slash == -1 or slash == len(line) - 1:
+        return [line]
+    starts = [0] + [m.end() for m in _NEXT_RECORD.finditer(line)]
+    return [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)], strict=True)]
 
 
 def _records(text: str, file: str) -> list[dict]:
     """Logical records: a 88 is folded into the record before it, whatever that record is."""
     out: list[dict] = []
-    for number, line in _physical(text):
-        code, _, rest = line.partition(",")
-        if code == "88":
-            if not out:
-                raise ParseError(file, number, "expected a record before the 88 continuation")
-            _continue(out[-1], rest, file, number)
-            continue
-        if code not in ("01", "02", "03", "16", "49", "98", "99"):
-            raise ParseError(file, number, f"expected a BAI2 record (01, 02, 03, 16, 88, 49, 98, "
-                                           f"99), found {code[:10]!r}")
-        record = {"code": code, "line": number, "physical": 1, "text": None, "raw": rest}
-        if code == "16":
-            record["fields"], record["text"] = _detail_fields(rest, file, number)
-        else:
-            record["fields"] = _fields(rest)
-            record["parts"] = [record["fields"][2:]]
-        out.append(record)
+    for number, physical in enumerate(text.split("\n"), start=1):
+        physical = physical.strip()
+        for line in _split(physical) if physical else ():
+            _record(out, line, number, file)
     if not out or out[0]["code"] != "01" or out[-1]["code"] != "99":
         raise ParseError(file, None, "expected a BAI2 file from a 01 header to a 99 trailer")
     details = [r["line"] for r in out if r["code"] == "16"]
@@ -97,6 +79,26 @@ def _records(text: str, file: str) -> list[dict]:
         for position, r in enumerate(out, start=1):
             r["line"] = position
     return out
+
+
+def _record(out: list[dict], line: str, number: int, file: str) -> None:
+    """Append one logical record to ``out``, or fold an 88 into the record before it."""
+    code, _, rest = line.partition(",")
+    if code == "88":
+        if not out:
+            raise ParseError(file, number, "expected a record before the 88 continuation")
+        _continue(out[-1], rest, file, number)
+        return
+    if code not in ("01", "02", "03", "16", "49", "98", "99"):
+        raise ParseError(file, number, f"expected a BAI2 record (01, 02, 03, 16, 88, 49, 98, "
+                                       f"99), found {code[:10]!r}")
+    record = {"code": code, "line": number, "physical": 1, "text": None, "raw": rest}
+    if code == "16":
+        record["fields"], record["text"] = _detail_fields(rest, file, number)
+    else:
+        record["fields"] = _fields(rest)
+        record["parts"] = [record["fields"][2:]]
+    out.append(record)
 
 
 def _continue(prev: dict, rest: str, file: str, line: int) -> None:
