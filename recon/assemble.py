@@ -10,7 +10,8 @@ from recon.config import Config
 from recon.errors import ReconError
 from recon.reports.clearing import positions
 from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
-                                 LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide)
+                                 LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide,
+                                 ToleranceLink)
 from recon.reports.rowcheck import warehouse_key
 
 
@@ -113,6 +114,8 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
         settled = positions(con, run_id, business_date, psps, payouts, inputs)
+        tolerances = tuple(ToleranceLink(**r) for r in _rows(con, sql.load("report_tolerances"),
+                                                             {"run_id": run_id}))
         key = warehouse_key(con)
     finally:
         con.close()
@@ -124,7 +127,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         statement_lines=counts["statement_lines"], matched_ledger=counts["matched_ledger"],
         matched_statement=counts["matched_statement"], matched_by_rule=matched,
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
-        annotations=notes, history=history, channels=channels, positions=settled,
+        annotations=notes, history=history, channels=channels, positions=settled, tolerances=tolerances,
         outputs=dict(outputs or {}), check_key=key)
 
 

@@ -336,7 +336,7 @@ class _Cascade:
     def other(self, rule: str) -> None:
         """A rule that is not a reference pass: its SQL file from the registry, then closed."""
         found = registry.RULES[rule]
-        if found.kind == "fuzzy" and not self.aside:  # it reads columns the views of the day leave out: widen first
+        if found.kind in registry.WHOLE_ROWS and not self.aside:  # it reads columns the views of the day leave out: widen first
             self.close()
         sql.execute(self.con, found.sql, self.params)
         self.close()

@@ -13,6 +13,8 @@ Kinds:
 - ``group``: one-to-many and many-to-one groups whose sums agree.
 - ``fuzzy``: no reference; amount, dates and text similarity. It reads columns the day's views
   leave out, so the working sets are widened to whole rows before it runs.
+- ``reversal``: refunds and chargebacks one-to-one through the payment they reverse (the
+  original reference); whole rows, as for fuzzy.
 
 Every rule's SQL follows one contract: it reads work_ledger, work_stmt (items whose ``state`` is
 NULL are open) and work_rules; it inserts its links into ``matches`` and its ambiguous candidates
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("reference", "group", "fuzzy")
+KINDS = ("reference", "group", "fuzzy", "reversal")
+# The kinds whose SQL reads columns the day's views leave out: the working sets are widened first.
+WHOLE_ROWS = ("fuzzy", "reversal")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ RULES: dict[str, Rule] = {r.name: r for r in (
     Rule("reference_tolerance", "reference",
          "amount within an absolute or relative tolerance, statement day within a directional window",
          "match_reference", ("amount_tolerance_minor", "amount_tolerance_bps", *_WINDOW), mode="tolerance"),
+    Rule("reversal_reference", "reversal",
+         "a refund or chargeback without the PSP's id, by the payment it reverses (original "
+         "reference); same type, currency and amount (or within the tolerance), within the date "
+         "window; several of one payment one-to-one by amount, equal amounts by time order",
+         "match_reversal", ("amount_tolerance_minor", "amount_tolerance_bps", *_WINDOW)),
     Rule("aggregate_reference", "group",
          "one-to-many, many-to-one and bounded many-to-many groups whose sums agree",
          "match_aggregate", ("amount_tolerance_minor", "max_group")),

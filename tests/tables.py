@@ -49,3 +49,11 @@ def run_day(con, cfg, day=D, sources=("wechatpay",), run_id=None):
     con.execute("UPDATE runs SET status = 'breaks', carried_from = ? WHERE run_id = ?",  # as match() does
                 [result.carried_from, run_id])
     return result
+
+
+def with_matching(cfg, source, **settings):
+    """``cfg`` with ``source``'s ``[sources.matching]`` settings replaced (e.g. a tolerance)."""
+    import dataclasses
+    return dataclasses.replace(cfg, sources=[
+        dataclasses.replace(s, matching=dataclasses.replace(s.matching, **settings)) if s.name == source else s
+        for s in cfg.sources])

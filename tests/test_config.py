@@ -51,7 +51,7 @@ def test_default_config_resolves_every_source(monkeypatch):
     ('port = "${RECON_SFTP_PORT:-2222}"', 'port = 70000', "sources[0].sftp.port", "TCP port"),
     ('pattern = "wechatpay_trade_{date:%Y%m%d}.csv"', 'pattern = "wechatpay_{day}.csv"',
      "sources[0].sftp.pattern", "filename pattern"),
-    ('amount_tolerance_minor = 1', 'amount_tolerance_minor = -1', "sources[0].matching.amount_tolerance_minor",
+    ('amount_tolerance_minor = 0', 'amount_tolerance_minor = -1', "sources[0].matching.amount_tolerance_minor",
      ">= 0"),
     ('rules = ["exact_reference", "normalized_reference",', 'rules = ["exact_reference", "magic",',
      "sources[0].matching.rules[1]", "expected one of"),

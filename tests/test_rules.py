@@ -11,7 +11,7 @@ import pytest
 import sql
 from recon import matching, warehouse
 from recon.matching import ONE_TO_ONE
-from tests.tables import D, ledger, run_day, stmt, ts
+from tests.tables import D, ledger, run_day, stmt, ts, with_matching
 
 UTC = timezone.utc
 # Every rule's truth table runs on both routes of the cascade (conftest.route).
@@ -109,7 +109,8 @@ def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
 
 
 def test_reference_tolerance_is_directional(con, cfg):
-    # amount_tolerance_minor = 1; window: statement day − ledger day within [−1, +2]
+    # window: statement day − ledger day within [−1, +2]; the tolerance is opt-in (default 0)
+    cfg = with_matching(cfg, "wechatpay", amount_tolerance_minor=1)
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=1000, booked_at=ts(1)),
                 dict(entry_id="L2", merchant_reference="ORD2", amount_minor=2000, booked_at=ts(1),
@@ -434,10 +435,7 @@ def test_a_ledger_entry_is_never_linked_twice_across_key_passes(con, cfg):
 
 
 def _with_rules(cfg, source, rules):
-    import dataclasses
-    return dataclasses.replace(cfg, sources=[
-        dataclasses.replace(s, matching=dataclasses.replace(s.matching, rules=tuple(rules))) if s.name == source else s
-        for s in cfg.sources])
+    return with_matching(cfg, source, rules=tuple(rules))
 
 
 @pytest.mark.parametrize("rules", [("fuzzy", "exact_reference"), ()])

@@ -56,9 +56,9 @@ def _record(cfg, world):
 
 def _candidate(tmp_path, tolerance: int) -> config.Config:
     text = CONFIG.read_text().replace('rate_card = "rate_cards/', f'rate_card = "{CONFIG.parent}/rate_cards/')
-    assert text.count("amount_tolerance_minor = 1 ") == 2
+    assert text.count("amount_tolerance_minor = 0 ") == 2
     path = tmp_path / "candidate.toml"
-    path.write_text(text.replace("amount_tolerance_minor = 1 ", f"amount_tolerance_minor = {tolerance} "))
+    path.write_text(text.replace("amount_tolerance_minor = 0 ", f"amount_tolerance_minor = {tolerance} "))
     return config.load(path)
 
 

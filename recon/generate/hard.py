@@ -33,6 +33,9 @@ STRIPE_KINDS = {
     "ambiguous": 1,     # as fuzzy, but a second ledger entry (the decoy) fits too: ambiguous
     "decoy": 1,         # the ledger-only entry that makes the ambiguous charge ambiguous
 }
+# Of the day's refunds, this share the ledger books under the company's own refund id, without
+# the PSP's refund id: only the original order pairs them (reversal_reference), not breaks.
+OWN_REFUND_ID_SHARE = 0.1
 NOISE = ("lower", "spaces", "hyphens", "inner_spaces", "prefix_ref", "prefix_order")
 PARTS = 3               # at most this many partial refunds of one order, on D+1 .. D+3
 DISPUTE_LAGS = 5        # a dispute arrives 1..5 days after its order

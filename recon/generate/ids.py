@@ -30,6 +30,12 @@ def refund_ref_expr(psp: Psp, day: date, ridx: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit(f"RFD{ymd(day)}{psp.letter}"), padded(ridx, 8)])
 
 
+def own_refund_ref_expr(psp: Psp, day: date, ridx: pl.Expr) -> pl.Expr:
+    """Hard scenario: the company's own id of a refund, where its ledger does not keep the one
+    the PSP echoes back (商户退款单号 / payment_metadata[refund_id])."""
+    return pl.concat_str([pl.lit(f"CRN{ymd(day)}{psp.letter}"), padded(ridx, 8)])
+
+
 def payment_id_expr(psp: Psp, day_text: pl.Expr, idx: pl.Expr) -> pl.Expr:
     """WeChat 微信订单号 (28 digits) / Stripe charge id."""
     if psp is WECHAT:

@@ -28,6 +28,10 @@ def _entries(day: date, psp: Psp, psp_day: PspDay, customers: pl.Series) -> pl.D
         txn_type = pl.when(chargeback).then(pl.lit("chargeback")).otherwise(txn_type)
         original = pl.when(chargeback).then(ids.order_ref_expr(psp, day_text, pl.col("order_idx"))) \
             .otherwise(original)
+    reference = ids.merchant_reference_expr(psp, day, day_text)
+    if "own_ref" in entries.columns:  # hard scenario: refunds under the ledger's own refund id
+        reference = pl.when(pl.col("own_ref")).then(ids.own_refund_ref_expr(psp, day, pl.col("refund_idx"))) \
+            .otherwise(reference)
     if "is_eur" in entries.columns:  # hard scenario: charges presented in EUR, booked in EUR
         currency = pl.when(pl.col("is_eur")).then(pl.lit("EUR")).otherwise(currency)
     return entries.select(
@@ -36,7 +40,7 @@ def _entries(day: date, psp: Psp, psp_day: PspDay, customers: pl.Series) -> pl.D
         fmt.stamp(booked, "%Y-%m-%dT%H:%M:%S%:z").alias("booked_at"),
         pl.lit(psp.name).alias("channel"),
         txn_type.alias("txn_type"),
-        ids.merchant_reference_expr(psp, day, day_text).alias("merchant_reference"),
+        reference.alias("merchant_reference"),
         pl.when(pl.col("has_psp_ref")).then(ids.psp_reference_expr(psp, day, day_text))
         .otherwise(pl.lit("")).alias("psp_reference"),
         original.alias("original_reference"),

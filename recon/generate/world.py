@@ -305,7 +305,12 @@ class World:
         sec[plan.items["timing"]] = plan.timing_ledger_sec
         amount = pay.amount.copy()
         amount[plan.items["amount_mismatch"]] += plan.mismatch_delta
-        has_ref = rng(self.seed, day, psp, LEDGER).random(n + len(refunds["sec"])) < 0.7
+        g = rng(self.seed, day, psp, LEDGER)
+        has_ref = g.random(n + len(refunds["sec"])) < 0.7
+        # hard: refunds booked under the ledger's own refund id, without the PSP's (drawn after
+        # has_ref, so the other entries' draws are unchanged)
+        own_ref = (g.random(len(refunds["sec"])) < hard.OWN_REFUND_ID_SHARE if hp is not None
+                   else np.zeros(len(refunds["sec"]), bool))
         extra: dict[str, np.ndarray] = {}
         if hp is not None:
             keep[hp.items["ledger_late"]] = False
@@ -326,7 +331,8 @@ class World:
              **self._attrs(day, psp, idx), **{c: v[idx] for c, v in extra.items()}},
             {"sec": refunds["sec"] - refunds["lag"], "is_refund": True, "order_day": refunds["order_day"],
              "order_idx": refunds["order_idx"], "refund_idx": refunds["refund_idx"],
-             "amount": -refunds["amount"], "has_psp_ref": has_ref[n:], **{a: refunds[a] for a in _ATTRS}},
+             "amount": -refunds["amount"], "has_psp_ref": has_ref[n:] & ~own_ref, "own_ref": own_ref,
+             **{a: refunds[a] for a in _ATTRS}},
         ]
         if hp is not None:
             blocks += self._hard_ledger(day, psp, hp, sec, has_ref[:n], disputes)
@@ -359,7 +365,7 @@ class World:
         return blocks
 
 
-_BOOL = {"is_refund", "has_psp_ref", "is_dispute", "no_order", "is_chargeback", "is_eur"}
+_BOOL = {"is_refund", "has_psp_ref", "is_dispute", "no_order", "is_chargeback", "is_eur", "own_ref"}
 _DEFAULTS = {"noise": -1}
 
 

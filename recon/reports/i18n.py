@@ -55,6 +55,10 @@ ZH: dict[str, str] = {
     # sheet names (Excel: at most 31 characters, none of []:*?/\)
     "Summary": "汇总", "Breaks": "差异明细", "Aging": "账龄", "Payouts": "结算单",
     "Fees": "手续费", "Channels": "渠道", "Positions": "结算头寸", "Cleared": "已清差异",
+    "Tolerances": "容差匹配",
+    # links made within a tolerance (Tolerances sheet, Summary)
+    "statement line": "对账单流水", "linked within tolerance": "容差内匹配笔数",
+    "Linked within tolerance": "容差内匹配",
     # print header and footer
     "page &P of &N": "第 &P 页，共 &N 页",
 }
@@ -63,7 +67,7 @@ ZH: dict[str, str] = {
 VALUES_ZH: dict[str, str] = {
     "exact_reference": "订单号精确匹配", "normalized_reference": "订单号规范化匹配",
     "fx_reference": "外币订单号匹配", "reference_tolerance": "订单号+容差匹配",
-    "aggregate_reference": "汇总匹配", "fuzzy": "模糊匹配",
+    "aggregate_reference": "汇总匹配", "fuzzy": "模糊匹配", "reversal_reference": "原订单号匹配(退款/拒付)",
     "reference_mismatch": "订单号相同金额不符", "duplicate_line": "对账单重复",
     "duplicate_entry": "账务重复", "ambiguous_candidates": "多个候选",
     "unmatched_ledger": "账务未匹配", "unmatched_statement": "对账单未匹配",

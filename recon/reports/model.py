@@ -224,6 +224,24 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class ToleranceLink:
+    """A link a rule made within a tolerance (difference ≠ 0): matched, and its difference reported
+    on its own (the Tolerances sheet, the Summary). A pair, or an aggregate group (no entry or line
+    id; its key as both references, its sums as the amounts). Amounts in the ledger's currency."""
+    rule: str
+    source: str
+    currency: str
+    ledger_reference: str | None
+    statement_reference: str | None
+    ledger_amount_minor: int
+    statement_amount_minor: int
+    difference_minor: int  # statement − ledger
+    ledger_entry_id: str | None = None
+    line_id: str | None = None
+    items: int = 2  # entries and lines it links
+
+
+@dataclass(frozen=True)
 class CurrencyTotal:
     currency: str
     count: int
@@ -254,6 +272,7 @@ class RunSummary:
     channels: tuple[ChannelDay, ...] = ()  # the last 30 business dates
     positions: tuple[Position, ...] = ()
     signals: tuple[Signal, ...] = ()  # risk signals of the business date (recon/signals.py)
+    tolerances: tuple[ToleranceLink, ...] = ()  # links made within a tolerance (difference ≠ 0)
     check_key: str = ""  # the warehouse's key for the Breaks rows' check values (recon/reports/rowcheck.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
 
@@ -262,6 +281,15 @@ class RunSummary:
         out: dict[str, int] = {}
         for b in self.breaks:
             out[b.category] = out.get(b.category, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def within_tolerance(self) -> dict[str, tuple[int, int]]:
+        """Links made within a tolerance per currency: (count, Σ |difference|), by currency."""
+        out: dict[str, tuple[int, int]] = {}
+        for t in self.tolerances:
+            n, total = out.get(t.currency, (0, 0))
+            out[t.currency] = (n + 1, total + abs(t.difference_minor))
         return dict(sorted(out.items()))
 
     @property

@@ -158,6 +158,11 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         },
         "quarantined": s.quarantined,
         "breaks": _breaks(s),
+        "within_tolerance": {
+            "count": len(s.tolerances),
+            "by_currency": {ccy: {"count": n, "absolute_amount": _amount(total, ccy)}
+                            for ccy, (n, total) in s.within_tolerance.items()},
+        },
         "fees": _fee_totals(s),
         "payouts": [
             {"source": p.source, "payout_id": p.payout_id, "currency": p.currency,

@@ -1,4 +1,5 @@
-"""The day's workbook: Summary, Breaks, Aging, Payouts, Fees, Channels and Positions sheets.
+"""The day's workbook: Summary, Breaks, Aging, Payouts, Fees, Channels, Positions and Tolerances
+sheets.
 
 Written with openpyxl's write-only mode, so a day with a million breaks streams to disk instead of
 holding a cell object per value (one module per sheet in :mod:`recon.reports.sheets`). The Breaks
@@ -43,6 +44,7 @@ from recon.reports.sheets.cells import (DATETIME_FORMAT, LANGUAGES, Cells, Progr
                                         amount_format, label, local_time)
 from recon.reports.sheets.summary import summary_rows, write_summary
 from recon.reports.sheets.tables import FEE_COLUMNS, PAYOUT_COLUMNS
+from recon.reports.sheets.tolerances import write_tolerances
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ __all__ = ["BREAK_COLUMNS", "DATETIME_FORMAT", "FEE_COLUMNS", "PAYOUT_COLUMNS",
 
 EXCEL_MAX_ROWS = 1_048_576
 DEFAULT_MAX_ROWS = 1_000_000
-SHEETS = ("Summary", "Breaks", "Aging", "Payouts", "Fees", "Channels", "Positions")
+SHEETS = ("Summary", "Breaks", "Aging", "Payouts", "Fees", "Channels", "Positions", "Tolerances")
 RUN_PROPERTY = "recon_run_id"
 LANGUAGE_PROPERTY = "recon_language"
 
@@ -170,6 +172,7 @@ def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
     tables.write_fees(ws["Fees"], cells, summary, language)
     tables.write_channels(ws["Channels"], cells, summary, language)
     tables.write_positions(ws["Positions"], cells, summary, language)
+    write_tolerances(ws["Tolerances"], cells, summary, language)
     write_summary(ws["Summary"], *summary_rows(summary, cells, language, note), cells=cells)
 
     _save_reproducibly(wb, path, summary.started_at, cells.fragments)

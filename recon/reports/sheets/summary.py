@@ -44,6 +44,7 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
         ("matched ledger entries", s.matched_ledger, "int"),
         ("matched statement lines", s.matched_statement, "int"),
         ("quarantined rows", s.quarantined, "int"), ("breaks", len(s.breaks), "int"),
+        ("linked within tolerance", len(s.tolerances), "int"),
     ]
     title = ("对账汇总 " if language == "zh" else "Reconciliation ") + s.business_date.isoformat()
     rows: list[list[Any]] = [[c.styled(title, c.title)]]
@@ -71,6 +72,9 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
     section("Matched by rule", ("rule", "count"))
     tables += [[c.text(value(rule, language), False), n]
                for rule, n in sorted(s.matched_by_rule.items())]
+    # links made within a tolerance: matched, their differences listed on the Tolerances sheet
+    section("Linked within tolerance", ("currency", "count", "sum of |differences|"))
+    tables += [[ccy, n, c.amount(total, ccy)] for ccy, (n, total) in s.within_tolerance.items()]
     section("Breaks by category", ("category", "currency", "count", "sum of differences",
                                    "sum of |differences|"))
     totals = break_totals(s.breaks)

@@ -1,0 +1,141 @@
+"""reversal_reference's truth tables: refunds and chargebacks whose ledger row lacks the PSP's id,
+paired through the payment they reverse (in-memory DuckDB, both routes of the cascade); and the
+links made within a tolerance, which are reported on their own."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+import sql
+from recon import warehouse
+from tests.tables import D, ledger, run_day, stmt, ts, with_matching
+
+UTC = timezone.utc
+F = "f" * 16
+pytestmark = pytest.mark.usefixtures("route")
+
+
+def load(con, led, st):
+    warehouse.insert_frame(con, "statement_lines", st)
+    warehouse.load_ledger(con, led, sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def links(con, rule="reversal_reference"):
+    """{(entry, line): (difference, evidence)} of the rule's links."""
+    return {(e, ln): (d, json.loads(ev)) for e, ln, d, ev in con.execute(
+        "SELECT ledger_entry_id, line_id, difference_minor, evidence FROM matches WHERE rule = ?",
+        [rule]).fetchall()}
+
+
+def breaks(con):
+    """The open transaction breaks (the rate card's fee check is not what these tables test)."""
+    return sorted(con.execute("SELECT category, reference, ledger_entry_id, line_id FROM breaks "
+                              "WHERE status = 'open' AND category <> 'fee_variance' ORDER BY ALL").fetchall())
+
+
+def payment(**kw):
+    return dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)) | kw
+
+
+def refund(entry_id, amount, at, **kw):
+    """A ledger refund under the company's own refund id, without the PSP's refund id."""
+    return dict(entry_id=entry_id, merchant_reference=f"CRN-{entry_id}", original_reference="ORD1",
+                amount_minor=amount, txn_type="refund", booked_at=at) | kw
+
+
+def psp_refund(n, amount, at, **kw):
+    """WeChat's refund row: 商户退款单号 as merchant_reference, 商户订单号 as original_reference."""
+    return dict(merchant_reference=f"RFD{n}", psp_reference=f"5030000{n}", original_reference="ORD1",
+                amount_minor=amount, fee_minor=0, txn_type="refund", booked_at=at) | kw
+
+
+PSP_PAYMENT = dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1))
+
+
+def test_a_partial_refund_pairs_through_its_original_order(con, cfg):
+    load(con, ledger(payment(), refund("L2", -2500, ts(3))),
+         stmt(PSP_PAYMENT, psp_refund(1, -2500, ts(4))))
+    run_day(con, cfg)
+    assert links(con) == {("L2", f"{F}:3"): (0, {"original": "ORD1", "difference_minor": 0, "days_apart": 0,
+                                                  "candidates": 1, "time_order": None})}
+    assert breaks(con) == []
+
+
+def test_two_refunds_of_one_payment_pair_by_amount(con, cfg):
+    load(con, ledger(payment(), refund("L2", -1000, ts(2)), refund("L3", -3000, ts(3))),
+         stmt(PSP_PAYMENT, psp_refund(1, -3000, ts(2)), psp_refund(2, -1000, ts(4))))
+    run_day(con, cfg)
+    assert {k: d for k, (d, _) in links(con).items()} == {("L2", f"{F}:4"): 0, ("L3", f"{F}:3"): 0}
+    assert breaks(con) == []
+
+
+def test_equal_refunds_of_one_payment_pair_in_time_order(con, cfg):
+    # which of two equal refunds is which moves no amount: the first booked with the first booked
+    load(con, ledger(payment(), refund("L2", -1500, ts(5)), refund("L3", -1500, ts(2))),
+         stmt(PSP_PAYMENT, psp_refund(1, -1500, ts(6)), psp_refund(2, -1500, ts(3))))
+    run_day(con, cfg)
+    got = links(con)
+    assert {k: ev["time_order"] for k, (_, ev) in got.items()} == {("L3", f"{F}:4"): 1, ("L2", f"{F}:3"): 2}
+    assert {ev["candidates"] for _, ev in got.values()} == {2}
+    assert breaks(con) == []
+
+
+def test_equal_refunds_at_one_time_or_unequal_counts_are_ambiguous(con, cfg):
+    # ORD1: two equal ledger refunds, one PSP line: which one it is cannot be told
+    # ORD2: two equal refunds booked at the same second on both sides: no time order either
+    load(con, ledger(payment(), refund("L2", -1500, ts(2)), refund("L3", -1500, ts(3)),
+                     payment(entry_id="L4", merchant_reference="ORD2", booked_at=ts(1)),
+                     refund("L5", -700, ts(4), original_reference="ORD2"),
+                     refund("L6", -700, ts(4), original_reference="ORD2")),
+         stmt(PSP_PAYMENT, psp_refund(1, -1500, ts(4)),
+              dict(PSP_PAYMENT, merchant_reference="ORD2"),
+              psp_refund(2, -700, ts(5), original_reference="ORD2"),
+              psp_refund(3, -700, ts(5), original_reference="ORD2")))
+    run_day(con, cfg)
+    assert links(con) == {}
+    assert breaks(con) == [("ambiguous", "RFD1", None, f"{F}:3"), ("ambiguous", "RFD2", None, f"{F}:5"),
+                           ("ambiguous", "RFD3", None, f"{F}:6")]
+    candidates = con.execute("SELECT DISTINCT entry_id FROM work_ambiguous WHERE rule = 'reversal_reference' "
+                             "ORDER BY 1").fetchall()
+    assert candidates == [("L2",), ("L3",), ("L5",), ("L6",)]
+
+
+def test_a_chargeback_pairs_by_the_order_id_the_psp_gives_as_its_merchant_reference(con, cfg):
+    # Stripe's dispute row: payment_metadata[order_id] as merchant and original reference; the
+    # ledger books the chargeback under its own case id, without the dispute id
+    load(con,
+         ledger(dict(entry_id="L1", source="stripe", merchant_reference="CB-77", original_reference="ORD7",
+                     txn_type="chargeback", currency="USD", amount_minor=-4200, booked_at=ts(2)),
+                dict(entry_id="L2", source="stripe", merchant_reference="CB-78", original_reference="ORD8",
+                     txn_type="chargeback", currency="USD", amount_minor=-4200, booked_at=ts(2))),
+         stmt(dict(merchant_reference="ORD7", psp_reference="du_1", txn_type="chargeback", amount_minor=-4200,
+                   fee_minor=1500, booked_at=ts(3), payment_method="card"),
+              dict(merchant_reference="ORD8", psp_reference="du_2", txn_type="chargeback", amount_minor=-4100,
+                   fee_minor=1500, booked_at=ts(3), payment_method="card"),
+              source="stripe", currency="USD"))
+    run_day(con, cfg, sources=("stripe",))
+    assert set(links(con)) == {("L1", f"{F}:2")}
+    # ORD8: 1.00 apart and no tolerance: both sides reported, never linked
+    assert [b[0] for b in breaks(con)] == ["missing_in_ledger", "missing_in_statement"]
+
+
+def test_a_tolerance_links_a_refund_and_reports_its_difference(con, cfg):
+    load(con, ledger(payment(), refund("L2", -2500, ts(3))),
+         stmt(PSP_PAYMENT, psp_refund(1, -2499, ts(4))))
+    exact = cfg
+    run_day(con, with_matching(exact, "wechatpay", amount_tolerance_minor=1))
+    assert {k: d for k, (d, _) in links(con).items()} == {("L2", f"{F}:3"): 1}
+    assert breaks(con) == []
+    rows = warehouse.rows(con, sql.load("report_tolerances"), {"run_id": f"run-{D}"})
+    assert rows == [("reversal_reference", "wechatpay", "CNY", "CRN-L2", "RFD1", -2500, -2499, 1, "L2",
+                     f"{F}:3", 2)]
+
+
+def test_exact_by_default_a_one_cent_refund_difference_is_reported(con, cfg):
+    load(con, ledger(payment(), refund("L2", -2500, ts(3))),
+         stmt(PSP_PAYMENT, psp_refund(1, -2499, ts(4))))
+    run_day(con, cfg)
+    assert links(con) == {}
+    assert [b[0] for b in breaks(con)] == ["missing_in_ledger", "missing_in_statement"]
