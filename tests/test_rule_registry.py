@@ -49,7 +49,7 @@ def test_an_unknown_rule_or_setting_is_refused_naming_the_registry(tmp_path):
         'rate_card = "rate_cards/', f'rate_card = "{ROOT}/data/rate_cards/')
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace('"fuzzy"]', '"nearest_amount"]', 1))
-    with pytest.raises(ConfigError, match="sources\\[0\\].matching.rules\\[5\\]: expected one of exact_reference, .*fuzzy, "
+    with pytest.raises(ConfigError, match="sources\\[0\\].matching.rules\\[6\\]: expected one of exact_reference, .*fuzzy, "
                                           "found 'nearest_amount'"):
         config.load(bad)
     bad.write_text(text.replace("fuzzy_threshold", "fuzzy_slack", 1))
