@@ -139,3 +139,18 @@ def test_exact_by_default_a_one_cent_refund_difference_is_reported(con, cfg):
     run_day(con, cfg)
     assert links(con) == {}
     assert [b[0] for b in breaks(con)] == ["missing_in_ledger", "missing_in_statement"]
+
+
+def test_every_link_within_a_tolerance_is_listed_a_group_once(con, cfg):
+    # ORD1: a split capture 0.01 short of its ledger entry (aggregate_reference); ORD2: a pair 0.02
+    # over (reference_tolerance); ORD3: exact, not listed
+    load(con,
+         ledger(payment(amount_minor=10000), payment(entry_id="L2", merchant_reference="ORD2", amount_minor=5000),
+                payment(entry_id="L3", merchant_reference="ORD3", amount_minor=700)),
+         stmt(dict(PSP_PAYMENT, amount_minor=6000), dict(PSP_PAYMENT, amount_minor=3999),
+              dict(PSP_PAYMENT, merchant_reference="ord2", amount_minor=5002),
+              dict(PSP_PAYMENT, merchant_reference="ORD3", amount_minor=700)))
+    run_day(con, with_matching(cfg, "wechatpay", amount_tolerance_minor=2))
+    rows = warehouse.rows(con, sql.load("report_tolerances"), {"run_id": f"run-{D}"})
+    assert rows == [("aggregate_reference", "wechatpay", "CNY", "ORD1", "ORD1", 10000, 9999, -1, None, None, 3),
+                    ("reference_tolerance", "wechatpay", "CNY", "ORD2", "ord2", 5000, 5002, 2, "L2", f"{F}:4", 2)]

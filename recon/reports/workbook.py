@@ -176,8 +176,8 @@ def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
     write_summary(ws["Summary"], *summary_rows(summary, cells, language, note), cells=cells)
 
     _save_reproducibly(wb, path, summary.started_at, cells.fragments)
-    log.info("Workbook: %d of %d breaks, %d fee rows, %d payouts, %d positions → %s; source "
-             "text: %d control characters removed, %d card numbers masked, %d formula-like "
-             "texts kept as text", shown, len(summary.breaks), len(summary.fees),
-             len(summary.payouts), len(summary.positions), path, cells.removed, cells.masked,
-             cells.quoted)
+    log.info("Workbook: %d of %d breaks, %d fee rows, %d payouts, %d positions, %d links within "
+             "tolerance → %s; source text: %d control characters removed, %d card numbers masked, "
+             "%d formula-like texts kept as text", shown, len(summary.breaks), len(summary.fees),
+             len(summary.payouts), len(summary.positions), len(summary.tolerances), path,
+             cells.removed, cells.masked, cells.quoted)
