@@ -13,8 +13,17 @@
 -- tolerance) goes to work_ambiguous: never a pick.
 -- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules.
 -- Parameters: $run_id.
+-- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
+-- type is left to the reference_mismatch pass, which reports their difference: the original order
+-- never pairs it with another.
 CREATE OR REPLACE TEMP TABLE work_rev_cand AS
-WITH l AS (
+WITH lref AS (  -- the own references of the open reversals on each side, normalised
+    SELECT DISTINCT source, txn_type, unnest([merchant_key, norm_ref(psp_reference)]) AS ref
+    FROM work_ledger WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
+), sref AS (
+    SELECT DISTINCT source, txn_type, unnest([merchant_key, norm_ref(psp_reference)]) AS ref
+    FROM work_stmt WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
+), l AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.booked_at, l.business_date,
            norm_ref(l.original_reference) AS k, r.amount_tolerance_minor AS tol,
            r.amount_tolerance_bps AS bps, r.window_before_days AS before_days,
@@ -22,10 +31,14 @@ WITH l AS (
     FROM work_ledger l
     JOIN work_rules r ON r.source = l.source AND list_contains(r.rules, 'reversal_reference')
     WHERE l.state IS NULL AND l.txn_type IN ('refund', 'chargeback') AND l.original_reference IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM sref WHERE sref.source = l.source AND sref.txn_type = l.txn_type
+                                            AND sref.ref IN (l.merchant_key, norm_ref(l.psp_reference)))
 ), s AS (  -- each open reversal line once per distinct key it carries
     SELECT DISTINCT line_id, source, txn_type, currency, amount_minor, booked_at, business_date, k
     FROM (SELECT s.*, unnest([norm_ref(s.original_reference), norm_ref(s.merchant_reference)]) AS k
-          FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback'))
+          FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback')
+            AND NOT EXISTS (SELECT 1 FROM lref WHERE lref.source = s.source AND lref.txn_type = s.txn_type
+                                                  AND lref.ref IN (s.merchant_key, norm_ref(s.psp_reference))))
     WHERE k IS NOT NULL
 ), cand AS (
     SELECT l.entry_id, s.line_id, l.source, l.txn_type, l.currency, l.k, l.amount_minor AS l_amount,

@@ -154,3 +154,14 @@ def test_every_link_within_a_tolerance_is_listed_a_group_once(con, cfg):
     rows = warehouse.rows(con, sql.load("report_tolerances"), {"run_id": f"run-{D}"})
     assert rows == [("aggregate_reference", "wechatpay", "CNY", "ORD1", "ORD1", 10000, 9999, -1, None, None, 3),
                     ("reference_tolerance", "wechatpay", "CNY", "ORD2", "ord2", 5000, 5002, 2, "L2", f"{F}:4", 2)]
+
+
+def test_refunds_that_share_their_own_ids_are_reported_not_crossed_through_the_order(con, cfg):
+    # both refund ids are on both sides, with the amounts swapped: two amount mismatches, never
+    # each ledger refund paired with the other's line because the amounts fit
+    load(con, ledger(payment(), refund("L2", -2000, ts(2), merchant_reference="RFD1"),
+                     refund("L3", -1000, ts(3), merchant_reference="RFD2")),
+         stmt(PSP_PAYMENT, psp_refund(1, -1000, ts(2)), psp_refund(2, -2000, ts(3))))
+    run_day(con, cfg)
+    assert links(con) == {}
+    assert breaks(con) == [("amount_mismatch", "RFD1", "L2", f"{F}:3"), ("amount_mismatch", "RFD2", "L3", f"{F}:4")]
