@@ -99,16 +99,27 @@ def why_not(data, name: str, required, what: str) -> str:
     return f"{what}: the header lacks {', '.join(gone[:4])}" + ("…" if len(gone) > 4 else "")
 
 
-def as_utf8(data, name: str):
+def as_utf8(data, name: str, legacy: str | None = None):
     """The file as UTF-8 text bytes with LF/CRLF line ends: ``data`` itself when it already is
-    (the common case: no copy), else decoded by ``schemas.encoding`` and encoded again (GBK,
-    UTF-16, a CR-only or partly CR-only file). Line numbers are unchanged: each CR, CRLF or LF
-    ends one line."""
+    (the common case: no copy), else decoded and encoded again: UTF-16 (with a BOM, or recognised
+    by its NUL bytes), ``legacy`` (e.g. ``gb18030`` for Chinese bills: GBK is a subset) when the
+    bytes are not UTF-8, and a CR-only or partly CR-only file. Bytes valid in none of these are
+    refused naming the first bad one (no guessing at a code page the format never uses). Line
+    numbers are unchanged: each CR, CRLF or LF ends one line."""
     head = data[:_HEAD]
-    if head.startswith(_UTF16) or _utf16_without_bom(head) or not _utf8_head(head, len(data)) \
-            or _bare_cr(data):
-        return decode(data[:] if not isinstance(data, bytes) else data, name).encode("utf-8")
-    return data
+    utf16 = head.startswith(_UTF16) or _utf16_without_bom(head)
+    if not utf16 and _utf8_head(head, len(data)) and not _bare_cr(data):
+        return data
+    whole = data if isinstance(data, bytes) else data[:]
+    if not utf16:
+        try:
+            whole.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not legacy:
+                raise ParseError(name, None, f"expected UTF-8 or UTF-16 text; byte 0x{whole[exc.start]:02X} "
+                                             f"at offset {exc.start} is not valid UTF-8") from exc
+            return decode(whole, name, declared=legacy).encode("utf-8")
+    return decode(whole, name).encode("utf-8")
 
 
 def _utf8_head(head: bytes, size: int) -> bool:

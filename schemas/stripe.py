@@ -105,6 +105,10 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
     exp = exponent_of(rows, currency)
     orig_currency = pl.col("customer_facing_currency").str.strip_chars().str.to_uppercase()
     category = pl.col("reporting_category")
+    # one column per file, never a per-row fallback: an unreadable created_utc is quarantined,
+    # not replaced by the local time beside it
+    created = "created_utc" if "created_utc" in present else "created"
+    available = "available_on" if "available_on" in present else "available_on_utc"
     merchant = _col(refs["merchant"])
     reference = pl.when(category == "refund").then(_col(refs["refund"])).otherwise(merchant) \
         if refs["refund"] else pl.when(category != "refund").then(merchant)
@@ -114,9 +118,10 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
         pl.lit(sha256).alias("file_sha256"),
         "file_line",
         pl.lit(business_date).alias("business_date"),
-        pl.coalesce(_utc(pl.col("created_utc")), _local(pl.col("created"), timezone)).alias("booked_at"),
-        pl.coalesce(pl.col("available_on"), pl.col("available_on_utc")).str.strip_chars().str.slice(0, 10)
-          .str.to_date("%Y-%m-%d", strict=False).alias("value_date"),
+        (_utc(pl.col("created_utc")) if "created_utc" in present else _local(pl.col("created"), timezone))
+          .alias("booked_at"),
+        pl.col(available).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+          .alias("value_date"),
         category.replace_strict(CATEGORY, default=None).alias("txn_type"),
         minor_expr(pl.col("gross"), exp).alias("amount_minor"),
         currency.alias("currency"),
@@ -139,9 +144,9 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
     originals = rows.select(
         "file_line", pl.col("gross").alias("amount_minor"), pl.col("fee").alias("fee_minor"),
         pl.col("net").alias("net_minor"),
-        pl.coalesce("created_utc", "created").alias("booked_at"),
+        pl.col(created).alias("booked_at"),
         pl.col("reporting_category").alias("txn_type"), pl.col("currency"),
-        pl.coalesce("available_on", "available_on_utc").alias("value_date"),
+        pl.col(available).alias("value_date"),
         pl.col("customer_facing_amount").alias("orig_amount_minor"),
         pl.col("customer_facing_currency").alias("orig_currency"))
     return finish(frame, (), file_name=name, source=source, required=("fee_minor", "net_minor"),

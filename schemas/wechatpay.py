@@ -57,7 +57,7 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     (with no rows) carries the checks, or IntegrityError is raised there: whoever stores the
     parts must then drop them (``pipeline.store_statement`` does), so a big file is read once."""
     options = _options(options, name)
-    data = csvhead.as_utf8(data, name)
+    data = csvhead.as_utf8(data, name, legacy="gb18030")
     names = quirks.header_line(data, name)
     csvhead.require(names, REQUIRED, name)
     at, summary_line = _split(data, name)
