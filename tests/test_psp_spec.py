@@ -165,3 +165,11 @@ def test_parse_exits_1_when_every_line_is_quarantined(tmp_path, capsys):
     assert cli.main(["parse", str(bad), "--date", "2026-11-21", "--out", str(tmp_path / "out.csv")]) == 1
     err = capsys.readouterr().err
     assert "every one of its 3 lines is quarantined" in err and "'XXX' is not an ISO 4217 currency" in err
+
+
+def test_bank_csv_declared_column_named_twice_is_refused():
+    from tests.bank_samples import BANKCSV, BANKCSV_OPTIONS
+    data = BANKCSV.replace("Währung\n", "Währung;Soll\n", 1).replace(";EUR\n", ";EUR;1,00\n").encode("cp1252")
+    with pytest.raises(ParseError, match=r"'Soll' is column 5 and column 8"):
+        registry.parse("bankcsv", data, name="bank.csv", source="bank", sha256="0" * 64, business_date=DAY,
+                       timezone="Europe/Berlin", options=BANKCSV_OPTIONS)
