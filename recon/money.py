@@ -147,12 +147,20 @@ def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
     # A Decimal(38, 6) is stored as its count of millionths: that integer, read as is.
     units = text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False).to_physical()
-    if isinstance(exp, int):  # one unit for the column (control totals: exponent 4, no division)
-        if exp == MAX_EXPONENT:
-            return units.cast(pl.Int64, strict=False)
+    if isinstance(exp, int) and exp == MAX_EXPONENT:
+        return units.cast(pl.Int64, strict=False)
+    return units_to_minor(units, exp)
+
+
+def units_to_minor(units: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
+    """Millionths (``minor_expr(text, MAX_EXPONENT)``) → Int64 minor units of exponent ``exp``;
+    null where the value is not a whole number of them (nothing rounded). Lets a parser read a
+    column's text once and have both its exact millionths and its minor units."""
+    if isinstance(exp, int):  # one unit for the column (control totals: exponent 4)
         unit = pl.lit(10 ** (MAX_EXPONENT - exp), dtype=pl.Int128)
     else:
         unit = exp.cast(pl.Int64).replace_strict(_UNITS, default=None, return_dtype=pl.Int128)
+    units = units.cast(pl.Int128)
     return pl.when(units % unit == 0).then(units // unit).otherwise(None).cast(pl.Int64, strict=False)
 
 

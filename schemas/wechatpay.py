@@ -25,7 +25,7 @@ import polars as pl
 
 from schemas.bytecount import count_byte
 from recon.errors import ParseError
-from recon.money import exponent_of, minor_expr
+from recon.money import MAX_EXPONENT, exponent_of, minor_expr, units_to_minor
 from schemas import csvhead, quirks
 from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
 from schemas.wechatpay_layout import (
@@ -175,10 +175,10 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
     exp = exponent_of(rows, currency)
     amount = minor_expr(amount_text, exp)
     fee_text = pl.col("手续费").str.strip_chars()
-    fee = minor_expr(fee_text, exp)
+    fee_units = minor_expr(fee_text, MAX_EXPONENT)  # the text read once: exact millionths
+    fee = units_to_minor(fee_units, exp)
     # finer than the minor unit but exact: kept as written, never rounded (fee_minor stays NULL)
-    fee_exact = pl.when(fee.is_null() & quirks.check_units(fee_text, CHECK_EXPONENT).is_not_null()
-                        ).then(fee_text)
+    fee_exact = pl.when(fee.is_null() & fee_units.is_not_null()).then(fee_text)
     signed = pl.when(refund).then(-amount).otherwise(amount)
     frame = rows.lazy().select(  # lazy: the signed amount is computed once for amount and net
         quirks.line_id(sha256),
