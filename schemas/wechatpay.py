@@ -204,7 +204,9 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.col("交易状态").alias("status"),
         quirks.raw_json(names),
         *quirks.attributes(names),
-    ).collect()
+    ).with_columns(  # 特约商户号 `0`: the docs' mark of an ordinary merchant, no sub-merchant
+        pl.when(pl.col("sub_merchant_id") == "0").then(pl.lit("")).otherwise(pl.col("sub_merchant_id"))
+          .alias("sub_merchant_id")).collect()
     originals = rows.select(
         "file_line", amount_text.alias("amount_minor"), pl.col("手续费").alias("fee_minor"),
         pl.col("交易时间").alias("booked_at"), pl.col("交易状态").alias("txn_type"),

@@ -83,7 +83,8 @@ def test_wechat_older_layout_with_sub_fen_fee(file):
         ("总交易单数 = number of rows", "3", True), ("总交易额 = Σ总金额", "88.01", True),
         ("总退款金额 = Σ退款金额", "20.00", True), ("总企业红包退款金额 = Σ企业红包退款金额", "0.00", True),
         ("手续费总金额 = Σ手续费", "1.3602", True)]
-    assert set(parsed.frame["sub_merchant_id"]) == {"0"}  # 子商户号, as the bill writes it
+    # 子商户号 `0`: an ordinary merchant's bill, no sub-merchant (raw keeps the 0 as written)
+    assert set(parsed.frame["sub_merchant_id"]) == {""} and '"子商户号":"0"' in parsed.frame["raw"][0]
 
 
 def test_wechat_fee_total_off_by_a_hundred_thousandth_is_refused():

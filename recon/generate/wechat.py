@@ -75,7 +75,7 @@ def rows(day: date, psp_day: PspDay, card: RateCard, customers: pl.Series
         fmt.stamp(fmt.local_time(day, pl.col("sec"))).alias("交易时间"),
         pl.lit(WX_APPID).alias("公众账号ID"),
         pl.lit(WX_MCHID).alias("商户号"),
-        pl.lit("").alias("特约商户号"),
+        pl.lit("0").alias("特约商户号"),  # an ordinary merchant (the docs: 普通商户模式 → 0)
         pl.lit("").alias("设备号"),
         ids.payment_id_expr(WECHAT, day_text, pl.col("order_idx")).alias("微信订单号"),
         order_ref.alias("商户订单号"),
