@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import csv
 
+import numpy as np
+
 from recon.errors import ParseError
 from schemas.encoding import _looks_chinese, _utf16_without_bom, decode
 
@@ -83,8 +85,8 @@ def require(names: list[str], required, file: str, line: int = 1) -> None:
     refuse_duplicates(names, file, line)
     gone = missing(names, required)
     if gone:
-        raise ParseError(file, line, f"expected a header row with the columns "
-                                     f"{', '.join(' or '.join((r,) if isinstance(r, str) else r) for r in required)}; "
+        wanted = ", ".join(r if isinstance(r, str) else " or ".join(r) for r in required)
+        raise ParseError(file, line, f"expected a header row with the columns {wanted}; "
                                      f"missing {', '.join(gone)}")
 
 
@@ -132,12 +134,13 @@ def _utf8_head(head: bytes, size: int) -> bool:
 
 
 def _bare_cr(data) -> bool:
-    """A CR not followed by LF anywhere in the file (bytes or a FileView, a block at a time)."""
-    if isinstance(data, (bytes, bytearray)):
-        return data.count(b"\r") != data.count(b"\r\n")
+    """A CR not followed by LF anywhere in the file (bytes or a FileView), a block at a time with
+    numpy: only the CRs found are looked at (a CRLF bill has one per line, a LF file none)."""
     for at in range(0, len(data), _BLOCK):
         block = data[at:at + _BLOCK + 1]  # one byte more: a CR at the block's end sees its LF
-        body = block[:_BLOCK]
-        if body.count(b"\r") != block.count(b"\r\n"):
+        arr = np.frombuffer(block, dtype=np.uint8)
+        cr = np.flatnonzero(arr[:_BLOCK] == 13)
+        if cr.size and (cr[-1] + 1 >= arr.size and at + arr.size >= len(data)
+                        or not (arr[np.minimum(cr + 1, arr.size - 1)] == 10).all()):
             return True
     return False
