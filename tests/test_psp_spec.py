@@ -174,3 +174,13 @@ def test_bank_csv_declared_column_named_twice_is_refused():
     with pytest.raises(ParseError, match=r"'Soll' is column 5 and column 8"):
         registry.parse("bankcsv", data, name="bank.csv", source="bank", sha256="0" * 64, business_date=DAY,
                        timezone="Europe/Berlin", options=BANKCSV_OPTIONS)
+
+
+def test_stripe_cr_only_reads_the_same_lines_and_a_long_row_is_named():
+    path = SPEC / "stripe" / "payout_reconciliation.itemized.5.csv"
+    text = path.read_text("utf-8")
+    _, parsed = parse(path, data=text.replace("\n", "\r").encode())
+    assert rows(parsed, "file_line", "amount_minor") == [(2, 10000), (3, -2500), (4, -5000)]
+    long_row = text.replace("Order 1001,100.00,usd\n", "Order 1001, gift,100.00,usd\n", 1)
+    with pytest.raises(ParseError, match=r"line 2: expected 14 fields as in the header, found 15"):
+        parse(path, data=long_row.encode())
