@@ -35,12 +35,14 @@ def head_text(data, size: int = _HEAD) -> str:
     enc = _utf16_without_bom(head)
     if enc:
         return _cut(head[:len(head) // 2 * 2].decode(enc, errors="replace"), len(head) < len(data))
-    cut = head if len(head) == len(data) else head[:head.rfind(b"\n") + 1 or len(head)]
+    more = len(head) < len(data)
+    cut = head[:max(head.rfind(b"\n"), head.rfind(b"\r")) + 1 or len(head)] if more else head
     try:
-        text = cut.decode("utf-8")
-    except UnicodeDecodeError:
-        text = cut.decode("gb18030" if _looks_chinese(cut) else "cp1252", errors="replace")
-    return text
+        return cut.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if more and exc.start >= len(cut) - 3 and exc.reason == "unexpected end of data":
+            return cut[:exc.start].decode("utf-8")  # a character cut by the head's end
+        return cut.decode("gb18030" if _looks_chinese(cut) else "cp1252", errors="replace")
 
 
 def _cut(text: str, more: bool) -> str:
