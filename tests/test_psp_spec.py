@@ -165,7 +165,8 @@ def test_parse_exits_1_when_every_line_is_quarantined(tmp_path, capsys):
     bad.write_text(text, "utf-8")
     assert cli.main(["parse", str(bad), "--date", "2026-11-21", "--out", str(tmp_path / "out.csv")]) == 1
     err = capsys.readouterr().err
-    assert "every one of its 3 lines is quarantined" in err and "'XXX' is not an ISO 4217 currency" in err
+    assert "every one of its 3 lines is quarantined" in err
+    assert "quarantined line 2, field currency: XXX" in err and "quarantined line 4, field currency" in err
 
 
 def test_bank_csv_declared_column_named_twice_is_refused():
