@@ -17,7 +17,7 @@ from pathlib import Path
 
 WX_REF = "CASE WHEN ltrim(\"交易状态\", '`') = 'REFUND' THEN ltrim(\"商户退款单号\", '`') " \
          "ELSE ltrim(\"商户订单号\", '`') END"
-ST_REF = "CASE WHEN reporting_category = 'refund' THEN \"payment_metadata[refund_id]\" " \
+ST_REF = "CASE WHEN reporting_category = 'refund' THEN \"refund_metadata[refund_id]\" " \
          "ELSE \"payment_metadata[order_id]\" END"
 
 
@@ -99,10 +99,10 @@ def pandas_baseline(paths: dict[str, Path]) -> dict:
         "statement_currency": wx["货币种类"]})
     st = pd.read_csv(paths["stripe"], dtype=str, keep_default_na=False,
                      usecols=["reporting_category", "payment_metadata[order_id]",
-                              "payment_metadata[refund_id]", "gross", "currency"])
+                              "refund_metadata[refund_id]", "gross", "currency"])
     st_refund = st["reporting_category"] == "refund"
     st_lines = pd.DataFrame({
-        "merchant_reference": st["payment_metadata[refund_id]"].where(
+        "merchant_reference": st["refund_metadata[refund_id]"].where(
             st_refund, st["payment_metadata[order_id]"]),
         "statement_amount": st["gross"], "statement_currency": st["currency"].str.upper()})
     lines = pd.concat([wx_lines, st_lines], ignore_index=True)

@@ -34,7 +34,7 @@ def _load_iso4217() -> tuple[dict[str, int], dict[str, str], dict[str, str], str
 
 
 EXPONENTS, HISTORIC, NO_MINOR_UNIT, PUBLISHED = _load_iso4217()
-MAX_EXPONENT = 4  # text with more fraction digits than this is refused outright
+MAX_EXPONENT = 6  # text with more significant fraction digits than this is refused outright
 _MAX_INT_DIGITS = 15  # keeps |minor| well inside Int64 for every exponent above
 
 
@@ -105,7 +105,8 @@ def percent_of(minor: int, rate: Decimal) -> int:
 
 # --- vectorised parsing for polars frames -------------------------------------------------------
 
-_AMOUNT_RE = r"^\s*[+-]?[0-9]{1,15}(?:\.[0-9]{0,4})?\s*$"  # ASCII digits: \d also matches "１"
+# Up to 6 significant fraction digits and any trailing zeros (WeChat writes 手续费 as 0.75000).
+_AMOUNT_RE = r"^\s*[+-]?[0-9]{1,15}(?:\.[0-9]{0,6}0*)?\s*$"  # ASCII digits: \d also matches "１"
 
 
 def exponent_expr(currency: pl.Expr) -> pl.Expr:
@@ -132,24 +133,34 @@ def exponent_of(rows: pl.DataFrame, currency: pl.Expr) -> pl.Expr | int:
 def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     """Exact text → Int64 minor units, vectorised; null where the text is not an exact amount.
 
-    Accepts an optional sign, up to 15 integer digits and up to 4 fraction digits (thousands
-    separators must be removed by the format's parser first). A value with more significant
+    Accepts an optional sign, up to 15 integer digits and up to 6 significant fraction digits,
+    trailing zeros beyond them allowed (thousands separators must be removed by the format's
+    parser first). A value with more significant
     fraction digits than the currency allows becomes null, and the caller quarantines the row
     with the original text; nothing is truncated and no float is involved.
 
-    The pattern decides what is an amount; the text then becomes exact ten-thousandths through
-    polars' Decimal parser (exact here: the pattern allows at most 4 fraction digits) in Int128,
-    so even 15 integer digits at exponent 4 cannot wrap; a result outside Int64 is null.
+    The pattern decides what is an amount; the text then becomes exact millionths through
+    polars' Decimal parser (exact here: the pattern allows at most 6 significant fraction digits;
+    the zeros after them are dropped) in Int128, so even 15 integer digits at exponent 6 cannot
+    wrap; a result outside Int64 is null.
     """
     text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
-    # A Decimal(38, 4) is stored as its count of ten-thousandths: that integer, read as is.
+    # A Decimal(38, 6) is stored as its count of millionths: that integer, read as is.
     units = text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False).to_physical()
-    if isinstance(exp, int):  # one unit for the column (control totals: exponent 4, no division)
-        if exp == MAX_EXPONENT:
-            return units.cast(pl.Int64, strict=False)
+    if isinstance(exp, int) and exp == MAX_EXPONENT:
+        return units.cast(pl.Int64, strict=False)
+    return units_to_minor(units, exp)
+
+
+def units_to_minor(units: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
+    """Millionths (``minor_expr(text, MAX_EXPONENT)``) → Int64 minor units of exponent ``exp``;
+    null where the value is not a whole number of them (nothing rounded). Lets a parser read a
+    column's text once and have both its exact millionths and its minor units."""
+    if isinstance(exp, int):  # one unit for the column (control totals: exponent 4)
         unit = pl.lit(10 ** (MAX_EXPONENT - exp), dtype=pl.Int128)
     else:
         unit = exp.cast(pl.Int64).replace_strict(_UNITS, default=None, return_dtype=pl.Int128)
+    units = units.cast(pl.Int128)
     return pl.when(units % unit == 0).then(units // unit).otherwise(None).cast(pl.Int64, strict=False)
 
 

@@ -38,7 +38,7 @@ import polars as pl
 
 from recon.errors import ConfigError, ParseError
 from recon.money import exponent_expr, minor_expr
-from schemas import encoding, quirks
+from schemas import csvhead, encoding, quirks
 from schemas.validation import ParsedFile, finish
 
 NAME = "bankcsv"
@@ -94,7 +94,7 @@ def _table(text: str, file: str, opts: dict) -> tuple[list[str], list[list[str]]
             cells = [c.strip() for c in row]
             if header is None:
                 if all(w in cells for w in wanted):
-                    header = cells
+                    header, header_line = cells, line
                 continue
             if not any(cells):
                 continue
@@ -122,6 +122,10 @@ def _table(text: str, file: str, opts: dict) -> tuple[list[str], list[list[str]]
         raise ParseError(file, None, f"expected the declared columns {', '.join(missing)} in the "
                                      f"header row")
     if len(set(header)) != len(header):
+        # a declared column named twice: which one holds its values is not knowable (refused);
+        # an unused name twice is kept apart as name#i
+        used = {n for v in cols.values() for n in _names(v)}
+        csvhead.refuse_duplicates([h if h in used else "" for h in header], file, header_line)
         header = [h if header.index(h) == i else f"{h}#{i}" for i, h in enumerate(header)]
     return header, rows, lines
 

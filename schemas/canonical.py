@@ -23,6 +23,9 @@ STATEMENT_COLUMNS: dict[str, pl.DataType] = {
     "currency": pl.String,
     "fee_minor": pl.Int64,
     "net_minor": pl.Int64,
+    # The fee as exact decimal text where the file states it finer than the currency's minor unit
+    # (WeChat's 手续费 0.00020): fee_minor and net_minor are then NULL, nothing is rounded.
+    "fee_exact": pl.String,
     "orig_amount_minor": pl.Int64,
     "orig_currency": pl.String,
     "fx_rate": pl.String,  # kept as the exact text the source sent

@@ -14,6 +14,7 @@ import polars as pl
 from schemas.bytecount import count_byte
 from recon.errors import ParseError
 from recon.money import minor_expr
+from schemas import csvhead
 
 BOM = b"\xef\xbb\xbf"
 # Control totals are compared in ten-thousandths of the major unit, whatever the currency: exact
@@ -27,14 +28,17 @@ def strip_bom(data: bytes) -> bytes:
 
 
 def header_line(data: bytes, file: str) -> list[str]:
-    """The header row's names (BOM, CR and backtick padding removed); ParseError if there is none."""
+    """The header row's names (BOM, CR, quotes and backtick padding removed; ``csvhead``);
+    ParseError if it is not UTF-8 (``csvhead.as_utf8`` first) or names a column twice."""
     body = strip_bom(data[:data.find(b"\n") + 1 or len(data)])  # no copy of the rest of the file
     first = body.rstrip(b"\r\n")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(file, 1, f"expected a UTF-8 header row ({exc.reason})") from exc
-    return [name.strip().lstrip("`") for name in text.split(",")] if text.strip() else []
+    names = csvhead.split_names(text) if text.strip() else []
+    csvhead.refuse_duplicates(names, file)
+    return names
 
 
 def require_columns(found: list[str], required: list[str], file: str) -> None:
@@ -44,13 +48,10 @@ def require_columns(found: list[str], required: list[str], file: str) -> None:
                                   f"missing {', '.join(missing)}")
 
 
-def header_has(data: bytes, name: str, columns: tuple[str, ...]) -> bool:
-    """``identify`` for header-row formats: the first line names all of ``columns``."""
-    try:
-        header = header_line(data[:4096], name)
-    except ParseError:
-        return False
-    return all(c in header for c in columns)
+def header_has(data: bytes, name: str, columns) -> bool:
+    """``identify`` for header-row formats: the first line names all of ``columns`` (a tuple among
+    them: any one of its names), in any encoding ``csvhead`` reads."""
+    return not csvhead.missing(csvhead.header_names(data, name), list(columns))
 
 
 def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
@@ -64,10 +65,14 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
     the line and field counts, for a look-ahead at data that is read again, checked, before use.
     """
     body = strip_bom(data)
+    head = body[:body.find(b"\n") + 1 or len(body)]
+    csvhead.refuse_duplicates(csvhead.split_names(head.decode("utf-8", errors="replace").rstrip("\r\n")),
+                              file, first_line)
     try:
         frame = pl.read_csv(io.BytesIO(body), infer_schema=False, encoding="utf8",
                             truncate_ragged_lines=False, columns=columns)
     except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
+        _refuse_long_rows(body, file, first_line)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
     if checked:
         _check_lines(body, frame, file, first_line, columns)
@@ -152,6 +157,18 @@ def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> N
                                                    f"(the row is cut short: a truncated file?)")
 
 
+def _refuse_long_rows(body: bytes, file: str, first_line: int) -> None:
+    """ParseError at the first row with more fields than the header (what polars refuses as a
+    ragged line), said in the file's terms; returns if there is none."""
+    rows = csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline=""))
+    width = len(next(rows, []))
+    for i, row in enumerate(rows):
+        if len(row) > width:
+            raise ParseError(file, first_line + 1 + i, f"expected {width} fields as in the header, "
+                                                       f"found {len(row)} (an unquoted comma in a value, "
+                                                       f"or a row from another layout)")
+
+
 def raw_json(columns: list[str]) -> pl.Expr:
     """The original fields of a line as a JSON object with sorted keys (UTF-8, not escaped)."""
     return pl.struct(sorted(columns)).struct.json_encode().alias("raw")
@@ -161,7 +178,7 @@ def raw_json(columns: list[str]) -> pl.Expr:
 # sub-merchant. Taken out of the line when it is parsed (statement_lines' merchant_id and
 # sub_merchant_id) so that no report reads them back out of raw's JSON for every line.
 MERCHANT_FIELDS = ("商户号", "account")
-SUB_MERCHANT_FIELDS = ("特约商户号", "connected_account", "payment_metadata[sub_merchant]")
+SUB_MERCHANT_FIELDS = ("特约商户号", "子商户号", "connected_account", "payment_metadata[sub_merchant]")
 ATTRIBUTES = ("merchant_id", "sub_merchant_id", "card_type")
 
 
@@ -185,15 +202,16 @@ def line_id(sha256: str) -> pl.Expr:
     return (pl.lit(f"{sha256[:16]}:") + pl.col("file_line").cast(pl.String)).alias("line_id")
 
 
-def check_units(text: pl.Expr) -> pl.Expr:
-    """Exact amount text → integer ten-thousandths (for control totals); null if not a number."""
-    return minor_expr(text, CHECK_EXPONENT)
+def check_units(text: pl.Expr, exponent: int = CHECK_EXPONENT) -> pl.Expr:
+    """Exact amount text → integer units of 10^-exponent (ten-thousandths unless a format's totals
+    are finer: WeChat's five-decimal 手续费); null if not a number."""
+    return minor_expr(text, exponent)
 
 
-def show_units(value: int | None) -> str:
+def show_units(value: int | None, exponent: int = CHECK_EXPONENT) -> str:
     """Check units back to decimal text with at least two places (12.3 → '12.30')."""
     if value is None:
         return "(none)"
-    d = Decimal(value).scaleb(-CHECK_EXPONENT).normalize()
+    d = Decimal(value).scaleb(-exponent).normalize()
     places = max(2, -d.as_tuple().exponent)
     return f"{d:.{places}f}"

@@ -55,7 +55,7 @@ FORMATS: dict[str, ModuleType] = {
 
 def identify(data: bytes, name: str) -> str:
     claims = [fmt for fmt, module in FORMATS.items() if module.identify(data, name)]
-    opened = ""
+    opened, inner, label = "", data, name
     if not claims and _compressed(data):
         try:
             inner, label = archives.unwrap(bytes(data[:len(data)]), name)
@@ -65,9 +65,20 @@ def identify(data: bytes, name: str) -> str:
             claims = [fmt for fmt, module in FORMATS.items() if module.identify(inner, label)]
     if len(claims) != 1:
         found = ("none" + opened) if not claims else " and ".join(claims)
+        why = "" if claims else _closest(inner, label)
         raise ParseError(name, None, f"expected exactly one known format to claim the file "
-                                     f"({', '.join(FORMATS)}); claimed by {found}")
+                                     f"({', '.join(FORMATS)}); claimed by {found}{why}")
     return claims[0]
+
+
+def _closest(data: bytes, name: str, shown: int = 3) -> str:
+    """Why the formats that say why (an optional ``why_not(data, name) -> str`` in the module)
+    declined the file, those with the shortest reasons (fewest names missing) first."""
+    reasons = [r for m in FORMATS.values() if hasattr(m, "why_not") for r in [m.why_not(data, name)] if r]
+    if not reasons:
+        return ""
+    reasons.sort(key=lambda r: (r.count(",") + r.count(" or "), len(r)))
+    return "; closest: " + "; ".join(reasons[:shown])
 
 
 def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
@@ -97,7 +108,8 @@ def card_type_field(fmt: str) -> str | None:
 
 def reads_parts(fmt: str, options: dict | None = None) -> bool:
     """Whether ``parse_parts`` reads ``fmt`` a part at a time (and so takes a FileView)."""
-    return hasattr(FORMATS.get(fmt), "parse_parts") and not options
+    module = FORMATS.get(fmt)
+    return hasattr(module, "parse_parts") and (not options or getattr(module, "TAKES_OPTIONS", False))
 
 
 def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
@@ -113,9 +125,10 @@ def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, b
         yield parse(fmt, data, name=name, source=source, sha256=sha256, business_date=business_date,
                     timezone=timezone, options=options)
         return
+    extra = {"options": options} if options else {}
     yield from module.parse_parts(data, name=name, source=source, sha256=sha256,
                                   business_date=business_date, timezone=timezone,
-                                  part_bytes=part_bytes)
+                                  part_bytes=part_bytes, **extra)
 
 
 def _compressed(data) -> bool:

@@ -11,6 +11,7 @@ expressions, so validating a million rows stays vectorised (see the timing in th
 """
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class StatementModel(pa.DataFrameModel):
     currency: str = pa.Field(isin=_CURRENCIES)
     fee_minor: pl.Int64 = pa.Field(nullable=True)
     net_minor: pl.Int64 = pa.Field(nullable=True)
+    fee_exact: str = pa.Field(nullable=True)
     orig_amount_minor: pl.Int64 = pa.Field(nullable=True)
     orig_currency: str = pa.Field(nullable=True, isin=_CURRENCIES)
     fx_rate: str = pa.Field(nullable=True)
@@ -140,7 +142,14 @@ class LedgerModel(pa.DataFrameModel):
 
 
 # A dataframe-level check is reported against the field it is about.
-_CHECK_FIELD = {"net_is_amount_minus_fee": "net_minor", "amount_sign_matches_type": "amount_minor"}
+_CHECK_FIELD = {"net_is_amount_minus_fee": "net_minor", "amount_sign_matches_type": "amount_minor",
+                "fee_is_stated": "fee_minor"}
+
+
+def _fee_stated(data: pa.PolarsData) -> pl.LazyFrame:
+    """A required fee is stated in minor units or, finer than them, exactly as text (fee_exact)."""
+    return data.lazyframe.select((pl.col("fee_minor").is_not_null() | pl.col("fee_exact").is_not_null())
+                                 .alias("ok"))
 
 
 @lru_cache(maxsize=None)
@@ -152,7 +161,13 @@ def _ledger_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
 @lru_cache(maxsize=None)
 def _statement_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
     schema = StatementModel.to_schema()
-    return schema.update_columns({c: {"nullable": False} for c in required}) if required else schema
+    columns = [c for c in required if c != "fee_minor"]
+    if columns:
+        schema = schema.update_columns({c: {"nullable": False} for c in columns})
+    if "fee_minor" in required:
+        schema = copy.deepcopy(schema)
+        schema.checks = [*schema.checks, pa.Check(_fee_stated, name="fee_is_stated")]
+    return schema
 
 
 def validate_statement(frame: pl.DataFrame, *, file_name: str, source: str,
@@ -239,6 +254,8 @@ def _reason(field: str, check: str, value: str | None, row: dict) -> str:
                 f"(minor units)")
     if check == "amount_sign_matches_type":
         return f"amount {row['amount_minor']} has the wrong sign for a {row['txn_type']}"
+    if check == "fee_is_stated":
+        check = "not_nullable"
     if check == "field_uniqueness":
         return f"{field} {value!r} occurs more than once"
     if check.startswith("isin") and field in ("currency", "orig_currency"):

@@ -1,7 +1,20 @@
-"""WeChat Pay merchant trade bill (downloadbill, bill_type=ALL) → canonical statement lines.
+"""WeChat Pay merchant trade bill (downloadbill / v3 tradebill; bill_type ALL, SUCCESS or REFUND)
+→ canonical statement lines.
 
-Layout (docs/formats.md): a 27-column header, backtick-padded data rows in Beijing time, then a
-summary block (``总交易单数,…`` and one row of totals) that is checked against the rows.
+Layout (docs/formats.md; WeChat Pay 交易账单格式说明): a header row, data rows whose fields start
+with a backtick, in Beijing time, then a summary block (``总交易单数,…`` and one row of totals)
+checked against the rows. Columns are found by name: the current layout (应结订单金额, 代金券金额,
+充值券退款金额, 订单金额, 申请退款金额, 费率备注) and the older one some merchants still get (总金额,
+企业红包金额, 企业红包退款金额, 子商户号; summary 总交易额, 总退款金额, 总企业红包退款金额) read alike.
+
+Amounts are read at the precision the file writes: 手续费 has five decimals (``0.75000``). A fee that
+is a whole number of fen fills ``fee_minor``; one finer than that (``0.00020``) is kept exact in
+``fee_exact`` and leaves ``fee_minor``/``net_minor`` empty: nothing is rounded on the way in. The
+summary is checked in millionths, so five-decimal totals balance exactly.
+
+WeChat bills carry no payout id: the source option ``payout_id_template`` (e.g.
+``"WX{商户号}-{bill_date:%Y%m%d}"``) derives one from the row's fields and the bill date, for a
+bank whose credit names it so; without it ``payout_id`` is empty.
 """
 from __future__ import annotations
 
@@ -12,68 +25,85 @@ import polars as pl
 
 from schemas.bytecount import count_byte
 from recon.errors import ParseError
-from recon.money import exponent_of, minor_expr
-from schemas import quirks
+from recon.money import MAX_EXPONENT, exponent_of, minor_expr, units_to_minor
+from schemas import csvhead, quirks
 from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
+from schemas.wechatpay_layout import (
+    AMOUNT, OPTIONAL, OPTIONS, REQUIRED, SUMMARY, payout_expr, summary_of,
+)
 
 NAME = "wechatpay_trade"
-COLUMNS = [
-    "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识",
-    "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号",
-    "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包",
-    "手续费", "费率", "订单金额", "申请退款金额", "费率备注",
-]
-# summary header → the data column it totals (None: the row count)
-SUMMARY = {
-    "总交易单数": None, "应结订单总金额": "应结订单金额", "退款总金额": "退款金额",
-    "充值券退款总金额": "充值券退款金额", "手续费总金额": "手续费", "订单总金额": "订单金额",
-    "申请退款总金额": "申请退款金额",
-}
+TAKES_OPTIONS = True  # parse_parts accepts the source's options (registry.reads_parts)
+CHECK_EXPONENT = 6  # the summary's 手续费总金额 has five decimals
 _SUMMARY_MARK = "总交易单数".encode()
 _TXN_TYPE = {"SUCCESS": "payment", "REFUND": "refund"}
-_IDENTIFYING = ("交易时间", "微信订单号", "商户订单号", "应结订单金额", "微信退款单号", "手续费")
 
 
 def identify(data: bytes, name: str) -> bool:
-    return quirks.header_has(data, name, _IDENTIFYING)
+    return quirks.header_has(data, name, REQUIRED)
+
+
+def why_not(data: bytes, name: str) -> str:
+    return csvhead.why_not(data, name, REQUIRED, NAME)
 
 
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-                timezone: str, part_bytes: int | None = None) -> Iterator[ParsedFile]:
+                timezone: str, part_bytes: int | None = None,
+                options: dict | None = None) -> Iterator[ParsedFile]:
     """The file as consecutive parts of about ``part_bytes`` bytes (one part when None).
 
     One part: the summary block is checked before it is made. Several: each part's rows are
     added up as it is made and the summary is checked after the last one; the last ParsedFile
     (with no rows) carries the checks, or IntegrityError is raised there: whoever stores the
     parts must then drop them (``pipeline.store_statement`` does), so a big file is read once."""
+    options = _options(options, name)
+    data = csvhead.as_utf8(data, name, legacy="gb18030")
+    names = quirks.header_line(data, name)
+    csvhead.require(names, REQUIRED, name)
     at, summary_line = _split(data, name)
-    quirks.require_columns(quirks.header_line(data, name), COLUMNS, name)
     totals = _read_summary(data[at:], summary_line, name)
+    payout = payout_expr(options.get("payout_id_template"), names, business_date, name)
+    args = dict(sha256=sha256, source=source, name=name, business_date=business_date,
+                timezone=timezone, payout=payout, names=[n for n in names if n])
     ranges = quirks.part_ranges(data, part_bytes, end=at)
     if len(ranges) == 1:
-        rows = quirks.read_text_csv(data[:at], name)
-        checks = raise_on_failed(_summary_checks(_found(rows), totals), name)
-        yield _part(rows, checks, sha256=sha256, source=source, name=name,
-                    business_date=business_date, timezone=timezone)
+        rows = _with_optional(quirks.read_text_csv(data[:at], name))
+        checks = raise_on_failed(_summary_checks(_found(rows, totals), totals), name)
+        yield _part(rows, checks, **args)
         return
     found: dict[str, int] = {}
     for start, stop, line in ranges:
-        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
-        found = {k: found.get(k, 0) + v for k, v in _found(rows).items()}
-        yield _part(rows, (), sha256=sha256, source=source, name=name,
-                    business_date=business_date, timezone=timezone)
+        rows = _with_optional(quirks.read_text_csv(quirks.part_data(data, start, stop), name,
+                                                   first_line=line))
+        found = {k: found.get(k, 0) + v for k, v in _found(rows, totals).items()}
+        yield _part(rows, (), **args)
     checks = raise_on_failed(_summary_checks(found, totals), name)
-    yield _part(rows.clear(), checks, sha256=sha256, source=source, name=name,
-                business_date=business_date, timezone=timezone)
+    yield _part(rows.clear(), checks, **args)
 
 
 parse = quirks.whole_file(parse_parts)
 
 
+def _options(options: dict | None, file: str) -> dict:
+    unknown = sorted(set(options or {}) - set(OPTIONS))
+    if unknown:
+        raise ParseError(file, None, f"expected source options among {', '.join(OPTIONS)} for "
+                                     f"{NAME}; got {', '.join(unknown)}")
+    return dict(options or {})
+
+
+def _with_optional(rows: pl.DataFrame) -> pl.DataFrame:
+    """The columns one layout or bill type lacks (a SUCCESS bill has no refund columns) as nulls;
+    the amount column under one name whichever layout the file has."""
+    rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
+    amount = next(c for c in AMOUNT if c in rows.columns)
+    return rows.with_columns(pl.col(amount).alias("#amount"))
+
+
 def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, business_date: date,
-          timezone: str) -> ParsedFile:
-    frame, originals = _canonical(rows, sha256=sha256, source=source,
-                                  business_date=business_date, timezone=timezone)
+          timezone: str, payout: pl.Expr, names: list[str]) -> ParsedFile:
+    frame, originals = _canonical(rows, sha256=sha256, source=source, business_date=business_date,
+                                  timezone=timezone, payout=payout, names=names)
     return finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
                   originals=originals)
 
@@ -83,7 +113,7 @@ def _split(data: bytes, file: str) -> tuple[int, int]:
     at = max(data.rfind(b"\n" + _SUMMARY_MARK), data.rfind(b"\n`" + _SUMMARY_MARK))
     if at < 0:
         raise ParseError(file, None, "expected the summary block (a row starting with 总交易单数) "
-                                     "after the data rows")
+                                     "after the data rows; the file may be cut short")
     return at + 1, count_byte(data, ord("\n"), 0, at + 1) + 1
 
 
@@ -92,26 +122,26 @@ def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:
     lines = [ln for ln in lines if ln]
     if len(lines) < 2:
         raise ParseError(file, line, "expected a row of totals after the summary header")
-    names = [c.strip().lstrip("`") for c in lines[0].split(",")]
-    values = [c.strip().lstrip("`") for c in lines[1].split(",")]
-    missing = [n for n in SUMMARY if n not in names]
-    if missing or len(values) != len(names):
-        raise ParseError(file, line, f"expected the summary columns {','.join(SUMMARY)} with one "
-                                     f"value each; missing {','.join(missing) or 'values'}")
+    names, values = csvhead.split_names(lines[0]), csvhead.split_names(lines[1])
+    csvhead.refuse_duplicates(names, file, line)
+    if "总交易单数" not in names or "手续费总金额" not in names or len(values) != len(names):
+        raise ParseError(file, line, f"expected a summary header with 总交易单数 and 手续费总金额 and "
+                                     f"one value per name; found {','.join(names)} with "
+                                     f"{len(values)} values")
     return dict(zip(names, values))
 
 
-def _found(rows: pl.DataFrame) -> dict[str, int]:
+def _found(rows: pl.DataFrame, totals: dict[str, str]) -> dict[str, int]:
     """What the rows add up to, per totalled column (in check units), with the number of rows and,
     per column, of values present but unreadable. Parts add up: sum the dicts."""
-    totalled = [col for col in SUMMARY.values() if col]
+    totalled = [c for c in summary_of(totals) if c in rows.columns]
     units = rows.select(  # each column's units once, then both sums over them
-        *[quirks.check_units(pl.col(col)).alias(col) for col in totalled],
-        *[pl.col(col).is_not_null().alias(f"{col}#present") for col in totalled])
+        *[quirks.check_units(pl.col(c), CHECK_EXPONENT).alias(c) for c in totalled],
+        *[pl.col(c).is_not_null().alias(f"{c}#present") for c in totalled])
     found = units.select(
-        *[pl.col(col).sum() for col in totalled],
-        *[(pl.col(f"{col}#present") & pl.col(col).is_null()).sum().alias(f"{col}#unreadable")
-          for col in totalled],
+        *[pl.col(c).sum() for c in totalled],
+        *[(pl.col(f"{c}#present") & pl.col(c).is_null()).sum().alias(f"{c}#unreadable")
+          for c in totalled],
     ).row(0, named=True)
     return {**found, "#rows": rows.height}
 
@@ -119,29 +149,37 @@ def _found(rows: pl.DataFrame) -> dict[str, int]:
 def _summary_checks(found: dict[str, int], totals: dict[str, str]) -> list[ControlCheck]:
     checks = [ControlCheck("总交易单数 = number of rows", totals["总交易单数"], str(found["#rows"]),
                            totals["总交易单数"] == str(found["#rows"]))]
-    for total, col in SUMMARY.items():
+    for total in totals:  # in the summary's own order
+        col = SUMMARY.get(total)
         if col is None:
             continue
-        expected = pl.select(quirks.check_units(pl.lit(totals[total]))).item()
-        shown = quirks.show_units(found[col])
+        expected = pl.select(quirks.check_units(pl.lit(totals[total]), CHECK_EXPONENT)).item()
+        want = totals[total] if expected is None else quirks.show_units(expected, CHECK_EXPONENT)
+        if col not in found:
+            checks.append(ControlCheck(f"{total} = Σ{col}", want, f"(no column {col})", False))
+            continue
+        shown = quirks.show_units(found[col], CHECK_EXPONENT)
         if found[f"{col}#unreadable"]:
             shown += f" ({found[f'{col}#unreadable']} unreadable values left out)"
-        checks.append(ControlCheck(f"{total} = Σ{col}",
-                                   totals[total] if expected is None else quirks.show_units(expected),
-                                   shown, expected is not None and expected == found[col]
-                                   and not found[f"{col}#unreadable"]))
+        checks.append(ControlCheck(f"{total} = Σ{col}", want, shown, expected is not None
+                                   and expected == (found[col] or 0) and not found[f"{col}#unreadable"]))
     return checks
 
 
 def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: date,
-               timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+               timezone: str, payout: pl.Expr, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``names``: the file's own columns (raw keeps those, not the nulls added for its layout)."""
     refund = pl.col("交易状态") == "REFUND"
     currency = pl.col("货币种类").str.strip_chars().str.to_uppercase()
-    amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("应结订单金额"))
+    amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("#amount"))
     exp = exponent_of(rows, currency)
     amount = minor_expr(amount_text, exp)
-    fee = minor_expr(pl.col("手续费"), exp)
-    bill_day = business_date.strftime("%Y%m%d")
+    fee_text = pl.col("手续费").str.strip_chars()
+    fee_units = minor_expr(fee_text, MAX_EXPONENT)  # the text read once: exact millionths
+    fee = units_to_minor(fee_units, exp)
+    # finer than the minor unit but exact: kept as written, never rounded (fee_minor stays NULL)
+    fee_exact = pl.when(fee.is_null() & fee_units.is_not_null()).then(fee_text)
+    signed = pl.when(refund).then(-amount).otherwise(amount)
     frame = rows.lazy().select(  # lazy: the signed amount is computed once for amount and net
         quirks.line_id(sha256),
         pl.lit(source).alias("source"),
@@ -150,22 +188,25 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.lit(business_date).alias("business_date"),
         _local_to_utc(pl.col("交易时间"), timezone).alias("booked_at"),
         pl.col("交易状态").replace_strict(_TXN_TYPE, default=None).alias("txn_type"),
-        pl.when(refund).then(-amount).otherwise(amount).alias("amount_minor"),
+        signed.alias("amount_minor"),
         currency.alias("currency"),
         fee.alias("fee_minor"),
-        (pl.when(refund).then(-amount).otherwise(amount) - fee).alias("net_minor"),
+        (signed - fee).alias("net_minor"),
+        fee_exact.alias("fee_exact"),
         pl.when(refund).then(pl.col("微信退款单号")).otherwise(pl.col("微信订单号")).alias("psp_reference"),
         pl.when(refund).then(pl.col("商户退款单号")).otherwise(pl.col("商户订单号"))
           .alias("merchant_reference"),
         pl.when(refund).then(pl.col("商户订单号")).otherwise(None).alias("original_reference"),
-        (pl.lit("WX") + pl.col("商户号") + pl.lit(f"-{bill_day}")).alias("payout_id"),
+        payout.alias("payout_id"),
         pl.col("交易类型").alias("payment_method"),
         pl.col("用户标识").alias("counterparty"),
         pl.col("商品名称").alias("description"),
         pl.col("交易状态").alias("status"),
-        quirks.raw_json(original := [c for c in rows.columns if c != "file_line"]),
-        *quirks.attributes(original),
-    ).collect()
+        quirks.raw_json(names),
+        *quirks.attributes(names),
+    ).with_columns(  # 特约商户号 `0`: the docs' mark of an ordinary merchant, no sub-merchant
+        pl.when(pl.col("sub_merchant_id") == "0").then(pl.lit("")).otherwise(pl.col("sub_merchant_id"))
+          .alias("sub_merchant_id")).collect()
     originals = rows.select(
         "file_line", amount_text.alias("amount_minor"), pl.col("手续费").alias("fee_minor"),
         pl.col("交易时间").alias("booked_at"), pl.col("交易状态").alias("txn_type"),

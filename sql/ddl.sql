@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     currency           VARCHAR NOT NULL,
     fee_minor          BIGINT,
     net_minor          BIGINT,
+    fee_exact          VARCHAR,  -- the fee's exact text when finer than the minor unit (fee_minor NULL)
     orig_amount_minor  BIGINT,
     orig_currency      VARCHAR,
     fx_rate            VARCHAR,
@@ -236,6 +237,7 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS original_reference VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS merchant_id VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS sub_merchant_id VARCHAR;
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS card_type VARCHAR;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS fee_exact VARCHAR;
 -- The normalised reference the duplicate checks and the reversal links compare, computed once at
 -- load, not normalised again over the week's rows at every run. NULL in rows loaded
 -- before the column existed; the SQL normalises those itself (the macro stored_ref in recon/warehouse.py).

@@ -37,7 +37,9 @@ def day(tmp_path_factory) -> GeneratedDay:
 
 
 def wechat_rows(path: Path) -> tuple[list[dict], list[str], list[str]]:
-    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the published bill starts with a UTF-8 BOM
+    lines = data[3:].decode("utf-8").split("\r\n")
     assert lines[-1] == "" and all("\n" not in line for line in lines)
     body = lines[1:-3]
     rows = []
@@ -79,7 +81,7 @@ def psp_lines(g: GeneratedDay) -> list[dict]:
             continue
         refund = r["reporting_category"] == "refund"
         out.append({"source": "stripe", "amount": dec(r["gross"]), "fee": dec(r["fee"]), "method": "card",
-                    "ref": r["payment_metadata[refund_id]"] if refund else r["payment_metadata[order_id]"],
+                    "ref": r["refund_metadata[refund_id]"] if refund else r["payment_metadata[order_id]"],
                     "time": r["created"]})
     return out
 
@@ -126,6 +128,8 @@ def test_wechat_bill_structure_and_summary(day):
             assert r["交易状态"] == "SUCCESS" and r["应结订单金额"] == r["订单金额"]
             assert r["微信退款单号"] == r["商户退款单号"] == "0" and r["退款金额"] == "0.00"
         assert r["交易时间"].startswith("2026-11-21 ") and len(r["微信订单号"]) == 28
+        assert len(r["手续费"].split(".")[1]) == 5  # 手续费 to five decimals, as WeChat writes it
+    assert len(summary[4].split(".")[1]) == 5
 
 
 def test_stripe_payout_row_is_minus_the_sum_of_net(day):

@@ -39,7 +39,7 @@ def wechat_bill(rows: list[str], totals: str) -> bytes:
 STRIPE_HEADER = ("balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,"
                  "fee,net,reporting_category,source_id,description,customer_facing_amount,"
                  "customer_facing_currency,automatic_payout_id,automatic_payout_effective_at,"
-                 "payment_intent_id,payment_metadata[order_id],payment_metadata[refund_id],card_brand,"
+                 "payment_intent_id,payment_metadata[order_id],refund_metadata[refund_id],card_brand,"
                  "payment_method_type")
 STRIPE = "\n".join([
     STRIPE_HEADER,
@@ -93,11 +93,17 @@ CAMT_ENTRIES = """   <Ntry>
    </Ntry>"""
 
 
+# The demo's source options (data/recon.toml): how its WeChat payout ids and Stripe references are read.
+OPTIONS = {"wechatpay_trade": {"payout_id_template": "WX{商户号}-{bill_date:%Y%m%d}"},
+           "stripe_itemized": {"refund_reference_column": "refund_metadata[refund_id]"}}
+
+
 def run(data: bytes, name: str, business_date: date = DAY):
     sha = hashlib.sha256(data).hexdigest()
     fmt = registry.identify(data, name)
     return fmt, sha, registry.parse(fmt, data, name=name, source="src", sha256=sha,
-                                    business_date=business_date, timezone="Asia/Shanghai")
+                                    business_date=business_date, timezone="Asia/Shanghai",
+                                    options=OPTIONS.get(fmt))
 
 
 def test_wechat_payment_and_refund():

@@ -43,7 +43,7 @@ def edit_stripe(path, *, refunds: bool, fees: bool) -> None:
                             "fee": "0.00", "net": f"-{c['gross']}", "reporting_category": "refund",
                             "source_id": f"re_SPIKE{i:05d}", "automatic_payout_id": "",
                             "automatic_payout_effective_at": "",
-                            "payment_metadata[refund_id]": f"RFDSPIKE{i:05d}"})
+                            "refund_metadata[refund_id]": f"RFDSPIKE{i:05d}"})
     buf = io.StringIO()
     w = csv.DictWriter(buf, header, lineterminator="\n")
     w.writeheader()

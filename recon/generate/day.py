@@ -258,6 +258,7 @@ def generate_day_sliced(business_date: date, out_dir: Path, *, seed: int = 7, sc
     with open(paths["ledger"], "wb") as led, open(paths[WECHAT.name], "wb") as wx, \
             open(paths[STRIPE.name], "wb") as st:
         offset = 0
+        wx.write(wechat.BOM)
         for n, size in enumerate(sizes):
             say(f"slice {n + 1}/{len(sizes)}: {size:,} payments per PSP from order {offset:,}")
             world, first = World(seed * 1000 + n, size), n == 0

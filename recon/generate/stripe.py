@@ -14,8 +14,29 @@ from recon.generate.world import PspDay
 HEADER = ("balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,"
           "net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,"
           "automatic_payout_id,automatic_payout_effective_at,payment_intent_id,payment_metadata[order_id],"
-          "payment_metadata[refund_id],card_brand,payment_method_type").split(",")
+          "refund_metadata[refund_id],card_brand,payment_method_type").split(",")
 PAYOUT_SEC = 86_399  # the payout row is stamped 23:59:59 local on the report day
+# Stripe's default columns per itemized report type (docs.stripe.com/reports/report-types, the
+# columns marked default); a run may ask for more (the metadata columns above among them).
+_BASE = ["balance_transaction_id", "created_utc", "available_on_utc", "currency", "gross", "fee", "net",
+         "reporting_category"]
+_LOCAL = ["balance_transaction_id", "created_utc", "created", "available_on_utc", "available_on",
+          "currency", "gross", "fee", "net", "reporting_category"]
+_FACING = ["source_id", "description", "customer_facing_amount", "customer_facing_currency"]
+_PAYOUT = ["automatic_payout_id", "automatic_payout_effective_at_utc"]
+REPORT_COLUMNS = {
+    "balance_change_from_activity.itemized.1": [*_BASE, "description"],
+    "balance_change_from_activity.itemized.2": [*_BASE, *_FACING],
+    "balance_change_from_activity.itemized.3": [*_LOCAL, *_FACING],
+    "payout_reconciliation.itemized.1": [*_PAYOUT, *_BASE, "description"],
+    "payout_reconciliation.itemized.2": [*_PAYOUT, *_BASE, *_FACING],
+    "payout_reconciliation.itemized.3": [*_PAYOUT, *_BASE, *_FACING],
+    "payout_reconciliation.itemized.4": [*_PAYOUT, "automatic_payout_effective_at", *_LOCAL, "description"],
+    "payout_reconciliation.itemized.5": ["automatic_payout_id", "automatic_payout_effective_at",
+                                         "balance_transaction_id", "created", "available_on", "currency",
+                                         "gross", "fee", "net", "reporting_category", *_FACING],
+}
+METADATA = ["payment_metadata[order_id]", "refund_metadata[refund_id]"]
 
 
 def write(path: Path, day: date, psp_day: PspDay, payout: str, emails: pl.Series | None = None) -> int:
@@ -63,7 +84,7 @@ def rows(day: date, psp_day: PspDay, payout: str, emails: pl.Series | None = Non
         ids.intent_id_expr(day_text, pl.col("order_idx")).alias("payment_intent_id"),
         ids.order_ref_expr(STRIPE, day_text, pl.col("order_idx")).alias("payment_metadata[order_id]"),
         pl.when(refund).then(ids.refund_ref_expr(STRIPE, day, pl.col("refund_idx")))
-        .otherwise(pl.lit("")).alias("payment_metadata[refund_id]"),
+        .otherwise(pl.lit("")).alias("refund_metadata[refund_id]"),
         fmt.pick(pl.col("method"), STRIPE.methods).alias("card_brand"),
         pl.lit("card").alias("payment_method_type"),
     )
@@ -71,6 +92,17 @@ def rows(day: date, psp_day: PspDay, payout: str, emails: pl.Series | None = Non
     if emails is not None:  # hard scenario: disputes, FX, lost metadata, noisy ids, customer e-mails
         frame, header = _hard(frame, lines, day, emails), [*HEADER, "customer_email"]
     return fmt.empty_as_null(frame.select(header))
+
+
+def report(frame: pl.DataFrame, report_type: str, metadata: bool = False) -> pl.DataFrame:
+    """The rows of ``frame`` (``rows``/``payout_row``) as the report type writes them by default,
+    with the metadata columns when the run asks for them. A payout reconciliation report lists
+    what each payout settles, not the payout itself: the payout row is left out there."""
+    columns = REPORT_COLUMNS[report_type] + (METADATA if metadata else [])
+    if report_type.startswith("payout_reconciliation"):
+        frame = frame.filter(pl.col("reporting_category") != "payout")
+    return frame.with_columns(
+        pl.col("automatic_payout_effective_at").alias("automatic_payout_effective_at_utc")).select(columns)
 
 
 def payout_row(day: date, payout: str, net_minor: int, emails: bool = False) -> pl.DataFrame:
