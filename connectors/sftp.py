@@ -12,7 +12,6 @@ that never came is ``LateFile``; without one, one attempt series, as before.
 """
 from __future__ import annotations
 
-import fnmatch
 import logging
 import posixpath
 import socket
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 import paramiko
 
 from connectors.archive import Archive, Fetched, HashingWriter, MissingFile, summarize
+from connectors.settle import Entry, NotReady, candidates, changed
 from recon.config import SftpEndpoint
 from recon.errors import TransferError
 
@@ -32,21 +32,19 @@ __all__ = ["Fetched", "LateFile", "MissingFile", "NotReady", "fetch_day", "summa
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 60.0
-# How uploaders commonly name a file they are still writing (besides a leading dot).
-TEMP_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownload", ".lock", "~")
 
 
-class NotReady(MissingFile):
-    """Files matching the day's pattern are there but still being written: none were taken."""
+class _QuietTransport(logging.Filter):
+    """Drops paramiko's ERROR records: its transport thread logs a failed handshake as a
+    traceback, one record per line, while the same failure reaches ``fetch_day`` and is reported
+    there once, as one paragraph."""
 
-    def __init__(self, source: str, where: str, expected: str, waiting: dict[str, str]):
-        super().__init__(source, where, expected)
-        self.waiting = dict(waiting)
-        listed = "; ".join(f"{n}: {why}" for n, why in sorted(waiting.items()))
-        self.message = (f"{source}: {len(waiting)} file{'' if len(waiting) == 1 else 's'} matching "
-                        f"{expected!r} in {where} still being written ({listed}); not taken.")
-        self.hint = "A later attempt takes it once it is complete."
-        self.args = (str(self),)
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+for _name in ("paramiko.transport", "paramiko.transport.sftp"):
+    logging.getLogger(_name).addFilter(_QuietTransport())
 
 
 class LateFile(MissingFile):
@@ -86,6 +84,14 @@ class _SizeMismatch(Exception):
 
 class _Stalled(Exception):
     pass
+
+
+class _Denied(Exception):
+    """The server refused to read a listed file: a permission, not a network fault."""
+
+    def __init__(self, remote: str):
+        super().__init__(remote)
+        self.remote = remote
 
 
 def _fatal(source: str, endpoint: SftpEndpoint, message: str, hint: str) -> TransferError:
@@ -143,14 +149,21 @@ def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:
             endpoint.host, port=endpoint.port, username=endpoint.user,
             key_filename=str(endpoint.private_key), passphrase=endpoint.passphrase,
             look_for_keys=False, allow_agent=False,
-            timeout=endpoint.timeout_s, banner_timeout=endpoint.timeout_s,
-            auth_timeout=endpoint.timeout_s, channel_timeout=endpoint.timeout_s,
+            timeout=endpoint.connect_timeout_s, banner_timeout=endpoint.banner_timeout_s,
+            auth_timeout=endpoint.auth_timeout_s, channel_timeout=endpoint.timeout_s,
         )
     except (_UnknownHost, paramiko.BadHostKeyException) as e:
         client.close()
         raise _host_key_error(source, endpoint, e) from e
-    except paramiko.AuthenticationException as e:
+    except (paramiko.AuthenticationException, paramiko.SSHException) as e:
         client.close()
+        if hung := _hang(endpoint, e):
+            raise _fatal(source, endpoint, hung,
+                         hint="The server process is hung or overloaded: ask the counterparty to "
+                              "check it; the source is reported failed for this run and fetched "
+                              "again by the next one.") from e
+        if not isinstance(e, paramiko.AuthenticationException):
+            raise
         raise _fatal(source, endpoint,
                      f"authentication failed for user {endpoint.user!r} with the private key "
                      f"{endpoint.private_key} ({type(e).__name__}).",
@@ -163,6 +176,22 @@ def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:
     return client
 
 
+def _hang(endpoint: SftpEndpoint, e: Exception) -> str:
+    """The one-paragraph account of a server that accepted the connection and then went silent
+    (paramiko's banner, authentication or channel timeout), or "" for any other failure."""
+    text = str(e).lower()
+    if "banner" in text:
+        return (f"the server accepted the connection but sent no SSH banner within "
+                f"{endpoint.banner_timeout_s:g} s (sftp.banner_timeout_s); nothing was downloaded.")
+    if isinstance(e, paramiko.AuthenticationException) and "timeout" in text:
+        return (f"the server did not answer the login of {endpoint.user!r} within "
+                f"{endpoint.auth_timeout_s:g} s (sftp.auth_timeout_s); nothing was downloaded.")
+    if "timeout opening channel" in text:
+        return (f"the server did not open an SFTP channel within {endpoint.timeout_s:g} s "
+                f"(sftp.timeout_s); nothing was downloaded.")
+    return ""
+
+
 def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Archive, name: str,
               timeout_s: float):
     tmp = archive.temp_path(name)
@@ -171,6 +200,8 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
             f = HashingWriter(fh)  # hashed as it arrives: the archive does not read it back
             try:
                 sftp.getfo(remote, f)
+            except PermissionError as e:
+                raise _Denied(remote) from e
             except (socket.timeout, TimeoutError) as e:
                 raise _Stalled(f"{remote}: the transfer stalled: no data from the server for "
                                f"{timeout_s:g} s (sftp.timeout_s) after {f.tell():,} of "
@@ -184,34 +215,13 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
         tmp.unlink(missing_ok=True)
 
 
-def _is_temporary(name: str) -> bool:
-    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
-
-
-def _candidates(endpoint: SftpEndpoint, day: date, entries) -> tuple[list, dict[str, str]]:
-    """The day's files ready to take, and those still being written (name → why)."""
-    expected = endpoint.filename(day)
-    listed = {a.filename for a in entries if stat.S_ISREG(a.st_mode or 0)}
-    markers = {endpoint.marker_name(n, day) for n in listed} - {None}
-    ready, waiting = [], {}
-    for a in sorted(entries, key=lambda a: a.filename):
-        name = a.filename
-        if not stat.S_ISREG(a.st_mode or 0) or name in markers:
-            continue
-        if not fnmatch.fnmatchcase(name, expected):
-            continue
-        if _is_temporary(name):
-            waiting[name] = "temporary name"
-        elif endpoint.done_marker and endpoint.marker_name(name, day) not in listed:
-            waiting[name] = f"no done marker {endpoint.marker_name(name, day)!r} yet"
-        else:
-            ready.append(a)
-    return ready, waiting
+def _entry(name: str, a: paramiko.SFTPAttributes) -> Entry:
+    return Entry(name, a.st_size or 0, a.st_mtime or 0)
 
 
 def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
              done: dict[str, Fetched]) -> None:
-    """One connection: list, match, download what ``done`` does not hold yet."""
+    """One connection: list, match, download what ``done`` does not hold yet, once settled."""
     expected = endpoint.filename(day)
     where = f"{endpoint.remote_dir} on sftp {endpoint.host}:{endpoint.port}"
     client = _connect(endpoint, source)
@@ -219,34 +229,42 @@ def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
         sftp = client.open_sftp()
         sftp.get_channel().settimeout(endpoint.timeout_s)
         try:
-            entries = sftp.listdir_attr(endpoint.remote_dir)
+            listed = sftp.listdir_attr(endpoint.remote_dir)
         except (FileNotFoundError, PermissionError) as e:
             raise _fatal(source, endpoint,
                          f"cannot list remote directory {endpoint.remote_dir!r} "
                          f"({e.strerror or type(e).__name__}).",
                          hint="Check the source's sftp.remote_dir with the counterparty.") from e
-        ready, waiting = _candidates(endpoint, day, entries)
+        entries = [_entry(a.filename, a) for a in listed if stat.S_ISREG(a.st_mode or 0)]
+        ready, waiting = candidates(entries, expected, lambda n: endpoint.marker_name(n, day))
         if not ready and not waiting:
             raise MissingFile(source, where, expected)
-        todo = [a for a in ready if a.filename not in done]
+        todo = [e for e in ready if e.name not in done]
         if todo and endpoint.settle_s > 0:
             time.sleep(endpoint.settle_s)
-            for a in todo:
-                now = sftp.stat(posixpath.join(endpoint.remote_dir, a.filename))
-                if (now.st_size, now.st_mtime) != (a.st_size, a.st_mtime):
-                    waiting[a.filename] = (f"size {a.st_size:,} → {now.st_size:,} bytes within "
-                                           f"{endpoint.settle_s:g} s")
-        for a in todo:
-            name = a.filename
+            for e in todo:
+                now = _entry(e.name, sftp.stat(posixpath.join(endpoint.remote_dir, e.name)))
+                if why := changed(e, now, f"within {endpoint.settle_s:g} s"):
+                    waiting[e.name] = why
+        for e in todo:
+            name = e.name
             if name in waiting:
                 continue
             remote = posixpath.join(endpoint.remote_dir, name)
-            before = sftp.stat(remote)
-            stored = _download(sftp, remote, before.st_size, archive, name, endpoint.timeout_s)
-            after = sftp.stat(remote)
-            if (after.st_size, after.st_mtime) != (before.st_size, before.st_mtime):
+            before = _entry(name, sftp.stat(remote))
+            try:
+                stored = _download(sftp, remote, before.size, archive, name, endpoint.timeout_s)
+            except _Denied as denied:
+                raise _fatal(source, endpoint,
+                             f"permission denied reading the remote file {remote!r} as user "
+                             f"{endpoint.user!r} on {endpoint.host}:{endpoint.port} (it is listed, "
+                             f"but the server refuses to open it); not retried, nothing of it "
+                             f"was archived.",
+                             hint="Ask the counterparty to make the file readable by that user "
+                                  "(its permissions or owner), then run the day again.") from denied
+            if why := changed(before, _entry(name, sftp.stat(remote)), "while downloading"):
                 # Archived bytes are immutable and harmless, but this snapshot is not the file.
-                waiting[name] = f"changed while downloading ({before.st_size:,} → {after.st_size:,} bytes)"
+                waiting[name] = f"changed while downloading ({why})"
                 continue
             done[name] = Fetched(source=source, remote_path=remote, name=name, size=stored.size,
                                  sha256=stored.sha256, archive_path=stored.path, new=stored.new,

@@ -20,6 +20,7 @@ from recon.errors import ReconError
 log = logging.getLogger(__name__)
 
 SSHD = Path("/usr/sbin/sshd")
+SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")  # Debian's; used for ``sftp_as``
 _PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start as root without it
 
 
@@ -54,12 +55,16 @@ class LocalSshd:
     host = "127.0.0.1"
 
     def __init__(self, root: Path, workdir: Path, *, sshd: Path = SSHD, start_timeout_s: float = 10.0,
-                 client_passphrase: str = ""):
+                 client_passphrase: str = "", sftp_as: str | None = None):
         self.root = Path(root).resolve()
         self.workdir = Path(workdir).resolve()
         self.sshd = Path(sshd)
         self.start_timeout_s = start_timeout_s
         self._client_passphrase = client_passphrase  # the client key's, for tests of secrets
+        # sftp_as (sshd as root only): the SFTP server process runs as that unprivileged account,
+        # so that file permissions apply (root reads a chmod 000 file regardless); ``root`` and
+        # its files must then be readable by that account.
+        self.sftp_as = sftp_as
         # The account sshd will check, from the uid rather than $USER/$LOGNAME, which can lie.
         self.user = pwd.getpwuid(os.geteuid()).pw_name
         self.port = 0
@@ -72,11 +77,12 @@ class LocalSshd:
         self._log_file = None
 
     def endpoint(self, remote_dir: str = ".", pattern: str = "*", *, timeout_s: float = 10.0,
-                 retries: int = 1) -> SftpEndpoint:
+                 retries: int = 1, settle_s: float = 0.1) -> SftpEndpoint:
         return SftpEndpoint(host=self.host, port=self.port, user=self.user,
                             private_key=self.private_key, known_hosts=self.known_hosts,
                             remote_dir=remote_dir, pattern=pattern, timeout_s=timeout_s,
-                            retries=retries, passphrase=self._client_passphrase or None)
+                            retries=retries, settle_s=settle_s,
+                            passphrase=self._client_passphrase or None)
 
     def _preflight(self) -> None:
         if not (self.sshd.is_file() and os.access(self.sshd, os.X_OK)):
@@ -111,9 +117,20 @@ class LocalSshd:
             "PermitTTY no",
             "LogLevel VERBOSE",
             "Subsystem sftp internal-sftp",
-            f"ForceCommand internal-sftp -d {_sshd_path(str(self.root))}",
+            f"ForceCommand {self._sftp_command()}",
         ]
         self.config.write_text("\n".join(lines) + "\n")
+
+    def _sftp_command(self) -> str:
+        root = _sshd_path(str(self.root))
+        if self.sftp_as is None:
+            return f"internal-sftp -d {root}"
+        if os.geteuid() != 0 or not SFTP_SERVER.is_file() or shutil.which("setpriv") is None:
+            raise SshdError(f"sftp_as={self.sftp_as!r} needs root, {SFTP_SERVER} and setpriv.",
+                            hint="Run as root with openssh-server and util-linux installed.")
+        account = pwd.getpwnam(self.sftp_as)
+        return (f"{shutil.which('setpriv')} --reuid={account.pw_uid} --regid={account.pw_gid} "
+                f"--clear-groups {SFTP_SERVER} -d {root}")
 
     def start(self) -> "LocalSshd":
         if self._proc is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.settle import DEFAULT_SETTLE_S
 from recon import rules as registry
 from recon.errors import ConfigError
 from recon.config_ledger import LedgerConfig, ledger_config
@@ -36,19 +37,40 @@ class SftpEndpoint:
     known_hosts: Path
     remote_dir: str
     pattern: str
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # a read (or channel open) that gets no answer for this long
     retries: int = 3
-    # Files still being written: a file is taken only once its size and mtime stayed the same
-    # for settle_s seconds, and (where the source writes one) once its done marker is there:
-    # done_marker names it from the data file's {name} and/or the {date}, e.g. "{name}.done".
-    settle_s: float = 0.0
+    # Files still being written (connectors/settle.py): a file is taken only once its size and
+    # mtime stayed the same for settle_s seconds (on by default), and (where the source writes
+    # one) once its done marker is there: done_marker names it from the data file's {name}
+    # and/or the {date}, e.g. "{name}.done".
+    settle_s: float = DEFAULT_SETTLE_S
     done_marker: str | None = None
+    # A server that accepts and then goes silent fails the source within these (not retried).
+    connect_timeout_s: float = 10.0  # TCP connect
+    banner_timeout_s: float = 15.0  # the server's SSH banner
+    auth_timeout_s: float = 15.0  # the answer to the login
     # Late files: keep polling every poll_s seconds until this time of day (in deadline_timezone)
     # on the day of the fetch; None means one attempt series, as before.
     deadline: time | None = None
     deadline_timezone: str = "UTC"
     poll_s: float = 60.0
     passphrase: str | None = field(default=None, repr=False)  # of private_key; from ${ENV} only
+
+    def filename(self, day: date) -> str:
+        return self.pattern.format(date=day)
+
+    def marker_name(self, name: str, day: date) -> str | None:
+        return None if self.done_marker is None else self.done_marker.format(name=name, date=day)
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    """A source's files landed in a local folder by other means (a mounted share, a download
+    job): the same patterns, settle rule and done markers as over SFTP."""
+    path: Path
+    pattern: str
+    settle_s: float = DEFAULT_SETTLE_S
+    done_marker: str | None = None
 
     def filename(self, day: date) -> str:
         return self.pattern.format(date=day)
@@ -83,12 +105,17 @@ class Source:
     timezone: str
     cutoff: time
     currency: str
-    sftp: SftpEndpoint
+    sftp: SftpEndpoint | None  # exactly one of sftp and local is set
     matching: Matching = field(default_factory=Matching)
     rate_card: Path | None = None
     statement_lag_days: int = 0  # the file dated D + lag belongs to business day D
     payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
     options: dict = field(default_factory=dict)  # format-specific settings, checked by the parser
+    local: LocalEndpoint | None = None
+
+    @property
+    def transport(self) -> str:
+        return "local" if self.local is not None else "sftp"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -142,6 +169,8 @@ class _Reader:
             value = _expand(value, lambda msg: self.fail(key, msg))
             if typ is int and value.strip().lstrip("-").isdigit():
                 value = int(value)
+            elif typ is float and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
+                value = float(value)
         if typ is float and isinstance(value, int):
             value = float(value)
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
@@ -204,10 +233,34 @@ def _pattern(r: _Reader, key: str) -> str:
 def _sftp(r: _Reader) -> SftpEndpoint:
     r.unknown({"host", "port", "user", "private_key", "known_hosts", "remote_dir", "pattern",
                "timeout_s", "retries", "settle_s", "done_marker", "deadline", "deadline_timezone",
-               "poll_s", "passphrase"})
+               "poll_s", "passphrase", "connect_timeout_s", "banner_timeout_s", "auth_timeout_s"})
     port = r.get("port", int, 22)
     if not 0 < port < 65536:
         r.fail("port", f"expected a TCP port 1-65535, found {port}")
+    marker = _marker(r)
+    deadline_tz = r.get("deadline_timezone", str, "UTC")
+    try:
+        ZoneInfo(deadline_tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("deadline_timezone", f"expected an IANA timezone, found {deadline_tz!r}")
+    _seconds(r, "timeout_s", "settle_s", "poll_s")
+    _seconds(r, "connect_timeout_s", "banner_timeout_s", "auth_timeout_s", positive=True)
+    return SftpEndpoint(
+        host=r.get("host", str), port=port, user=r.get("user", str),
+        private_key=r.path_("private_key"), known_hosts=r.path_("known_hosts"),
+        remote_dir=r.get("remote_dir", str, "."), pattern=_pattern(r, "pattern"),
+        timeout_s=r.get("timeout_s", float, 30.0), retries=r.get("retries", int, 3),
+        settle_s=r.get("settle_s", float, DEFAULT_SETTLE_S), done_marker=marker,
+        connect_timeout_s=r.get("connect_timeout_s", float, SftpEndpoint.connect_timeout_s),
+        banner_timeout_s=r.get("banner_timeout_s", float, SftpEndpoint.banner_timeout_s),
+        auth_timeout_s=r.get("auth_timeout_s", float, SftpEndpoint.auth_timeout_s),
+        deadline=_time(r, "deadline", None) if "deadline" in r.table else None,
+        deadline_timezone=deadline_tz, poll_s=r.get("poll_s", float, 60.0),
+        passphrase=r.get("passphrase", str, "") or None,
+    )
+
+
+def _marker(r: _Reader) -> str | None:
     marker = r.get("done_marker", str, None)
     if marker is not None:
         try:
@@ -216,24 +269,20 @@ def _sftp(r: _Reader) -> SftpEndpoint:
             r.fail("done_marker", f"expected a file name using {{name}} and/or {{date:%Y%m%d}} ({e})")
         if "/" in marker:
             r.fail("done_marker", "expected a file name without '/' (it sits beside the file)")
-    deadline_tz = r.get("deadline_timezone", str, "UTC")
-    try:
-        ZoneInfo(deadline_tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        r.fail("deadline_timezone", f"expected an IANA timezone, found {deadline_tz!r}")
-    for key in ("timeout_s", "settle_s", "poll_s"):
-        if key in r.table and r.get(key, float) < 0:
-            r.fail(key, "expected a number of seconds >= 0")
-    return SftpEndpoint(
-        host=r.get("host", str), port=port, user=r.get("user", str),
-        private_key=r.path_("private_key"), known_hosts=r.path_("known_hosts"),
-        remote_dir=r.get("remote_dir", str, "."), pattern=_pattern(r, "pattern"),
-        timeout_s=r.get("timeout_s", float, 30.0), retries=r.get("retries", int, 3),
-        settle_s=r.get("settle_s", float, 0.0), done_marker=marker,
-        deadline=_time(r, "deadline", None) if "deadline" in r.table else None,
-        deadline_timezone=deadline_tz, poll_s=r.get("poll_s", float, 60.0),
-        passphrase=r.get("passphrase", str, "") or None,
-    )
+    return marker
+
+
+def _seconds(r: _Reader, *keys: str, positive: bool = False) -> None:
+    for key in keys:
+        if key in r.table and (r.get(key, float) <= 0 if positive else r.get(key, float) < 0):
+            r.fail(key, f"expected a number of seconds {'> 0' if positive else '>= 0'}")
+
+
+def _local(r: _Reader) -> LocalEndpoint:
+    r.unknown({"path", "pattern", "settle_s", "done_marker"})
+    _seconds(r, "settle_s")
+    return LocalEndpoint(path=r.path_("path"), pattern=_pattern(r, "pattern"),
+                         settle_s=r.get("settle_s", float, DEFAULT_SETTLE_S), done_marker=_marker(r))
 
 
 _INT_KNOBS = tuple(name for name, s in registry.SETTINGS.items() if s.type is int)
@@ -263,8 +312,11 @@ def _matching(r: _Reader) -> Matching:
 
 
 def _source(r: _Reader) -> Source:
-    r.unknown({"name", "kind", "format", "timezone", "cutoff", "currency", "sftp", "matching",
+    r.unknown({"name", "kind", "format", "timezone", "cutoff", "currency", "sftp", "local", "matching",
                "rate_card", "statement_lag_days", "payouts_for", "options"})
+    if ("sftp" in r.table) == ("local" in r.table):
+        r.fail("sftp", "expected exactly one of [sources.sftp] (fetched over SFTP) and "
+                       "[sources.local] (a local folder)")
     name = r.get("name", str)
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
         r.fail("name", f"expected lower-case letters, digits and _, found {name!r}")
@@ -283,7 +335,9 @@ def _source(r: _Reader) -> Source:
     from schemas.registry import FORMATS  # the parsers are the single list of formats
     return Source(
         name=name, kind=kind, format=r.get("format", str, choices=tuple(FORMATS)), timezone=tz,
-        cutoff=_time(r, "cutoff", "00:00"), currency=currency, sftp=_sftp(r.sub("sftp")),
+        cutoff=_time(r, "cutoff", "00:00"), currency=currency,
+        sftp=_sftp(r.sub("sftp")) if "sftp" in r.table else None,
+        local=_local(r.sub("local")) if "local" in r.table else None,
         matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
         rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
         payouts_for=tuple(r.get("payouts_for", list, [])),
@@ -307,6 +361,7 @@ def load(path: str | Path) -> Config:
     paths, run, ledger = top.sub("paths"), top.sub("run"), top.sub("ledger")
     paths.unknown({"warehouse", "archive", "reports"})
     run.unknown({"timezone", "schedule"})
+    _seconds(ledger, "settle_s")
     raw_sources = doc.get("sources")
     if not isinstance(raw_sources, list) or not raw_sources:
         top.fail("sources", "missing; expected at least one [[sources]] table")
@@ -330,7 +385,9 @@ def load(path: str | Path) -> Config:
         reports=paths.path_("reports"), timezone=tz,
         schedule=run.get("schedule", str, "0 6 * * *"),
         ledger=ledger_config(ledger, directory=ledger.path_("directory"), pattern=_pattern(ledger, "pattern"),
-                             sources=sources, run_timezone=tz),
+                             sources=sources, run_timezone=tz,
+                             settle_s=ledger.get("settle_s", float, DEFAULT_SETTLE_S),
+                             done_marker=_marker(ledger)),
         sources=sources,
         alerts=_alerts(top.sub("alerts") if "alerts" in doc else None),
         signals=_signals(top.sub("signals") if "signals" in doc else None),

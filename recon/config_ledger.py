@@ -13,9 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.settle import DEFAULT_SETTLE_S
 from schemas.ledger_layout import DEFAULT, FIELDS, LEDGER_TYPES, SIGNS, LedgerLayout
 
-PLACE_KEYS = {"directory", "pattern"}
+PLACE_KEYS = {"directory", "pattern", "settle_s", "done_marker"}  # where, and when a file is complete
 MAPPING_KEYS = {"columns", "delimiter", "encoding", "header_row", "date_format", "datetime_format",
                 "timezone", "decimal_separator", "thousands_separator", "sign", "money_in", "money_out",
                 "types", "channels", "default_source", "unmatched_statuses"}
@@ -26,12 +27,15 @@ class LedgerConfig:
     directory: Path
     pattern: str
     layout: LedgerLayout = field(default=DEFAULT)
+    settle_s: float = DEFAULT_SETTLE_S  # connectors/settle.py
+    done_marker: str | None = None
 
     def filename(self, day: date) -> str:
         return self.pattern.format(date=day)
 
 
-def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: str) -> LedgerConfig:
+def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: str,
+                  settle_s: float = DEFAULT_SETTLE_S, done_marker: str | None = None) -> LedgerConfig:
     """``r``: recon.config's reader of the [ledger] table; ``sources``: the parsed [[sources]]."""
     r.unknown(PLACE_KEYS | MAPPING_KEYS)
     kinds = {s.name: s.kind for s in sources}
@@ -39,7 +43,7 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
                  bank_sources=tuple(n for n, k in kinds.items() if k == "bank"),
                  clearing_banks=tuple(s.name for s in sources if s.kind == "bank" and s.payouts_for))
     if not MAPPING_KEYS & set(r.table):
-        return LedgerConfig(directory, pattern, replace(DEFAULT, **where))
+        return LedgerConfig(directory, pattern, replace(DEFAULT, **where), settle_s, done_marker)
     # Without [ledger.columns], recon's own names (e.g. only the delimiter or the formats differ).
     columns = _columns(r, r.sub("columns")) if "columns" in r.table else dict(DEFAULT.columns)
     sign = r.get("sign", str, "signed", choices=SIGNS)
@@ -99,7 +103,7 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
         default_source=default_source, unmatched_statuses=_words(r, "unmatched_statuses"), **where)
     if layout.unmatched_statuses and "status" not in columns:
         r.fail("unmatched_statuses", "expected a status column too ([ledger.columns] status = \"…\")")
-    return LedgerConfig(directory, pattern, layout)
+    return LedgerConfig(directory, pattern, layout, settle_s, done_marker)
 
 
 def _columns(r, c) -> dict[str, str | tuple[str, ...]]:

@@ -29,6 +29,7 @@ def demo_env(out: Path, sshd: LocalSshd, world: Path) -> dict[str, str]:
         "RECON_SFTP_USER": sshd.user,
         "RECON_SFTP_KEY": str(sshd.private_key),
         "RECON_SFTP_KNOWN_HOSTS": str(sshd.known_hosts),
+        "RECON_SETTLE_S": "0.2",  # the world is written whole before the night starts
     }
 
 

@@ -80,10 +80,16 @@ def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] 
 
 
 def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
-    """Pull the source's file(s) for the business day over SFTP into the archive."""
+    """Pull the source's file(s) for the business day (over SFTP, or from its local folder) into
+    the archive; a file not settled yet has not arrived."""
     day = source.file_date(business_date)
     try:
-        files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name)
+        if source.local is not None:
+            loc = source.local
+            files = fetch_local(loc.path, loc.pattern, day, Archive(cfg.archive), source=source.name,
+                                settle_s=loc.settle_s, done_marker=loc.done_marker)
+        else:
+            files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name)
     except MissingFile as e:
         log.warning("%s: no file for %s: %s", source.name, day, e)
         return Arrival(source.name, missing=str(e), late=isinstance(e, LateFile))
@@ -93,7 +99,8 @@ def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
 def fetch_ledger(cfg: Config, business_date: date) -> Arrival:
     try:
         files = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, business_date,
-                            Archive(cfg.archive), source=LEDGER)
+                            Archive(cfg.archive), source=LEDGER, settle_s=cfg.ledger.settle_s,
+                            done_marker=cfg.ledger.done_marker)
     except MissingFile as e:
         log.warning("ledger: no export for %s: %s", business_date, e)
         return Arrival(LEDGER, missing=str(e))

@@ -153,7 +153,8 @@ def test_no_code_trusts_unknown_host_keys():
 
 
 def test_size_mismatch_is_retried_then_refused(sshd, archive, monkeypatch):
-    ep = _serve(sshd, "short", {"stripe_20261121.csv": b"1234567890"})
+    # settle_s=0: the lying stat below would otherwise read as a file still growing
+    ep = replace(_serve(sshd, "short", {"stripe_20261121.csv": b"1234567890"}), settle_s=0)
     real_stat = paramiko.SFTPClient.stat
 
     def lying_stat(self, path):  # the server claims more bytes than it sends: a cut transfer
