@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 class ArchiveCorrupted(ReconError):
@@ -186,7 +186,8 @@ class Archive:
             with open(staged, "rb+") as f:
                 os.fsync(f.fileno())
             # Read-only before the rename, so the file is never visible writable under its name.
-            os.chmod(staged, _READ_ONLY)
+            # Its read bits as created under the process umask (recon/permissions.py: 0400 by default).
+            os.chmod(staged, stat.S_IMODE(os.stat(staged).st_mode) & ~_WRITE_BITS)
             os.replace(staged, dest)
             _fsync_dir(dest.parent)
         finally:

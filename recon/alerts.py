@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from email.message import EmailMessage
 
+from recon import redact
 from recon.config import AlertsConfig, Config
 from recon.money import format_amount
 from recon.reports.model import RunSummary, SourceStatus
@@ -39,6 +40,9 @@ class Finding:
     kind: str  # source_late | source_missing | file_rejected | quarantine | open_breaks | open_amount | aged_breaks | balance_gap | sequence_gap | signal | run_failed
     message: str
     runbook: str = ""  # the docs/operations.md anchor that says what to do
+
+    def __post_init__(self):  # every error text an alert carries passes here: no file text, no card
+        object.__setattr__(self, "message", redact.error_text(self.message))
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ def run_notification(cfg: Config, summary: RunSummary, exit_code: int, gaps=()) 
 def failure_notification(run_id: str, business_date: date, statuses, error: BaseException) -> Notification:
     """The alert of a run that failed: what broke, and what had arrived before it did."""
     from recon.errors import ReconError
-    what = str(error) if isinstance(error, ReconError) else f"{type(error).__name__}: {error}"
+    what = redact.error_text(error if isinstance(error, ReconError) else f"{type(error).__name__}: {error}")
     findings = _source_findings(statuses) + [Finding("run_failed", f"run {run_id} failed: {what}", "run-crash")]
     return Notification(business_date.isoformat(), run_id, "failed", 2,
                         f"recon {business_date}: RUN FAILED (exit 2), {_sources_line(statuses)}",

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from connectors.archive import Archive
-from recon import warehouse
+from recon import pan, warehouse
+from recon.reports.safe import compact
 from recon.config import Config
 from recon.errors import ReconError
 from recon.money import to_decimal
@@ -187,12 +188,17 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
     finally:
         con.close()
     archive = Archive(cfg.archive)
-    for ln in lines:
-        ln["raw_bytes"] = source_line(archive, ln["file_sha256"], ln["file_line"])
-    for e in entries:
-        e["raw_bytes"] = source_line(archive, e["file_sha256"], e["file_line"])
+    for row in lines + entries:
+        row["raw_bytes"] = _shown(source_line(archive, row["file_sha256"], row["file_line"]), row)
     return {"break": brk, "ledger_entries": entries, "statement_lines": lines, "evidence": evidence,
             "annotations": history}
+
+
+def _shown(raw: str, row: dict) -> str:
+    """An archived line as trace prints it: card numbers masked (the archive keeps the bytes),
+    the row's own references left as they are (recon.pan: identifiers are not free text)."""
+    keep = frozenset(compact(str(row[r])) for r in pan.REFERENCES if row.get(r))
+    return pan.mask_text(raw, keep)
 
 
 def format_trace(t: dict) -> str:

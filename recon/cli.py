@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from recon import pan
+    from recon import pan, permissions
     pan.install_log_masking()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
@@ -433,11 +433,13 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "paramiko", "uvicorn", "docket"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        permissions.apply()  # $RECON_UMASK or 077; a run applies its config's [paths] umask
         return args.func(args)
     except ReconError as e:
         if args.debug:
             raise
-        print(f"recon: {e}", file=sys.stderr)
+        from recon.redact import error_text
+        print(f"recon: {error_text(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("recon: interrupted; nothing after the last finished stage was recorded.", file=sys.stderr)

@@ -20,6 +20,7 @@ from connectors.settle import DEFAULT_SETTLE_S
 from recon import rules as registry
 from recon.errors import ConfigError
 from recon.config_ledger import LedgerConfig, ledger_config
+from recon.permissions import parse as parse_umask
 from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
@@ -139,6 +140,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     dask: DaskConfig | None = None  # [dask]: fan fetch and parse out on Dask (flows/fanout.py)
+    umask: int | None = None  # [paths] umask (recon/permissions.py; None: $RECON_UMASK or 077)
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -359,7 +361,10 @@ def load(path: str | Path) -> Config:
     top = _Reader(path, doc, "")
     top.unknown({"paths", "run", "ledger", "sources", "alerts", "signals", "dask"})
     paths, run, ledger = top.sub("paths"), top.sub("run"), top.sub("ledger")
-    paths.unknown({"warehouse", "archive", "reports"})
+    paths.unknown({"warehouse", "archive", "reports", "umask"})
+    umask = paths.get("umask", str, None)
+    if umask is not None and parse_umask(umask) is None:
+        paths.fail("umask", f"expected an octal umask such as \"077\" or \"027\", found {umask!r}")
     run.unknown({"timezone", "schedule"})
     _seconds(ledger, "settle_s")
     raw_sources = doc.get("sources")
@@ -392,4 +397,5 @@ def load(path: str | Path) -> Config:
         alerts=_alerts(top.sub("alerts") if "alerts" in doc else None),
         signals=_signals(top.sub("signals") if "signals" in doc else None),
         dask=_dask(top.sub("dask") if "dask" in doc else None),
+        umask=None if umask is None else parse_umask(umask),
     )

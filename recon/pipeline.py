@@ -23,7 +23,7 @@ import polars as pl
 from connectors.archive import Archive
 from connectors.local import fetch_local
 from connectors.sftp import Fetched, LateFile, MissingFile, fetch_day
-from recon import __version__, pan, ratecard, warehouse
+from recon import __version__, pan, permissions, ratecard, redact, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
@@ -54,6 +54,7 @@ def new_run_id(business_date: date) -> str:
 def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] | None = None,
               language: str = "en") -> datetime:
     started = datetime.now(timezone.utc)
+    permissions.apply(cfg.umask)  # before the run creates anything: warehouse, archive, reports
     con = warehouse.connect(cfg.warehouse)
     try:
         # The warehouse admits one writer: a run still 'running' now was killed mid-way.
@@ -301,8 +302,9 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                            mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT),
                            "ok" if parsed.checks else "n/a")
     except (ParseError, IntegrityError) as e:
-        log.error("%s: %s rejected: %s", source.name, f.name, e)
-        yield Prepared(source.name, source.kind, f, error=str(e), failed_check=getattr(e, "check", ""))
+        error = redact.error_text(e)  # never the file's own text, which the error may quote
+        log.error("%s: %s rejected: %s", source.name, f.name, error)
+        yield Prepared(source.name, source.kind, f, error=error, failed_check=getattr(e, "check", ""))
 
 
 def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
@@ -318,8 +320,9 @@ def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_
             yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
                            mask_pans(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
-        log.error("ledger: %s rejected: %s", f.name, e)
-        yield Prepared(LEDGER, LEDGER, f, error=str(e))
+        error = redact.error_text(e)
+        log.error("ledger: %s rejected: %s", f.name, error)
+        yield Prepared(LEDGER, LEDGER, f, error=error)
 
 
 def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date, run_id: str) -> SourceStatus:
@@ -518,7 +521,8 @@ def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: s
     history reads instead of counting this run's links again."""
     con = warehouse.connect(cfg.warehouse)
     try:
-        inputs = [dataclasses.asdict(s) for s in statuses]
+        inputs = [{**dataclasses.asdict(s), "error": redact.error_text(s.error) if s.error else s.error}
+                  for s in statuses]
         con.execute("UPDATE runs SET finished_at = ?, status = ?, input_files = ?, outputs = ?, "
                     "timings = ?, matched_lines = ? WHERE run_id = ?",
                     [finished_at or datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 import sql
+from recon import redact
 from recon.errors import ReconError
 from recon.ratecard import RateCard
 
@@ -235,7 +236,7 @@ def record_file(con, *, sha256: str, source: str, name: str, remote_path: str | 
         "INSERT OR REPLACE INTO files (sha256, source, name, remote_path, size, fetched_at, business_date, "
         "format, parse_status, line_count, control_total, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [sha256, source, name, remote_path, size, datetime.now(timezone.utc), business_date, fmt,
-         status, line_count, control_total, error])
+         status, line_count, control_total, redact.error_text(error)])
 
 
 @contextmanager
