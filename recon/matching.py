@@ -143,7 +143,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
                     "WHERE business_date = ? AND file_sha256 NOT IN "  # not a file still loading,
                     "(SELECT sha256 FROM files WHERE parse_status <> 'loaded' "
                     "OR superseded_by IS NOT NULL)", [business_date])  # nor one a correction replaced
-    else:
+    elif inputs:  # none when every statement file of the day was rejected: the ledger side alone
         con.executemany("INSERT INTO work_inputs VALUES (?)", [[sha] for sha in inputs])
     _drop_work_sets(con)
     sql.run(con, *_work_sets(con, params))

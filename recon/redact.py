@@ -17,9 +17,9 @@ __all__ = ["FIELD_LIMIT", "LIMIT", "error_text"]
 
 LIMIT = 1000  # characters of error text kept
 FIELD_LIMIT = 60  # characters of a quoted field kept
-# A quoted excerpt: between backticks (polars), or a quoted line longer than any field (the repr
-# of file text). Apostrophes in prose ("the source's") pair up too often to take more.
-_QUOTED = re.compile(r"`[^`]*`|'[^'\n]{200,}'|\"[^\"\n]{200,}\"")
+# A quoted excerpt: between backticks (polars). Not between quotes: apostrophes in prose ("the
+# source's") would pair up; other quoted text is masked and capped with the rest.
+_QUOTED = re.compile(r"`[^`]*`")
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)  # a block of quoted text (polars' "Original error")
 _SPACE = re.compile(r"\s+")
 
@@ -36,7 +36,8 @@ def _field(m: re.Match) -> str:
 
 
 def error_text(text: object, limit: int = LIMIT) -> str:
-    """``text`` (an error or its message) as recon stores and sends it (see the module doc)."""
+    """``text`` (an error or its message) as recon stores and sends it (see the module doc).
+    Idempotent: what it returns comes back unchanged (each place that stores or sends applies it)."""
     s = "" if text is None else str(text)
     if not s:
         return s
