@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from connectors.archive import Archive, Fetched, MissingFile, copy_hashed, summarize
-from connectors.settle import Entry, NotReady, candidates, changed
+from connectors.settle import UNFINISHED, Complete, Entry, NotReady, candidates, changed
 from recon.errors import TransferError
 
 __all__ = ["Fetched", "MissingFile", "NotReady", "fetch_local"]
@@ -28,11 +28,13 @@ def _entry(path: Path) -> Entry:
 
 
 def fetch_local(directory: Path, filename_pattern: str, day: date, archive: Archive, *,
-                source: str, settle_s: float = 0.0, done_marker: str | None = None) -> list[Fetched]:
+                source: str, settle_s: float = 0.0, done_marker: str | None = None,
+                complete: Complete | None = None) -> list[Fetched]:
     """Archive every settled file in ``directory`` matching ``filename_pattern.format(date=day)``.
 
     ``settle_s``: a file's size and mtime must stay the same this long before it is taken;
-    ``done_marker`` (e.g. ``"{name}.done"``): the file beside it that says it is complete.
+    ``done_marker`` (e.g. ``"{name}.done"``): the file beside it that says it is complete;
+    ``complete``: whether the copied bytes end with the format's end record.
     Raises ``MissingFile`` when none match, ``NotReady`` when those that do are still being
     written (nothing of them archived).
     """
@@ -74,6 +76,8 @@ def fetch_local(directory: Path, filename_pattern: str, day: date, archive: Arch
             why = changed(before, _entry(path), "while it was copied")
             if why is None and got != before.size:
                 why = f"copied {got:,} of {before.size:,} bytes"
+            if why is None and complete is not None and not complete(tmp):
+                why = UNFINISHED
             if why:
                 waiting[e.name] = why
                 continue

@@ -2,8 +2,9 @@
 
 A file is taken only once it is settled: not under a temporary name (a dot-file, ``.part``,
 ``.tmp``, …), its done marker there where the source writes one (``{name}.done``, ``{name}.ok``,
-…), and its size and mtime the same at two looks ``settle_s`` seconds apart (and unchanged while
-it was copied). A file not settled yet is "not yet arrived": nothing of it is archived, and the
+…), its size and mtime the same at two looks ``settle_s`` seconds apart (and unchanged while
+it was copied), and, where its format has one, its end record there (``complete``: e.g.
+schemas/trailers.py, passed in by the caller). A file not settled yet is "not yet arrived": nothing of it is archived, and the
 next poll or run takes it. Never a partial file loaded as complete.
 """
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from connectors.archive import MissingFile
 
-__all__ = ["DEFAULT_SETTLE_S", "TEMP_SUFFIXES", "Entry", "NotReady", "candidates", "changed",
-           "is_temporary"]
+__all__ = ["DEFAULT_SETTLE_S", "TEMP_SUFFIXES", "UNFINISHED", "Complete", "Entry", "NotReady",
+           "candidates", "changed", "is_temporary"]
 
 # On by default: a file must keep its size and mtime this long before it is taken.
 DEFAULT_SETTLE_S = 5.0
 # How uploaders commonly name a file they are still writing (besides a leading dot).
 TEMP_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownload", ".lock", "~")
+# complete(path of the copied bytes) -> whether the format's end record is there.
+Complete = Callable[[Path], bool]
+UNFINISHED = "no end record yet (the format's trailer)"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import paramiko
 
 from connectors.archive import Archive, Fetched, HashingWriter, MissingFile, summarize
-from connectors.settle import Entry, NotReady, candidates, changed
+from connectors.settle import UNFINISHED, Complete, Entry, NotReady, candidates, changed
 from recon.config import SftpEndpoint
 from recon.errors import TransferError
 
@@ -161,7 +161,7 @@ def _connect(endpoint: SftpEndpoint, source: str) -> paramiko.SSHClient:
             raise _fatal(source, endpoint, hung,
                          hint="The server process is hung or overloaded: ask the counterparty to "
                               "check it; the source is reported failed for this run and fetched "
-                              "again by the next one.") from e
+                              "again by the next one (runbook: docs/operations.md#transfer-refused).") from e
         if not isinstance(e, paramiko.AuthenticationException):
             raise
         raise _fatal(source, endpoint,
@@ -192,8 +192,12 @@ def _hang(endpoint: SftpEndpoint, e: Exception) -> str:
     return ""
 
 
+class _Unfinished(Exception):
+    """Downloaded whole, but the format's end record is not there yet."""
+
+
 def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Archive, name: str,
-              timeout_s: float):
+              timeout_s: float, complete: Complete | None = None):
     tmp = archive.temp_path(name)
     try:
         with open(tmp, "wb") as fh:
@@ -210,6 +214,8 @@ def _download(sftp: paramiko.SFTPClient, remote: str, expected: int, archive: Ar
         if got != expected:
             raise _SizeMismatch(f"{remote}: downloaded {got:,} bytes, the server's stat says "
                                 f"{expected:,}")
+        if complete is not None and not complete(tmp):
+            raise _Unfinished(remote)
         return archive.put(tmp, sha256=f.sha256)
     finally:
         tmp.unlink(missing_ok=True)
@@ -220,7 +226,7 @@ def _entry(name: str, a: paramiko.SFTPAttributes) -> Entry:
 
 
 def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
-             done: dict[str, Fetched]) -> None:
+             done: dict[str, Fetched], complete: Complete | None = None) -> None:
     """One connection: list, match, download what ``done`` does not hold yet, once settled."""
     expected = endpoint.filename(day)
     where = f"{endpoint.remote_dir} on sftp {endpoint.host}:{endpoint.port}"
@@ -253,7 +259,11 @@ def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
             remote = posixpath.join(endpoint.remote_dir, name)
             before = _entry(name, sftp.stat(remote))
             try:
-                stored = _download(sftp, remote, before.size, archive, name, endpoint.timeout_s)
+                stored = _download(sftp, remote, before.size, archive, name, endpoint.timeout_s,
+                                   complete)
+            except _Unfinished:
+                waiting[name] = UNFINISHED
+                continue
             except _Denied as denied:
                 raise _fatal(source, endpoint,
                              f"permission denied reading the remote file {remote!r} as user "
@@ -261,7 +271,8 @@ def _attempt(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
                              f"but the server refuses to open it); not retried, nothing of it "
                              f"was archived.",
                              hint="Ask the counterparty to make the file readable by that user "
-                                  "(its permissions or owner), then run the day again.") from denied
+                                  "(its permissions or owner), then run the day again (runbook: "
+                                  "docs/operations.md#transfer-refused).") from denied
             if why := changed(before, _entry(name, sftp.stat(remote)), "while downloading"):
                 # Archived bytes are immutable and harmless, but this snapshot is not the file.
                 waiting[name] = f"changed while downloading ({why})"
@@ -283,12 +294,12 @@ def _retryable(e: BaseException) -> bool:
 
 
 def _series(endpoint: SftpEndpoint, day: date, archive: Archive, source: str,
-            backoff_s: float, done: dict[str, Fetched]) -> None:
+            backoff_s: float, done: dict[str, Fetched], complete: Complete | None = None) -> None:
     """One attempt series: the first attempt and ``endpoint.retries`` retries with backoff."""
     attempts = endpoint.retries + 1
     for attempt in range(1, attempts + 1):
         try:
-            _attempt(endpoint, day, archive, source, done)
+            _attempt(endpoint, day, archive, source, done, complete)
             return
         except MissingFile:
             raise
@@ -318,7 +329,7 @@ def deadline_at(endpoint: SftpEndpoint, now: datetime | None = None) -> datetime
 
 
 def fetch_day(endpoint: SftpEndpoint, day: date, archive: Archive, *, source: str,
-              backoff_s: float = 1.0) -> list[Fetched]:
+              backoff_s: float = 1.0, complete: Complete | None = None) -> list[Fetched]:
     """Archive every complete file in ``remote_dir`` matching ``endpoint.filename(day)``.
 
     Raises ``MissingFile`` when none match (``NotReady`` when they are still being written),
@@ -334,7 +345,7 @@ def fetch_day(endpoint: SftpEndpoint, day: date, archive: Archive, *, source: st
     while True:
         polls += 1
         try:
-            _series(endpoint, day, archive, source, backoff_s, done)
+            _series(endpoint, day, archive, source, backoff_s, done, complete)
             break
         except (MissingFile, TransferError) as e:
             if stop is None or not (isinstance(e, MissingFile) or e.retryable):

@@ -30,7 +30,7 @@ from recon.errors import IntegrityError, ParseError, ReconError
 from recon.matching import MatchResult, run_cascade
 from recon.partitions import Partitions, in_process
 from recon.reports.model import SourceStatus
-from schemas import registry
+from schemas import registry, trailers
 from schemas.ledger import parse_ledger_parts
 
 log = logging.getLogger(__name__)
@@ -85,12 +85,14 @@ def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
     the archive; a file not settled yet has not arrived."""
     day = source.file_date(business_date)
     try:
+        complete = trailers.checker(source.format)  # where the format has an end record
         if source.local is not None:
             loc = source.local
             files = fetch_local(loc.path, loc.pattern, day, Archive(cfg.archive), source=source.name,
-                                settle_s=loc.settle_s, done_marker=loc.done_marker)
+                                settle_s=loc.settle_s, done_marker=loc.done_marker, complete=complete)
         else:
-            files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name)
+            files = fetch_day(source.sftp, day, Archive(cfg.archive), source=source.name,
+                              complete=complete)
     except MissingFile as e:
         log.warning("%s: no file for %s: %s", source.name, day, e)
         return Arrival(source.name, missing=str(e), late=isinstance(e, LateFile))

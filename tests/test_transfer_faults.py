@@ -15,9 +15,10 @@ import pytest
 
 from connectors import sftp
 from connectors.sshd import SFTP_SERVER, LocalSshd
-from connectors.sftp import fetch_day
+from connectors.sftp import NotReady, fetch_day
 from recon.chaos import check
 from recon.errors import TransferError
+from schemas import trailers
 from tests.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration
@@ -96,3 +97,27 @@ def test_hung_server_fails_within_its_timeouts_with_one_message(sshd, archive, t
         assert f"(sftp.{key})" in msg and "\n" not in msg
         assert _paramiko_errors(caplog) == [] and "Traceback" not in caplog.text
         assert not (archive.root / "sha256").exists()
+
+
+BAI2 = b"01,SENDR1,RECVR1,261121,0200,1,,,2/\n02,RECVR1,SENDR1,1,261120,,USD,2/\n03,123456789,USD,010,100,,/\n" \
+       b"16,165,500,,,,DEPOSIT/\n49,600,3/\n98,600,1,5/\n"  # hand-written: no file trailer (99) yet
+
+
+def test_file_without_its_format_trailer_is_not_taken_until_the_trailer_arrives(sshd, archive):
+    with check("fault", "sftp file without its format's end record (BAI2 99)"):
+        d = sshd.root / "trailer"
+        d.mkdir()
+        (d / "bai2_20261121.txt").write_bytes(BAI2)
+        ep = sshd.endpoint(remote_dir="trailer", pattern="bai2_{date:%Y%m%d}.txt")
+        complete = trailers.checker("bai2")
+        with pytest.raises(NotReady, match=r"bai2_20261121.txt: no end record yet \(the format's trailer\)"):
+            fetch_day(ep, DAY, archive, source="bank", complete=complete)
+        assert not (archive.root / "sha256").exists() or _archived(archive) == []
+        (d / "bai2_20261121.txt").write_bytes(BAI2 + b"99,600,1,7/\n")
+        [got] = fetch_day(ep, DAY, archive, source="bank", complete=complete)
+        assert archive.read(got.sha256).endswith(b"99,600,1,7/\n")
+    assert trailers.checker("stripe_itemized") is None and trailers.checker("mt940") is None
+
+
+def _archived(archive) -> list[Path]:
+    return [p for p in (archive.root / "sha256").rglob("*") if p.is_file()]
