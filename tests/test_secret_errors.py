@@ -144,3 +144,27 @@ def test_trace_masks_the_card_in_the_archived_line_it_prints(prefect_harness, tm
         assert f"    | {raw.replace(PAN, MASKED)}" in out and not _leaks(out)
         assert cli.main(["trace", bid, "--json", "--config", str(cfg_path)]) == 0
         assert not _leaks(capsys.readouterr().out)
+
+
+def test_umask_from_env_over_config_over_default(tmp_path, monkeypatch):
+    from recon import permissions
+    before = os.umask(0o022)
+    try:
+        monkeypatch.delenv(permissions.ENV, raising=False)
+        assert permissions.apply() == 0o077 and permissions.apply(0o027) == 0o027
+        (tmp_path / "f").write_bytes(b"x")
+        assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o640
+        monkeypatch.setenv(permissions.ENV, "007")
+        assert permissions.apply(0o027) == 0o007
+        monkeypatch.setenv(permissions.ENV, "7x")
+        with pytest.raises(Exception, match=r"RECON_UMASK='7x': expected an octal umask"):
+            permissions.apply()
+    finally:
+        os.umask(before)
+    cfg = tmp_path / "recon.toml"
+    cfg.write_text(CONFIG.format(home=tmp_path, world=tmp_path, root=Path(__file__).parents[1])
+                   .replace('reports = "', 'umask = "027"\nreports = "'), "utf-8")
+    assert config.load(cfg).umask == 0o027
+    cfg.write_text(cfg.read_text().replace('umask = "027"', 'umask = "777x"'), "utf-8")
+    with pytest.raises(Exception, match=r"paths\.umask: expected an octal umask"):
+        config.load(cfg)
