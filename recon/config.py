@@ -76,9 +76,6 @@ class LocalEndpoint:
     def filename(self, day: date) -> str:
         return self.pattern.format(date=day)
 
-    def marker_name(self, name: str, day: date) -> str | None:
-        return None if self.done_marker is None else self.done_marker.format(name=name, date=day)
-
 
 @dataclass(frozen=True)
 class Matching:
