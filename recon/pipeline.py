@@ -304,9 +304,13 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                            mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT),
                            "ok" if parsed.checks else "n/a")
     except (ParseError, IntegrityError) as e:
-        error = redact.error_text(e)  # never the file's own text, which the error may quote
-        log.error("%s: %s rejected: %s", source.name, f.name, error)
-        yield Prepared(source.name, source.kind, f, error=error, failed_check=getattr(e, "check", ""))
+        # Never the file's own text, which the error (or its cause) may quote; logged outside the
+        # except block, so that no handler can print the cause's traceback with it.
+        error, check = redact.error_text(e), getattr(e, "check", "")
+    else:
+        return
+    log.error("%s: %s rejected: %s", source.name, f.name, error)
+    yield Prepared(source.name, source.kind, f, error=error, failed_check=check)
 
 
 def prepare_ledger(cfg: Config, f: Fetched) -> Prepared:
@@ -322,9 +326,11 @@ def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_
             yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
                            mask_pans(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
-        error = redact.error_text(e)
-        log.error("ledger: %s rejected: %s", f.name, error)
-        yield Prepared(LEDGER, LEDGER, f, error=error)
+        error = redact.error_text(e)  # as in prepare_statement_parts
+    else:
+        return
+    log.error("ledger: %s rejected: %s", f.name, error)
+    yield Prepared(LEDGER, LEDGER, f, error=error)
 
 
 def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date, run_id: str) -> SourceStatus:

@@ -106,7 +106,11 @@ def test_rejected_file_with_a_card_leaks_nowhere_and_files_are_private(prefect_h
         stored = {"files.error": error, "runs.input_files": inputs, "manifest.json": manifest,
                   "webhook body": json.dumps(body, ensure_ascii=False), "logs": "\n".join(kept),
                   "console": out + err}
-        assert {k for k, v in stored.items() if _leaks(v)} == set()
+        def first_leak(v):
+            lines = v.splitlines()
+            i = next(i for i, ln in enumerate(lines) if _leaks(ln))
+            return [ln[:300] for ln in lines[max(0, i - 3):i + 1]]
+        assert {k for k, v in stored.items() if _leaks(v)} == set(), [first_leak(v) for v in stored.values() if _leaks(v)]
         assert len(error) <= 1100 and "\n" not in error
         assert error.startswith(f"{NAME}: expected a comma-separated table with a header row (could not parse "
                                 '`"2026-11-20 16:00:06…` (')
