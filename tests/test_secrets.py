@@ -57,15 +57,13 @@ def test_mask_frame_masks_free_text_not_references_and_leaves_input_unchanged():
     assert out.schema == frame.schema and frame.equals(before)
 
 
-def test_mask_frame_is_vectorised_enough_for_a_big_file():
-    import time
+def test_mask_frame_masks_exactly_the_cards_of_a_big_file():
+    # Its speed is measured by `make bench` (the loads' masking share), not here.
     n = 200_000
     frame = pl.DataFrame({"description": [f"item {i}" for i in range(n)], "raw": ["{}"] * n})
     frame = frame.with_columns(pl.when(pl.int_range(n) % 1000 == 0).then(pl.lit(f"card {PAN}"))
                                .otherwise(pl.col("description")).alias("description"))
-    t = time.perf_counter()
     out = pan.mask_frame(frame, ["description", "raw"])
-    assert time.perf_counter() - t < 2
     assert out.filter(pl.col("description").str.contains(PAN)).height == 0
     assert out.filter(pl.col("description").str.contains("411111")).height == n // 1000
 

@@ -76,17 +76,19 @@ def test_same_file_twice_is_stored_once(sshd, archive):
     assert len(_archived(archive)) == 2
 
 
-def test_wrong_host_key_is_refused_at_once(sshd, archive, tmp_path):
+def test_wrong_host_key_is_refused_at_once(sshd, archive, tmp_path, monkeypatch):
     ep = _serve(sshd, "mitm", {"stripe_20261121.csv": b"x"})
     other = _keygen(tmp_path / "other_host_key")
     pinned = other.with_suffix(".pub").read_text().split()
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {pinned[0]} {pinned[1]}\n")
-    started = time.monotonic()
+    sleeps: list[float] = []  # backoff sleeps (30 s here); other threads' short sleeps go through
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: sleeps.append(s) if s >= 1 else real_sleep(s))
     with pytest.raises(TransferError) as err:
         fetch_day(replace(ep, known_hosts=known, retries=3), DAY, archive, source="stripe",
                   backoff_s=30)
-    assert time.monotonic() - started < 10  # not retried (a retry would sleep 30 s)
+    assert sleeps == [] and not err.value.retryable  # refused at once: no backoff, no retry
     msg = str(err.value)
     offered = _fingerprint(sshd.host_key.with_name(sshd.host_key.name + ".pub").read_text())
     assert "HOST KEY MISMATCH" in msg and f"127.0.0.1:{sshd.port}" in msg and str(known) in msg
