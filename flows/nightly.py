@@ -237,6 +237,8 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
         "signals": [{"kind": g.kind, "source": g.source, "currency": g.currency} for g in summary.signals],
         "notifications": notified,
+        # fee report, journal, positions and payouts that do not tie (recon/reports/tieout.py)
+        "tie_out": [t.text() for t in summary.tie_out or ()],
         "dask": dask,  # None on the thread pool; else scheduler, workers and where each task ran
         "statement_gaps": [{"source": g.source, "account": g.account, "previous_date": str(g.previous_date),
                             "balance_gap": g.balance_gap, "sequence_gap": g.sequence_gap} for g in gaps],

@@ -5,9 +5,10 @@ import json
 from datetime import date, datetime, timezone
 
 import sql
-from recon import __version__, matching, warehouse
+from recon import __version__, chain, matching, warehouse
 from recon.config import Config
 from recon.errors import ReconError
+from recon.reports import rollforward
 from recon.reports.clearing import positions
 from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
                                  LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide,
@@ -64,14 +65,15 @@ def load_annotations(con, break_ids: set[str] | None = None,
     return {k: tuple(v) for k, v in out.items()}
 
 
-def day_entries(con, business_date: date) -> int:
-    """The ledger entries with a version dated the day: its rows when one load wrote them all
-    (warehouse.day_load), a DISTINCT otherwise (10.5M ids: 1.2 s)."""
-    n, _, one_load = warehouse.day_load(con, business_date)
+def day_entries(con, business_date: date, watermark: datetime | None = None) -> int:
+    """The ledger entries with a version dated the day recorded up to ``watermark`` (the run's
+    ledger as-of, as the match read it: a correction loaded later is not the run's): its rows when
+    one load wrote them all (warehouse.day_load), a DISTINCT otherwise (10.5M ids: 1.2 s)."""
+    n, _, one_load = warehouse.day_load(con, business_date, watermark)
     if one_load or not n:
         return n
-    return warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries WHERE business_date = ?",
-                            [business_date])
+    return warehouse.scalar(con, "SELECT count(DISTINCT entry_id) FROM ledger_entries WHERE business_date = ? "
+                                 "AND recorded_at <= coalesce(?, recorded_at)", [business_date, watermark])
 
 
 def build_summary(cfg: Config, run_id: str, business_date: date, started_at: datetime,
@@ -82,8 +84,10 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
     psps = [s.name for s in cfg.sources if s.kind == "psp"]
     con = warehouse.connect(cfg.warehouse)
     try:
-        as_of = warehouse.scalar(con, "SELECT coalesce(annotation_watermark, now()) FROM runs WHERE run_id = ?",
-                                 [run_id]) or datetime.now(timezone.utc)
+        as_of, ledger_as_of = con.execute(
+            "SELECT coalesce(annotation_watermark, now()), ledger_watermark FROM runs WHERE run_id = ?",
+            [run_id]).fetchone() or (None, None)
+        as_of = as_of or datetime.now(timezone.utc)
         breaks = load_breaks(con, cfg, run_id)
         notes = load_annotations(con, {b.break_id for b in breaks}, as_of)
         fees = tuple(FeeLine(**r) for r in _rows(con, sql.load("report_fees"), {"run_id": run_id}))
@@ -91,7 +95,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
             PayoutLine(source=r["source"], payout_id=r["payout_id"], currency=r["currency"],
                        settled_items=r["items"], settled_net_minor=r["settled_minor"],
                        declared_minor=r["declared_minor"], bank_credit_minor=r["bank_credit_minor"],
-                       bank_line_id=r["bank_line_id"], status=r["status"])
+                       bank_line_id=r["bank_line_id"], status=r["status"], first_seen=r["first_seen"])
             for r in _rows(con, "SELECT * FROM payouts WHERE run_id = ? ORDER BY source, payout_id", [run_id]))
         # The run's matched statement lines, once, for the counts, the history and the channels.
         con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
@@ -100,7 +104,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         # in the warehouse (an earlier run can be reproduced with them) but are not this run's.
         inputs = sorted({s.sha256 for s in sources if s.sha256})
         counts = {**_rows(con, sql.load("report_counts"), [run_id, business_date, inputs, matching.ONE_TO_ONE])[0],
-                  "ledger_entries": day_entries(con, business_date)}
+                  "ledger_entries": day_entries(con, business_date, ledger_as_of)}
         matched = matching.matched_by_rule(con, run_id)
         amounts = tuple(CurrencyTotal(*r) for r in con.execute(
             sql.load("report_amounts"), {"run_id": run_id}).fetchall())
@@ -117,8 +121,11 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         tolerances = tuple(ToleranceLink(**r) for r in _rows(con, sql.load("report_tolerances"),
                                                              {"run_id": run_id}))
         key = warehouse_key(con)
+        prev_run = warehouse.scalar(con, "SELECT carried_from FROM runs WHERE run_id = ?", [run_id])
+        movements = rollforward.load_movements(con, prev_run, run_id)
     finally:
         con.close()
+    gaps = tuple(chain.gaps(cfg, business_date))
     return RunSummary(
         run_id=display_run_id or run_id, business_date=business_date, started_at=started_at,
         finished_at=finished_at or datetime.now(timezone.utc), code_version=__version__,
@@ -128,6 +135,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         matched_statement=counts["matched_statement"], matched_by_rule=matched,
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
         annotations=notes, history=history, channels=channels, positions=settled, tolerances=tolerances,
+        movements=movements, bridge=rollforward.bridge(movements, breaks), statement_gaps=gaps,
         outputs=dict(outputs or {}), check_key=key)
 
 

@@ -101,6 +101,8 @@ def _print_result(result: dict) -> None:
     for g in result.get("statement_gaps", []):
         kinds = " and ".join(k for k in ("balance_gap", "sequence_gap") if g[k]).replace("_", " ")
         print(f"  statement gap {g['source']} {g['account']} since {g['previous_date']}: {kinds}")
+    for text in result.get("tie_out", []):
+        print(f"  WARNING reports do not tie: {text}")
     for name, path in result["outputs"].items():
         print(f"  {name:<8} {path}")
     if result.get("dask"):

@@ -20,6 +20,7 @@ from recon.reports.fees import write_fee_report
 from recon.reports.journal import load_accounts, write_journal
 from recon.reports.model import RunSummary, SourceStatus
 from recon.reports.summary import write_summary_json
+from recon.reports.tieout import check as tie_out
 from recon.reports.workbook import write_workbook
 from recon.signals import detect as detect_signals
 
@@ -51,12 +52,14 @@ def write_reports(cfg: Config, run_id: str, business_date: date, started_at: dat
     summary = build_summary(cfg, run_id, business_date, started_at, statuses, names,
                             display_run_id=display_run_id, finished_at=finished_at)
     summary = dataclasses.replace(summary, signals=detect_signals(cfg, summary, run_id))
+    accounts = load_accounts(journal_accounts(cfg))
+    summary = dataclasses.replace(summary, tie_out=tie_out(summary, accounts))
     paths = {k: out / v for k, v in names.items()}
     log.info("Writing the workbook: %d breaks", len(summary.breaks))
     write_workbook(summary, paths["workbook"], language=language)
     chaos_point("in_reports")
     write_fee_report(summary, paths["fees"])
     write_summary_json(summary, paths["summary"])
-    write_journal(summary, paths["journal"], load_accounts(journal_accounts(cfg)))
+    write_journal(summary, paths["journal"], accounts)
     write_positions_csv(summary, paths["positions"])
     return summary, paths

@@ -3,16 +3,19 @@
 No SFTP: every input is read back from the content-addressed archive (its hash verified) and
 parsed again; the day is matched with exactly the run's input files, its ledger and annotation
 watermarks and the open items of the same earlier run; the reports are written under the
-original run's identity into a scratch directory and compared byte for byte with the recorded
-outputs. The reproduction is recorded as a run of its own (``rerun_of``), never as the day's
-latest run.
+original run's identity into a scratch directory (``recon-rerun-<run id>-…`` in the temporary
+directory, removed afterwards unless kept) and compared byte for byte with the recorded outputs.
+The files in the run's reports folder are hashed again too: a report edited on disk since the
+night no longer matches its manifest. The reproduction is recorded as a run of its own
+(``rerun_of``), never as the day's latest run.
 """
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -38,7 +41,10 @@ class RerunResult:
     rerun_id: str
     identical: bool
     differences: tuple[str, ...]
-    outputs: dict[str, str]
+    outputs: dict[str, str]  # name -> path in the scratch directory (gone unless kept)
+    hashes: dict[str, str] = field(default_factory=dict)  # name -> sha256 of the reproduction
+    scratch: str = ""  # where the reproduction was written
+    kept: bool = False
 
 
 def original_run(con, business_date: date, run_id: str | None) -> dict:
@@ -96,7 +102,8 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
     return shas
 
 
-def rerun(cfg: Config, business_date: date, run_id: str | None = None) -> RerunResult:
+def rerun(cfg: Config, business_date: date, run_id: str | None = None, *, keep: bool = False) -> RerunResult:
+    """Reproduce a run; ``keep``: leave the scratch copy of the reports (RerunResult.scratch)."""
     con = warehouse.connect(cfg.warehouse)
     try:
         run = original_run(con, business_date, run_id)
@@ -124,19 +131,55 @@ def rerun(cfg: Config, business_date: date, run_id: str | None = None) -> RerunR
         con.close()
 
     statuses = [SourceStatus(**s) for s in run["input_files"]]
-    out = Path(tempfile.mkdtemp(prefix=f"recon-rerun-{business_date}-"))
-    _, paths = write_reports(cfg, rerun_id, business_date, run["started_at"], statuses,
-                             run.get("language") or "en", out, display_run_id=run["run_id"],
-                             finished_at=run["finished_at"])
+    out = Path(tempfile.mkdtemp(prefix=f"recon-rerun-{run['run_id']}-"))
+    log.info("Rerun %s: reproducing the reports in %s", rerun_id, out)
+    try:
+        _, paths = write_reports(cfg, rerun_id, business_date, run["started_at"], statuses,
+                                 run.get("language") or "en", out, display_run_id=run["run_id"],
+                                 finished_at=run["finished_at"])
+        hashes = {k: sha256_of(p) for k, p in paths.items()}
+    finally:
+        if not keep:
+            shutil.rmtree(out, ignore_errors=True)
     differences = []
     for name, recorded in sorted(run["outputs"].items()):
-        got = sha256_of(paths[name]) if name in paths else None
+        got = hashes.get(name)
         if got != recorded["sha256"]:
             differences.append(f"{name}: recorded sha256 {recorded['sha256'][:16]}…, reproduced "
-                               f"{(got or 'nothing')[:16]}… ({paths.get(name, '-')})")
+                               f"{(got or 'nothing')[:16]}…")
+    differences += on_disk_differences(cfg, run)
     identical = not differences and bool(run["outputs"])
     pipeline.finish_run(cfg, rerun_id, statuses, "reproduced" if identical else "differs",
-                        {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in paths.items()}, {})
+                        {k: {"path": str(p), "sha256": hashes[k]} for k, p in paths.items()}, {})
     log.info("Rerun %s of %s: %s", rerun_id, run["run_id"], "identical" if identical else "differs")
     return RerunResult(run["run_id"], rerun_id, identical, tuple(differences),
-                       {k: str(p) for k, p in paths.items()})
+                       {k: str(p) for k, p in paths.items()}, hashes, str(out), keep)
+
+
+def on_disk_differences(cfg: Config, run: dict) -> list[str]:
+    """The run's reports as they are on disk now against its manifest (manifest.json in the
+    reports folder) and the hashes the warehouse recorded: a file edited, replaced or removed
+    since the night is named with both hashes."""
+    folder = pipeline.reports_dir(cfg, run["business_date"], run["run_id"])
+    manifest_path = folder / "manifest.json"
+    out = []
+    try:
+        manifest = json.loads(manifest_path.read_text("utf-8")).get("outputs") or {}
+    except FileNotFoundError:
+        return [f"manifest: {manifest_path} is missing"]
+    except ValueError as e:
+        return [f"manifest: {manifest_path} is not JSON ({e})"]
+    for name, recorded in sorted(run["outputs"].items()):
+        listed = (manifest.get(name) or {}).get("sha256")
+        path = folder / Path(recorded.get("path") or "").name
+        if listed != recorded["sha256"]:
+            out.append(f"{name}: manifest.json says sha256 {(listed or 'nothing')[:16]}…, the "
+                       f"warehouse recorded {recorded['sha256'][:16]}…")
+        if not path.is_file():
+            out.append(f"{name}: {path} is missing on disk")
+            continue
+        on_disk = sha256_of(path)
+        if on_disk != recorded["sha256"]:
+            out.append(f"{name}: {path} on disk has sha256 {on_disk[:16]}…, the manifest "
+                       f"{recorded['sha256'][:16]}… (edited or replaced since the run)")
+    return out

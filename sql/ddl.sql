@@ -256,3 +256,5 @@ ALTER TABLE files ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;          -- a 
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS version INTEGER;            -- 1, 2, ... per break_id
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS owner VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS due_date DATE;
+ALTER TABLE files ADD COLUMN IF NOT EXISTS loaded_by VARCHAR;              -- a ledger load: who
+ALTER TABLE files ADD COLUMN IF NOT EXISTS load_reason VARCHAR;            -- and why (a correction)

@@ -1,6 +1,8 @@
--- Grain: one row per PSP source, merchant, sub-merchant, currency and payout id (NULL: in no
--- payout yet) over the business date's PSP lines (payout rows and the run's duplicate lines
--- excluded). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
+-- Grain: one row per PSP source, merchant, sub-merchant, currency, payout id (NULL: in no
+-- payout yet) and whether the lines are the run's duplicates, over the business date's PSP lines
+-- (payout rows excluded). Duplicate lines are not owed (recon.reports.clearing keeps only what
+-- their payout paid for them, on a row of their own). fee_returns: fees given back on refunds
+-- (positive); other_fees: fees on lines neither payment nor refund (the fee report prices those two). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
 -- 特约商户号, Stripe `connected_account` or `payment_metadata[sub_merchant]`, else ''.
 -- The parsers take these fields out of the line (merchant_id, sub_merchant_id: the first non-empty
 -- of the same fields, '' when none, schemas.quirks.attributes); a line loaded before those
@@ -15,6 +17,8 @@ WITH lines AS (
                          THEN coalesce(nullif(j[3], ''), nullif(j[4], ''), nullif(j[5], ''))
                          ELSE s.sub_merchant_id END, '') AS sub_merchant,
            s.currency, s.payout_id, s.txn_type, s.amount_minor,
+           s.line_id IN (SELECT line_id FROM breaks WHERE run_id = $run_id AND category = 'duplicate'
+                         AND line_id IS NOT NULL) AS duplicate,
            coalesce(s.fee_minor, 0) AS fee_minor,
            coalesce(s.net_minor, s.amount_minor - coalesce(s.fee_minor, 0)) AS net_minor
     FROM (SELECT * EXCLUDE (raw),
@@ -25,18 +29,18 @@ WITH lines AS (
           FROM statement_lines s
           WHERE s.business_date = $business_date AND s.txn_type <> 'payout'
             AND s.file_sha256 IN (SELECT unnest($inputs))  -- the run's files: not a replaced delivery
-            AND list_contains($sources, s.source)
-            AND s.line_id NOT IN (SELECT line_id FROM breaks WHERE run_id = $run_id
-                                  AND category = 'duplicate' AND line_id IS NOT NULL)) s
+            AND list_contains($sources, s.source)) s
 )
-SELECT source, merchant, sub_merchant, currency, payout_id, count(*) AS lines,
+SELECT source, merchant, sub_merchant, currency, payout_id, duplicate, count(*) AS lines,
        coalesce(sum(amount_minor) FILTER (WHERE txn_type = 'payment'), 0)::BIGINT AS payments_minor,
        coalesce(-sum(amount_minor) FILTER (WHERE txn_type = 'refund'), 0)::BIGINT AS refunds_minor,
        coalesce(-sum(amount_minor) FILTER (WHERE txn_type = 'chargeback'), 0)::BIGINT AS chargebacks_minor,
        coalesce(sum(amount_minor) FILTER (WHERE txn_type NOT IN ('payment', 'refund', 'chargeback')), 0)::BIGINT
            AS other_minor,
        sum(fee_minor)::BIGINT AS fees_minor,
+       coalesce(-sum(fee_minor) FILTER (WHERE txn_type = 'refund'), 0)::BIGINT AS fee_returns_minor,
+       coalesce(sum(fee_minor) FILTER (WHERE txn_type NOT IN ('payment', 'refund')), 0)::BIGINT AS other_fees_minor,
        sum(net_minor)::BIGINT AS net_minor
 FROM lines
 GROUP BY ALL
-ORDER BY source, merchant, sub_merchant, currency, payout_id NULLS FIRST;
+ORDER BY source, merchant, sub_merchant, currency, payout_id NULLS FIRST, duplicate;

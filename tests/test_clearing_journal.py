@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from recon import warehouse
-from recon.reports.clearing import UNALLOCATED, positions, write_positions_csv
+from recon.reports.clearing import DUPLICATES, UNALLOCATED, positions, write_positions_csv
 from recon.reports.journal import (JournalLine, UnbalancedJournal, check_balanced,
                                    journal_lines, load_accounts, write_journal)
 from recon.reports.model import PayoutLine
@@ -71,8 +71,9 @@ def con(request):
 
 
 PAYOUTS = (
-    PayoutLine("wechatpay", WX, "CNY", 4, 13_618, None, 13_600, "bank:1", "payout_mismatch"),
-    PayoutLine("stripe", "po_1", "USD", 2, -859, -859, None, None, "unsettled"),
+    # settles the 5 lines (13,618 + the duplicate's 993), 18 short in the bank
+    PayoutLine("wechatpay", WX, "CNY", 5, 14_611, None, 14_593, "bank:1", "payout_mismatch", D),
+    PayoutLine("stripe", "po_1", "USD", 2, -859, -859, None, None, "unsettled", D),
 )
 
 
@@ -81,7 +82,12 @@ def test_positions_per_merchant_and_sub_merchant(con) -> None:
            for p in positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS, ["f"])}
     assert set(got) == {("wechatpay", "1900000109", ""), ("wechatpay", "1900000109", "1900000201"),
                         ("wechatpay", "1900000109", UNALLOCATED), ("stripe", "stripe", "acct_9"),
-                        ("stripe", "stripe", "")}
+                        ("stripe", "stripe", ""), ("wechatpay", "1900000109", DUPLICATES)}
+    dup = got[("wechatpay", "1900000109", DUPLICATES)]  # owed by nobody, paid by the payout
+    assert (dup.lines, dup.payments_minor, dup.fees_minor, dup.owed_minor, dup.in_payouts_minor,
+            dup.paid_minor, dup.outstanding_minor) == (1, 0, 0, 0, 993, 993, -993)
+    # the paid column adds up to the bank credit
+    assert sum(p.paid_minor for p in got.values() if p.currency == "CNY") == 14_593
     own = got[("wechatpay", "1900000109", "")]
     assert (own.payments_minor, own.refunds_minor, own.fees_minor, own.owed_minor) == (
         10_000, 2_000, 48, 7_952)
@@ -113,10 +119,15 @@ def test_journal_balances_and_adds_up_to_the_day(con, tmp_path: Path) -> None:
     assert total("sales", "6001 ", "credit_minor") == sum(p.payments_minor for p in pos)
     assert total("refunds", "6001.90", "debit_minor") == 2_000
     assert total("chargebacks", "6711", "debit_minor") == 300
-    assert total("fees", "6603", "debit_minor") == 48 + 34 + 1_559 + 88
-    assert total("payout", "1002 Bank - CNY", "debit_minor") == 13_600  # the bank credit
+    assert total("fees", "6603", "debit_minor") == 60 + 34 + 1_559 + 88  # charged
+    assert total("fee returns", "6603", "credit_minor") == 12  # returned on the refund
+    assert total("payout", "1002 Bank - CNY", "debit_minor") == 14_593  # the bank credit
     assert total("payout", "2241.99", "debit_minor") == 18  # the shortfall to suspense
-    assert total("payout", "1122.01", "credit_minor") == 13_618  # settled net leaves receivable
+    assert total("payout", "1122.01", "credit_minor") == 14_611  # settled net leaves receivable
+    assert total("duplicates", "2241.99", "credit_minor") == 993  # paid for the duplicate line
+    # the receivable is left with what is owed and not yet in the bank: nothing for WeChat
+    wx = [x for x in lines if x.account.startswith("1122.01")]
+    assert sum(x.debit_minor - x.credit_minor for x in wx) == 0
     path = write_journal(s, tmp_path / "journal.csv")
     rows = list(csv.DictReader(path.read_text("utf-8-sig").splitlines()))
     assert rows[0] == {"business_date": "2026-11-21", "source": "stripe", "currency": "USD",
@@ -125,6 +136,22 @@ def test_journal_balances_and_adds_up_to_the_day(con, tmp_path: Path) -> None:
                        "memo": "payments (gross)"}
     assert write_positions_csv(s, tmp_path / "positions.csv").read_text("utf-8-sig").startswith(
         "source,merchant,sub_merchant,currency,lines,payments")
+
+
+def test_journal_with_sales_already_in_the_general_ledger(con, tmp_path: Path) -> None:
+    """[posting] sales = "gl": fees, fee returns, payouts and clearing only."""
+    pos = positions(con, "r1", D, ["wechatpay", "stripe"], PAYOUTS, ["f"])
+    s = replace(make_summary(), business_date=D, positions=pos, payouts=PAYOUTS)
+    accounts = tmp_path / "journal.toml"
+    accounts.write_text(Path(load_accounts.__globals__["DEFAULT_ACCOUNTS"]).read_text("utf-8")
+                        .replace('sales = "psp"', 'sales = "gl"'), "utf-8")
+    lines = journal_lines(s, load_accounts(accounts))
+    assert {x.entry for x in lines} == {"fees", "fee returns", "payout", "duplicates"}
+    check_balanced(lines)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(accounts.read_text("utf-8").replace('sales = "gl"', 'sales = "ledger"'), "utf-8")
+    with pytest.raises(Exception, match="posting.sales"):
+        load_accounts(bad)
 
 
 def test_an_unbalanced_journal_is_refused() -> None:

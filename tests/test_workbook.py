@@ -30,7 +30,7 @@ def book(tmp_path: Path):
 
 
 def test_sheets_headers_frozen_filtered(book) -> None:
-    assert book.sheetnames == ["Summary", "Breaks", "Aging", "Payouts", "Fees", "Channels",
+    assert book.sheetnames == ["Summary", "Breaks", "Cleared", "Aging", "Payouts", "Fees", "Channels",
                               "Positions", "Tolerances"]
     ws = book["Breaks"]
     assert header(ws) == [h for h, _ in BREAK_COLUMNS]

@@ -5,6 +5,9 @@ excluded); in payouts = Σ net of those lines already assigned to a payout; paid
 lines whose payout reached the bank, plus that payout's difference (bank credit − settled net)
 when the payout settles a single position. A payout shared by several positions keeps its
 difference on a separate row, sub-merchant ``(payout difference)``: nobody's share is guessed.
+The day's duplicate lines are owed by nobody (the break workbook lists them), but a payout that
+carries them paid for them: what it paid is on a row of its own, sub-merchant ``(duplicate
+lines)``, so that the positions' paid adds up to the bank credits (the journal holds it in suspense).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from recon.reports.safe import excel_text
 
 log = logging.getLogger(__name__)
 UNALLOCATED = "(payout difference)"
+DUPLICATES = "(duplicate lines)"
 POSITION_CSV_COLUMNS = ("source", "merchant", "sub_merchant", "currency", "lines", "payments",
                         "refunds", "chargebacks", "other", "fees", "owed", "in_payouts", "paid",
                         "outstanding")
@@ -40,16 +44,19 @@ def positions(con, run_id: str, business_date: date, psp_sources: list[str],
     by_payout = {(p.source, p.payout_id): p for p in payouts}
     members: dict[tuple[str, str], set[tuple]] = {}
     for r in parts:
-        if r["payout_id"] is not None:
+        if r["payout_id"] is not None and not r["duplicate"]:
             members.setdefault((r["source"], r["payout_id"]), set()).add(
                 (r["source"], r["merchant"], r["sub_merchant"], r["currency"]))
     acc: dict[tuple, list[int]] = {}
     for r in parts:
-        key = (r["source"], r["merchant"], r["sub_merchant"], r["currency"])
-        tot = acc.setdefault(key, [0] * 8)
-        for i, k in enumerate(("lines", "payments_minor", "refunds_minor", "chargebacks_minor",
-                               "other_minor", "fees_minor")):
-            tot[i] += r[k]
+        key = (r["source"], r["merchant"], DUPLICATES if r["duplicate"] else r["sub_merchant"], r["currency"])
+        tot = acc.setdefault(key, [0] * 10)
+        tot[0] += r["lines"]
+        if not r["duplicate"]:
+            for i, k in ((1, "payments_minor"), (2, "refunds_minor"), (3, "chargebacks_minor"),
+                         (4, "other_minor"), (5, "fees_minor"), (8, "fee_returns_minor"),
+                         (9, "other_fees_minor")):
+                tot[i] += r[k]
         if r["payout_id"] is None:
             continue
         tot[6] += r["net_minor"]
@@ -68,7 +75,7 @@ def positions(con, run_id: str, business_date: date, psp_sources: list[str],
         else:
             merchants = {k[1] for k in keys}
             merchant = merchants.pop() if len(merchants) == 1 else ""
-            row = acc.setdefault((source, merchant, UNALLOCATED, p.currency), [0] * 8)
+            row = acc.setdefault((source, merchant, UNALLOCATED, p.currency), [0] * 10)
             row[7] += diff
     return tuple(Position(s, m, sub, ccy, *tot) for (s, m, sub, ccy), tot in sorted(acc.items()))
 

@@ -52,6 +52,15 @@ ZH: dict[str, str] = {
     "Breaks by category": "差异按类别", "Breaks per category": "各类别差异笔数",
     "Match rate, last 30 days": "匹配率(近30天)", "sum of differences": "差额合计",
     "sum of |differences|": "差额绝对值合计",
+    # roll-forward, Cleared sheet, tie-out
+    "Roll-forward of open breaks": "未结差异滚动", "opening": "期初", "new": "新增",
+    "auto-cleared": "自动核销", "resolved": "已解决", "corrected": "更正", "closing": "期末",
+    "check": "校验", "left on": "移出日期", "how": "方式", "by": "经办人", "why": "原因说明",
+    "no longer raised": "不再出现", "Statement gaps": "对账单断档", "account": "账号",
+    "previous date": "上期日期", "previous closing": "上期期末余额",
+    "previous sequence": "上期序号", "sequence": "序号", "none": "无",
+    "Tie-out": "勾稽核对", "tie-out": "勾稽核对", "left side": "左方", "right side": "右方",
+    "all reports agree": "各报表一致", "ok": "一致",
     # sheet names (Excel: at most 31 characters, none of []:*?/\)
     "Summary": "汇总", "Breaks": "差异明细", "Aging": "账龄", "Payouts": "结算单",
     "Fees": "手续费", "Channels": "渠道", "Positions": "结算头寸", "Cleared": "已清差异",

@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recon.chain import ChainGap
+    from recon.reports.rollforward import BridgeRow, Movement
+    from recon.reports.tieout import TieOut
 
 # The accountants' words for each category (English, Simplified Chinese).
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
@@ -119,7 +125,8 @@ def effective_rate_percent(fee_minor: int, gross_minor: int) -> Decimal | None:
     Both amounts are in the same currency's minor units, so the exponent cancels."""
     if gross_minor == 0:
         return None
-    return (Decimal(fee_minor) * 100 / Decimal(gross_minor)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    rate = (Decimal(fee_minor) * 100 / Decimal(gross_minor)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    return abs(rate) if rate.is_zero() else rate  # never "-0.0000%" (no fee on a refund's gross)
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ class PayoutLine:
     bank_credit_minor: int | None
     bank_line_id: str | None
     status: str  # matched | payout_mismatch | unsettled
+    first_seen: date | None = None  # the business date of its items (earlier: carried unsettled)
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,8 @@ class Position:
     fees_minor: int  # positive = charged
     in_payouts_minor: int  # Σ net of the lines already in a payout
     paid_minor: int  # what reached the bank for them (payout differences allocated, see clearing)
+    fee_returns_minor: int = 0  # of fees_minor: fees given back on refunds, positive
+    other_fees_minor: int = 0  # of fees_minor: fees on lines neither payment nor refund
 
     @property
     def owed_minor(self) -> int:
@@ -274,6 +284,12 @@ class RunSummary:
     signals: tuple[Signal, ...] = ()  # risk signals of the business date (recon/signals.py)
     tolerances: tuple[ToleranceLink, ...] = ()  # links made within a tolerance (difference ≠ 0)
     check_key: str = ""  # the warehouse's key for the Breaks rows' check values (recon/reports/rowcheck.py)
+    # Since the run whose open items this one carried (recon/reports/rollforward.py): each
+    # break's move, the roll-forward per source and currency, and bank statement gaps (chain.py).
+    movements: tuple[Movement, ...] = ()
+    bridge: tuple[BridgeRow, ...] = ()
+    statement_gaps: tuple[ChainGap, ...] = ()
+    tie_out: tuple[TieOut, ...] | None = None  # the offending differences (recon/reports/tieout.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
 
     @property

@@ -16,6 +16,7 @@ from typing import Any
 from recon.money import to_decimal
 from recon.reports.fees import effective_rate_percent, fee_rows, format_rate
 from recon.reports.model import CATEGORY_LABELS, Break, PayoutLine, RunSummary
+from recon.reports.rollforward import cleared
 from recon.reports.safe import mask_pan
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,39 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
                  ("outstanding", p.outstanding_minor))}}
             for p in s.positions
         ],
+        "roll_forward": [
+            {"source": r.source, "currency": r.currency,
+             **{f"{k}_count": getattr(r, f"{k}_count") for k in _BRIDGE},
+             **{f"{k}_amount": _amount(getattr(r, f"{k}_minor"), r.currency) if r.currency
+                else getattr(r, f"{k}_minor") for k in _BRIDGE},
+             "check_count": r.check_count, "check_amount": _amount(r.check_minor, r.currency)
+             if r.currency else r.check_minor}
+            for r in s.bridge],
+        "cleared": [
+            {"break_id": m.break_id, "category": m.category, "source": m.source,
+             "currency": m.currency, "reference": m.reference, "how": m.how,
+             "amount": _amount(m.before_minor, m.currency) if m.currency else m.before_minor,
+             "why": mask_pan(m.why)}
+            for m in cleared(s.movements)],
+        "statement_gaps": [
+            {"source": g.source, "account": mask_pan(g.account), "currency": g.currency,
+             "previous_date": g.previous_date.isoformat(), "business_date": g.business_date.isoformat(),
+             "previous_closing": _amount(g.previous_closing_minor, g.currency),
+             "opening": _amount(g.opening_minor, g.currency), "previous_sequence": g.previous_sequence,
+             "sequence": g.sequence, "balance_gap": g.balance_gap, "sequence_gap": g.sequence_gap}
+            for g in s.statement_gaps],
+        "tie_out": None if s.tie_out is None else {
+            "agrees": not s.tie_out,
+            "differences": [{"source": t.source, "currency": t.currency, "check": t.check,
+                             "left": t.left, "left_amount": _amount(t.left_minor, t.currency),
+                             "right": t.right, "right_amount": _amount(t.right_minor, t.currency),
+                             "difference": _amount(t.difference_minor, t.currency)}
+                            for t in s.tie_out]},
         "outputs": dict(s.outputs),
     }
+
+
+_BRIDGE = ("opening", "new", "auto", "resolved", "corrected", "closing")
 
 
 def summary_json(summary: RunSummary) -> str:

@@ -1,5 +1,5 @@
-"""The day's workbook: Summary, Breaks, Aging, Payouts, Fees, Channels, Positions and Tolerances
-sheets.
+"""The day's workbook: Summary, Breaks, Cleared, Aging, Payouts, Fees, Channels, Positions and
+Tolerances sheets.
 
 Written with openpyxl's write-only mode, so a day with a million breaks streams to disk instead of
 holding a cell object per value (one module per sheet in :mod:`recon.reports.sheets`). The Breaks
@@ -42,6 +42,7 @@ from recon.reports.sheets.breaks import (BREAK_COLUMNS, RESOLUTION_HEADERS, writ
                                          write_breaks_csv)
 from recon.reports.sheets.cells import (DATETIME_FORMAT, LANGUAGES, Cells, Progress,
                                         amount_format, label, local_time)
+from recon.reports.sheets.cleared import write_cleared
 from recon.reports.sheets.summary import summary_rows, write_summary
 from recon.reports.sheets.tables import FEE_COLUMNS, PAYOUT_COLUMNS
 from recon.reports.sheets.tolerances import write_tolerances
@@ -54,7 +55,8 @@ __all__ = ["BREAK_COLUMNS", "DATETIME_FORMAT", "FEE_COLUMNS", "PAYOUT_COLUMNS",
 
 EXCEL_MAX_ROWS = 1_048_576
 DEFAULT_MAX_ROWS = 1_000_000
-SHEETS = ("Summary", "Breaks", "Aging", "Payouts", "Fees", "Channels", "Positions", "Tolerances")
+SHEETS = ("Summary", "Breaks", "Cleared", "Aging", "Payouts", "Fees", "Channels", "Positions",
+          "Tolerances")
 RUN_PROPERTY = "recon_run_id"
 LANGUAGE_PROPERTY = "recon_language"
 
@@ -167,6 +169,7 @@ def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
         breaks = breaks[:max_rows]
     shown = write_breaks(ws["Breaks"], cells, breaks, language, summary.annotations, progress,
                          run_id=summary.run_id, key=summary.check_key)
+    write_cleared(ws["Cleared"], cells, summary, language)
     tables.write_aging(ws["Aging"], cells, summary, language)
     tables.write_payouts(ws["Payouts"], cells, summary, language)
     tables.write_fees(ws["Fees"], cells, summary, language)

@@ -45,6 +45,7 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
         ("matched statement lines", s.matched_statement, "int"),
         ("quarantined rows", s.quarantined, "int"), ("breaks", len(s.breaks), "int"),
         ("linked within tolerance", len(s.tolerances), "int"),
+        ("tie-out", tie_out_text(s, language), "id"),
     ]
     title = ("对账汇总 " if language == "zh" else "Reconciliation ") + s.business_date.isoformat()
     rows: list[list[Any]] = [[c.styled(title, c.title)]]
@@ -81,6 +82,8 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
     tables += [[category_label(t.category, language), t.currency, t.count,
                 c.amount(t.net_minor, t.currency), c.amount(t.absolute_minor, t.currency)]
                for t in totals]
+    tables += roll_forward_rows(s, c, L, section)
+    tables += tie_out_rows(s, c, L, section)
     # chart data: one count per category (the table above splits categories by currency)
     section("Breaks per category", ("category", "count"))
     start = len(rows) + len(tables) + 1
@@ -101,6 +104,53 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
         rows.append([L("source text"), text])
     where["language"] = language
     return rows + tables, where
+
+
+BRIDGE_HEADERS = ("source", "currency", "opening", "new", "auto-cleared", "resolved", "corrected",
+                  "closing", "check")
+TIE_HEADERS = ("source", "currency", "check", "left side", "amount", "right side", "amount",
+               "difference")
+
+
+def tie_out_text(s: RunSummary, language: str) -> str:
+    if s.tie_out is None:
+        return "not checked"
+    if not s.tie_out:
+        return label("ok", language)
+    return f"{len(s.tie_out)} differences"
+
+
+def roll_forward_rows(s: RunSummary, c: Cells, L, section) -> list[list[Any]]:
+    """Per source and currency, two rows: the counts, then the amounts (Σ |difference|):
+    opening + new − auto-cleared − resolved ± corrected = closing; check: closing − that."""
+    out: list[list[Any]] = []
+    if not s.bridge:
+        return out
+    section("Roll-forward of open breaks", BRIDGE_HEADERS)
+    for r in s.bridge:
+        counts = (r.opening_count, r.new_count, r.auto_count, r.resolved_count, r.corrected_count,
+                  r.closing_count)
+        amounts = (r.opening_minor, r.new_minor, r.auto_minor, r.resolved_minor, r.corrected_minor,
+                   r.closing_minor)
+        ok = not r.check_count and not r.check_minor
+        out += [
+            [c.text(r.source, False), r.currency or None, *counts,
+             L("ok") if ok else c.styled(r.check_count, c.alert)],
+            [None, r.currency or None, *(c.amount(v, r.currency or None) for v in amounts),
+             L("ok") if ok else c.amount(r.check_minor, r.currency or None)]]
+    return out
+
+
+def tie_out_rows(s: RunSummary, c: Cells, L, section) -> list[list[Any]]:
+    """The tie-out's offending differences (recon/reports/tieout.py), or that all reports agree."""
+    if s.tie_out is None:
+        return []
+    section("Tie-out", TIE_HEADERS)
+    if not s.tie_out:
+        return [[L("all reports agree")]]
+    return [[c.text(t.source, False) or None, t.currency, c.styled(t.check, c.alert), t.left,
+             c.amount(t.left_minor, t.currency), t.right, c.amount(t.right_minor, t.currency),
+             c.amount(t.difference_minor, t.currency)] for t in s.tie_out]
 
 
 def _plain(v: Any) -> Any:
