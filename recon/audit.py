@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from connectors.archive import Archive
-from recon import pan, warehouse
+from recon import pan, warehouse, xmlentry
 from recon.reports.safe import compact
 from recon.config import Config
 from recon.errors import ReconError
@@ -46,6 +46,12 @@ def get_run(con, run_id: str) -> dict:
     run = found[0]
     for k in ("input_files", "outputs", "timings"):
         run[k] = json.loads(run[k]) if run[k] else ({} if k != "input_files" else [])
+    run["ledger_loads"] = _dicts(con, """
+        SELECT f.name, f.sha256, f.fetched_at, f.loaded_by, f.load_reason FROM files f, runs r
+        WHERE r.run_id = ? AND f.source = 'ledger' AND f.parse_status = 'loaded'
+          AND f.fetched_at <= coalesce(r.ledger_watermark, r.started_at)
+          AND (f.loaded_by IS NOT NULL OR f.load_reason IS NOT NULL)
+        ORDER BY f.fetched_at""", [run_id])
     run["breaks_by_category"] = dict(warehouse.rows(
         con, "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' GROUP BY 1 ORDER BY 1",
         [run_id]))
@@ -69,6 +75,9 @@ def diff_runs(cfg: Config, a: str, b: str) -> dict:
               "currency FROM breaks WHERE run_id = ? AND status = 'open'"
         ba = {r[0]: r[1:] for r in warehouse.rows(con, key, [a])}
         bb = {r[0]: r[1:] for r in warehouse.rows(con, key, [b])}
+        from recon.reports.rollforward import load_movements
+        moved = [m for m in load_movements(con, a, b) if m.movement != "continuing"
+                 or m.before_minor != m.after_minor]
     finally:
         con.close()
     ins_a = {(i["source"], i["sha256"]) for i in ra["input_files"]}
@@ -82,6 +91,11 @@ def diff_runs(cfg: Config, a: str, b: str) -> dict:
         "breaks_only_in_a": sorted((k, *v[:3]) for k, v in ba.items() if k not in bb),
         "breaks_only_in_b": sorted((k, *v[:3]) for k, v in bb.items() if k not in ba),
         "breaks_changed": sorted((k, ba[k], bb[k]) for k in ba.keys() & bb.keys() if ba[k] != bb[k]),
+        # each break that appeared, left or changed, and why (recon.reports.rollforward.Movement)
+        "movements": [{"break_id": m.break_id, "category": m.category, "source": m.source,
+                       "currency": m.currency, "reference": m.reference, "how": m.how,
+                       "before": _money(m.before_minor, m.currency),
+                       "after": _money(m.after_minor, m.currency), "why": m.why} for m in moved],
         "outputs_differ": sorted(n for n in set(ra["outputs"]) | set(rb["outputs"])
                                  if (ra["outputs"].get(n) or {}).get("sha256")
                                  != (rb["outputs"].get(n) or {}).get("sha256")),
@@ -93,6 +107,10 @@ def source_line(archive: Archive, sha256: str, line: int) -> str:
     against the archive's hash, decoded for display with undecodable bytes shown as escapes.
     A big file is read a block at a time up to the line (Archive.open), never whole."""
     data = archive.open(sha256)
+    if isinstance(data, bytes) and xmlentry.is_xml(data):  # the entry, not its physical line
+        found = xmlentry.entry(data, line)
+        if found is not None:
+            return found.decode("utf-8", errors="backslashreplace")
     start = _line_start(data, line)
     if start < 0:
         total = data.count(b"\n") + (1 if len(data) and data[len(data) - 1:] != b"\n" else 0)
@@ -158,7 +176,8 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
                              hint="Break ids are in the workbook's first column and in `recon runs show`.")
         brk = found[0]
         entries = _dicts(con, """
-            SELECT e.* EXCLUDE (ref_key), f.name AS file_name FROM ledger_entries e LEFT JOIN files f ON f.sha256 = e.file_sha256
+            SELECT e.* EXCLUDE (ref_key), f.name AS file_name, f.loaded_by, f.load_reason
+            FROM ledger_entries e LEFT JOIN files f ON f.sha256 = e.file_sha256
             WHERE e.entry_id = ? AND e.recorded_at <= coalesce(?, e.recorded_at)
             ORDER BY e.recorded_at""", [brk["ledger_entry_id"], brk["ledger_watermark"]])
         line_ids = [brk["line_id"]] if brk["line_id"] else []
@@ -216,6 +235,8 @@ def format_trace(t: dict) -> str:
         out.append(f"  ledger entry {e['entry_id']} recorded {e['recorded_at']}: {e['txn_type']} "
                    f"{_money(e['amount_minor'], e['currency'])} ref {e['merchant_reference']} — "
                    f"{e['file_name']} line {e['file_line']}")
+        if e.get("loaded_by") or e.get("load_reason"):
+            out.append(f"    loaded by {e.get('loaded_by') or 'unknown'}: {e.get('load_reason') or 'no reason given'}")
         out.append(f"    | {e['raw_bytes']}")
     for ln in t["statement_lines"]:
         out.append(f"  statement line {ln['line_id']}: {ln['txn_type']} {_money(ln['amount_minor'], ln['currency'])}"

@@ -110,19 +110,11 @@ def _print_result(result: dict) -> None:
 
 
 def cmd_ledger_load(args) -> int:
-    from connectors.archive import Archive
-    from connectors.local import fetch_local
-    from recon import config, pipeline
-    cfg = config.load(_config(args))
-    path = args.file.resolve()
-    files = fetch_local(path.parent, path.name, date.today(), Archive(cfg.archive), source="ledger")
-    for f in files:
-        status = pipeline.load_ledger_file(cfg, f, None, None)
-        print(f"{f.name}: {status.status}, {status.lines} entries, {status.quarantined} quarantined")
-        if status.status != "loaded":
-            print(status.error, file=sys.stderr)
-            return EXIT_ERROR
-    return 0
+    import getpass
+
+    from recon import auditcli, config
+    who = args.who or (getpass.getuser() if args.why else None)
+    return auditcli.ledger_load(config.load(_config(args)), args.file.resolve(), who, args.why)
 
 
 def cmd_parse(args) -> int:
@@ -156,42 +148,26 @@ def cmd_parse(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from recon import audit, config
+    from recon import audit, auditcli, config
     cfg = config.load(_config(args))
     if args.runs_command == "list":
-        rows = audit.list_runs(cfg, args.date)
-        print(f"{'run':<28}{'business date':<15}{'started (UTC)':<21}{'status':<12}{'open breaks':>12}{'inputs':>8}")
-        for r in rows:
-            print(f"{r['run_id']:<28}{str(r['business_date']):<15}{r['started_at']:%Y-%m-%d %H:%M:%S}  "
-                  f"{r['status']:<12}{r['open_breaks']:>12}{r['inputs']:>8}")
-        print(f"{len(rows)} run(s)")
+        print(auditcli.runs_table(audit.list_runs(cfg, args.date)))
     elif args.runs_command == "show":
         print(audit.write_json(audit.show_run(cfg, args.run_id), None))
     else:
         d = audit.diff_runs(cfg, args.run_a, args.run_b)
-        print(audit.write_json(d, None))
-        return 0 if not any(d[k] for k in d if k not in ("runs", "business_dates")) else 1
+        print(audit.write_json(d, None) if args.json else auditcli.diff_text(d))
+        return 1 if auditcli.differs(d) else 0
     return 0
 
 
 def cmd_rerun(args) -> int:
-    from recon import audit, config
+    from recon import auditcli, config
     from recon.rerun import rerun
     cfg = config.load(_config(args))
-    result = rerun(cfg, args.date, args.run)
-    if result.identical:
-        print(f"rerun {result.rerun_id} of {result.original}: identical "
-              f"({len(result.outputs)} outputs, byte for byte)")
-        return 0
-    print(f"rerun {result.rerun_id} of {result.original}: differs (runbook: "
-          "docs/operations.md#rerun-mismatch)")
-    for line in result.differences:
-        print(f"  {line}")
-    d = audit.diff_runs(cfg, result.original, result.rerun_id)
-    for key in ("breaks_only_in_a", "breaks_only_in_b", "breaks_changed"):
-        for row in d[key]:
-            print(f"  {key.replace('_a', ' the original').replace('_b', ' the rerun')}: {row}")
-    return 1
+    result = rerun(cfg, args.date, args.run, keep=args.keep)
+    print(auditcli.rerun_text(cfg, result))
+    return 0 if result.identical else 1
 
 
 def cmd_trace(args) -> int:
@@ -308,8 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     led = sub.add_parser("ledger", help="ledger exports")
     led_sub = led.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     ll = led_sub.add_parser("load", formatter_class=fmt, help="append a ledger export to the warehouse",
-                            epilog="example:\n  recon ledger load var/inbox/ledger/ledger_20261121.csv")
+                            epilog="example:\n  recon ledger load var/inbox/ledger/ledger_20261121.csv\n"
+                                   "  recon ledger load fix.csv --who ana --why 'ORD123 amount keyed wrong'")
     ll.add_argument("file", type=Path, help="the ledger export CSV")
+    ll.add_argument("--who", help="who loads it (recorded with the load; default with --why: the OS user)")
+    ll.add_argument("--why", help="why: the correction it makes (recorded; shown by runs show and trace)")
     ll.add_argument("--config", help="config file")
     ll.set_defaults(func=cmd_ledger_load)
 
@@ -347,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "exit codes: 0 no difference, 1 differences")
     rd.add_argument("run_a")
     rd.add_argument("run_b")
+    rd.add_argument("--json", action="store_true", help="machine-readable output")
     for x in (rl, rs, rd):
         x.add_argument("--config", help="config file")
         x.set_defaults(func=cmd_runs)
@@ -358,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "follows), 2 error")
     rr.add_argument("--date", type=_date, required=True, help="business date of the run")
     rr.add_argument("--run", help="the run to reproduce (default: the day's latest)")
+    rr.add_argument("--keep", action="store_true", help="keep the scratch copy of the reports")
     rr.add_argument("--config", help="config file (must be the one the run used)")
     rr.set_defaults(func=cmd_rerun)
 
