@@ -65,9 +65,9 @@ def test_rerun_reproduces_a_past_day_after_corrections_and_annotations(three_day
     second = rerun(cfg, D1, day1)
     assert second.identical
     originals = audit.show_run(cfg, day1)["outputs"]
-    from recon.outputs import sha256_of
-    for name, path in second.outputs.items():  # byte for byte, twice
-        assert sha256_of(Path(path)) == sha256_of(Path(first.outputs[name])) == originals[name]["sha256"]
+    for name in second.outputs:  # byte for byte, twice (the scratch copies are removed)
+        assert second.hashes[name] == first.hashes[name] == originals[name]["sha256"]
+    assert not Path(first.scratch).exists() and Path(first.scratch).name.startswith(f"recon-rerun-{day1}-")
     assert cli.main(["rerun", "--date", "2026-11-21", "--config", str(CONFIG)]) == 0
     assert "identical" in capsys.readouterr().out
 
