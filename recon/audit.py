@@ -46,11 +46,16 @@ def get_run(con, run_id: str) -> dict:
     run = found[0]
     for k in ("input_files", "outputs", "timings"):
         run[k] = json.loads(run[k]) if run[k] else ({} if k != "input_files" else [])
+    # ledger loads with a who and why (corrections) touching the run's day; after_run: loaded
+    # after its ledger watermark, so not seen by it (nor by a rerun of it)
     run["ledger_loads"] = _dicts(con, """
-        SELECT f.name, f.sha256, f.fetched_at, f.loaded_by, f.load_reason FROM files f, runs r
+        SELECT f.name, f.sha256, f.fetched_at, f.loaded_by, f.load_reason,
+               f.fetched_at > coalesce(r.ledger_watermark, r.started_at) AS after_run
+        FROM files f, runs r
         WHERE r.run_id = ? AND f.source = 'ledger' AND f.parse_status = 'loaded'
-          AND f.fetched_at <= coalesce(r.ledger_watermark, r.started_at)
           AND (f.loaded_by IS NOT NULL OR f.load_reason IS NOT NULL)
+          AND (f.business_date = r.business_date OR f.sha256 IN (
+                   SELECT DISTINCT file_sha256 FROM ledger_entries WHERE business_date = r.business_date))
         ORDER BY f.fetched_at""", [run_id])
     run["breaks_by_category"] = dict(warehouse.rows(
         con, "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' GROUP BY 1 ORDER BY 1",

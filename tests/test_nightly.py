@@ -195,7 +195,8 @@ def test_a_corrected_file_replaces_the_original_without_double_counting(prefect_
     # in no count, position or channel of the second run; the charge is 1.00 more.
     a, b = (json.loads(Path(r["outputs"]["summary"]).read_text("utf-8")) for r in (first, second))
     assert b["counts"]["statement_lines"] == a["counts"]["statement_lines"]
-    pos_a, pos_b = ({p["source"]: p for p in s["positions"]} for s in (a, b))
+    pos_a, pos_b = ({p["source"]: p for p in s["positions"] if not p["sub_merchant"].startswith("(")}
+                    for s in (a, b))  # not the (duplicate lines) / (payout difference) rows
     assert pos_b["stripe"]["lines"] == pos_a["stripe"]["lines"]
     assert Decimal(pos_b["stripe"]["payments"]) == Decimal(pos_a["stripe"]["payments"]) + 1
     assert pos_b["wechatpay"] == pos_a["wechatpay"]

@@ -235,6 +235,9 @@ def test_rerun_checks_files_on_disk_and_survives_a_ledger_correction(days, capsy
     assert main(["ledger", "load", str(fix), "--config", str(CONFIG), "--who", "ana",
                  "--why", "missed payment booked late"]) == 0
     assert "loaded by ana: missed payment booked late" in capsys.readouterr().out
+    (load,) = audit.show_run(cfg, run_id)["ledger_loads"]
+    assert (load["name"], load["loaded_by"], load["load_reason"], load["after_run"]) == (
+        fix.name, "ana", "missed payment booked late", True)
 
     assert main(["rerun", "--date", str(D1), "--run", run_id, "--config", str(CONFIG)]) == 0
     out = capsys.readouterr().out

@@ -45,3 +45,17 @@ def test_minified_statement_entry_by_position() -> None:
 
 def test_a_csv_line_is_still_its_physical_line() -> None:
     assert source_line(Stub(b"a,b\n1,2\n3,4\n"), "x", 3) == "3,4"
+
+
+def test_trace_text_says_who_loaded_a_corrected_ledger_entry() -> None:
+    from recon.audit import format_trace
+    brk = {"break_id": "b1", "category": "amount_mismatch", "status": "open", "source": "stripe",
+           "reference": "ORD1", "run_id": "r", "business_date": "2026-11-21", "first_seen": None,
+           "rule": "reference_mismatch", "ledger_amount_minor": 100, "statement_amount_minor": 90,
+           "difference_minor": -10, "currency": "USD", "detail": ""}
+    entry = {"entry_id": "LE1", "recorded_at": "2026-11-22 09:00", "txn_type": "payment",
+             "amount_minor": 90, "currency": "USD", "merchant_reference": "ORD1", "file_name": "fix.csv",
+             "file_line": 2, "raw_bytes": "LE1,...", "loaded_by": "ana", "load_reason": "keyed wrong"}
+    text = format_trace({"break": brk, "evidence": [], "ledger_entries": [entry],
+                         "statement_lines": [], "annotations": []})
+    assert "    loaded by ana: keyed wrong" in text
