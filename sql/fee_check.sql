@@ -1,5 +1,5 @@
 -- Grain: the run's fee report (one row per source, day, currency, method and type over the
--- day's priced PSP lines, duplicates too) and one fee_variance break per non-duplicate line whose
+-- day's priced PSP lines; fee_duplicates.sql then takes the duplicate lines out) and one fee_variance break per non-duplicate line whose
 -- actual fee differs from the contracted rate card by more than the source's fee tolerance.
 -- Both were computed by fee_prices.sql and fee_variances.sql before the first pass set the day
 -- aside; written here, in the run's closing transaction.

@@ -1,14 +1,10 @@
--- Grain: one row per PSP source, merchant, sub-merchant, currency, payout id (NULL: in no
--- payout yet) and whether the lines are the run's duplicates, over the business date's PSP lines
--- (payout rows excluded). Duplicate lines are not owed (recon.reports.clearing keeps only what
--- their payout paid for them, on a row of their own). fee_returns: fees given back on refunds
--- (positive); other_fees: fees on lines neither payment nor refund (the fee report prices those two). Merchant: WeChat 商户号, else a raw `account`, else the source; sub-merchant: WeChat
--- 特约商户号, Stripe `connected_account` or `payment_metadata[sub_merchant]`, else ''.
--- The parsers take these fields out of the line (merchant_id, sub_merchant_id: the first non-empty
--- of the same fields, '' when none, schemas.quirks.attributes); a line loaded before those
--- columns existed (NULL) has them read out of raw, once per line with the five paths.
--- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources (PSPs),
--- $inputs (the run's input files, sha256).
+-- Grain: one row per PSP source, merchant, sub-merchant, currency, payout id (NULL: none yet)
+-- and duplicate flag (the run's duplicate lines: clearing.py keeps only what a payout paid for
+-- them) over the day's non-payout PSP lines of the run's files. Merchant: 商户号, raw `account`,
+-- else the source; sub-merchant: 特约商户号, `connected_account` or
+-- `payment_metadata[sub_merchant]`, else '' (merchant_id / sub_merchant_id, or raw when NULL).
+-- fee_returns: fees given back on refunds; other_fees: on lines neither payment nor refund.
+-- Inputs: statement_lines, breaks. Parameters: $run_id, $business_date, $sources, $inputs.
 WITH lines AS (
     SELECT s.source,
            coalesce(nullif(CASE WHEN s.merchant_id IS NULL THEN coalesce(nullif(j[1], ''), j[2])
