@@ -363,9 +363,10 @@ def _link_and_report(cascade: _Cascade, params: dict,
 
     for name in ("breaks_transactions", "fee_check", "breaks_payouts", "carry_forward"):
         sql.execute(con, name, params)
-        if name == "fee_check" and scalar(con, "SELECT count(*) FROM breaks WHERE run_id = ? AND category = "
-                                               "'duplicate' AND line_id IS NOT NULL", [run_id]):
-            sql.execute(con, "fee_duplicates", params)  # the fee report counts the lines positions count
+        if name == "fee_check" and (dups := scalar(
+                con, "SELECT list(line_id) FROM breaks WHERE run_id = ? AND category = 'duplicate' "
+                     "AND line_id IS NOT NULL", [run_id])):  # the fee report counts what positions count
+            sql.execute(con, "fee_duplicates", {**params, "lines": dups})
 
     matched = matched_by_rule(con, run_id)
     breaks = dict(con.execute(

@@ -82,7 +82,8 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
 -- and amount segment (below) instead of a subquery per line. One row per line: the line's id,
 -- file, source, business date, currency, payment method, type, amount and actual fee, and its
 -- expected_fee.
-CREATE OR REPLACE MACRO line_fees(p_day) AS TABLE
+CREATE OR REPLACE MACRO line_fees(p_day, p_lines := NULL) AS TABLE
+-- p_lines: only these line ids (a list; NULL: the whole day), for the few duplicate lines.
 -- The card type is read only for a source whose rate card declares a card field and has a
 -- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
 -- with any card type, so NULL selects the same rate. It is the canonical card_type when the field
@@ -99,12 +100,14 @@ WITH fields AS (
                 ELSE json_extract_string(s.raw, '$."' || f.card_field || '"') END AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
+      AND (p_lines IS NULL OR list_contains(p_lines, s.line_id))
       AND f.card_field IS NOT NULL
     UNION ALL
     SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
            s.business_date, s.currency, s.fee_minor, NULL::VARCHAR AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
+      AND (p_lines IS NULL OR list_contains(p_lines, s.line_id))
       AND f.card_field IS NULL
 ), combos AS (  -- a few per source and day
     SELECT DISTINCT source, payment_method, card_type, business_date, txn_type FROM lines
