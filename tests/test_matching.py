@@ -184,7 +184,7 @@ def test_a_cascade_that_fails_after_its_first_pass_leaves_the_warehouse_as_it_wa
 
 def test_the_fee_check_prices_the_runs_lines_once_and_skips_duplicates_in_its_breaks(con, cfg, caplog):
     # 0.60 %: 10000 → 60, 8000 → 48, 4000 → 24. ORD1 is delivered twice (the repeat charged 70: a
-    # duplicate, priced in the report, never a fee variance); ORD8 is charged 50 (a variance); a
+    # duplicate, never a fee variance, and not in the report: positions leave it out too); ORD8 is charged 50 (a variance); a
     # second file of the day that the run does not read (inputs) is neither priced nor checked,
     # nor counted in the working set.
     caplog.set_level("INFO", logger="recon.matching")
@@ -203,7 +203,7 @@ def test_the_fee_check_prices_the_runs_lines_once_and_skips_duplicates_in_its_br
         ("duplicate", "ORD1", None, 10000), ("fee_variance", "ORD8", 48, 50)]
     assert con.execute("SELECT source, currency, payment_method, txn_type, count, gross_minor, actual_fee_minor, "
                        "expected_fee_minor FROM fee_report").fetchall() == [
-        ("wechatpay", "CNY", "JSAPI", "payment", 3, 28000, 180, 60 + 60 + 48)]
+        ("wechatpay", "CNY", "JSAPI", "payment", 2, 18000, 60 + 50, 60 + 48)]
     assert "Working set for 2026-11-21: 1 ledger entries, 3 PSP lines, 0 bank lines" in caplog.text
 
 
