@@ -50,3 +50,25 @@ def test_no_negative_zero_rate() -> None:
     assert format_rate(effective_rate_percent(0, -32_973)) == "0.0000%"
     assert format_rate(effective_rate_percent(-1, 10_000_000)) == "0.0000%"  # -0.00001 %
     assert format_rate(effective_rate_percent(-522, -86_791)) == "0.6014%"
+
+
+def test_summary_sheet_shows_the_bridge_and_a_tie_out_difference(tmp_path) -> None:
+    import openpyxl
+
+    from recon.reports.rollforward import BridgeRow
+    from recon.reports.tieout import TieOut
+    from recon.reports.workbook import write_workbook
+    s = replace(make_summary(), bridge=(BridgeRow("wechatpay", "CNY", 2, 300, 1, 50, 1, 100, 0, 0, 0, 0, 2, 250),),
+                tie_out=(TieOut("stripe", "USD", "fee actual", "fee report actual fee", 55_994,
+                                "positions fees on payments and refunds", 55_919, 75),))
+    for language, ok, title in (("en", "ok", "Roll-forward of open breaks"), ("zh", "一致", "未结差异滚动")):
+        ws = openpyxl.load_workbook(write_workbook(s, tmp_path / f"{language}.xlsx", language=language))["Summary"]
+        rows = [[c.value for c in r] for r in ws.iter_rows()]
+        at = next(i for i, r in enumerate(rows) if r[0] == title)
+        assert rows[at + 2][:9] == ["wechatpay", "CNY", 2, 1, 1, 0, 0, 2, ok]
+        assert rows[at + 3][2:9] == [3, 0.5, 1, 0, 0, 2.5, ok]
+        facts = {r[0]: r[1] for r in rows[:20]}
+        assert facts["tie-out" if language == "en" else "勾稽核对"] == "1 differences"
+        diff = next(r for r in rows if r[2] == "fee actual")
+        assert diff[:8] == ["stripe", "USD", "fee actual", "fee report actual fee", 559.94,
+                            "positions fees on payments and refunds", 559.19, 0.75]
