@@ -88,7 +88,8 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
             found |= new
             truth |= expected
             progress(f"  {d}: {len(new)} new breaks, {len(expected)} expected, "
-                     f"{len(new & expected)} agree")
+                     f"{len(new & expected)} agree; reports "
+                     + (f"do not tie: {'; '.join(result['tie_out'])}" if result.get("tie_out") else "tie"))
     matched, matchable = _auto_match(cfg, truth_rows, run_ids)
     def keyed(items):  # score by category; the day is part of the key
         return {(c, s, f"{d}:{k}") for d, c, s, k in items}
