@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from recon.reports.fees import format_rate
 from recon.reports.model import effective_rate_percent
 from recon.reports.rollforward import Movement, bridge, cleared
-from tests.test_workbook import make_summary
+from tests.workbooks import make_summary
 
 D = date(2026, 11, 22)
 
@@ -62,7 +62,7 @@ def test_summary_sheet_shows_the_bridge_and_a_tie_out_difference(tmp_path) -> No
                 tie_out=(TieOut("stripe", "USD", "fee actual", "fee report actual fee", 55_994,
                                 "positions fees on payments and refunds", 55_919, 75),))
     for language, ok, title in (("en", "ok", "Roll-forward of open breaks"), ("zh", "一致", "未结差异滚动")):
-        ws = openpyxl.load_workbook(write_workbook(s, tmp_path / f"{language}.xlsx", language=language))["Summary"]
+        ws = openpyxl.load_workbook(write_workbook(s, tmp_path / f"{language}.xlsx", language=language)).worksheets[0]
         rows = [[c.value for c in r] for r in ws.iter_rows()]
         at = next(i for i, r in enumerate(rows) if r[0] == title)
         assert rows[at + 2][:9] == ["wechatpay", "CNY", 2, 1, 1, 0, 0, 2, ok]
