@@ -1,18 +1,26 @@
-"""The one ISO 20022 entry (``<Ntry>`` … ``</Ntry>``) a camt line came from, cut out of its
-archived statement for `recon trace`, instead of the physical line (a minified or pretty-printed
-statement puts the whole statement, or a header, there).
+"""The one ISO 20022 entry a camt line came from (its ``<Ntry>``, or its ``<TxDtls>`` when a batch
+entry became one line per transaction), cut out of its archived statement for `recon trace`,
+instead of the physical line (a minified statement is all on one line).
 
-Which entry: schemas/iso20022.py records ``file_line`` as the physical line of the ``<Ntry>``
-start tag, or, when two entries share a line (minified XML), as the entry's 1-based position in
-the file; the same rule picks it here. Entries do not nest, so the entry ends at the first
-``</Ntry>`` after its start tag.
+Which one: schemas/iso20022.py makes one line per ``Ntry``, or per ``TxDtls`` of a batch entry
+whose transactions carry amounts (schemas.camt_details.is_split), and records ``file_line`` as the
+physical line of that start tag, or, when two of them share a line (minified XML), as its
+1-based position in the file; the same rule picks it here. Entries and transaction details do not
+nest in themselves, so each ends at the first matching end tag after its start.
 """
 from __future__ import annotations
 
 import re
 
-_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Ntry(?=[\s>/])")
-_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?Ntry\s*>")
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
+_NTRY = re.compile(rb"<" + _NS + rb"Ntry(?=[\s>])")
+_NTRY_END = re.compile(rb"</" + _NS + rb"Ntry\s*>")
+_TX = re.compile(rb"<" + _NS + rb"TxDtls(?=[\s>])")
+_TX_END = re.compile(rb"</" + _NS + rb"TxDtls\s*>")
+# amounts inside TxDtls that are not the transaction's own (TxDtls/Amt, AmtDtls/TxAmt/Amt)
+_OTHER_AMOUNTS = re.compile(rb"<(" + _NS + rb"(?:InstdAmt|CntrValAmt|AnncdPstngAmt|PrtryAmt|Chrgs))"
+                            rb"[\s>].*?</\1\s*>", re.S)
+_TX_AMOUNT = re.compile(rb"<" + _NS + rb"(?:Amt|TxAmt)(?=[\s>])")
 
 
 def is_xml(data: bytes) -> bool:
@@ -20,21 +28,37 @@ def is_xml(data: bytes) -> bool:
     return head.startswith(b"<")
 
 
+def _spans(data: bytes, start: re.Pattern, end: re.Pattern, lo: int, hi: int) -> list[tuple[int, int]]:
+    out = []
+    for m in start.finditer(data, lo, hi):
+        e = end.search(data, m.start(), hi)
+        out.append((m.start(), e.end() if e else hi))
+    return out
+
+
+def units(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each canonical line's element, in document order."""
+    out = []
+    for lo, hi in _spans(data, _NTRY, _NTRY_END, 0, len(data)):
+        txs = _spans(data, _TX, _TX_END, lo, hi)
+        split = len(txs) > 1 and any(
+            _TX_AMOUNT.search(_OTHER_AMOUNTS.sub(b"", data[a:b])) for a, b in txs)
+        out += txs if split else [(lo, hi)]
+    return out
+
+
 def entry(data: bytes, line: int) -> bytes | None:
-    """The bytes of the entry ``line`` names, or None when the file has no such entry."""
-    starts = [m.start() for m in _START.finditer(data)]
-    if not starts:
+    """The bytes of the entry (or transaction) ``line`` names, or None when there is none."""
+    found = units(data)
+    if not found:
         return None
     lines, at, n = [], 0, 1
-    for s in starts:  # each start tag's physical line, counting newlines once
+    for s, _ in found:  # each start tag's physical line, counting newlines once
         n += data.count(b"\n", at, s)
         at = s
         lines.append(n)
     if len(set(lines)) == len(lines):
-        pick = next((s for s, ln in zip(starts, lines) if ln == line), None)
+        pick = next((u for u, ln in zip(found, lines) if ln == line), None)
     else:
-        pick = starts[line - 1] if 0 < line <= len(starts) else None
-    if pick is None:
-        return None
-    end = _END.search(data, pick)
-    return data[pick:end.end() if end else len(data)]
+        pick = found[line - 1] if 0 < line <= len(found) else None
+    return None if pick is None else data[pick[0]:pick[1]]

@@ -22,6 +22,19 @@ MINIFIED = (b'<?xml version="1.0"?><c:Document xmlns:c="urn:iso:std:iso:20022:te
             b'<c:Ntry><c:Amt>2.00</c:Amt></c:Ntry><c:NtryDtls/></c:Stmt></c:Document>')
 
 
+BATCH = b"""<Document><Stmt>
+<Ntry><Amt Ccy="EUR">3.00</Amt><NtryDtls>
+<TxDtls><Refs><EndToEndId>B1</EndToEndId></Refs><Amt Ccy="EUR">1.00</Amt></TxDtls>
+<TxDtls><Refs><EndToEndId>B2</EndToEndId></Refs><Amt Ccy="EUR">2.00</Amt></TxDtls>
+</NtryDtls></Ntry>
+<Ntry><Amt Ccy="EUR">5.00</Amt><NtryDtls>
+<TxDtls><Refs><EndToEndId>C1</EndToEndId></Refs><AmtDtls><InstdAmt><Amt Ccy="USD">6</Amt></InstdAmt></AmtDtls></TxDtls>
+<TxDtls><Refs><EndToEndId>C2</EndToEndId></Refs></TxDtls>
+</NtryDtls></Ntry>
+</Stmt></Document>
+"""
+
+
 class Stub:
     def __init__(self, data: bytes):
         self.data = data
@@ -59,3 +72,14 @@ def test_trace_text_says_who_loaded_a_corrected_ledger_entry() -> None:
     text = format_trace({"break": brk, "evidence": [], "ledger_entries": [entry],
                          "statement_lines": [], "annotations": []})
     assert "    loaded by ana: keyed wrong" in text
+
+
+def test_a_batch_entry_split_per_transaction_traces_to_its_txdtls() -> None:
+    """A batch entry whose TxDtls carry amounts is one line per TxDtls (schemas.camt_details);
+    one whose TxDtls carry none (an instructed amount is not theirs) stays one line, its Ntry."""
+    assert xmlentry.entry(BATCH, 4) == b'<TxDtls><Refs><EndToEndId>B2</EndToEndId></Refs><Amt Ccy="EUR">2.00</Amt></TxDtls>'
+    assert xmlentry.entry(BATCH, 6).startswith(b"<Ntry><Amt Ccy=\"EUR\">5.00") and b"C2" in xmlentry.entry(BATCH, 6)
+    assert xmlentry.entry(BATCH, 2) is None  # the split entry's own line is no canonical line
+    flat = BATCH.replace(b"\n", b"")  # minified: by position, B1, B2, then the C entry
+    assert [xmlentry.entry(flat, n)[:30] for n in (1, 2, 3)] == [
+        b"<TxDtls><Refs><EndToEndId>B1</", b"<TxDtls><Refs><EndToEndId>B2</", b'<Ntry><Amt Ccy="EUR">5.00</Amt']
