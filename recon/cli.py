@@ -8,7 +8,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from recon.errors import EXIT_ERROR, ReconError
+from recon.cli_print import print_result
+from recon.errors import EXIT_ERROR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "data" / "recon.toml"
@@ -77,7 +78,7 @@ def cmd_run(args) -> int:
             os.environ[fanout.ENV] = "off"
     result = nightly(business_date=args.date, sources=args.sources or None,
                      config_path=str(_config(args)), language=args.language)
-    _print_result(result)
+    print_result(result)
     return result["exit_code"]
 
 
@@ -88,25 +89,8 @@ def cmd_backfill(args) -> int:
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
                        config_path=str(_config(args)))
     for result in results:
-        _print_result(result)
+        print_result(result)
     return max(r["exit_code"] for r in results)
-
-
-def _print_result(result: dict) -> None:
-    print(f"run {result['run_id']} for {result['business_date']}: {result['status']}")
-    for source, status in result["sources"].items():
-        print(f"  source {source:<12} {status}")
-    for category, n in result["breaks"].items():
-        print(f"  breaks {category:<22} {n}")
-    for g in result.get("statement_gaps", []):
-        kinds = " and ".join(k for k in ("balance_gap", "sequence_gap") if g[k]).replace("_", " ")
-        print(f"  statement gap {g['source']} {g['account']} since {g['previous_date']}: {kinds}")
-    for text in result.get("tie_out", []):
-        print(f"  WARNING reports do not tie: {text}")
-    for name, path in result["outputs"].items():
-        print(f"  {name:<8} {path}")
-    if result.get("dask"):
-        print(f"  dask     {result['dask']['scheduler']}, {len(result['dask']['workers'])} workers")
 
 
 def cmd_ledger_load(args) -> int:
@@ -124,7 +108,12 @@ def cmd_parse(args) -> int:
     from schemas import registry
     data = args.file.read_bytes()
     fmt = args.format or registry.identify(data, args.file.name)
-    options = tomllib.loads(args.options.read_text("utf-8")) if args.options else None
+    try:
+        options = tomllib.loads(args.options.read_text("utf-8")) if args.options else None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        from recon.errors import ReconError
+        raise ReconError(f"{args.options}: --options is not a TOML file of format options ({e}).",
+                         hint="Fix the line it names; docs/formats.md shows a bankcsv mapping.") from e
     parsed = registry.parse(fmt, data, name=args.file.name, source=args.source or fmt,
                             sha256=hashlib.sha256(data).hexdigest(), business_date=args.date,
                             timezone=args.timezone, options=options)
@@ -415,19 +404,15 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "httpcore", "paramiko", "uvicorn", "docket"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from recon import cli_errors
     try:
         permissions.apply()  # $RECON_UMASK or 077; a run applies its config's [paths] umask
         return args.func(args)
-    except ReconError as e:
-        if args.debug:
-            raise
-        from recon.redact import error_text
-        print(f"recon: {error_text(e)}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         print("recon: interrupted; nothing after the last finished stage was recorded.", file=sys.stderr)
         return EXIT_ERROR
-
+    except Exception as e:  # noqa: BLE001 - every error is one paragraph and an exit code
+        return cli_errors.report(e, debug=args.debug, command=args.command)
 
 if __name__ == "__main__":
     sys.exit(main())
