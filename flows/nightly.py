@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import lifecycle
 from recon import config as config_mod
-from recon import pan, pipeline
+from recon import pan, pipeline, runlock
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import EXIT_BREAKS, EXIT_RECONCILED
@@ -193,6 +193,11 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
     business_date = business_date or yesterday(cfg)
     selected = pipeline.select_sources(cfg, sources)
     run_id = pipeline.new_run_id(business_date)
+    with runlock.hold(cfg, run_id, business_date):  # one run per warehouse; a second waits or refuses
+        return _reconcile(cfg, business_date, selected, run_id, language)
+
+
+def _reconcile(cfg: Config, business_date: date, selected: list[Source], run_id: str, language: str) -> dict:
     started_at = pipeline.begin_run(cfg, run_id, business_date, [s.name for s in selected], language)
     timings: dict[str, float] = {}
     statuses: list[SourceStatus] = []
@@ -234,6 +239,9 @@ def nightly(business_date: date | None = None, sources: list[str] | None = None,
         "run_id": run_id, "flow_run_id": str(flow_run.id), "business_date": business_date.isoformat(), "status": status,
         "exit_code": EXIT_RECONCILED if summary.reconciled else EXIT_BREAKS,
         "breaks": summary.breaks_by_category, "sources": {s.source: s.status for s in statuses},
+        "quarantined": summary.quarantined,
+        "pending": [{"source": p.source, "currency": p.currency, "items": p.items,
+                     "amount_minor": p.amount_minor, "oldest": str(p.oldest)} for p in summary.pending],
         "outputs": {k: str(p) for k, p in paths.items()}, "timings": timings,
         "signals": [{"kind": g.kind, "source": g.source, "currency": g.currency} for g in summary.signals],
         "notifications": notified,

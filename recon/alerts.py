@@ -37,7 +37,7 @@ RUNBOOK = "docs/operations.md"
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # source_late | source_missing | file_rejected | quarantine | open_breaks | open_amount | aged_breaks | balance_gap | sequence_gap | signal | run_failed
+    kind: str  # source_late | source_missing | pending | file_rejected | quarantine | open_breaks | open_amount | aged_breaks | balance_gap | sequence_gap | signal | run_failed
     message: str
     runbook: str = ""  # the docs/operations.md anchor that says what to do
 
@@ -164,11 +164,15 @@ def run_notification(cfg: Config, summary: RunSummary, exit_code: int, gaps=()) 
     statuses = list(summary.sources)
     findings = (_source_findings(statuses) + _threshold_findings(summary, cfg.alerts)
                 + _chain_findings(gaps)
-                + [Finding("signal", _signal_text(g), "risk-signals") for g in summary.signals])
+                + [Finding("signal", _signal_text(g), "risk-signals") for g in summary.signals]
+                + [Finding("pending", f"{p.source}: {p.items} ledger items pending (source late), "
+                           f"{p.currency} {format_amount(p.amount_minor, p.currency)}, oldest {p.oldest} "
+                           f"({p.age_days} days)", "late-file") for p in summary.pending])
     state = "RECONCILED" if summary.reconciled else "NOT RECONCILED"
     status = "reconciled" if summary.reconciled else "breaks"
     headline = (f"recon {summary.business_date}: {state} (exit {exit_code}), "
-                f"{_sources_line(statuses)}")
+                f"{_sources_line(statuses)}, {summary.quarantined} lines quarantined, "
+                f"{sum(p.items for p in summary.pending)} items pending (source late)")
     breaks_text, by_cat = _breaks_line(summary)
     above = [f.message for f in findings if f.kind in ("open_breaks", "open_amount", "aged_breaks")]
     more = [f"{len(summary.signals)} risk signals"] if summary.signals else []

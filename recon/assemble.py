@@ -9,6 +9,7 @@ from recon import __version__, chain, matching, warehouse
 from recon.config import Config
 from recon.errors import ReconError
 from recon.reports import rollforward
+from recon.pending import load_pending
 from recon.reports.clearing import positions
 from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
                                  LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide,
@@ -123,6 +124,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         key = warehouse_key(con)
         prev_run = warehouse.scalar(con, "SELECT carried_from FROM runs WHERE run_id = ?", [run_id])
         movements = rollforward.load_movements(con, prev_run, run_id)
+        pending = load_pending(con, run_id, business_date)
     finally:
         con.close()
     gaps = tuple(chain.gaps(cfg, business_date))
@@ -136,7 +138,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
         annotations=notes, history=history, channels=channels, positions=settled, tolerances=tolerances,
         movements=movements, bridge=rollforward.bridge(movements, breaks), statement_gaps=gaps,
-        outputs=dict(outputs or {}), check_key=key)
+        outputs=dict(outputs or {}), check_key=key, pending=pending)
 
 
 def latest_run(cfg: Config, business_date: date) -> tuple[str, datetime, list[SourceStatus]]:

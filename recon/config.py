@@ -93,6 +93,7 @@ class Matching:
     fuzzy_requires_missing_reference: bool = True  # fuzzy only for lines without a merchant reference
     reference_prefixes: tuple[str, ...] = ()  # stripped by normalized_reference, e.g. "REF:"
     max_group: int = 20  # aggregate_reference: largest group (both sides) it will sum
+    late_pending_days: int = 2  # business days a late source's ledger items wait as pending
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Config:
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     dask: DaskConfig | None = None  # [dask]: fan fetch and parse out on Dask (flows/fanout.py)
     umask: int | None = None  # [paths] umask (recon/permissions.py; None: $RECON_UMASK or 077)
+    lock_wait_s: float = 0.0  # [run] lock_wait_seconds: how long a second run waits for the first
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -362,7 +364,7 @@ def load(path: str | Path) -> Config:
     umask = paths.get("umask", str, None)
     if umask is not None and parse_umask(umask) is None:
         paths.fail("umask", f"expected an octal umask such as \"077\" or \"027\", found {umask!r}")
-    run.unknown({"timezone", "schedule"})
+    run.unknown({"timezone", "schedule", "lock_wait_seconds"})
     _seconds(ledger, "settle_s")
     raw_sources = doc.get("sources")
     if not isinstance(raw_sources, list) or not raw_sources:
@@ -395,4 +397,5 @@ def load(path: str | Path) -> Config:
         signals=_signals(top.sub("signals") if "signals" in doc else None),
         dask=_dask(top.sub("dask") if "dask" in doc else None),
         umask=None if umask is None else parse_umask(umask),
+        lock_wait_s=run.get("lock_wait_seconds", float, 0.0),
     )

@@ -70,7 +70,41 @@ def run_demo(business_date: date, out: Path, *, seed: int = 7, scale: int = 200)
     print(f"\nreports in {Path(result['outputs']['workbook']).parent} ({time.perf_counter() - t0:.1f} s)")
     print(f"demo: {total.found} breaks found, {total.expected} expected, "
           f"precision {total.precision:.1%}, recall {total.recall:.1%}")
+    print()
+    for line in demo_commands(out, result["run_id"], business_date):
+        print(line)
     if result["status"] not in ("reconciled", "breaks"):
         return EXIT_ERROR
     return 0
+
+
+def demo_commands(out: Path, run_id: str, business_date: date) -> list[str]:
+    """The commands that work on the demo's world afterwards: its warehouse is under ``out/var``
+    (RECON_HOME), read through the default config; ids are this run's."""
+    import shlex
+    import sys
+
+    from recon import config, warehouse
+    cfg = config.load(ROOT / "data" / "recon.toml")
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        row = con.execute("SELECT break_id FROM breaks WHERE run_id = ? AND status = 'open' "
+                          "ORDER BY category, break_id LIMIT 1", [run_id]).fetchone()
+    finally:
+        con.close()
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(Path.cwd()))
+        except ValueError:
+            return str(p)
+    exe = Path(sys.executable).parent / "recon"
+    recon = f"RECON_HOME={shlex.quote(rel(out / 'var'))} {shlex.quote(rel(exe) if exe.exists() else 'recon')}"
+    lines = ["Work on this world (its warehouse is under RECON_HOME):",
+             f"  {recon} runs list --date {business_date}",
+             f"  {recon} runs show {run_id}"]
+    if row:
+        lines.append(f"  {recon} trace {shlex.quote(row[0])} --run {run_id}")
+    lines.append(f"  {recon} rerun --date {business_date} --run {run_id}")
+    return lines
 

@@ -24,6 +24,7 @@ from recon import rules as registry
 from recon.config import RULES, Config
 from recon.errors import ReconError
 from recon.partitions import Partitions, candidates_in_partitions
+from recon.pending import work_pending
 from recon.warehouse import day_load, scalar, transaction
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
               "annotation_watermark": annotation_watermark or watermark}
     _work_tables(con, cfg, sources)
+    work_pending(con, cfg, sources, business_date)
     con.execute("CREATE OR REPLACE TEMP TABLE work_inputs (sha256 VARCHAR)")
     if inputs is None:
         con.execute("INSERT INTO work_inputs SELECT DISTINCT file_sha256 FROM statement_lines "
@@ -361,7 +363,7 @@ def _link_and_report(cascade: _Cascade, params: dict,
         sql.execute(con, "mark_matched", {"state": "mismatch"})
     sql.execute(con, "mark_ambiguous")
 
-    for name in ("breaks_transactions", "fee_check", "breaks_payouts", "carry_forward"):
+    for name in ("breaks_transactions", "pending_late", "fee_check", "breaks_payouts", "carry_forward"):
         sql.execute(con, name, params)
         if name == "fee_check" and (dups := scalar(
                 con, "SELECT list(line_id) FROM breaks WHERE run_id = ? AND category = 'duplicate' "
@@ -373,6 +375,9 @@ def _link_and_report(cascade: _Cascade, params: dict,
         "SELECT category, count(*) FROM breaks WHERE run_id = ? AND status = 'open' "
         "GROUP BY category ORDER BY category", [run_id]).fetchall())
     cleared = scalar(con, "SELECT count(*) FROM breaks WHERE run_id = ? AND status = 'auto_cleared'", [run_id])
+    for source, n in con.execute("SELECT source, count(*) FROM breaks WHERE run_id = ? AND status = 'pending' "
+                                 "GROUP BY 1 ORDER BY 1", [run_id]).fetchall():
+        log.info("Pending (source late) %s: %d ledger entries", source, n)
     for rule, n in matched.items():
         log.info("Matched by %s: %d", rule, n)
     for category, n in breaks.items():

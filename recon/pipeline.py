@@ -57,12 +57,20 @@ def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] 
     permissions.apply(cfg.umask)  # before the run creates anything: warehouse, archive, reports
     con = warehouse.connect(cfg.warehouse)
     try:
-        # The warehouse admits one writer: a run still 'running' now was killed mid-way.
-        stale = warehouse.rows(con, "UPDATE runs SET status = 'interrupted' WHERE status = 'running' "
-                                    "RETURNING run_id")
+        # A run still 'running' was killed mid-way only if no other live process holds the run
+        # lock (recon.runlock: the kernel drops it when its holder dies).
+        from recon import runlock
+        if alive := runlock.live_holder(cfg):
+            log.warning("Run %s (pid %s on %s) is still running: not marked interrupted",
+                        alive.get("run_id"), alive.get("pid"), alive.get("host"))
+            stale = []
+        else:
+            stale = warehouse.rows(con, "UPDATE runs SET status = 'interrupted' WHERE status = 'running' "
+                                        "AND run_id <> ? RETURNING run_id", [run_id])
         for (old,) in stale:
             log.warning("Run %s never finished (killed?); marked interrupted", old)
-        for sha, name in warehouse.rows(con, "SELECT sha256, name FROM files WHERE parse_status = 'loading'"):
+        loading = [] if alive else warehouse.rows(con, "SELECT sha256, name FROM files WHERE parse_status = 'loading'")
+        for sha, name in loading:
             log.warning("%s was left half-loaded by an interrupted run: its lines are cleared and it "
                         "loads again when fetched", name)
             with warehouse.transaction(con):

@@ -103,7 +103,15 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
 
 
 def rerun(cfg: Config, business_date: date, run_id: str | None = None, *, keep: bool = False) -> RerunResult:
-    """Reproduce a run; ``keep``: leave the scratch copy of the reports (RerunResult.scratch)."""
+    """Reproduce a run under the warehouse's run lock (recon.runlock: a night starting meanwhile
+    waits for it, and does not take it for dead); ``keep``: leave the scratch copy of the reports
+    (RerunResult.scratch)."""
+    from recon import runlock
+    with runlock.hold(cfg, f"rerun of {run_id or business_date}", business_date):
+        return _rerun(cfg, business_date, run_id, keep)
+
+
+def _rerun(cfg: Config, business_date: date, run_id: str | None, keep: bool) -> RerunResult:
     con = warehouse.connect(cfg.warehouse)
     try:
         run = original_run(con, business_date, run_id)

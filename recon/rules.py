@@ -75,6 +75,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "merchant reference", "BOOLEAN"),
     Setting("reference_prefixes", tuple, (), "prefixes normalized_reference strips, e.g. \"REF:\"",
             "VARCHAR[]", column="prefixes"),
+    Setting("late_pending_days", int, 2, "business days a late source's ledger items wait as pending "
+            "(source late) before they are breaks; 0: never pending (recon/pending.py)", "INTEGER"),
 )}
 
 _WINDOW = ("window_before_days", "window_after_days")

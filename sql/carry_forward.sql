@@ -1,5 +1,6 @@
 -- Grain: the run's break lifecycle and what it hands to the next business day.
--- 1. first_seen: a break keeps the date it was first raised (same break_id in the previous run).
+-- 1. first_seen: a break keeps the date it was first raised (same break_id in the previous run),
+--    or first waited as pending (source late): its age counts from then.
 -- 2. Breaks about closed pairs or lines (amount/currency mismatch, duplicate, fee variance,
 --    payout mismatch) stay open day after day until an accountant marks them resolved.
 -- 3. Breaks about open items (missing, timing, unsettled, ambiguous) that the previous run had
@@ -14,7 +15,7 @@
 UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
 
 UPDATE breaks SET first_seen = p.first_seen
-FROM (SELECT break_id, first_seen FROM breaks WHERE run_id = $prev_run AND status = 'open') p
+FROM (SELECT break_id, first_seen FROM breaks WHERE run_id = $prev_run AND status IN ('open', 'pending')) p
 WHERE breaks.run_id = $run_id AND breaks.break_id = p.break_id;
 
 INSERT INTO breaks BY NAME

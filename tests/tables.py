@@ -57,3 +57,14 @@ def with_matching(cfg, source, **settings):
     return dataclasses.replace(cfg, sources=[
         dataclasses.replace(s, matching=dataclasses.replace(s.matching, **settings)) if s.name == source else s
         for s in cfg.sources])
+
+
+def delivered(con, st) -> None:
+    """Record the statement files of ``st`` as loaded, as the pipeline does: a source without a
+    loaded file for a date is late, and its ledger items wait as pending (sql/pending_late.sql)."""
+    from recon import warehouse
+    for sha, source, day in st.select("file_sha256", "source", "business_date").unique().iter_rows():
+        if not con.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha]).fetchall():
+            warehouse.record_file(con, sha256=sha, source=source, name=f"{source}.csv", remote_path=None,
+                                  size=1, business_date=day, fmt=None, status="loaded", line_count=None,
+                                  control_total="n/a")

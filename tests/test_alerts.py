@@ -32,7 +32,7 @@ def bad_night(tmp_path, monkeypatch):
     bill.write_text(text.replace(summary_row, summary_row.replace(count, f"`{int(count[1:]) + 1}", 1)), "utf-8")
     cfg = config_copy(tmp_path / "recon.toml", replace={
         'smtp_to = ["payment-ops@example.com"]': 'smtp_to = ["ops@example.com", "cfo@example.com"]',
-        "max_open_breaks = 50": "max_open_breaks = 5"},
+        "max_open_breaks = 50": "max_open_breaks = 1"},
         after={'  remote_dir = "stripe"\n': '  deadline = "00:00:01"\n  poll_s = 0.1\n'})
     monkeypatch.setenv("RECON_ALERT_WEBHOOK_TOKEN", TOKEN)
     with served(world, tmp_path, monkeypatch):
@@ -58,10 +58,14 @@ def test_late_source_and_rejected_file_reach_email_and_webhook(prefect_harness, 
     (path, headers, body), = hook.requests
     assert path == "/hooks/recon" and headers["Authorization"] == f"Bearer {TOKEN}"
     headline, detail = body["text"].split("\n")
+    # The late and the rejected source's ledger items wait as pending, one line per source, not breaks.
+    pending = {p["source"]: p["items"] for p in result["pending"]}
+    assert set(pending) == {"stripe", "wechatpay"} and all(pending.values())
     assert headline == ("recon 2026-11-21: NOT RECONCILED (exit 1), sources 2 (bank, ledger) received, "
-                        "1 (stripe) late, 1 (wechatpay) rejected, 0 missing")
+                        "1 (stripe) late, 1 (wechatpay) rejected, 0 missing, 0 lines quarantined, "
+                        f"{sum(pending.values())} items pending (source late)")
     assert detail.startswith(f"breaks {sum(result['breaks'].values())}: ")
-    assert "above threshold: open breaks" in detail and "> 5" in detail
+    assert "above threshold: open breaks" in detail and "> 1" in detail
     assert body["status"] == "breaks" and body["exit_code"] == 1 and body["run_id"] == result["run_id"]
     assert body["sources"] == result["sources"]
     assert {c: v["count"] for c, v in body["breaks"].items()} == result["breaks"]
@@ -71,6 +75,7 @@ def test_late_source_and_rejected_file_reach_email_and_webhook(prefect_harness, 
     assert kinds["file_rejected"]["message"].startswith("wechatpay: wechatpay_trade_20261121.csv rejected: ")
     assert kinds["file_rejected"]["runbook"] == "integrity-error"
     assert kinds["open_breaks"]["runbook"] == "breaks-above-threshold"
+    assert kinds["pending"]["runbook"] == "late-file"
 
     mail, = smtp.messages
     assert smtp.envelopes == [("recon@payments.example", ["ops@example.com", "cfo@example.com"])]

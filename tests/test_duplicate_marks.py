@@ -17,13 +17,18 @@ from connectors.local import fetch_local
 import sql
 from recon import config, matching, pipeline, warehouse
 from recon.generate import generate_days
-from tests.tables import D, ledger, run_day, stmt, ts
+from tests.tables import D, delivered, ledger, run_day, stmt, ts
 from tests.worlds import CONFIG, TABLES as WORLD_TABLES, read_tables
 
 START = date(2026, 11, 20)
 TABLES = {**WORLD_TABLES,
           "reversal_links": "SELECT * FROM reversal_links ORDER BY ALL",
           "fee_report": "SELECT * FROM fee_report ORDER BY ALL"}
+
+
+def insert_lines(con, st) -> None:
+    warehouse.insert_frame(con, "statement_lines", st)
+    delivered(con, st)  # their file is loaded: the source is not late
 
 
 def _full_check(monkeypatch):
@@ -152,7 +157,7 @@ def test_a_line_repeating_last_weeks_line_leaves_its_entry_to_the_later_passes(c
     statement. Line N2 has no merchant reference and repeats N1 of the same file by its PSP
     reference; lines B1 and B2 have a blank merchant reference and the same amount, which is no
     key: neither is a duplicate."""
-    warehouse.insert_frame(con, "statement_lines", stmt(
+    insert_lines(con, stmt(
         dict(merchant_reference="ORD-S", amount_minor=700, business_date=D - timedelta(days=2),
              booked_at=ts(1), file_sha256="1" * 64)))
     warehouse.load_ledger(con, ledger(dict(entry_id="E", merchant_reference="ORD-S", amount_minor=700,
@@ -160,7 +165,7 @@ def test_a_line_repeating_last_weeks_line_leaves_its_entry_to_the_later_passes(c
                                       dict(entry_id="F", merchant_reference="ORD-F", amount_minor=800,
                                            booked_at=ts(2))),
                           sha256="c" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=timezone.utc))
-    warehouse.insert_frame(con, "statement_lines", stmt(
+    insert_lines(con, stmt(
         dict(merchant_reference="ORD-S", amount_minor=700, booked_at=ts(2), file_sha256="2" * 64),
         dict(merchant_reference="ORD-F", amount_minor=800, booked_at=ts(2), file_sha256="2" * 64, file_line=3),
         dict(merchant_reference=None, psp_reference="4200001", amount_minor=900, booked_at=ts(2),
@@ -190,7 +195,7 @@ def test_an_entry_repeating_a_carried_entry_is_a_duplicate_and_the_carried_one_i
     warehouse.load_ledger(con, ledger(dict(entry_id="B", merchant_reference="ORD-A", amount_minor=500,
                                            booked_at=ts(2))),
                           sha256="b" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=timezone.utc))
-    warehouse.insert_frame(con, "statement_lines", stmt(
+    insert_lines(con, stmt(
         dict(merchant_reference="ORD-A", amount_minor=500, booked_at=ts(2), file_sha256="2" * 64)))
     run_day(con, cfg)
     assert _duplicates(con) == ["B"]

@@ -12,7 +12,7 @@ from recon import config, ratecard, warehouse
 from recon.matching import run_cascade
 from recon.money import percent_of
 from schemas.canonical import STATEMENT_COLUMNS, conform
-from tests.tables import D, UTC, ledger, stmt, ts
+from tests.tables import D, UTC, delivered, ledger, stmt, ts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,7 @@ def breaks(con):
 
 def load(con, led, st):
     warehouse.insert_frame(con, "statement_lines", st)
+    delivered(con, st)
     warehouse.load_ledger(con, led, sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
 
 

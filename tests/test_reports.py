@@ -119,9 +119,13 @@ def test_summary_json_round_trips_and_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_a_reconciled_summary() -> None:
-    s = replace(make_summary(()), sources=(make_summary().sources[0],))
+    s = replace(make_summary(()), sources=(make_summary().sources[0],), quarantined=0)
     d = summary_dict(s)
     assert d["reconciled"] is True and d["breaks"] == {"total": 0, "by_category": {}}
+    assert d["pending"] == []
+    # No break, but a quarantined line: not reconciled, and the count says why.
+    d = summary_dict(replace(s, quarantined=3))
+    assert d["reconciled"] is False and d["quarantined"] == 3 and d["counts"]["quarantined"] == 3
 
 # --- fees.py --------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 import sql
 from recon import matching, warehouse
 from recon.matching import ONE_TO_ONE
-from tests.tables import D, ledger, run_day, stmt, ts, with_matching
+from tests.tables import D, delivered, ledger, run_day, stmt, ts, with_matching
 
 UTC = timezone.utc
 # Every rule's truth table runs on both routes of the cascade (conftest.route).
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.usefixtures("route")
 def load(con, led=None, st=None, sha="l" * 64):
     if st is not None:
         warehouse.insert_frame(con, "statement_lines", st)
+        delivered(con, st)
     if led is not None:
         warehouse.load_ledger(con, led, sha256=sha, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
 

@@ -201,9 +201,13 @@ def test_reproducible_bytes_and_properties(tmp_path: Path) -> None:
 
 
 def test_a_reconciled_day_and_an_unknown_timezone(tmp_path: Path) -> None:
-    s = replace(make_summary(()), sources=(make_summary().sources[0],))
+    s = replace(make_summary(()), sources=(make_summary().sources[0],), quarantined=0)
     wb = openpyxl.load_workbook(write_workbook(s, tmp_path / "ok.xlsx"))
     assert summary_value(wb["Summary"], "reconciled").value == "yes"
+    # A quarantined line is never "reconciled", breaks or not.
+    wb = openpyxl.load_workbook(write_workbook(replace(s, quarantined=1), tmp_path / "q.xlsx"))
+    assert summary_value(wb["Summary"], "reconciled").value == "no"
+    assert summary_value(wb["Summary"], "quarantined rows").value == 1
     assert wb["Breaks"].max_row == 1 and wb["Breaks"].auto_filter.ref == f"A1:{LAST}1"
     odd = brk("B9", "timing", "CNY", 1, None, timezone="Mars/Olympus")
     wb = openpyxl.load_workbook(write_workbook(make_summary((odd,)), tmp_path / "tz.xlsx"))

@@ -61,6 +61,7 @@ ZH: dict[str, str] = {
     "previous sequence": "上期序号", "sequence": "序号", "none": "无",
     "Tie-out": "勾稽核对", "tie-out": "勾稽核对", "left side": "左方", "right side": "右方",
     "all reports agree": "各报表一致", "ok": "一致",
+    "pending (source late)": "待对账(渠道账单迟到)", "Late sources": "迟到渠道", "oldest": "最早日期",
     # sheet names (Excel: at most 31 characters, none of []:*?/\)
     "Summary": "汇总", "Breaks": "差异明细", "Aging": "账龄", "Payouts": "结算单",
     "Fees": "手续费", "Channels": "渠道", "Positions": "结算头寸", "Cleared": "已清差异",

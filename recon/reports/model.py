@@ -259,6 +259,17 @@ class CurrencyTotal:
 
 
 @dataclass(frozen=True)
+class PendingSource:
+    """One source's (and currency's) ledger items waiting for its late statement."""
+    source: str
+    currency: str
+    items: int
+    amount_minor: int  # Σ |ledger amount|
+    oldest: date  # the earliest business date among them (first seen pending)
+    age_days: int  # calendar days from ``oldest`` to the run's business date
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run_id: str
     business_date: date
@@ -291,6 +302,7 @@ class RunSummary:
     statement_gaps: tuple[ChainGap, ...] = ()
     tie_out: tuple[TieOut, ...] | None = None  # the offending differences (recon/reports/tieout.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
+    pending: tuple[PendingSource, ...] = ()  # ledger items waiting for a late source (recon/pending.py)
 
     @property
     def breaks_by_category(self) -> dict[str, int]:
@@ -315,4 +327,6 @@ class RunSummary:
 
     @property
     def reconciled(self) -> bool:
-        return not self.breaks and all(s.status in ("loaded", "corrected", "duplicate") for s in self.sources)
+        """Nothing open: no break, no quarantined line, every source's file loaded."""
+        return (not self.breaks and not self.quarantined and not self.pending
+                and all(s.status in ("loaded", "corrected", "duplicate") for s in self.sources))

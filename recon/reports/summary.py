@@ -158,6 +158,9 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
             for t in s.matched_amounts
         },
         "quarantined": s.quarantined,
+        "pending": [{"source": p.source, "currency": p.currency, "items": p.items,
+                     "amount": _amount(p.amount_minor, p.currency), "oldest": p.oldest.isoformat(),
+                     "age_days": p.age_days} for p in s.pending],
         "breaks": _breaks(s),
         "within_tolerance": {
             "count": len(s.tolerances),

@@ -46,6 +46,7 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
         ("quarantined rows", s.quarantined, "int"), ("breaks", len(s.breaks), "int"),
         ("linked within tolerance", len(s.tolerances), "int"),
         ("tie-out", tie_out_text(s, language), "id"),
+        ("pending (source late)", sum(p.items for p in s.pending), "int"),
     ]
     title = ("对账汇总 " if language == "zh" else "Reconciliation ") + s.business_date.isoformat()
     rows: list[list[Any]] = [[c.styled(title, c.title)]]
@@ -67,6 +68,10 @@ def summary_rows(s: RunSummary, c: Cells, language: str, note: str) -> tuple[lis
                        c.styled(status, c.alert) if x.status in ("missing", "rejected")
                        else status, x.lines, x.quarantined,
                        c.text(value(x.control_total, language), True), c.text(x.error, True)])
+    if s.pending:  # one line per late source: its ledger items wait, they are not breaks yet
+        section("Late sources", ("source", "currency", "items", "amount", "oldest", "age (days)"))
+        tables += [[c.text(p.source, False), p.currency, p.items, c.amount(p.amount_minor, p.currency),
+                    c.make(p.oldest, "date", None), p.age_days] for p in s.pending]
     section("Matched", ("currency", "count", "amount"))
     tables += [[t.currency, t.count, c.amount(t.amount_minor, t.currency)]
                for t in sorted(s.matched_amounts, key=lambda t: t.currency)]
