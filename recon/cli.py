@@ -412,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         print("recon: interrupted; nothing after the last finished stage was recorded.", file=sys.stderr)
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - every error is one paragraph and an exit code
-        return cli_errors.report(e, debug=args.debug, command=args.command)
+        return cli_errors.report(e, debug=args.debug, command=args.command, paths=lambda: cli_errors.command_paths(
+            args, _config(args) if hasattr(args, "config") else None))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,8 +11,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import sys
 import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from recon.errors import EXIT_ERROR, RUNBOOK, ReconError
 
@@ -53,6 +56,21 @@ def _runbook(anchor: str) -> str:
     return f"(runbook: {RUNBOOK}#{anchor})"
 
 
+def full_disk(paths: Iterable[Path], floor: int = 16 << 20) -> str | None:
+    """The first of ``paths`` (or its nearest existing parent) on a file system with less than
+    ``floor`` bytes free: where a full disk is, when the OS error did not name the file."""
+    for p in paths:
+        p = Path(p)
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        try:
+            if shutil.disk_usage(p).free < floor:
+                return str(p)
+        except OSError:
+            continue
+    return None
+
+
 def _os_paragraph(code: int, path: str | None, detail: str = "") -> str:
     what, todo, anchor = _OS_ERRORS[code]
     where = f"{path}: " if path else "a file recon writes or reads (the OS did not say which): "
@@ -84,8 +102,10 @@ def _prefect_api(exc: BaseException) -> str | None:
     return None
 
 
-def describe(exc: BaseException, command: str = "") -> tuple[str, int]:
-    """One paragraph (no trailing newline) and the exit code for an exception."""
+def describe(exc: BaseException, command: str = "",
+             paths: Callable[[], Iterable[Path]] = tuple) -> tuple[str, int]:
+    """One paragraph (no trailing newline) and the exit code for an exception; ``paths``: where
+    the command writes, to find a full disk the OS error does not name."""
     if isinstance(exc, ReconError):
         return str(exc), exc.exit_code
     for e in _chain(exc):
@@ -93,6 +113,8 @@ def describe(exc: BaseException, command: str = "") -> tuple[str, int]:
             return str(e), e.exit_code
         if isinstance(e, OSError) and e.errno in _OS_ERRORS:
             path = e.filename if e.filename is not None else None
+            if path is None and e.errno in (errno.ENOSPC, errno.EDQUOT):
+                path = full_disk(paths())
             if e.filename2 is not None:
                 path = f"{path} → {e.filename2}"
             return _os_paragraph(e.errno, os.fsdecode(path) if isinstance(path, bytes) else path), EXIT_ERROR
@@ -105,7 +127,8 @@ def describe(exc: BaseException, command: str = "") -> tuple[str, int]:
         for needle, code in _MESSAGES:
             if needle in low:
                 m = _QUOTED_PATH.search(str(e))
-                return _os_paragraph(code, m.group(1) if m else None, str(e).splitlines()[0]), EXIT_ERROR
+                path = m.group(1) if m else (full_disk(paths()) if code == errno.ENOSPC else None)
+                return _os_paragraph(code, path, str(e).splitlines()[0]), EXIT_ERROR
     where = f" in `recon {command}`" if command else ""
     return (f"unexpected error{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             f"— recon has no specific advice for it. Nothing after the last finished stage was "
@@ -113,10 +136,24 @@ def describe(exc: BaseException, command: str = "") -> tuple[str, int]:
             f"(`recon runs list`). {_runbook('run-crash')}"), EXIT_ERROR
 
 
-def report(exc: BaseException, *, debug: bool = False, command: str = "") -> int:
+def command_paths(args, config_path: Path | None) -> list[Path]:
+    """The paths a command writes or reads: its own arguments, then the config's [paths]."""
+    out = [getattr(args, k) for k in ("out", "file", "workbook") if getattr(args, k, None)]
+    if config_path is not None:
+        try:
+            from recon import config
+            cfg = config.load(config_path)
+            out += [cfg.warehouse, cfg.reports, cfg.archive]
+        except Exception:  # noqa: BLE001 - only a guess for the message: a bad config adds nothing
+            pass
+    return [Path(p) for p in out]
+
+
+def report(exc: BaseException, *, debug: bool = False, command: str = "",
+           paths: Callable[[], Iterable[Path]] = tuple) -> int:
     """Print ``exc`` as one paragraph on stderr (after its traceback with ``--debug``) and return
     its exit code."""
-    text, code = describe(exc, command)
+    text, code = describe(exc, command, paths)
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"recon: {text}", file=sys.stderr)
