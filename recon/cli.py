@@ -46,8 +46,11 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
 
 
-def _config(args) -> Path:
-    return Path(args.config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
+def _config(args, check: bool = False) -> Path:
+    path = Path(args.config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
+    if check:  # a bad config is reported (exit 2) before Prefect starts
+        __import__("recon.config").config.load(path)
+    return path
 
 
 def cmd_generate(args) -> int:
@@ -77,7 +80,7 @@ def cmd_run(args) -> int:
         else:
             os.environ[fanout.ENV] = "off"
     result = nightly(business_date=args.date, sources=args.sources or None,
-                     config_path=str(_config(args)), language=args.language)
+                     config_path=str(_config(args, check=True)), language=args.language)
     print_result(result)
     return result["exit_code"]
 
@@ -87,7 +90,7 @@ def cmd_backfill(args) -> int:
     _prefect_env(args.debug)
     from flows.backfill import backfill
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
-                       config_path=str(_config(args)))
+                       config_path=str(_config(args, check=True)))
     for result in results:
         print_result(result)
     return max(r["exit_code"] for r in results)
@@ -111,9 +114,9 @@ def cmd_parse(args) -> int:
     try:
         options = tomllib.loads(args.options.read_text("utf-8")) if args.options else None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        from recon.errors import ReconError
-        raise ReconError(f"{args.options}: --options is not a TOML file of format options ({e}).",
-                         hint="Fix the line it names; docs/formats.md shows a bankcsv mapping.") from e
+        from recon.errors import ConfigError
+        raise ConfigError(str(args.options), "--options", f"not a TOML file of format options ({e})",
+                          hint="Fix the line it names; docs/formats.md shows a bankcsv mapping.") from e
     parsed = registry.parse(fmt, data, name=args.file.name, source=args.source or fmt,
                             sha256=hashlib.sha256(data).hexdigest(), business_date=args.date,
                             timezone=args.timezone, options=options)

@@ -352,7 +352,9 @@ def load(path: str | Path) -> Config:
     try:
         blob = path.read_bytes()
     except OSError as e:
-        raise ConfigError(str(path), "(file)", f"cannot be read ({e.strerror})") from e
+        raise ConfigError(str(path), "(file)", f"cannot be read ({e.strerror})",
+                          hint="Check the path (--config, $RECON_CONFIG) and that the file is "
+                               "readable by the user running recon.") from e
     try:
         doc = tomllib.loads(blob.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

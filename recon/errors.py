@@ -39,10 +39,12 @@ class ReconError(Exception):
 class ConfigError(ReconError):
     """The configuration file is wrong at a named key."""
 
-    def __init__(self, path: str, key: str, message: str):
+    runbook = "config-error"
+
+    def __init__(self, path: str, key: str, message: str, hint: str | None = None):
         self.path, self.key = path, key
         super().__init__(f"{path}: {key}: {message}.",
-                         hint="Fix that key and run again; `recon run --help` shows an example.")
+                         hint=hint or "Fix that key and run again; `recon run --help` shows an example.")
 
 
 class ParseError(ReconError):
