@@ -154,10 +154,7 @@ def latest_run(cfg: Config, business_date: date) -> tuple[str, datetime, list[So
     if row is None:
         raise ReconError(f"no finished run for {business_date} in {cfg.warehouse}",
                          hint=f"Run `recon run --date {business_date}` first.")
-    kinds = {s.name: s.kind for s in cfg.sources}
-    statuses = [SourceStatus(f["source"], kinds.get(f["source"], "ledger"), f.get("name"),
-                             f.get("sha256"), f.get("status", "loaded"))
-                for f in json.loads(row[2] or "[]")]
+    statuses = [SourceStatus(**f) for f in json.loads(row[2] or "[]")]  # as finish_run wrote them
     return row[0], row[1], statuses
 
 

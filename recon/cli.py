@@ -136,7 +136,7 @@ def cmd_parse(args) -> int:
         print(f"recon: {args.file.name}: every one of its {parsed.line_count} lines is quarantined; "
               f"nothing would be loaded (see the reasons above)", file=sys.stderr)
         return 1
-    return 0
+    return 1 if parsed.quarantine.height else 0  # a quarantined line is never a clean parse
 
 
 def cmd_runs(args) -> int:
@@ -293,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="parse a statement file into canonical lines (CSV, or parquet by extension)",
                         epilog="example:\n  recon parse camt053_20261122.xml --out lines.parquet\n"
                                "  recon parse export.csv --format bankcsv --options mapping.toml\n"
-                               "exit codes: 0 parsed; 1 every line quarantined; 2 rejected (the error "
-                               "names file, line, field, expected and found)")
+                               "exit codes: 0 parsed; 1 some or every line quarantined; 2 rejected (the "
+                               "error names file, line, field, expected and found)")
     pa.add_argument("file", type=Path)
     pa.add_argument("--format", help="format name (default: identify the file)")
     pa.add_argument("--out", type=Path, help="output .csv or .parquet (default: CSV on stdout)")
