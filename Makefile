@@ -79,7 +79,8 @@ check-libreoffice: install
 # Faults and hostile input (issue 8): each injected fault and bad input is tallied by the tests
 # themselves (recon.chaos.check); the last line is computed from that tally. Also part of `make test`.
 CHAOS_TESTS := tests/test_faults.py tests/test_chaos.py tests/test_hostile.py tests/test_secrets.py tests/test_sftp.py \
-               tests/test_transfer_faults.py tests/test_local_source.py tests/test_secret_errors.py
+               tests/test_transfer_faults.py tests/test_local_source.py tests/test_secret_errors.py \
+               tests/test_exit_codes.py tests/test_night_faults.py tests/test_pending.py
 .PHONY: chaos
 chaos: install sshd
 	@rm -f var/chaos.jsonl; mkdir -p var

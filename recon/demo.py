@@ -99,7 +99,8 @@ def demo_commands(out: Path, run_id: str, business_date: date) -> list[str]:
         except ValueError:
             return str(p)
     exe = Path(sys.executable).parent / "recon"
-    recon = f"RECON_HOME={shlex.quote(rel(out / 'var'))} {shlex.quote(rel(exe) if exe.exists() else 'recon')}"
+    # RECON_HOME absolute: the config reads a relative one from its own folder (data/)
+    recon = f"RECON_HOME={shlex.quote(str(out / 'var'))} {shlex.quote(rel(exe) if exe.exists() else 'recon')}"
     lines = ["Work on this world (its warehouse is under RECON_HOME):",
              f"  {recon} runs list --date {business_date}",
              f"  {recon} runs show {run_id}"]
