@@ -17,7 +17,7 @@ from recon.assemble import build_summary
 from recon.chaos import check
 from recon.generate import generate_days
 from recon.pending import pending_after
-from tests.test_dask import CONFIG
+from tests.worlds import CONFIG
 
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 
