@@ -46,11 +46,8 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
 
 
-def _config(args, check: bool = False) -> Path:
-    path = Path(args.config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
-    if check:  # a bad config is reported (exit 2) before Prefect starts
-        __import__("recon.config").config.load(path)
-    return path
+def _config(args) -> Path:
+    return Path(args.config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
 
 
 def cmd_generate(args) -> int:
@@ -80,7 +77,7 @@ def cmd_run(args) -> int:
         else:
             os.environ[fanout.ENV] = "off"
     result = nightly(business_date=args.date, sources=args.sources or None,
-                     config_path=str(_config(args, check=True)), language=args.language)
+                     config_path=str(_config(args)), language=args.language)
     print_result(result)
     return result["exit_code"]
 
@@ -90,7 +87,7 @@ def cmd_backfill(args) -> int:
     _prefect_env(args.debug)
     from flows.backfill import backfill
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
-                       config_path=str(_config(args, check=True)))
+                       config_path=str(_config(args)))
     for result in results:
         print_result(result)
     return max(r["exit_code"] for r in results)
@@ -417,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - every error is one paragraph and an exit code
         return cli_errors.report(e, debug=args.debug, command=args.command, paths=lambda: cli_errors.command_paths(
             args, _config(args) if hasattr(args, "config") else None))
+
 
 if __name__ == "__main__":
     sys.exit(main())

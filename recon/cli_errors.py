@@ -98,7 +98,7 @@ def _prefect_api(exc: BaseException) -> str | None:
         return (f"Prefect's ephemeral API did not start ({text}). The machine may be overloaded or "
                 f"PREFECT_HOME ({os.environ.get('PREFECT_HOME', '~/.prefect')}) unwritable; retry, or run "
                 "a Prefect server and set PREFECT_API_URL to it (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_"
-                f"SECONDS gives a slow machine longer). Nothing was recorded. {_runbook('prefect-api')}")
+                f"SECONDS gives a slow machine longer). Nothing was recorded. {_runbook('prefect-start-up')}")
     return None
 
 

@@ -101,7 +101,7 @@ def test_a_runbook_anchor_exists_for_every_paragraph():
 
     from recon import cli_errors
     headings = set(re.findall(r"^## (\S+)", (ROOT / "docs" / "operations.md").read_text("utf-8"), re.M))
-    anchors = {a for *_, a in cli_errors._OS_ERRORS.values()} | {"prefect-api", "config-error", "run-crash"}
+    anchors = {a for *_, a in cli_errors._OS_ERRORS.values()} | {"prefect-api", "prefect-start-up", "config-error", "run-crash"}
     assert anchors <= headings, anchors - headings
 
 
