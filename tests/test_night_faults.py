@@ -140,7 +140,7 @@ LE2,2026-11-21,2026-11-21T11:35:04+08:00,stripe,payment,ORD-A2,ch_A2,,87.04,USD,
 # Stripe's itemized balance-change report (docs/formats.md): two charges that match the ledger,
 # and a third whose gross is not an amount: quarantined, line 4.
 STRIPE = """\
-balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,automatic_payout_id,automatic_payout_effective_at,payment_intent_id,payment_metadata[order_id],payment_metadata[refund_id],card_brand,payment_method_type
+balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,automatic_payout_id,automatic_payout_effective_at,payment_intent_id,payment_metadata[order_id],refund_metadata[refund_id],card_brand,payment_method_type
 txn_A1,2026-11-21 02:10:06,2026-11-21 10:10:06,2026-11-22 16:00:00,2026-11-23 00:00:00,usd,94.89,3.05,91.84,charge,ch_A1,API credits,94.89,usd,,,pi_A1,ORD-A1,,visa,card
 txn_A2,2026-11-21 03:35:06,2026-11-21 11:35:06,2026-11-22 16:00:00,2026-11-23 00:00:00,usd,87.04,2.82,84.22,charge,ch_A2,API credits,87.04,usd,,,pi_A2,ORD-A2,,visa,card
 txn_A3,2026-11-21 04:35:06,2026-11-21 12:35:06,2026-11-22 16:00:00,2026-11-23 00:00:00,usd,12.x0,0.65,11.35,charge,ch_A3,API credits,12.00,usd,,,pi_A3,ORD-A3,,visa,card
