@@ -152,8 +152,11 @@ def command_paths(args, config_path: Path | None) -> list[Path]:
 def report(exc: BaseException, *, debug: bool = False, command: str = "",
            paths: Callable[[], Iterable[Path]] = tuple) -> int:
     """Print ``exc`` as one paragraph on stderr (after its traceback with ``--debug``) and return
-    its exit code."""
+    its exit code. The paragraph goes through recon.redact.error_text (secrets and cards masked,
+    long quoted text cut), like every error recon stores or sends."""
+    from recon.redact import error_text
     text, code = describe(exc, command, paths)
+    text = error_text(text)
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"recon: {text}", file=sys.stderr)
