@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recon import audit, warehouse
 from recon.config import Config
-from recon.errors import EXIT_ERROR
+from recon.errors import EXIT_BREAKS, EXIT_ERROR
 
 LIST_COLUMNS = (("run", "run_id", "<"), ("business date", "business_date", "<"),
                 ("started (UTC)", "started_at", "<"), ("status", "status", "<"),
@@ -84,6 +84,7 @@ def ledger_load(cfg: Config, path: Path, who: str | None, why: str | None) -> in
     from connectors.local import fetch_local
     from recon import pipeline
     files = fetch_local(path.parent, path.name, date.today(), Archive(cfg.archive), source="ledger")
+    quarantined = 0
     for f in files:
         status = pipeline.load_ledger_file(cfg, f, None, None)
         print(f"{f.name}: {status.status}, {status.lines} entries, {status.quarantined} quarantined"
@@ -91,6 +92,7 @@ def ledger_load(cfg: Config, path: Path, who: str | None, why: str | None) -> in
         if status.status != "loaded":
             print(status.error, file=sys.stderr)
             return EXIT_ERROR
+        quarantined += status.quarantined or 0
         if who or why:
             con = warehouse.connect(cfg.warehouse)
             try:  # the first load of these bytes keeps its who and why
@@ -98,4 +100,4 @@ def ledger_load(cfg: Config, path: Path, who: str | None, why: str | None) -> in
                             "load_reason = coalesce(load_reason, ?) WHERE sha256 = ?", [who, why, f.sha256])
             finally:
                 con.close()
-    return 0
+    return EXIT_BREAKS if quarantined else 0  # quarantined lines are never "all fine"

@@ -88,3 +88,16 @@ def test_parse_writes_canonical_lines_and_refuses_an_unbalanced_file(tmp_path, c
     assert cli.main(["parse", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("recon: wechatpay_trade_bad.csv") and "expected" in err and "found" in err
+
+
+def test_ledger_load_with_a_quarantined_row_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RECON_HOME", str(tmp_path / "var"))
+    export = tmp_path / "ledger_20261121.csv"
+    export.write_text(
+        "entry_id,business_date,booked_at,channel,txn_type,merchant_reference,psp_reference,"
+        "original_reference,amount,currency,counterparty,description\n"
+        "E1,2026-11-21,2026-11-21T09:15:02+08:00,stripe,payment,ORD1,,,12.30,USD,,\n"
+        "E2,2026-11-21,2026-11-21T09:16:02+08:00,stripe,payment,ORD2,,,twelve,USD,,\n", encoding="utf-8")
+    assert cli.main(["ledger", "load", str(export)]) == 1  # quarantined lines are never "all fine"
+    out = capsys.readouterr().out
+    assert "ledger_20261121.csv: loaded, " in out and "1 quarantined" in out
