@@ -108,7 +108,7 @@ def test_a_config_mistake_is_reported_before_prefect_starts(tmp_path, argv):
     assert proc.returncode == 2
     assert proc.stdout == "prefect imported: False\n"
     assert proc.stderr == (f"recon: {bad}: paths: missing; expected a table. Fix that key and run again; "
-                           "`recon run --help` shows an example.\n")
+                           "`recon run --help` shows an example. (runbook: docs/operations.md#config-error)\n")
 
 
 STUB_SERVER = """
