@@ -10,7 +10,7 @@ import pytest
 
 import sql
 from recon import warehouse
-from tests.tables import D, ledger, run_day, stmt, ts, with_matching
+from tests.tables import D, delivered, ledger, run_day, stmt, ts, with_matching
 
 UTC = timezone.utc
 F = "f" * 16
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.usefixtures("route")
 
 def load(con, led, st):
     warehouse.insert_frame(con, "statement_lines", st)
+    delivered(con, st)  # the source's file loaded: its missing items are breaks, not pending
     warehouse.load_ledger(con, led, sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
 
 
