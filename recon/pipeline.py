@@ -17,7 +17,6 @@ from datetime import date, datetime, timezone
 from itertools import chain
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from connectors.archive import Archive
@@ -118,149 +117,6 @@ def fetch_ledger(cfg: Config, business_date: date) -> Arrival:
     return Arrival(LEDGER, tuple(files))
 
 
-_LONG_RUN = r"[0-9](?:[ -]?[0-9]){12,}"  # a maximal digit run (safe._DIGIT_RUN_RE) of 13+ digits
-
-
-_DOUBLED_DIGIT = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)  # d → digit sum of 2d
-_DOUBLED_AT = np.arange(19)[::-1] % 2 == 1  # of 19 digits: every second one from the right
-
-
-def _luhn_ok(digits: pl.Series) -> pl.Series:
-    """recon.reports.safe.luhn_ok, vectorised, for ASCII digit strings of at most 19 characters:
-    left-padded with zeros to 19 (zeros add nothing to the sum) and read as one digit matrix."""
-    if digits.len() == 0:
-        return pl.Series(digits.name, [], dtype=pl.Boolean)
-    text = digits.str.zfill(19).str.join("").item().encode("ascii")
-    d = np.frombuffer(text, dtype=np.uint8).reshape(-1, 19) - ord("0")
-    total = np.where(_DOUBLED_AT, _DOUBLED_DIGIT[d], d).sum(axis=1, dtype=np.int32)
-    return pl.Series(digits.name, total % 10 == 0)
-
-
-def mask_pans(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    """``pan.mask_frame(frame, columns)``, the same bytes, without walking every row in Python.
-
-    ``pan.mask_frame`` walks every row with a 13-digit run; PSP exports have one on every line
-    (order ids, balance-transaction ids in ``raw``), so it cost ~30 s a million lines. A row can
-    only change where a digit run of 13+ digits that is not one of the row's own references either
-    has separators (Python decides which groups form a card) or is itself a Luhn-valid 13–19
-    digit number not beginning with 0 (``safe._is_pan``), and that touches no letter
-    (``safe._glued``); those rows alone are found here, vectorised, and the few that a plain
-    replacement cannot mask exactly go through ``pan.mask_frame``.
-    """
-    cols = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
-    if not cols or frame.height == 0:
-        return frame
-    refs = [c for c in pan.REFERENCES if c in frame.columns and frame.schema[c] == pl.String]
-    row = pl.int_range(pl.len(), dtype=pl.Int64).alias("__row")
-    found = pl.concat([_long_runs(frame, c, row) for c in cols])
-    # A run touching a letter is part of an identifier, never a card (safe._glued); where a cell
-    # holds the same digits glued and free, _mask_plain (which masks equal pieces) cannot tell
-    # them apart: those rows go to pan.mask_frame below, as do rows whose runs did not pair up.
-    glued = found.filter(pl.col("glued"))
-    odd = found.filter(pl.col("glued").is_null())["__row"]
-    runs = found.filter(~pl.col("glued")).drop("glued")
-    runs = runs.with_columns(pl.col("run").str.replace_all("[ -]", "").alias("digits"))
-    plain = runs.filter((pl.col("digits") == pl.col("run")) & (pl.col("digits").str.len_bytes() <= 19))
-    suspect = pl.concat([runs.filter(pl.col("digits") != pl.col("run")),
-                         plain.filter(_luhn_ok(plain["digits"]) & ~plain["digits"].str.starts_with("0"))])
-    if refs and suspect.height:
-        keep = pl.concat([frame.select(row, pl.col(r).str.replace_all("[ -]", "").alias("digits"))
-                          .join(suspect.select("__row").unique(), on="__row", how="semi")
-                          for r in refs]).drop_nulls("digits")
-        suspect = suspect.join(keep, on=["__row", "digits"], how="anti")
-    if suspect.height == 0 and odd.len() == 0:
-        return frame
-    # A row whose every suspect run is plain (no separators) is masked here: each such run is a
-    # whole card (Luhn-valid, 13–19 digits, not beginning with 0, touching no letter), shown as
-    # first 6 + one "*" per hidden digit + last 4, exactly what safe._mask_run does with it.
-    # Rows with a separated run go to pan.mask_frame, which decides which digit groups form a card.
-    separated = pl.concat([
-        suspect.filter(pl.col("digits") != pl.col("run"))["__row"],
-        suspect.join(glued.select("__row", "__col", pl.col("run").alias("digits")),
-                     on=["__row", "__col", "digits"], how="semi")["__row"],
-        odd])
-    nul = frame.select(row, pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True).fill_null(False)
-                                              for c in cols).alias("nul")).filter("nul")["__row"]
-    separated = pl.concat([separated, nul]).unique()  # NUL is _mask_plain's marker: never there
-    fast = (suspect.filter(~pl.col("__row").is_in(separated.implode()))
-            .select("__row", "__col", "digits").unique())
-    out = frame
-    if fast.height:
-        out = _mask_plain(out, cols, fast)
-    if separated.len() == 0:
-        return out
-    need = separated.sort()
-    fixed = pan.mask_frame(frame[need].select(*cols, *refs), cols)  # the same row: texts + its references
-    return out.with_columns(out[c].scatter(need, fixed[c]) for c in cols)
-
-
-# A cell can only change where it holds a maximal digit run that touches no letter and is either
-# plain with 13-19 digits, or has 13+ digits and a separator (safe.mask_pans masks nothing else).
-# Matched by one DFA pass without captures, this keeps the extraction below to the few cells that
-# can hold a card: PSP ids such as ``ch_32026112000000000012291`` (23 digits) or
-# ``txn_320261120C0000000012291`` (glued) are on every line and can not. A superset, not a
-# decision: a run found here is still judged exactly by _long_runs and what follows.
-_PLAIN_CANDIDATE = r"(?:^|[^0-9A-Za-z])[0-9]{13,19}(?:[^0-9A-Za-z]|$)"
-_SEPARATED_CANDIDATE = "|".join(  # k digits before the run's first separator, 13+ digits in all
-    [rf"[0-9]{{{k}}}[ -][0-9](?:[ -]?[0-9]){{{12 - k},}}" for k in range(1, 13)] + [r"[0-9]{13}[ -][0-9]"])
-_CANDIDATE_CELL = f"{_PLAIN_CANDIDATE}|{_SEPARATED_CANDIDATE}"
-_BEFORE_RUN = rf"(?:^|[^0-9]){_LONG_RUN}"  # a 13+ digit run with the character before it
-_AFTER_RUN = rf"{_LONG_RUN}(?:[^0-9]|$)"  # ... with the character after it
-
-
-def _long_runs(frame: pl.DataFrame, c: str, row: pl.Expr) -> pl.DataFrame:
-    """Every maximal run of 13+ digits (single separators allowed) in the cells of column ``c``
-    that may hold a card (``_CANDIDATE_CELL``): ``__row``, ``__col``, ``run``, and ``glued`` (it
-    touches an ASCII letter; NULL when a cell's runs did not pair up, which sends the row to
-    pan.mask_frame).
-
-    Polars' regular expressions have no look-around, so each run is extracted twice: with the
-    character before it, and with the character after it. Neither pattern can start inside a run
-    or take a character of the next run, so both list the same runs in the same order."""
-    text = pl.col(c)
-    cells = (frame.select(row, text).filter(text.str.contains(_CANDIDATE_CELL))
-             .select("__row", pl.lit(c).alias("__col"), text.str.extract_all(_BEFORE_RUN).alias("before"),
-                     text.str.extract_all(_AFTER_RUN).alias("after"))
-             .filter(pl.col("before").list.len() > 0))
-    paired = pl.col("before").list.len() == pl.col("after").list.len()
-    odd = cells.filter(~paired).select("__row", "__col", pl.lit(None, pl.String).alias("run"),
-                                       pl.lit(None, pl.Boolean).alias("glued"))
-    runs = (cells.filter(paired).explode(["before", "after"])
-            .select("__row", "__col", pl.col("before").str.replace(r"^[^0-9]", "").alias("run"),
-                    (pl.col("before").str.contains("^[A-Za-z]")
-                     | pl.col("after").str.contains("[A-Za-z]$")).alias("glued")))
-    return pl.concat([runs, odd])
-
-
-def _mask_plain(frame: pl.DataFrame, cols: list[str], runs: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with the plain digit runs ``runs`` (``__row``, ``__col``, ``digits``) masked.
-
-    Each cell holding such a run is cut at its 13+ digit runs (wrapped in NUL, then split: the
-    pieces alternate text between runs and whole runs), the listed runs are replaced, the pieces
-    rejoined. Only the cells where a run was found are cut (a run equal to it elsewhere in the
-    row is found in its own cell too: maximal runs are found per cell)."""
-    n = pl.col("piece").str.len_chars()
-    for c in cols:
-        hits = (runs.filter(pl.col("__col") == c).select("__row", pl.col("digits").alias("piece"))
-                .with_columns(pl.lit(True).alias("__hit")))
-        if hits.height == 0:
-            continue
-        rows = hits["__row"].unique().sort()
-        cells = (frame[rows].select(pl.Series("__row", rows),
-                                    pl.col(c).str.replace_all(f"({_LONG_RUN})", "\x00${1}\x00")
-                                    .str.split("\x00").alias("piece"))
-                 .with_columns(pl.int_range(pl.len()).alias("__i")).explode("piece")
-                 .join(hits, on=["__row", "piece"], how="left", maintain_order="left"))
-        masked = (cells.with_columns(pl.when(pl.col("__hit"))
-                                     .then(pl.col("piece").str.head(6) + pl.lit("*" * 9).str.head(n - 10)
-                                           + pl.col("piece").str.tail(4))
-                                     .otherwise(pl.col("piece")).alias("piece"))
-                  .group_by("__i", maintain_order=True)
-                  .agg(pl.first("__row"), pl.col("piece").str.join("")))
-        frame = frame.with_columns(frame[c].scatter(masked["__row"], masked["piece"]))
-    return frame
-
-
 def _already_loaded(con, f: Fetched) -> SourceStatus | None:
     seen = warehouse.file_seen(con, f.sha256)
     if seen is None or seen["parse_status"] != "loaded":
@@ -308,8 +164,8 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                                            timezone=source.timezone, options=source.options,
                                            part_bytes=part_bytes):
             # Card numbers in free text never reach the warehouse (references are left as sent).
-            yield Prepared(source.name, source.kind, f, mask_pans(parsed.frame, pan.STATEMENT_TEXT),
-                           mask_pans(parsed.quarantine, pan.QUARANTINE_TEXT),
+            yield Prepared(source.name, source.kind, f, pan.mask_frame_fast(parsed.frame, pan.STATEMENT_TEXT),
+                           pan.mask_frame_fast(parsed.quarantine, pan.QUARANTINE_TEXT),
                            "ok" if parsed.checks else "n/a")
     except (ParseError, IntegrityError) as e:
         # Never the file's own text, which the error (or its cause) may quote; logged outside the
@@ -331,8 +187,8 @@ def prepare_ledger_parts(cfg: Config, f: Fetched, part_bytes: int | None = PART_
     try:
         for valid, quarantine in parse_ledger_parts(data, name=f.name, sha256=f.sha256, part_bytes=part_bytes,
                                                     layout=cfg.ledger.layout):  # validated
-            yield Prepared(LEDGER, LEDGER, f, mask_pans(valid, pan.LEDGER_TEXT),
-                           mask_pans(quarantine, pan.QUARANTINE_TEXT))
+            yield Prepared(LEDGER, LEDGER, f, pan.mask_frame_fast(valid, pan.LEDGER_TEXT),
+                           pan.mask_frame_fast(quarantine, pan.QUARANTINE_TEXT))
     except ParseError as e:
         error = redact.error_text(e)  # as in prepare_statement_parts
     else:

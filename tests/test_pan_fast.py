@@ -1,4 +1,4 @@
-"""recon.pipeline.mask_pans (vectorised where it can be) gives the bytes of recon.pan.mask_frame."""
+"""recon.pan.mask_frame_fast (vectorised where it can be) gives the bytes of recon.pan.mask_frame."""
 from __future__ import annotations
 
 import random
@@ -6,7 +6,7 @@ import random
 import polars as pl
 import pytest
 
-from recon import pan, pipeline
+from recon import pan
 from recon.reports.safe import luhn_ok
 from recon.reports.safe import mask_pans as safe_mask
 
@@ -95,7 +95,7 @@ def test_mask_pans_equals_mask_frame_on_generated_text(seed, separators):
     finally:
         SEPARATORS[0] = True
     before = frame.clone()
-    fast = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    fast = pan.mask_frame_fast(frame, pan.STATEMENT_TEXT)
     assert fast.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
     assert frame.equals(before)  # the input is not changed
 
@@ -108,7 +108,7 @@ def test_mask_pans_equals_mask_frame_on_random_text(seed):
     refs = ["".join(ch for ch in t if ch.isdigit())[:16] if rng.random() < 0.3 else None for t in texts]
     frame = pl.DataFrame({"description": texts, "raw": list(reversed(texts)), "psp_reference": refs},
                          schema={"description": pl.String, "raw": pl.String, "psp_reference": pl.String})
-    assert pipeline.mask_pans(frame, pan.STATEMENT_TEXT).equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
+    assert pan.mask_frame_fast(frame, pan.STATEMENT_TEXT).equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
 
 
 def test_plain_cards_masked_vectorised_and_own_references_kept():
@@ -118,7 +118,7 @@ def test_plain_cards_masked_vectorised_and_own_references_kept():
         "raw": [f'{{"id":"{card}"}}', None, f'{{"ch":"ch_{other}","n":"{card}"}}'],
         "psp_reference": [None, None, other],
     })
-    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    out = pan.mask_frame_fast(frame, pan.STATEMENT_TEXT)
     assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
     assert out["description"].to_list() == ["card 411111******1111", f"{card}0 and 411111******1111",
                                             f"ref {other} 1234567890123"]
@@ -128,9 +128,9 @@ def test_plain_cards_masked_vectorised_and_own_references_kept():
 
 def test_no_text_columns_or_empty_frame():
     empty = pl.DataFrame({"description": pl.Series([], dtype=pl.String)})
-    assert pipeline.mask_pans(empty, pan.STATEMENT_TEXT).equals(empty)
+    assert pan.mask_frame_fast(empty, pan.STATEMENT_TEXT).equals(empty)
     numbers = pl.DataFrame({"amount": [1, 2]})
-    assert pipeline.mask_pans(numbers, pan.STATEMENT_TEXT).equals(numbers)
+    assert pan.mask_frame_fast(numbers, pan.STATEMENT_TEXT).equals(numbers)
 
 
 def test_zero_padded_counters_in_ids_are_not_cards():
@@ -141,7 +141,7 @@ def test_zero_padded_counters_in_ids_are_not_cards():
     assert luhn_ok(counter)
     raw = f'{{"balance_transaction_id":"txn_320261120C{counter}","note":"card 4111111111111111"}}'
     frame = pl.DataFrame({"description": [f"counter {counter}"], "raw": [raw], "psp_reference": ["ch_1"]})
-    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    out = pan.mask_frame_fast(frame, pan.STATEMENT_TEXT)
     assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
     assert out["description"].to_list() == [f"counter {counter}"]
     assert out["raw"].to_list() == [raw.replace("4111111111111111", "411111******1111")]
@@ -166,7 +166,7 @@ def test_generated_stripe_ids_survive_masking(tmp_path):
     sent = pl.read_csv(day.paths["stripe"], infer_schema=False)["balance_transaction_id"].to_list()
     luhn_counters = [s for s in sent if luhn_ok(s[-13:])]
     assert len(luhn_counters) > 10  # the case is exercised: these were masked before
-    masked = pipeline.mask_pans(parsed.frame, pan.STATEMENT_TEXT)
+    masked = pan.mask_frame_fast(parsed.frame, pan.STATEMENT_TEXT)
     assert [json.loads(r)["balance_transaction_id"] for r in masked["raw"]] == sent
 
 
@@ -177,7 +177,7 @@ def test_runs_touching_letters_are_identifiers_not_cards():
     texts = ["3M38516514197343D", f"INV{card}", f"{card}D", f"INV{card} and {card}",
              f"card {card}.", f"é{card}", f"x-{card}", f"{card}\r\n", f"ref:{card}Z {card}"]
     frame = pl.DataFrame({"description": texts, "raw": list(reversed(texts))})
-    out = pipeline.mask_pans(frame, pan.STATEMENT_TEXT)
+    out = pan.mask_frame_fast(frame, pan.STATEMENT_TEXT)
     assert out.equals(pan.mask_frame(frame, pan.STATEMENT_TEXT))
     assert out["description"].to_list() == [
         "3M38516514197343D", f"INV{card}", f"{card}D", f"INV{card} and 411111******1111",
@@ -187,7 +187,7 @@ def test_runs_touching_letters_are_identifiers_not_cards():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_every_cell_masking_changes_is_a_candidate_cell(seed):
-    """The cheap pre-filter (pipeline._CANDIDATE_CELL) lets through every cell the exact masking
+    """The cheap pre-filter (pan._CANDIDATE_CELL) lets through every cell the exact masking
     would change: a cell it drops is left as it is without being looked at."""
     rng = random.Random(2000 + seed)
     refs: list[str] = []
@@ -196,9 +196,9 @@ def test_every_cell_masking_changes_is_a_candidate_cell(seed):
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(13, 60))) for _ in range(6000)]
     changed = [t for t in texts if safe_mask(t)[0] != t]
     assert len(changed) > 1000  # the cases are there
-    found = pl.Series(changed).str.contains(pipeline._CANDIDATE_CELL)
+    found = pl.Series(changed).str.contains(pan._CANDIDATE_CELL)
     assert found.all(), [t for t, ok in zip(changed, found) if not ok][:5]
     # ... and it does drop the ids on every PSP line that can not be cards
     ids = pl.Series(["txn_320261120C0000000012291", "ch_32026112000000000012291",
                      '"4200202611200000000000009336"', "2026-11-20 16:00:00", "ORD20261120S00012291"])
-    assert not ids.str.contains(pipeline._CANDIDATE_CELL).any()
+    assert not ids.str.contains(pan._CANDIDATE_CELL).any()
