@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from contextlib import contextmanager
 
 
 class FaultProxy:
@@ -72,3 +74,24 @@ class FaultProxy:
             except OSError:
                 pass
             s.close()
+
+
+@contextmanager
+def growing(path):
+    """``path`` appended to every 50 ms while the block runs: a file still being written."""
+    stop = threading.Event()
+
+    def writer():
+        with open(path, "ab") as f:
+            while not stop.is_set():
+                f.write(b"row,1\n")
+                f.flush()
+                time.sleep(0.05)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()

@@ -17,7 +17,7 @@ from connectors import sftp
 from connectors.sftp import LateFile, MissingFile, NotReady, fetch_day
 from recon.chaos import check
 from recon.errors import TransferError
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import FaultProxy, growing
 
 pytestmark = [pytest.mark.integration,
               # paramiko's prefetch thread reports the cut connection on its own; the fetch retries
@@ -119,23 +119,8 @@ def test_file_with_a_temporary_name_is_not_taken_until_renamed(sshd, archive):
 def test_growing_file_is_not_taken_until_it_settles(sshd, archive):
     with check("fault", "file still being written (growing size)"):
         ep, d = _serve(sshd, "grow", {NAME: b"id,amount\n"}, settle_s=0.4)
-        stop = threading.Event()
-
-        def writer():
-            with open(d / NAME, "ab") as f:
-                while not stop.is_set():
-                    f.write(b"row,1\n")
-                    f.flush()
-                    time.sleep(0.05)
-
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        try:
-            with pytest.raises(NotReady) as err:
-                fetch_day(ep, DAY, archive, source="stripe")
-        finally:
-            stop.set()
-            t.join()
+        with growing(d / NAME), pytest.raises(NotReady) as err:
+            fetch_day(ep, DAY, archive, source="stripe")
         assert "bytes within 0.4 s" in str(err.value) or "changed while downloading" in str(err.value)
         assert _archived(archive) == []
         [got] = fetch_day(ep, DAY, archive, source="stripe")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from recon import config
 from recon.chaos import check
 from recon.errors import ReconError, TransferError
 from recon.generate import generate_day
+from tests.faultproxy import growing
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
@@ -76,24 +75,9 @@ def test_growing_file_in_a_local_folder_is_not_taken_until_it_settles(tmp_path, 
         drop.mkdir()
         path = drop / NAME
         path.write_bytes(b"id,amount\n")
-        stop = threading.Event()
-
-        def writer():
-            with open(path, "ab") as f:
-                while not stop.is_set():
-                    f.write(b"row,1\n")
-                    f.flush()
-                    time.sleep(0.05)
-
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        try:
-            with pytest.raises(NotReady) as err:
-                fetch_local(drop, "stripe_itemized_{date:%Y%m%d}.csv", DAY, archive, source="stripe",
-                            settle_s=0.3)
-        finally:
-            stop.set()
-            t.join()
+        with growing(path), pytest.raises(NotReady) as err:
+            fetch_local(drop, "stripe_itemized_{date:%Y%m%d}.csv", DAY, archive, source="stripe",
+                        settle_s=0.3)
         assert NAME in str(err.value) and "not taken" in str(err.value)
         assert not (archive.root / "sha256").exists()
         [got] = fetch_local(drop, "stripe_itemized_{date:%Y%m%d}.csv", DAY, archive, source="stripe",
