@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="generate a world, reconcile N days on real parts, score precision/recall",
                        epilog="example:\n  recon eval --scenario hard --days 5 --seed 7\n"
                               "last line: eval <scenario>: precision <P>%, recall <R>%, auto-match <A>%")
-    e.add_argument("--scenario", choices=("standard", "hard"), default="standard")
+    e.add_argument("--scenario", choices=("standard", "hard", "real"), default="standard")
     e.add_argument("--days", type=int, default=5, help="consecutive business days (default 5)")
     e.add_argument("--seed", type=int, default=7)
     e.add_argument("--scale", type=int, default=200, help="payments per PSP per day (default 200)")

@@ -12,12 +12,12 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from connectors.sshd import LocalSshd
-from recon import config, warehouse
+from recon import config, eval_real, warehouse
 from recon.assemble import break_keys
 from recon.evaluate import Score, format_table, score
 
@@ -36,6 +36,7 @@ class EvalResult:
     matchable: int
     misses: list[str]
     seconds: float
+    notes: list[str] = field(default_factory=list)  # the real scenario: loads and the breakdown
 
     @property
     def auto_match(self) -> float:
@@ -68,7 +69,11 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
     world = out / "world"
     dates = [START + timedelta(days=i) for i in range(days)]
     progress(f"generating {days} days of the '{scenario}' world (seed {seed}, {scale} payments per PSP per day)")
-    generated = generate_days(dates[0], days, world, seed=seed, scale=scale, scenario=scenario)
+    if scenario == "real":
+        from recon.generate.real import generate_real_days
+        generated = generate_real_days(dates[0], days, world, seed=seed, scale=scale)
+    else:
+        generated = generate_days(dates[0], days, world, seed=seed, scale=scale, scenario=scenario)
     truth_rows = {g.business_date: read_truth_rows(g.paths["truth"]) for g in generated}
 
     found: set[tuple] = set()
@@ -79,9 +84,14 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
             "RECON_HOME": str(out / "var"), "RECON_LEDGER_DIR": str(world / "ledger"),
             "RECON_SFTP_HOST": sshd.host, "RECON_SFTP_PORT": str(sshd.port), "RECON_SFTP_USER": sshd.user,
             "RECON_SFTP_KEY": str(sshd.private_key), "RECON_SFTP_KNOWN_HOSTS": str(sshd.known_hosts)})
-        cfg = config.load(CONFIG)
+        config_path, notes = CONFIG, []
+        if scenario == "real":
+            config_path, dropped = eval_real.write_config(out / "real.toml", config.load)
+            notes += [f"config: left out {d}" for d in dropped]
+            progress("\n".join(notes) or "config: every feature key accepted")
+        cfg = config.load(config_path)
         for d in dates:
-            result = nightly(business_date=d, config_path=str(CONFIG))
+            result = nightly(business_date=d, config_path=str(config_path))
             run_ids.append(result["run_id"])
             new = {(d, *k) for k in break_keys(cfg, result["run_id"], new_only=True)}
             expected = day_truth(truth_rows, d)
@@ -96,7 +106,21 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
     scores = score(keyed(found), keyed(truth))
     misses = ([f"missed {d} {c} {s} {k}" for d, c, s, k in sorted(truth - found)]
               + [f"unexpected {d} {c} {s} {k}" for d, c, s, k in sorted(found - truth)])
-    return EvalResult(scenario, days, scores, matched, matchable, misses, time.perf_counter() - t0)
+    if scenario == "real":
+        notes += [_loads(cfg)] + eval_real.breakdown(found, truth, eval_real.read_items(world))
+    return EvalResult(scenario, days, scores, matched, matchable, misses, time.perf_counter() - t0, notes)
+
+
+def _loads(cfg) -> str:
+    """Files by parse status and quarantined rows over the whole run."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        files = dict(warehouse.rows(con, "SELECT parse_status, count(*) FROM files GROUP BY ALL"))
+        quarantined = warehouse.rows(con, "SELECT count(*) FROM quarantine")[0][0]
+    finally:
+        con.close()
+    return (f"files: {files.get('loaded', 0)} loaded, {files.get('rejected', 0)} rejected; "
+            f"{quarantined} rows quarantined")
 
 
 def _auto_match(cfg, truth_rows: dict[date, list[dict]], run_ids: list[str]) -> tuple[int, int]:
@@ -123,8 +147,10 @@ def _auto_match(cfg, truth_rows: dict[date, list[dict]], run_ids: list[str]) -> 
 
 def report(result: EvalResult) -> str:
     lines = [format_table(result.scores)]
-    lines += [f"  {m}" for m in result.misses[:40]]
-    if len(result.misses) > 40:
+    shown = 0 if result.notes else 40  # the real scenario's breakdown says it by cause instead
+    lines += [f"  {m}" for m in result.misses[:shown]]
+    lines += result.notes
+    if len(result.misses) > shown and shown:
         lines.append(f"  … and {len(result.misses) - 40} more")
     lines.append(f"auto-match: {result.matched} of {result.matchable} matchable ledger entries "
                  f"({result.auto_match:.3%}); {result.days} days in {result.seconds:.1f} s")
