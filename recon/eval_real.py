@@ -138,10 +138,12 @@ def breakdown(found: set[tuple], truth: set[tuple], items: dict[tuple[str, str],
     found_keys = {(s, k): (d, c) for d, c, s, k in found}
 
     def cause(d: date, c: str, s: str, k: str, other: dict) -> str:
+        why = items.get((s, k), "injected break" if other is found_keys else "not an item of the scenario")
         if (s, k) in other:
             od, oc = other[(s, k)]
-            return f"true break raised as {oc} on {od}" if (od, oc) != (d, c) else "same"
-        return items.get((s, k), "no item of the world's realities (an engine problem)")
+            side = "expected" if other is truth_keys else "raised"
+            why += f"; {side} as {oc}" + ("" if od == d else f" on day {(od - d).days:+d}")
+        return why
 
     out = []
     for title, wrong, other in (("false breaks", found - truth, truth_keys), ("misses", truth - found, found_keys)):

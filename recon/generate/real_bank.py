@@ -128,7 +128,7 @@ def write(path: Path, day: date, lines: list[BankLine], openings: dict[str, int]
             f"</Ownr></Acct>" + _balance("OPBD", opening, ccy, day) + _balance("CLBD", opening + net, ccy, day)
             + f"<TxsSummry><TtlNtries><NbOfNtries>{len(mine)}</NbOfNtries>"
             f"<Sum>{money_text(sum(abs(x.amount_minor) for x in mine))}</Sum>" + _net(net, 8)
-            + "</TtlNtries></TxsSummry>" + "".join(_entry(x, day) for x in mine) + "</Stmt>")
+            + "</TtlNtries></TxsSummry>\n" + "\n".join(_entry(x, day) for x in mine) + "</Stmt>")
     parts += ["</BkToCstmrStmt>", "</Document>", ""]
     path.write_bytes("\n".join(parts).encode("utf-8"))
     return len(lines)
