@@ -87,8 +87,7 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
         config_path, notes = CONFIG, []
         if scenario == "real":
             config_path, dropped = eval_real.write_config(out / "real.toml", config.load)
-            notes += [f"config: left out {d}" for d in dropped]
-            progress("\n".join(notes) or "config: every feature key accepted")
+            notes += [f"config: left out {d}" for d in dropped] or ["config: every feature key accepted"]
         cfg = config.load(config_path)
         for d in dates:
             result = nightly(business_date=d, config_path=str(config_path))

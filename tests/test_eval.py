@@ -25,3 +25,12 @@ def test_hard_world_over_five_days(prefect_harness, tmp_path):
                      "missing_in_statement", "fee_variance", "payout_mismatch"):
         assert result.scores[category].expected > 0, category
     assert result.matchable > 1500 and result.auto_match >= 0.995
+
+
+def test_real_world_loads_every_file_and_says_why_it_differs(prefect_harness, tmp_path):
+    # The scores are asserted once issue 31's matching is merged; here: it runs end to end.
+    result = run_eval("real", 2, seed=7, scale=60, out=tmp_path, progress=lambda m: None)
+    assert "files: 10 loaded, 0 rejected; 0 rows quarantined" in result.notes
+    false_breaks = next(n for n in result.notes if n.startswith("false breaks by category and cause"))
+    assert int(false_breaks.rsplit(": ", 1)[1]) == result.scores["all"].found - result.scores["all"].true_positives
+    assert result.scores["all"].expected > 20 and result.last_line().startswith("eval real: precision ")

@@ -6,6 +6,7 @@ import csv
 import re
 from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -94,6 +95,12 @@ def test_payouts_tie_across_psp_file_ledger_and_bank(world, cfg):
         st = nxt.filter(pl.col("description").str.contains("po_"))
         if d == START:  # the world's one truly unsettled payout
             assert st.height == 0
+        elif d == START + timedelta(days=1):  # ... and its one short payout credit
+            truth = list(csv.DictReader((out / f"ground_truth_{d + timedelta(days=1):%Y%m%d}.csv").open()))
+            short = next(r for r in truth if r["category"] == "payout_mismatch")
+            assert short["key"] == payout_of(3, d)
+            assert st["amount_minor"].to_list() == [int(Decimal(short["statement_amount"]) * 100)]
+            assert 0 < nets[d]["stripe"] - st["amount_minor"][0] <= max(50_000, nets[d]["stripe"] // 2)
         else:
             assert st["amount_minor"].to_list() == [nets[d]["stripe"]]
             assert re.search(r"\bpo_[A-Za-z0-9]{24}\b", st["description"][0]).group(0) == payout_of(3, d)
@@ -115,7 +122,7 @@ def test_truth_is_consistent_with_the_files(world):
             if r["category"] == "duplicate":
                 assert psp[r["source"]].count(r["key"]) == 2
         assert g.counts["truth"] == len(rows)
-    assert totals["unsettled"] == 1 and totals["timing"] >= 8 and totals["missing_in_ledger"] >= 10
+    assert totals["unsettled"] == 1 and totals["payout_mismatch"] == 1 and totals["timing"] >= 8 and totals["missing_in_ledger"] >= 10
     for kind in ("amount_mismatch", "duplicate", "fee_variance", "missing_in_statement"):
         assert totals[kind] == 8, kind  # one per PSP and day
     items = read_items(out)

@@ -16,7 +16,8 @@ duplicates, amount and fee variances), per business day D:
   can say why an unexpected break was raised (not a file any run reads).
 
 Cross-midnight items are booked up to 15 minutes either side of the cut-off (timing, cleared the
-next day); one Stripe payout, of the world's first day, never reaches the bank (unsettled).
+next day); the Stripe payout of the world's first day never reaches the bank (unsettled), the
+next day's is credited short (payout_mismatch, on the day of the credit).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from recon.generate.truth import TruthRow, in_world
 from recon.generate import truth as truth_file
 from recon.generate.world import World
 
-REAL_TIMING, ATTEMPTS, OPENING = 15, 14, 16  # RNG streams of this scenario
+REAL_TIMING, ATTEMPTS, OPENING, SHORT = 15, 14, 16, 17  # RNG streams of this scenario
 CROSS_MIDNIGHT_S = 15 * 60    # timing items: either side up to 15 minutes from midnight
 PAYOUT_LAG_DAYS = 1           # both PSPs pay a day's net the next day
 PAYOUT_WINDOW_DAYS = 2        # a payout credit may come up to this many days after its expected day
@@ -180,9 +181,9 @@ def _psp_bookings(world: RealWorld, d: date, psp: Psp, psp_day, customers, items
             if psp is STRIPE:
                 items.append((psp.name, real_psp.stripe_id("re_", world.seed, d, "refund", ridx),
                               "refund without the PSP's refund id (PSP side)"))
-    plan = world.breaks(d, psp)
-    for idx in plan.items["timing"]:
-        items.append((psp.name, ids.order_ref(psp, d, int(idx)), "cross-midnight (up to 15 min)"))
+    for day in (d - timedelta(days=1), d):  # yesterday's spill-over is in today's PSP file
+        for idx in world.breaks(day, psp).items["timing"]:
+            items.append((psp.name, ids.order_ref(psp, day, int(idx)), "cross-midnight (up to 15 min)"))
     return out
 
 
@@ -212,8 +213,14 @@ def _bank_lines(world: RealWorld, d: date, cards, first: date, last: date
     lines.append(wx)
     n = {"CNY": 1, "USD": 0}
     if prev != first:
-        pid = real_psp.payout_of(seed, prev)
-        lines.append(real_bank.payout_credit(d, 1, "USD", _net(world, prev, STRIPE, cards), pid))
+        pid, net = real_psp.payout_of(seed, prev), _net(world, prev, STRIPE, cards)
+        short = 0
+        if prev == first + timedelta(days=1):  # the world's one short payout credit
+            short = int(min(rng(seed, d, STRIPE, SHORT).integers(100, 50_001), max(100, abs(net) // 2)))
+            rows.append(TruthRow("payout_mismatch", "stripe", pid, net, net - short,
+                                 f"bank credited {money_text(net - short)} on {d} for Stripe payout "
+                                 f"{money_text(net)} of {prev} ({money_text(short)} short)"))
+        lines.append(real_bank.payout_credit(d, 1, "USD", net - short, pid))
         n["USD"] = 1
     lines += real_bank.bank_only(seed, d, n)
     if d == first:  # the credits of the payouts of the day before the world: no counterpart in it
