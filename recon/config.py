@@ -86,7 +86,7 @@ class Matching:
     amount_tolerance_bps: int = 0  # relative (basis points of the ledger amount), whichever is larger
     window_before_days: int = 1  # statement business date may be this many days before the ledger's
     window_after_days: int = 1  # ... or this many days after (T+N)
-    timing_window_minutes: int = 5  # unmatched items this close to the cut-off are `timing`
+    timing_window_minutes: int = 15  # unmatched items this close to the cut-off are `timing`
     fee_tolerance_minor: int = 0
     fx_tolerance_minor: int = 0  # residue allowed between ledger amount and the original amount
     fuzzy_threshold: str = "0.92"  # Jaro-Winkler similarity of counterparty/description
@@ -107,7 +107,10 @@ class Source:
     sftp: SftpEndpoint | None  # exactly one of sftp and local is set
     matching: Matching = field(default_factory=Matching)
     rate_card: Path | None = None
-    statement_lag_days: int = 0  # the file dated D + lag belongs to business day D
+    # Only for a bank that names day D's statement by its delivery date: the file named D + lag is
+    # business day D's. 0 (default): each bank file is read on its own day, its bank charges,
+    # salaries and transfers matched on their own date; PSP payouts credited D+1 clear then.
+    statement_lag_days: int = 0
     payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
     options: dict = field(default_factory=dict)  # format-specific settings, checked by the parser
     local: LocalEndpoint | None = None

@@ -63,7 +63,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("window_before_days", int, 1, "the statement's business date may be this many days "
             "before the ledger's", "INTEGER"),
     Setting("window_after_days", int, 1, "... or this many days after (T+N)", "INTEGER"),
-    Setting("timing_window_minutes", int, 5, "unmatched items this close to the cut-off are "
+    Setting("timing_window_minutes", int, 15, "unmatched items this close to the cut-off are "
             "`timing`, not missing", "INTEGER"),
     Setting("fee_tolerance_minor", int, 0, "a fee this far from the rate card is no variance", "BIGINT"),
     Setting("fx_tolerance_minor", int, 0, "residue allowed between the ledger amount and the "

@@ -222,7 +222,7 @@ CREATE TABLE IF NOT EXISTS payouts (
     declared_minor    BIGINT,
     bank_credit_minor BIGINT,
     bank_line_id      VARCHAR,             -- the first of the bank lines that carry it
-    status            VARCHAR NOT NULL,    -- matched | payout_mismatch | unsettled
+    status            VARCHAR NOT NULL,    -- matched | payout_mismatch | unsettled | in_transit
     first_seen        DATE,
     bank_lines        BIGINT
 );

@@ -2,7 +2,9 @@
 -- id: the items they settle and their net, the amount the PSP declared where the format has a
 -- payout row) plus the payouts the previous run left unsettled; each with the bank credits whose
 -- end-to-end id carries the payout id (several credits are summed: a split payout), looked for
--- only in the bank sources configured to receive that PSP's payouts.
+-- only in the bank sources configured to receive that PSP's payouts. Each bank file is read on its
+-- own day, and a PSP pays a day's net on a later day: a payout of the day with no credit yet is
+-- in_transit (no break); carried to the next run, it is unsettled there if still not credited.
 -- Inputs: statement_lines, payouts, work_bank, work_banks, work_rules, work_inputs.
 -- Parameters: $business_date, $prev_run.
 CREATE OR REPLACE TEMP TABLE work_payouts AS
@@ -28,7 +30,7 @@ WITH items AS (
     SELECT source, payout_id, currency, items, settled_minor AS settled, declared_minor AS declared,
            first_seen
     FROM payouts p
-    WHERE run_id = $prev_run AND status = 'unsettled'
+    WHERE run_id = $prev_run AND status IN ('unsettled', 'in_transit')
       AND NOT EXISTS (SELECT 1 FROM today t WHERE t.source = p.source AND t.payout_id = p.payout_id)
 ), credits AS (
     SELECT w.psp, norm_ref(b.end_to_end_id) AS ref, sum(b.amount_minor) AS credit,
@@ -38,7 +40,8 @@ WITH items AS (
     GROUP BY w.psp, norm_ref(b.end_to_end_id)
 )
 SELECT p.*, c.credit AS bank_credit, c.line_ids AS bank_line_ids, c.booked_at AS bank_booked_at,
-       CASE WHEN c.credit IS NULL THEN 'unsettled'
+       CASE WHEN c.credit IS NULL AND p.first_seen = $business_date THEN 'in_transit'
+            WHEN c.credit IS NULL THEN 'unsettled'
             WHEN c.credit <> coalesce(p.declared, p.settled) OR p.declared <> p.settled THEN 'payout_mismatch'
             ELSE 'matched' END AS status
 FROM (SELECT * FROM today UNION ALL BY NAME SELECT * FROM carried) p

@@ -36,7 +36,7 @@ def test_default_config_resolves_every_source(monkeypatch):
     assert wx.cutoff == time(0, 0) and wx.timezone == "Asia/Shanghai" and wx.currency == "CNY"
     assert wx.sftp.filename(date(2026, 11, 21)) == "wechatpay_trade_20261121.csv"
     bank = cfg.source("bank")
-    assert bank.file_date(date(2026, 11, 21)) == date(2026, 11, 22)
+    assert bank.file_date(date(2026, 11, 21)) == date(2026, 11, 21)  # each bank file on its own day
     assert bank.payouts_for == ("wechatpay", "stripe")
     assert len(cfg.sha256) == 64
 

@@ -82,7 +82,7 @@ VALUES_ZH: dict[str, str] = {
     "duplicate_entry": "账务重复", "ambiguous_candidates": "多个候选",
     "unmatched_ledger": "账务未匹配", "unmatched_statement": "对账单未匹配",
     "rate_card": "费率卡", "three_way_payout": "三方结算核对", "payout_reference": "结算单号匹配",
-    "matched": "已匹配", "payout_mismatch": "结算不符", "unsettled": "未结算",
+    "matched": "已匹配", "payout_mismatch": "结算不符", "unsettled": "未结算", "in_transit": "在途",
     "loaded": "已加载", "missing": "缺失", "rejected": "被拒", "duplicate": "重复文件",
     "corrected": "已更正", "psp": "支付渠道", "bank": "银行", "ledger": "账务",
     "payment": "收款", "refund": "退款", "chargeback": "拒付", "fee": "手续费",

@@ -160,7 +160,7 @@ class PayoutLine:
     declared_minor: int | None  # the PSP's payout row, where the format has one
     bank_credit_minor: int | None
     bank_line_id: str | None
-    status: str  # matched | payout_mismatch | unsettled
+    status: str  # matched | payout_mismatch | unsettled | in_transit (credit expected on a later day)
     first_seen: date | None = None  # the business date of its items (earlier: carried unsettled)
 
 
