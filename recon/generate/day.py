@@ -33,29 +33,34 @@ class GeneratedDay:
     counts: dict[str, int] = field(default_factory=dict)   # rows per file, breaks per category
 
 
-def _bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]]
-                     ) -> tuple[list[Statement], TruthRow]:
-    """The D+1 statement carrying day D's payouts; one PSP's credit is short (payout_mismatch)."""
-    g = rng(seed, day, None, DAY)
+def _before_world(psp: Psp, pid: str, credited: int, payout_day: date) -> TruthRow:
+    return TruthRow("missing_in_ledger", "bank", pid, None, credited,
+                    f"bank credit for {psp.name} payout of {payout_day}; that payout was delivered "
+                    f"before the world began")
+
+
+def _bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]], seen: bool,
+                     payout_day: date | None = None) -> tuple[list[Statement], list[TruthRow]]:
+    """The statement of ``day``: the credits of the PSP payouts of ``payout_day`` (default the day
+    before: T+1); one PSP's credit is short (payout_mismatch). ``seen``: whether the run read that
+    day's PSP files; if not, each credit is a bank line no payout explains (missing_in_ledger)."""
+    paid = payout_day or day - timedelta(days=1)
+    g = rng(seed, paid, None, DAY)
     short_psp = PSPS[int(g.integers(0, len(PSPS)))]
     pid, amount = payouts[short_psp.name]
     short = int(min(g.integers(100, 50_001), max(100, abs(amount) // 2)))
     credited = {p.name: payouts[p.name][1] for p in PSPS}
     credited[short_psp.name] -= short
     openings = {p.currency: int(g.integers(10_000_000, 500_000_000)) for p in PSPS}
-    wx_id, _ = payouts[WECHAT.name]
-    st_id, _ = payouts[STRIPE.name]
-    wx = Entry(ref=f"B{day + timedelta(days=1):%Y%m%d}CNY0001", amount_minor=credited[WECHAT.name],
-               end_to_end_id=wx_id, party="Tenpay Payment Technology Co., Ltd.",
-               remittance=f"TENPAY SETTLEMENT {WX_MCHID} {day:%Y%m%d}", family="DMCT")
-    st = Entry(ref=f"B{day + timedelta(days=1):%Y%m%d}USD0001", amount_minor=credited[STRIPE.name],
-               end_to_end_id=st_id, party="STRIPE PAYMENTS UK LTD",
-               remittance=f"STRIPE PAYOUT {st_id}", family="XBCT")
-    statements = [Statement("CNY", openings["CNY"], (wx,)), Statement("USD", openings["USD"], (st,))]
+    statements = [Statement(p.currency, openings[p.currency],
+                            (_credit(p, paid, payouts[p.name][0], credited[p.name],
+                                     f"B{day:%Y%m%d}{p.currency}0001"),)) for p in PSPS]
+    if not seen:
+        return statements, [_before_world(p, payouts[p.name][0], credited[p.name], paid) for p in PSPS]
     row = TruthRow("payout_mismatch", short_psp.name, pid, amount, credited[short_psp.name],
                    f"bank credited {money_text(credited[short_psp.name])} for payout "
-                   f"{money_text(amount)} ({money_text(short)} short) on {day + timedelta(days=1)}")
-    return statements, row
+                   f"{money_text(amount)} ({money_text(short)} short) on {day}")
+    return statements, [row]
 
 
 def _credit(psp: Psp, payout_day: date, pid: str, amount: int, ref: str) -> Entry:
@@ -75,43 +80,48 @@ def _credits(seed: int, psp: Psp, payout_day: date, pid: str, amount: int) -> li
 
 
 def _hard_bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]],
-                          late_before: tuple[Psp, str, int] | None) -> tuple[list[Statement], list[TruthRow]]:
-    """The D+1 statement of the hard scenario: as the standard one (one PSP's credit short), but one
-    day in four one PSP's credit is held back to D+2, the credit held back from D-1 arrives, and
-    WeChat's credit is split in two one day in three."""
-    g = rng(seed, day, None, DAY)  # the standard draws, in the standard order
+                          late_before: tuple[Psp, str, int] | None, first: date
+                          ) -> tuple[list[Statement], list[TruthRow]]:
+    """The statement of ``day`` in the hard scenario: as the standard one (the day before's
+    payouts, one PSP's credit short), but one day in four one PSP's credit is held back a day
+    (unsettled on this run), the credit held back the day before arrives, and WeChat's credit is
+    split in two one day in three. ``first``: the world's first day (what the runs have seen)."""
+    paid, nxt = day - timedelta(days=1), day + timedelta(days=1)
+    seen = paid >= first
+    g = rng(seed, paid, None, DAY)  # the standard draws, in the standard order
     short_psp = PSPS[int(g.integers(0, len(PSPS)))]
     pid, amount = payouts[short_psp.name]
     short = int(min(g.integers(100, 50_001), max(100, abs(amount) // 2)))
     credited = {p.name: payouts[p.name][1] for p in PSPS}
     credited[short_psp.name] -= short
     openings = {p.currency: int(g.integers(10_000_000, 500_000_000)) for p in PSPS}
-    late = late_psp(seed, day)
-    nxt = day + timedelta(days=1)
+    late = late_psp(seed, paid)
     rows = [TruthRow("payout_mismatch", short_psp.name, pid, amount, credited[short_psp.name],
                      f"bank credited {money_text(credited[short_psp.name])} for payout "
-                     f"{money_text(amount)} ({money_text(short)} short) on {nxt}")]
+                     f"{money_text(amount)} ({money_text(short)} short) on {day}")] if seen else []
     statements = []
     for psp in PSPS:
         due = []
         if late_before is not None and late_before[0] is psp:
-            due += _credits(seed, psp, day - timedelta(days=1), late_before[1], late_before[2])
+            due += _credits(seed, psp, paid - timedelta(days=1), late_before[1], late_before[2])
+        lpid, lamount = payouts[psp.name]
         if psp is late:
-            lpid, lamount = payouts[psp.name]
-            rows.append(TruthRow("unsettled", psp.name, lpid, lamount, None,
-                                 f"no bank credit for payout {money_text(lamount)} on {nxt}; it is booked "
-                                 f"on {nxt + timedelta(days=1)}", clears_on=nxt))
+            if seen:
+                rows.append(TruthRow("unsettled", psp.name, lpid, lamount, None,
+                                     f"no bank credit for payout {money_text(lamount)} of {paid} on {day}; "
+                                     f"it is booked on {nxt}", clears_on=nxt))
         else:
-            due += _credits(seed, psp, day, payouts[psp.name][0], credited[psp.name])
-        entries = tuple(_credit(p, pday, ppid, amt, f"B{nxt:%Y%m%d}{psp.currency}{n:04d}")
+            due += _credits(seed, psp, paid, lpid, credited[psp.name])
+            if not seen:
+                rows.append(_before_world(psp, lpid, credited[psp.name], paid))
+        entries = tuple(_credit(p, pday, ppid, amt, f"B{day:%Y%m%d}{psp.currency}{n:04d}")
                         for n, (p, pday, ppid, amt) in enumerate(due, 1))
         statements.append(Statement(psp.currency, openings[psp.currency], entries))
-    if late_before is not None:
-        p, lpid, lamount = late_before
-        prev = day - timedelta(days=1)
-        rows.append(TruthRow("missing_in_ledger", "bank", lpid, None, lamount,
-                             f"bank credit for {p.name} payout of {prev}, held back a day; that payout "
-                             f"was delivered before the world began", origin=prev))
+    two_back = paid - timedelta(days=1)
+    if late_before is not None and two_back < first:
+        rows.append(_before_world(late_before[0], late_before[1], late_before[2], two_back)._replace(
+            note=f"bank credit for {late_before[0].name} payout of {two_back}, held back a day; that "
+                 f"payout was delivered before the world began"))
     return statements, rows
 
 
@@ -120,7 +130,7 @@ def _paths(d: date, out_dir: Path) -> dict[str, Path]:
         "ledger": out_dir / "ledger" / f"ledger_{d:%Y%m%d}.csv",
         "wechatpay": out_dir / "wechatpay" / f"wechatpay_trade_{d:%Y%m%d}.csv",
         "stripe": out_dir / "stripe" / f"stripe_itemized_{d:%Y%m%d}.csv",
-        "bank": out_dir / "bank" / f"camt053_{d + timedelta(days=1):%Y%m%d}.xml",
+        "bank": out_dir / "bank" / f"camt053_{d:%Y%m%d}.xml",
         "truth": out_dir / f"ground_truth_{d:%Y%m%d}.csv",
     }
 
@@ -139,7 +149,7 @@ def _check(scale: int, seed: int, scenario: str) -> None:
 def generate_day(business_date: date, out_dir: Path, *, seed: int = 7, scale: int = 200,
                  scenario: str = "standard", progress: Callable[[str], None] | None = None,
                  world: tuple[date, date] | None = None) -> GeneratedDay:
-    """Write day D's ledger, PSP files, the D+1 bank statement and the ground truth under out_dir.
+    """Write day D's ledger, PSP files, bank statement (D-1's payouts credited) and ground truth.
 
     The same (business_date, seed, scale, scenario) always gives byte-identical files. ``world``
     is the first and last day of the world D belongs to (default: D alone); only the ground truth
@@ -185,7 +195,6 @@ def _generate(d: date, out_dir: Path, world: World, customer_cache: dict, first:
         p.parent.mkdir(parents=True, exist_ok=True)
     counts, truth_rows = Counter(), []
     days: list[tuple] = []
-    payouts: dict[str, tuple[str, int]] = {}
     cards = {psp.name: ratecard.load(RATE_CARDS / f"{psp.name}.toml") for psp in PSPS}
     for psp in PSPS:
         say(f"building {psp.name} day {d}")
@@ -199,7 +208,6 @@ def _generate(d: date, out_dir: Path, world: World, customer_cache: dict, first:
         else:
             counts[psp.name] = stripe.write(paths[psp.name], d, psp_day, pid,
                                             customers if world.hard else None)
-        payouts[psp.name] = (pid, psp_day.net_minor)
         truth_rows += psp_day.truth
         days.append((psp, psp_day, customers))
         log.info("%s: %s payments, %s refunds, %s injected breaks, payout %s %s %s", psp.name,
@@ -208,16 +216,18 @@ def _generate(d: date, out_dir: Path, world: World, customer_cache: dict, first:
     say(f"writing {paths['ledger'].name}")
     counts["ledger"] = ledger.write(paths["ledger"], d, days)
     say(f"writing {paths['bank'].name}")
+    # The bank file of D is D's: it carries the payouts of D-1 (T+1); D's own are in transit.
+    prev = d - timedelta(days=1)
+    paid = {p.name: (payout_id(p, prev, seed), world.psp_day(prev, p, cards[p.name]).net_minor) for p in PSPS}
     if world.hard:
-        prev = d - timedelta(days=1)
-        held = late_psp(seed, prev)
+        two_back = prev - timedelta(days=1)
+        held = late_psp(seed, two_back)
         late_before = None if held is None else (
-            held, payout_id(held, prev, seed), world.psp_day(prev, held, cards[held.name]).net_minor)
-        statements, bank_rows = _hard_bank_statements(d, seed, payouts, late_before)
+            held, payout_id(held, two_back, seed), world.psp_day(two_back, held, cards[held.name]).net_minor)
+        statements, bank_rows = _hard_bank_statements(d, seed, paid, late_before, first)
     else:
-        statements, short_row = _bank_statements(d, seed, payouts)
-        bank_rows = [short_row]
-    counts["bank"] = camt053.write(paths["bank"], d + timedelta(days=1), statements)
+        statements, bank_rows = _bank_statements(d, seed, paid, seen=prev >= first)
+    counts["bank"] = camt053.write(paths["bank"], d, statements)
     truth_rows = truth.in_world(truth_rows + bank_rows, first, last)
     say(f"writing {paths['truth'].name}")
     counts["truth"] = truth.write(paths["truth"], truth_rows)
@@ -239,7 +249,7 @@ def generate_day_sliced(business_date: date, out_dir: Path, *, seed: int = 7, sc
     × 1000 + slice), its order and refund numbers moved past the slices before it, so that no
     reference repeats across slices; the files are the slices' rows one after another (the ledger
     numbered on, each slice in booking order), WeChat's summary block and Stripe's payout row once
-    at the end over every slice, and the bank statement credits the payouts of the whole day. No
+    at the end over every slice, and the day's bank statement credits the payouts of the whole day. No
     ground truth file: each slice's truth names its references before the renumbering. The same
     (business_date, seed, scale, slice_scale) always gives the same bytes."""
     _check(scale, seed, "standard")
@@ -287,8 +297,10 @@ def generate_day_sliced(business_date: date, out_dir: Path, *, seed: int = 7, sc
         row = stripe.payout_row(d, pids[STRIPE.name], net[STRIPE.name])
         row.write_csv(st, line_terminator="\n", quote_style="necessary", null_value="", include_header=False)
         counts[STRIPE.name] += 1
-    statements, _ = _bank_statements(d, seed, {p.name: (pids[p.name], net[p.name]) for p in PSPS})
-    counts["bank"] = camt053.write(paths["bank"], d + timedelta(days=1), statements)
+    # No day before it: the bank file of D credits D's own payouts (the same day).
+    statements, _ = _bank_statements(d, seed, {p.name: (pids[p.name], net[p.name]) for p in PSPS}, seen=True,
+                                     payout_day=d)
+    counts["bank"] = camt053.write(paths["bank"], d, statements)
     log.info("generated %s in %d slices (seed %d, scale %d): %s", d, len(sizes), seed, scale,
              ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return GeneratedDay(business_date=d, paths=paths, counts=dict(counts))

@@ -52,7 +52,7 @@ def special_pool(k: int) -> int:
 
 
 def times(g: np.random.Generator, size: int) -> np.ndarray:
-    """Regular booking times of the hard scenario: 00:10:10 .. 23:48:20 local."""
+    """Regular booking times of the hard scenario: 00:20:10 .. 23:36:40 local."""
     hours = g.choice(24, size, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     sec = hours * 3600 + g.integers(0, 3600, size)
     return (HARD_START_S + sec * (HARD_END_S - HARD_START_S) // 86_400).astype(np.int64)

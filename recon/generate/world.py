@@ -19,7 +19,7 @@ from recon.generate.fees import expected_fees
 from recon.generate.hard import HardPlan
 from recon.generate.spec import (BREAKS, DAY_END_S, DAY_START_S, DISPUTE_FEE_MINOR, HARD_END_S,
                                  HARD_REFUND_END_S, HOUR_WEIGHTS, LEDGER, LINE_CATEGORIES, MAX_LEDGER_LAG_S,
-                                 PAYMENTS, REFUND_LAG_P, REFUND_LAGS, REFUNDS, STRIPE, TIMING_LEDGER_S,
+                                 PAYMENTS, QUIET_S, REFUND_LAG_P, REFUND_LAGS, REFUNDS, STRIPE, TIMING_LEDGER_S,
                                  TIMING_PSP_S, USER_POOL, Psp, breaks_per_category, fx_rate_micro, rng)
 from recon.generate.truth import TruthRow, hard_breaks, transaction_breaks
 from recon.ratecard import RateCard
@@ -104,7 +104,9 @@ class World:
         key = (day, psp.name)
         if key not in self._breaks:
             g, k = rng(self.seed, day, psp, BREAKS), self.k
-            chosen = g.choice(self.scale, len(LINE_CATEGORIES) * k, replace=False)
+            sec = self.payments(day, psp).sec
+            quiet = np.flatnonzero((sec >= QUIET_S) & (sec < 86_400 - QUIET_S))  # see spec.QUIET_S
+            chosen = g.choice(quiet, len(LINE_CATEGORIES) * k, replace=False)
             items = {c: np.sort(chosen[i * k:(i + 1) * k]) for i, c in enumerate(LINE_CATEGORIES)}
             amount = self.payments(day, psp).amount
             magnitude = g.integers(100, 5_001, k)
