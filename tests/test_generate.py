@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from recon import ratecard
-from recon.generate import GeneratedDay, generate_day
+from recon.generate import GeneratedDay, generate_day, generate_days
 from recon.generate.fees import expected_fees
 from recon.money import to_minor
 
@@ -100,7 +100,7 @@ def test_layout_and_counts(day):
     root = day.paths["truth"].parent
     assert {k: p.relative_to(root).as_posix() for k, p in day.paths.items()} == {
         "ledger": "ledger/ledger_20261121.csv", "wechatpay": "wechatpay/wechatpay_trade_20261121.csv",
-        "stripe": "stripe/stripe_itemized_20261121.csv", "bank": "bank/camt053_20261122.xml",
+        "stripe": "stripe/stripe_itemized_20261121.csv", "bank": "bank/camt053_20261121.xml",
         "truth": "ground_truth_20261121.csv"}
     assert day.counts["ledger"] == len(csv_rows(day.paths["ledger"]))
     assert day.counts["stripe"] == len(csv_rows(day.paths["stripe"]))
@@ -148,14 +148,20 @@ def test_stripe_payout_row_is_minus_the_sum_of_net(day):
     assert all(Decimal(r["fee"]) == 0 for r in rows if r["reporting_category"] == "refund")
 
 
-def test_camt053_balances_and_payouts(day):
-    doc = ET.parse(day.paths["bank"]).getroot()
-    wx_rows = wechat_rows(day.paths["wechatpay"])[0]
+def test_camt053_balances_and_payouts(tmp_path):
+    # the bank file of D (booked D) credits the payouts of D-1: a world of both days
+    before, g = generate_days(D - timedelta(days=1), 2, tmp_path, seed=7, scale=300)
+    doc = ET.parse(g.paths["bank"]).getroot()
+    wx_rows = wechat_rows(before.paths["wechatpay"])[0]
     wx_payout = sum(Decimal(r["应结订单金额"]) - Decimal(r["退款金额"]) - Decimal(r["手续费"]) for r in wx_rows)
-    stripe = csv_rows(day.paths["stripe"])
-    payouts = {"WX1900000109-20261121": wx_payout, stripe[-1]["source_id"]: -Decimal(stripe[-1]["net"])}
-    short = {r["key"]: r for r in truth(day) if r["category"] == "payout_mismatch"}
+    stripe = csv_rows(before.paths["stripe"])
+    payouts = {"WX1900000109-20261120": wx_payout, stripe[-1]["source_id"]: -Decimal(stripe[-1]["net"])}
+    short = {r["key"]: r for r in truth(g) if r["category"] == "payout_mismatch"}
     assert len(short) == 1
+    # on the world's first day the credits are of payouts recon never saw: missing in the ledger
+    first = {(r["category"], r["key"][:3]) for r in truth(before) if r["source"] == "bank"}
+    assert first == {("missing_in_ledger", "WX1"), ("missing_in_ledger", "po_")}
+    assert "WX1900000109-20261119" in {r["key"] for r in truth(before)}
     seen = {}
     for stmt in doc.iterfind("c:BkToCstmrStmt/c:Stmt", NS):
         sign = lambda node: Decimal(node.findtext("c:Amt", namespaces=NS)) * (  # noqa: E731
@@ -172,8 +178,8 @@ def test_camt053_balances_and_payouts(day):
             # as banks fill them: a cross-border credit (XBCT, the USD account) has only ValDt
             cross_border = e.findtext("c:BkTxCd/c:Domn/c:Fmly/c:SubFmlyCd", namespaces=NS) == "XBCT"
             assert e.findtext("c:BookgDt/c:Dt", namespaces=NS) == (None if cross_border
-                                                                  else "2026-11-22")
-            assert e.findtext("c:ValDt/c:Dt", namespaces=NS) == "2026-11-22"
+                                                                  else "2026-11-21")
+            assert e.findtext("c:ValDt/c:Dt", namespaces=NS) == "2026-11-21"
             assert e.findtext("c:Sts/c:Cd", namespaces=NS) == "BOOK"
             seen[e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS)] = amount
     assert seen.keys() == payouts.keys()
@@ -192,10 +198,12 @@ def test_ground_truth_has_every_category_k_times(tmp_path, scale, k):
     for source in ("wechatpay", "stripe"):
         for category in CATEGORIES:
             assert counted[category, source] == (2 * k if category == "timing" else k), (category, source)
-    assert sum(v for (c, _), v in counted.items() if c == "payout_mismatch") == 1
+    # a world of one day: the bank's credits are of payouts recon never saw (the day before)
+    assert sum(v for (c, _), v in counted.items() if c == "payout_mismatch") == 0
+    assert counted["missing_in_ledger", "bank"] == 2
     lines = [r["key"] for r in truth(g) if r["category"] != "timing"]
     assert len(lines) == len(set(lines)), "two injected breaks on one item"
-    assert g.counts["timing"] == 4 * k and g.counts["payout_mismatch"] == 1
+    assert g.counts["timing"] == 4 * k and g.counts["payout_mismatch"] == 0
 
 
 def test_ledger_and_psp_files_agree_except_the_injected_breaks(day):
@@ -205,7 +213,8 @@ def test_ledger_and_psp_files_agree_except_the_injected_breaks(day):
     amounts = {r["ref"]: r["amount"] for r in lines}
     timing = keys(day, "timing")
     only_ledger = keys(day, "missing_in_statement") | {k for k in timing if k not in psp}
-    only_psp = keys(day, "missing_in_ledger") | {k for k in timing if k not in ledger}
+    only_psp = (keys(day, "missing_in_ledger", "wechatpay") | keys(day, "missing_in_ledger", "stripe")
+                | {k for k in timing if k not in ledger})  # (the bank's are payout credits)
     assert only_ledger == set(ledger) - set(psp)
     assert only_psp == set(psp) - set(ledger)
     assert len(timing) == 4 and len(only_ledger) == 2 + 2 and len(only_psp) == 2 + 2
