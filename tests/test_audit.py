@@ -33,7 +33,7 @@ def run_day(cfg, day: date) -> str:
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     w = tmp_path / "world"
-    for d in (DAY, date(2026, 11, 22)):
+    for d in (DAY, date(2026, 11, 22), date(2026, 11, 23)):
         generate_day(d, w, seed=9, scale=60)
     with served(w, tmp_path, monkeypatch):
         yield config.load(ROOT / "data" / "recon.toml")
@@ -87,11 +87,14 @@ def test_unknown_run_and_break_are_clear_errors(world):
 
 
 def test_trace_of_a_carried_payout_break_shows_the_payout_line_of_its_day(world):
-    """A payout break seen again the next day traces back to the payout line of the file that
-    first brought it (the day before), and a payout of the day to its own file's line."""
+    """A payout break is raised by the run whose bank file carries the credit (the day after the
+    payout's). Seen again the next day, it traces back to the payout line of the PSP file that
+    brought the payout, as the day's own break does."""
     from recon import warehouse
     cfg = world
-    first, nxt = run_day(cfg, DAY), run_day(cfg, date(2026, 11, 22))
+    run_day(cfg, DAY)
+    run_day(cfg, date(2026, 11, 22))
+    nxt = run_day(cfg, date(2026, 11, 23))
     con = warehouse.connect(cfg.warehouse)
     try:
         found = warehouse.rows(con, "SELECT break_id, reference, first_seen FROM breaks WHERE run_id = ? "
@@ -99,7 +102,7 @@ def test_trace_of_a_carried_payout_break_shows_the_payout_line_of_its_day(world)
     finally:
         con.close()
     (old_bid, old_ref, old_seen), (new_bid, new_ref, new_seen) = found
-    assert (old_seen, new_seen) == (DAY, date(2026, 11, 22))
+    assert (old_seen, new_seen) == (date(2026, 11, 22), date(2026, 11, 23))
     for bid, ref, name in ((old_bid, old_ref, "stripe_itemized_20261121.csv"),
                            (new_bid, new_ref, "stripe_itemized_20261122.csv")):
         t = audit.trace(cfg, bid, nxt)

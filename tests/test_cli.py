@@ -26,7 +26,7 @@ def test_every_command_has_help_with_an_example(argv):
 def test_generate_writes_the_world(tmp_path, capsys):
     assert cli.main(["generate", "--date", "2026-11-21", "--out", str(tmp_path), "--scale", "50"]) == 0
     out = capsys.readouterr().out
-    assert "wechatpay_trade_20261121.csv" in out and "camt053_20261122.xml" in out
+    assert "wechatpay_trade_20261121.csv" in out and "camt053_20261121.xml" in out
     assert (tmp_path / "ground_truth_20261121.csv").is_file()
 
 
