@@ -60,3 +60,38 @@ def test_summary_json_counts_them_per_currency() -> None:
     assert data["within_tolerance"] == {"count": 3, "by_currency": {
         "CNY": {"count": 2, "absolute_amount": "0.03"}, "USD": {"count": 1, "absolute_amount": "0.05"}}}
     assert json.loads(summary_json(make_summary()))["within_tolerance"] == {"count": 0, "by_currency": {}}
+
+
+def test_a_run_with_an_opted_in_tolerance_counts_and_lists_its_link(tmp_path: Path, cfg) -> None:
+    """End to end: the cascade links ORD1 0.01 apart within amount_tolerance_minor = 1; the run's
+    report model (recon.assemble) counts it in summary.json and lists it on the Tolerances sheet;
+    the exact pair ORD2 is in neither."""
+    from datetime import datetime, timezone
+
+    from recon import ratecard, warehouse
+    from recon.assemble import build_summary
+    from tests.tables import D, delivered, ledger, run_day, stmt, ts, with_matching
+
+    cfg = replace(with_matching(cfg, "wechatpay", amount_tolerance_minor=1), warehouse=tmp_path / "w.duckdb")
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card) for s in cfg.sources if s.rate_card})
+        st = stmt(dict(merchant_reference="ORD1", amount_minor=10001, fee_minor=60, booked_at=ts(1)),
+                  dict(merchant_reference="ORD2", amount_minor=5000, fee_minor=30, booked_at=ts(2)))
+        warehouse.insert_frame(con, "statement_lines", st)
+        delivered(con, st)
+        warehouse.load_ledger(con, ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000,
+                                               booked_at=ts(1)),
+                                          dict(entry_id="L2", merchant_reference="ORD2", amount_minor=5000,
+                                               booked_at=ts(2))),
+                              sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=timezone.utc))
+        run_day(con, cfg)
+    finally:
+        con.close()
+    summary = build_summary(cfg, f"run-{D}", D, datetime(2026, 11, 22, tzinfo=timezone.utc), [])
+    assert [b.category for b in summary.breaks if b.category != "fee_variance"] == []
+    data = json.loads(summary_json(summary))
+    assert data["within_tolerance"] == {"count": 1, "by_currency": {"CNY": {"count": 1, "absolute_amount": "0.01"}}}
+    rows = values(openpyxl.load_workbook(write_workbook(summary, tmp_path / "t.xlsx"))["Tolerances"])
+    assert rows[1:] == [["reference_tolerance", "wechatpay", "CNY", "ORD1", "ORD1", 100, Decimal("100.01"),
+                         Decimal("0.01"), 2, "L1", "f" * 16 + ":2"]]
