@@ -1,7 +1,8 @@
 -- Grain: records the run's payouts and their bank links, and one break per payout whose legs
 -- disagree (items' net, PSP's declared payout, bank credit: payout_mismatch) or that no bank
--- credit carries by the run after its own (unsettled; in_transit until then, no break).
--- break_id is stable per payout: 'payout|source|payout_id'.
+-- credit carries by the run after its own (unsettled; in_transit until then: a break only if the
+-- PSP's declared payout already differs from its items). break_id is stable per payout:
+-- 'payout|source|payout_id'.
 -- Inputs: work_payouts. Parameters: $run_id, $business_date.
 INSERT INTO payouts
 SELECT $run_id, source, payout_id, currency, items, settled, declared, bank_credit,
@@ -35,4 +36,4 @@ SELECT $run_id, substr(sha256('payout|' || source || '|' || payout_id), 1, 16), 
                  || ' (minor units)'
             ELSE 'PSP declared ' || declared || ' but its items net to ' || settled END
 FROM work_payouts
-WHERE status NOT IN ('matched', 'in_transit');
+WHERE status NOT IN ('matched', 'in_transit') OR (status = 'in_transit' AND declared <> settled);

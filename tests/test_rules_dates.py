@@ -159,3 +159,18 @@ def test_the_default_timing_window_covers_a_cross_midnight_item_12_minutes_out(c
     got = breaks(con, f"run-{D2}")
     assert got[("timing", "ORD1")] == (3000, None, -3000, D, "auto_cleared")
     assert got[("missing_in_statement", "ORD2")] == (4000, None, -4000, D, "open")
+
+
+def test_a_payout_in_transit_whose_declared_amount_differs_from_its_items_is_a_break_at_once(con, cfg):
+    # Stripe's payout row declares 9.50; its one charge nets 9.41: no need to wait for the bank
+    st = stmt(dict(merchant_reference="ORD2", amount_minor=1000, fee_minor=59, payout_id="po_1", booked_at=ts(1),
+                   payment_method="card"),
+              dict(merchant_reference=None, psp_reference="po_1", txn_type="payout", amount_minor=-950, fee_minor=0,
+                   payout_id="po_1", booked_at=ts(9)),
+              source="stripe", currency="USD")
+    load(con, ledger(dict(entry_id="L2", source="stripe", currency="USD", merchant_reference="ORD2",
+                          amount_minor=1000, booked_at=ts(1))), st)
+    load(con, st=bank_file(D))
+    run_day(con, cfg, sources=("stripe", "bank"))
+    assert con.execute("SELECT status FROM payouts").fetchall() == [("in_transit",)]
+    assert breaks(con, f"run-{D}") == {("payout_mismatch", "po_1"): (941, 950, 9, D, "open")}
