@@ -107,10 +107,7 @@ class Source:
     sftp: SftpEndpoint | None  # exactly one of sftp and local is set
     matching: Matching = field(default_factory=Matching)
     rate_card: Path | None = None
-    # Only for a bank that names day D's statement by its delivery date: the file named D + lag is
-    # business day D's. 0 (default): each bank file is read on its own day, its bank charges,
-    # salaries and transfers matched on their own date; PSP payouts credited D+1 clear then.
-    statement_lag_days: int = 0
+    statement_lag_days: int = 0  # a bank naming D's statement by delivery date: file D+lag is D's
     payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
     options: dict = field(default_factory=dict)  # format-specific settings, checked by the parser
     local: LocalEndpoint | None = None
