@@ -1,0 +1,177 @@
+"""Proof that a change to the loads leaves what they produce unchanged (issue 33): per input file,
+a hash of the canonical frame (every column, ``raw`` and ``file_line`` included) and of the
+quarantine rows, or the error that rejected it; run once per checkout and compare.
+
+Inputs: every file under tests/data and ../shared/conformance (read-only), the files of a
+generated day given with ``--day`` (e.g. the bench's 1M day, read-only), a small generated day
+and the hostile corpus's mutations of it (tests/hostile_corpus.py), the hand-written ledger
+export through its ``[ledger]`` mapping (tests/test_ledger_layout.py), each parsed whole and in
+small parts (``--part-bytes``) as the pipeline cuts a big file. Runs against whichever checkout
+is first on ``sys.path``:
+
+    cd ../before && PYTHONPATH=. .venv/bin/python ../h-load/bench/sameness.py --out /tmp/before.json
+    PYTHONPATH=. .venv/bin/python bench/sameness.py --out /tmp/after.json
+    python bench/sameness.py --compare /tmp/before.json /tmp/after.json
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+DAY = date(2026, 11, 21)
+SMALL = 64 << 10  # small parts: a multi-part read of even the test files
+
+
+def frame_hash(frame) -> str:
+    """sha256 of the frame's schema and rows in file order (sorted by file_line; rows of one line
+    by every column), whatever order the rows came in."""
+    import polars as pl
+    keys = [c for c in ("file_line", "field") if c in frame.columns]
+    ordered = frame.sort([*keys, *[c for c in frame.columns if c not in keys]], nulls_last=True,
+                         maintain_order=True) if frame.height else frame
+    h = hashlib.sha256(repr(list(frame.schema.items())).encode())
+    h.update(ordered.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z"))
+             .write_csv(null_value="<NULL>").encode())
+    return h.hexdigest()[:24]
+
+
+def digest(frames) -> dict:
+    import polars as pl
+    valid = pl.concat([v for v, _ in frames], how="vertical") if frames else None
+    quarantine = pl.concat([q for _, q in frames], how="vertical") if frames else None
+    return {"parts": len(frames), "rows": valid.height, "quarantined": quarantine.height,
+            "frame": frame_hash(valid), "quarantine": frame_hash(quarantine)}
+
+
+def run_statement(data: bytes, name: str, part_bytes, fmt: str | None = None) -> dict:
+    from schemas import registry
+    try:
+        fmt = fmt or registry.identify(data, name)
+    except Exception as e:  # noqa: BLE001 - recorded and compared, not raised
+        return {"identify": _error(e)}
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        parsed = list(registry.parse_parts(fmt, data, name=name, source="src", sha256=sha, business_date=DAY,
+                                           timezone="Asia/Shanghai", part_bytes=part_bytes))
+    except Exception as e:  # noqa: BLE001
+        return {"format": fmt, "error": _error(e)}
+    checks = [c for p in parsed for c in p.checks]
+    return {"format": fmt, **digest([(p.frame, p.quarantine) for p in parsed]),
+            "checks": [[c.name, c.expected, c.found, c.ok] for c in checks]}
+
+
+def run_ledger(data: bytes, name: str, part_bytes, layout=None) -> dict:
+    from schemas.ledger import parse_ledger_parts
+    kwargs = {"layout": layout} if layout is not None else {}
+    try:
+        parts = list(parse_ledger_parts(data, name=name, sha256=hashlib.sha256(data).hexdigest(),
+                                        part_bytes=part_bytes, **kwargs))
+    except Exception as e:  # noqa: BLE001
+        return {"format": "ledger", "error": _error(e)}
+    return {"format": "ledger", **digest(parts)}
+
+
+def _error(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _is_ledger(name: str) -> bool:
+    return name.startswith("ledger_")
+
+
+def inputs(root: Path, days: list[Path], tmp: Path):
+    """(label, bytes, name, kind, layout) of every input."""
+    for base in (root / "tests" / "data", root.parent / "shared" / "conformance"):
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            if path.suffix in (".md", ".expected") or "LICENSES" in path.parts or "rate_cards" in path.parts:
+                continue
+            yield str(path.relative_to(root.parent)), path.read_bytes(), path.name, None
+    for day in days:
+        for path in sorted(p for p in day.rglob("*") if p.is_file() and p.suffix in (".csv", ".xml")
+                           and not p.name.startswith("ground_truth")):
+            yield str(path), path.read_bytes(), path.name, None
+    from recon.generate import generate_day
+    for scenario in ("standard", "hard"):
+        out = tmp / scenario
+        generate_day(DAY, out, seed=7, scale=3000, scenario=scenario)
+        good = {}
+        for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".xml")
+                           and not p.name.startswith("ground_truth")):
+            yield f"generated/{scenario}/{path.name}", path.read_bytes(), path.name, None
+            good[path.name] = path.read_bytes()
+        if scenario == "standard":
+            yield from _hostile(good)
+    yield from _mapped(root, tmp)
+
+
+def _hostile(good: dict[str, bytes]):
+    from tests import hostile_corpus
+    by_format = {}
+    for name, data in good.items():
+        fmt = "ledger_csv" if _is_ledger(name) else name.rsplit("_", 1)[0]
+        by_format[fmt] = data
+    wanted = {k: v for k, v in by_format.items() if k in hostile_corpus.CSV_FORMATS or k == "camt053"}
+    rows = {k: v.count(b"\n") for k, v in wanted.items()}
+    for item in hostile_corpus.corpus(wanted, rows):
+        fmt, mutation, bad = item[0], item[1], item[2]
+        ledger = fmt == "ledger_csv"
+        name = "camt053_20261122.xml" if fmt == "camt053" else f"{'ledger' if ledger else fmt}_20261121.csv"
+        yield f"hostile/{fmt}/{mutation}", bad, name, "ledger" if ledger else None
+
+
+def _mapped(root: Path, tmp: Path):
+    sys.path.insert(0, str(root))
+    from recon import config
+    from tests import test_ledger_layout as t
+    cfg = config.load(t._config(tmp))
+    spec = root / "tests" / "data" / "spec" / "buchungsjournal_20261121.csv"
+    yield "mapped/buchungsjournal", spec.read_bytes(), spec.name, cfg.ledger.layout
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--day", action="append", default=[], help="a generated day's folder (read-only)")
+    p.add_argument("--out", help="write the hashes here (JSON)")
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
+    args = p.parse_args(argv)
+    if args.compare:
+        return compare(*map(Path, args.compare))
+    from recon.pipeline import PART_BYTES
+    root = Path.cwd()
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp)):
+            big = len(data) > PART_BYTES
+            for part_bytes in ((PART_BYTES,) if big else (None, SMALL)):
+                key = f"{label} [parts of {part_bytes or 'whole'}]"
+                layout = kind if kind is not None and not isinstance(kind, str) else None
+                if layout is not None or kind == "ledger" or _is_ledger(name):
+                    out[key] = run_ledger(data, name, part_bytes, layout)
+                else:
+                    out[key] = run_statement(data, name, part_bytes)
+                print(key, json.dumps(out[key], ensure_ascii=False)[:160], flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    return 0
+
+
+def compare(before: Path, after: Path) -> int:
+    a, b = (json.loads(p.read_text("utf-8")) for p in (before, after))
+    differ = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    for k in differ:
+        print(f"DIFFERS {k}\n  before {a.get(k)}\n  after  {b.get(k)}")
+    rows = sum(v.get("rows", 0) for v in b.values())
+    quarantined = sum(v.get("quarantined", 0) for v in b.values())
+    errors = sum("error" in v or "identify" in v for v in b.values())
+    print(f"{len(b)} inputs compared ({rows:,} canonical rows, {quarantined:,} quarantine rows, "
+          f"{errors} rejected), {len(differ)} differ")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
