@@ -45,11 +45,18 @@ def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int |
         ids = pl.concat([quirks.read_text_csv(quirks.part_data(data, start, stop), name,
                                               first_line=line, columns=["entry_id"], checked=False)["entry_id"]
                          for start, stop, line in ranges])
-        if ids.is_duplicated().any():
+        if _repeats(ids):
             ranges = quirks.part_ranges(data, None)
     for start, stop, line in ranges:
         rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
         yield _part(rows, name=name, sha256=sha256, layout=layout)
+
+
+def _repeats(ids: pl.Series) -> bool:
+    """Whether an id occurs twice: the ids' 64-bit hashes first (equal ids hash alike, so no
+    repeated hash is no repeated id, at a third of the cost of comparing the strings), the
+    strings themselves only when two hashes are equal."""
+    return bool(ids.hash().is_duplicated().any()) and bool(ids.is_duplicated().any())
 
 
 def _mapped(data, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.DataFrame, pl.DataFrame]:
