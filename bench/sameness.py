@@ -90,7 +90,7 @@ def inputs(root: Path, days: list[Path], tmp: Path):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             if path.suffix in (".md", ".expected") or "LICENSES" in path.parts or "rate_cards" in path.parts:
                 continue
-            yield str(path.relative_to(root.parent)), path.read_bytes(), path.name, None
+            yield f"{base.name}/{path.relative_to(base)}", path.read_bytes(), path.name, None
     for day in days:
         for path in sorted(p for p in day.rglob("*") if p.is_file() and p.suffix in (".csv", ".xml")
                            and not p.name.startswith("ground_truth")):
