@@ -29,6 +29,7 @@ CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     "payout_mismatch": ("Payout mismatch", "结算不符"),
     "unsettled": ("Unsettled", "未结算"),
     "ambiguous": ("Ambiguous", "多重匹配"),
+    "allocation_mismatch": ("Allocation mismatch", "分账不符"),
 }
 
 

@@ -1,0 +1,160 @@
+"""Split settlement (分账) cleared per order and receiver (rule allocation_receiver, the per-order
+check sql/check_allocations.sql, the receivers' positions): a hand-written profit-sharing bill to
+the published layout (tests/data/spec/wechatpay_profitsharing_orders_20261121.csv), the trade
+bill's lines and a ledger as literal rows; both routes of the cascade.
+
+The bill, per order (微信订单号 4200000000202611210000000001 … 5), receivers R1 = 1900000201 and
+R2 = an openid; 解冻给分账方 rows release the rest to the 分账方 1900000100 itself:
+  A: R1 20.00, R2 10.00, unfreeze 69.40          trade: 100.00 − fee 0.60 = 99.40    adds up
+  B: R1 15.00, 回退 R1 5.00, unfreeze 34.73       trade: 49.70 and a refund −4.97     adds up
+  C: R1 40.00 (not released)                      trade: 30.00 − 0.18 = 29.82         over-allocated
+  D: R2 4.00 twice, unfreeze 1.00                 trade: 10.00 − 0.06 = 9.94          0.94 short
+  E: R1 3.00 (not released)                       trade: 19.88; the ledger says R2     receiver differs
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from recon import warehouse
+from recon.config import Matching
+from recon.reports.receivers import ReceiverPosition, receiver_positions
+from schemas import registry
+from tests.tables import D, delivered, ledger, run_day, stmt, ts
+
+UTC = timezone.utc
+BILL = Path(__file__).parent / "data" / "spec" / "wechatpay_profitsharing_orders_20261121.csv"
+A = "a" * 16  # the bill's line ids: its sha256 prefix (given as a*64) and line number
+F = "f" * 16  # the trade bill's
+R1, R2 = "1900000201", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+pytestmark = pytest.mark.usefixtures("route")
+
+
+def order(n: int) -> str:
+    return f"420000000020261121000000000{n}"
+
+
+def with_bill(cfg):
+    """``cfg`` with the 分账 source wechatpay_ps beside the trade source wechatpay."""
+    trade = next(s for s in cfg.sources if s.name == "wechatpay")
+    ps = dataclasses.replace(trade, name="wechatpay_ps", format="wechatpay_profitsharing", rate_card=None,
+                             options={}, matching=Matching(rules=("allocation_receiver",)))
+    return dataclasses.replace(cfg, sources=[*cfg.sources, ps])
+
+
+def bill():
+    parsed = registry.parse("wechatpay_profitsharing", BILL.read_bytes(), name=BILL.name, source="wechatpay_ps",
+                            sha256="a" * 64, business_date=D, timezone="Asia/Shanghai")
+    assert parsed.quarantine.height == 0
+    return parsed.frame
+
+
+def trade():
+    def pay(n, amount, fee):
+        return dict(merchant_reference=f"ORD{n}", psp_reference=order(n), amount_minor=amount, fee_minor=fee,
+                    booked_at=ts(1))
+    return stmt(pay(1, 10000, 60), pay(2, 5000, 30),
+                dict(merchant_reference="RFD2", psp_reference="50300000012026112100000001", original_reference="ORD2",
+                     txn_type="refund", amount_minor=-500, fee_minor=-3, booked_at=ts(5)),
+                pay(3, 3000, 18), pay(4, 1000, 6), pay(5, 2000, 12))
+
+
+def books():
+    def pay(n, amount):
+        return dict(entry_id=f"P{n}", merchant_reference=f"ORD{n}", amount_minor=amount, booked_at=ts(1))
+
+    def alloc(entry_id, n, receiver, amount, at, kind="allocation", source="wechatpay_ps"):
+        return dict(entry_id=entry_id, source=source, txn_type=kind, psp_reference=order(n), receiver=receiver,
+                    merchant_reference=f"AL-{entry_id}", amount_minor=amount, booked_at=at)
+    return ledger(pay(1, 10000), pay(2, 5000), pay(3, 3000), pay(4, 1000), pay(5, 2000),
+                  dict(entry_id="RF2", merchant_reference="RFD2", txn_type="refund", amount_minor=-500,
+                       booked_at=ts(5)),
+                  alloc("LA1", 1, R1, -2000, ts(2)), alloc("LA2", 1, R2, -1000, ts(2)),
+                  alloc("LB1", 2, R1, -1500, ts(2)), alloc("LB2", 2, R1, 500, ts(6), kind="allocation_return"),
+                  # booked on the trade channel: the order and receiver pair them all the same
+                  alloc("LC1", 3, R1, -4000, ts(3), source="wechatpay"),
+                  alloc("LD1", 4, R2, -400, ts(4, 30), source="wechatpay"),
+                  alloc("LD2", 4, R2, -400, ts(3, 30), source="wechatpay"),
+                  alloc("LE1", 5, R2, -300, ts(5), source="wechatpay"))
+
+
+def load(con):
+    for frame in (trade(), bill()):
+        warehouse.insert_frame(con, "statement_lines", frame)
+        delivered(con, frame)
+    warehouse.load_ledger(con, books(), sha256="l" * 64, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def links(con):
+    return {(e, ln): json.loads(ev) for e, ln, ev in con.execute(
+        "SELECT ledger_entry_id, line_id, evidence FROM matches WHERE rule = 'allocation_receiver'").fetchall()}
+
+
+def breaks(con):
+    return sorted(con.execute(
+        "SELECT category, source, reference, ledger_entry_id, line_id, ledger_amount_minor, "
+        "statement_amount_minor, difference_minor FROM breaks WHERE status = 'open' "
+        "AND category <> 'fee_variance' ORDER BY ALL").fetchall(), key=str)
+
+
+@pytest.fixture
+def day(con, cfg):
+    load(con)
+    cfg = with_bill(cfg)
+    run_day(con, cfg, sources=("wechatpay", "wechatpay_ps"))
+    return con, cfg
+
+
+def test_the_bill_reads_allocations_returns_and_unfreezes(con):
+    rows = bill().sort("file_line").select("file_line", "txn_type", "amount_minor", "sub_merchant_id").rows()
+    assert rows == [(2, "allocation", -2000, R1), (3, "allocation", -1000, R2), (4, "unfreeze", -6940, "1900000100"),
+                    (5, "allocation", -1500, R1), (6, "allocation_return", 500, R1),
+                    (7, "unfreeze", -3473, "1900000100"), (8, "allocation", -4000, R1),
+                    (9, "allocation", -400, R2), (10, "allocation", -400, R2),
+                    (11, "unfreeze", -100, "1900000100"), (12, "allocation", -300, R1)]
+
+
+def test_allocations_link_per_order_and_receiver(day):
+    con, _ = day
+    got = links(con)
+    assert {k: (ev.get("receiver"), ev.get("time_order")) for k, ev in got.items()} == {
+        ("LA1", f"{A}:2"): (R1, None), ("LA2", f"{A}:3"): (R2, None),
+        ("LB1", f"{A}:5"): (R1, None), ("LB2", f"{A}:6"): (R1, None),
+        ("LC1", f"{A}:8"): (R1, None),
+        # two equal allocations of one order to one receiver: in booking-time order
+        ("LD2", f"{A}:9"): (R2, 1), ("LD1", f"{A}:10"): (R2, 2),
+        # the unfreeze lines: closed, read by the per-order check
+        (None, f"{A}:4"): (None, None), (None, f"{A}:7"): (None, None), (None, f"{A}:11"): (None, None)}
+    assert got[(None, f"{A}:4")] == {"order": order(1), "unfreeze": True}
+
+
+def test_the_per_order_check_and_what_the_receiver_mismatch_leaves(day):
+    con, _ = day
+    assert breaks(con) == [
+        # C: 40.00 allocated, not released, more than the 29.82 settled
+        ("allocation_mismatch", "wechatpay_ps", order(3), None, None, 2982, 4000, 1018),
+        # D: 8.00 + unfrozen 1.00 = 9.00, the trade bill settled 9.94
+        ("allocation_mismatch", "wechatpay_ps", order(4), None, None, 994, 900, -94),
+        # E: the bill's 3.00 went to R1, the ledger's to R2: never paired across receivers
+        ("missing_in_ledger", "wechatpay_ps", "PE1", None, f"{A}:12", None, -300, -300),
+        ("missing_in_statement", "wechatpay", "AL-LE1", "LE1", None, -300, None, 300)]
+    detail = con.execute("SELECT detail FROM breaks WHERE category = 'allocation_mismatch' "
+                         "ORDER BY reference").fetchall()
+    assert detail == [("allocated 4000 − returned 0 + unfrozen 0 = 4000; more than the 2982 settled in the "
+                       "trade bill (not yet released) (minor units)",),
+                      ("allocated 800 − returned 0 + unfrozen 100 = 900; settled in the trade bill 994 "
+                       "(minor units)",)]
+
+
+def test_receiver_positions(day):
+    con, _ = day
+    got = receiver_positions(con, f"run-{D}", D, ["wechatpay_ps"], ["a" * 64, "f" * 64])
+    assert got == (ReceiverPosition(R1, "CNY", lines=5, allocated_minor=7800, returned_minor=500,
+                                    open_minor=300, ledger_open_minor=0),
+                   ReceiverPosition(R2, "CNY", lines=3, allocated_minor=1800, returned_minor=0,
+                                    open_minor=0, ledger_open_minor=300))
+    assert [p.net_minor for p in got] == [7300, 1800]
