@@ -1,6 +1,7 @@
 -- Grain: one matches row per (refund or chargeback ledger entry, statement line) pair linked by
 -- rule 'reversal_reference' through the payment they reverse: the entry's original_reference (the
--- payment's merchant order id) equals, normalised (norm_ref), the line's original_reference or its
+-- payment's merchant order id; an export without one books the refund under the order id itself,
+-- so its merchant_reference stands in) equals, normalised (norm_ref), the line's original_reference or its
 -- merchant_reference (PSPs carry the original order id in either: WeChat's 商户订单号 and Stripe's
 -- payment_metadata[order_id] in original_reference, Adyen's Merchant Reference in
 -- merchant_reference); same source, type and currency; amount equal or within the source's
@@ -25,12 +26,13 @@ WITH lref AS (  -- the own references of the open reversals on each side, normal
     FROM work_stmt WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
 ), l AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.booked_at, l.business_date,
-           norm_ref(l.original_reference) AS k, r.amount_tolerance_minor AS tol,
+           norm_ref(coalesce(l.original_reference, l.merchant_reference)) AS k, r.amount_tolerance_minor AS tol,
            r.amount_tolerance_bps AS bps, r.window_before_days AS before_days,
            r.window_after_days AS after_days
     FROM work_ledger l
     JOIN work_rules r ON r.source = l.source AND list_contains(r.rules, 'reversal_reference')
-    WHERE l.state IS NULL AND l.txn_type IN ('refund', 'chargeback') AND l.original_reference IS NOT NULL
+    WHERE l.state IS NULL AND l.txn_type IN ('refund', 'chargeback')
+      AND coalesce(l.original_reference, l.merchant_reference) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM sref WHERE sref.source = l.source AND sref.txn_type = l.txn_type
                                             AND sref.ref IN (l.merchant_key, norm_ref(l.psp_reference)))
 ), s AS (  -- each open reversal line once per distinct key it carries
