@@ -158,3 +158,28 @@ def test_receiver_positions(day):
                    ReceiverPosition(R2, "CNY", lines=3, allocated_minor=1800, returned_minor=0,
                                     open_minor=0, ledger_open_minor=300))
     assert [p.net_minor for p in got] == [7300, 1800]
+
+
+def test_the_receivers_sheet_and_summary_json(day, tmp_path):
+    from datetime import date
+
+    import openpyxl
+
+    from recon.reports.model import RunSummary
+    from recon.reports.summary import summary_json
+    from recon.reports.workbook import write_workbook
+    con, _ = day
+    got = receiver_positions(con, f"run-{D}", D, ["wechatpay_ps"], ["a" * 64, "f" * 64])
+    now = datetime(2026, 11, 22, 6, 30, tzinfo=UTC)
+    summary = RunSummary(run_id="r1", business_date=date(2026, 11, 21), started_at=now, finished_at=now,
+                         code_version="t", config_sha256="c", sources=(), ledger_entries=0, statement_lines=0,
+                         matched_ledger=0, matched_statement=0, matched_by_rule={}, matched_amounts=(),
+                         quarantined=0, breaks=(), receivers=got)
+    wb = openpyxl.load_workbook(write_workbook(summary, tmp_path / "day.xlsx"))
+    rows = [[c.value for c in r] for r in wb["Receivers"].iter_rows()]
+    assert rows[0] == ["receiver", "currency", "lines", "allocated", "returned", "net", "open (bill)",
+                       "open (ledger)"]
+    assert rows[1:] == [[R1, "CNY", 5, 78, 5, 73, 3, 0], [R2, "CNY", 3, 18, 0, 18, 0, 3]]
+    assert json.loads(summary_json(summary))["receivers"][1] == {
+        "receiver": R2, "currency": "CNY", "lines": 3, "allocated": "18.00", "returned": "0.00",
+        "net": "18.00", "open": "0.00", "ledger_open": "3.00"}
