@@ -109,6 +109,7 @@ def day(con, cfg):
     return con, cfg
 
 
+@pytest.mark.one_route  # no cascade here
 def test_the_bill_reads_allocations_returns_and_unfreezes(con):
     rows = bill().sort("file_line").select("file_line", "txn_type", "amount_minor", "sub_merchant_id").rows()
     assert rows == [(2, "allocation", -2000, R1), (3, "allocation", -1000, R2), (4, "unfreeze", -6940, "1900000100"),
@@ -160,6 +161,7 @@ def test_receiver_positions(day):
     assert [p.net_minor for p in got] == [7300, 1800]
 
 
+@pytest.mark.one_route  # the sheet is what it tests: its day runs on the default route
 def test_the_receivers_sheet_and_summary_json(day, tmp_path):
     from datetime import date
 
@@ -183,3 +185,24 @@ def test_the_receivers_sheet_and_summary_json(day, tmp_path):
     assert json.loads(summary_json(summary))["receivers"][1] == {
         "receiver": R2, "currency": "CNY", "lines": 3, "allocated": "18.00", "returned": "0.00",
         "net": "18.00", "open": "0.00", "ledger_open": "3.00"}
+
+
+@pytest.mark.one_route  # no cascade here
+def test_a_company_ledger_maps_its_allocations_and_receivers():
+    from schemas.ledger import parse_ledger
+    from schemas.ledger_layout import LedgerLayout
+    layout = LedgerLayout(
+        columns={"entry_id": "凭证号", "booked_at": "时间", "channel": "渠道", "txn_type": "类型",
+                 "psp_reference": "微信订单号", "receiver": "分账接收方", "amount": "金额", "currency": "币种"},
+        custom=True, datetime_format="%Y-%m-%d %H:%M:%S", timezone="Asia/Shanghai",
+        types={"分账": "allocation", "分账回退": "allocation_return"}, channels={"微信分账": "wechatpay_ps"},
+        psp_sources=("wechatpay", "wechatpay_ps"))
+    data = ("凭证号,时间,渠道,类型,微信订单号,分账接收方,金额,币种\n"
+            f"V1,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R1},-20.00,CNY\n"
+            f"V2,2026-11-21 14:00:00,微信分账,分账回退,{order(2)},{R1},5.00,CNY\n").encode()
+    valid, quarantine = parse_ledger(data, name="ledger.csv", sha256="l" * 64, layout=layout)
+    assert quarantine.height == 0
+    assert valid.select("entry_id", "source", "txn_type", "psp_reference", "receiver", "amount_minor",
+                        "hold").rows() == [
+        ("V1", "wechatpay_ps", "allocation", order(1), R1, -2000, None),
+        ("V2", "wechatpay_ps", "allocation_return", order(2), R1, 500, None)]
