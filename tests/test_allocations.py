@@ -206,3 +206,21 @@ def test_a_company_ledger_maps_its_allocations_and_receivers():
                         "hold").rows() == [
         ("V1", "wechatpay_ps", "allocation", order(1), R1, -2000, None),
         ("V2", "wechatpay_ps", "allocation_return", order(2), R1, 500, None)]
+
+
+@pytest.mark.one_route  # the warehouse's column, not the route, is what it tests
+def test_an_existing_warehouse_gains_the_receiver_column(cfg, tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = warehouse.connect(path)
+    con.execute("ALTER TABLE ledger_entries DROP COLUMN receiver")
+    con.close()
+    con = warehouse.connect(path)
+    try:
+        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = 'ledger_entries' ORDER BY ordinal_position").fetchall()]
+        assert cols[-1] == "receiver"  # added last, read by name
+        load(con)
+        run_day(con, with_bill(cfg), sources=("wechatpay", "wechatpay_ps"))
+        assert len(links(con)) == 10
+    finally:
+        con.close()
