@@ -4,7 +4,8 @@
 -- so its merchant_reference stands in) equals, normalised (norm_ref), the line's original_reference or its
 -- merchant_reference (PSPs carry the original order id in either: WeChat's 商户订单号 and Stripe's
 -- payment_metadata[order_id] in original_reference, Adyen's Merchant Reference in
--- merchant_reference); same source, type and currency; amount equal or within the source's
+-- merchant_reference), or the PSP's own id of that payment (its payment line's psp_reference,
+-- e.g. 微信订单号, for a ledger that keeps the payment's PSP id); same source, type and currency; amount equal or within the source's
 -- tolerance (absolute or relative); statement day within the directional window.
 -- Several reversals of one payment pair one-to-one. By amount: a pair whose entry and line have
 -- no other candidate. By time order: where m entries and m lines of one payment have the same
@@ -12,8 +13,8 @@
 -- (which of equal refunds is which moves no amount). Anything else with more than one candidate
 -- (m entries against more or fewer lines, equal booking times, amounts that differ within the
 -- tolerance) goes to work_ambiguous: never a pick.
--- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules.
--- Parameters: $run_id.
+-- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules,
+-- statement_lines (the original payments). Parameters: $run_id.
 -- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
 -- type is left to the reference_mismatch pass, which reports their difference: the original order
 -- never pairs it with another.
@@ -35,12 +36,22 @@ WITH lref AS (  -- the own references of the open reversals on each side, normal
       AND coalesce(l.original_reference, l.merchant_reference) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM sref WHERE sref.source = l.source AND sref.txn_type = l.txn_type
                                             AND sref.ref IN (l.merchant_key, norm_ref(l.psp_reference)))
+), open_s AS (
+    SELECT s.* FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback')
+      AND NOT EXISTS (SELECT 1 FROM lref WHERE lref.source = s.source AND lref.txn_type = s.txn_type
+                                            AND lref.ref IN (s.merchant_key, norm_ref(s.psp_reference)))
+), orig AS (  -- the PSP's own id of each payment those lines name (pruned by ref_key's zone maps)
+    SELECT DISTINCT p.source, p.ref_key AS k, norm_ref(p.psp_reference) AS psp_k
+    FROM statement_lines p
+    WHERE p.txn_type = 'payment' AND p.psp_reference IS NOT NULL
+      AND p.ref_key IN (SELECT norm_ref(original_reference) FROM open_s)
 ), s AS (  -- each open reversal line once per distinct key it carries
     SELECT DISTINCT line_id, source, txn_type, currency, amount_minor, booked_at, business_date, k
     FROM (SELECT s.*, unnest([norm_ref(s.original_reference), norm_ref(s.merchant_reference)]) AS k
-          FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback')
-            AND NOT EXISTS (SELECT 1 FROM lref WHERE lref.source = s.source AND lref.txn_type = s.txn_type
-                                                  AND lref.ref IN (s.merchant_key, norm_ref(s.psp_reference))))
+          FROM open_s s
+          UNION ALL BY NAME
+          SELECT s.*, o.psp_k AS k
+          FROM open_s s JOIN orig o ON o.source = s.source AND o.k = norm_ref(s.original_reference))
     WHERE k IS NOT NULL
 ), cand AS (
     SELECT l.entry_id, s.line_id, l.source, l.txn_type, l.currency, l.k, l.amount_minor AS l_amount,

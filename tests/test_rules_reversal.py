@@ -207,3 +207,14 @@ def test_a_refund_the_psp_reports_a_day_later_clears_the_ledger_break(con, cfg):
     assert con.execute("SELECT category, ledger_entry_id, status FROM breaks WHERE run_id = ? "
                        "AND category <> 'fee_variance' ORDER BY ALL", [f"run-{nxt}"]).fetchall() == [
         ("missing_in_statement", "L2", "auto_cleared")]
+
+
+def test_a_refund_that_names_the_payments_psp_id_pairs_through_that_payment(con, cfg):
+    # the ledger keeps the payment's 微信订单号 as the refund's original; the PSP's refund row names
+    # the payment by 商户订单号: paired through the payment line that carries both
+    load(con, ledger(payment(psp_reference="4200000001"),
+                     refund("L2", -2500, ts(3), original_reference="4200000001")),
+         stmt(dict(PSP_PAYMENT, psp_reference="4200000001"), psp_refund(1, -2500, ts(4))))
+    run_day(con, cfg)
+    assert {k: (d, ev["original"]) for k, (d, ev) in links(con).items()} == {("L2", f"{F}:3"): (0, "4200000001")}
+    assert breaks(con) == []
