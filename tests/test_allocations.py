@@ -224,3 +224,95 @@ def test_an_existing_warehouse_gains_the_receiver_column(cfg, tmp_path):
         assert len(links(con)) == 10
     finally:
         con.close()
+
+
+PIPELINE_CONFIG = """[paths]
+warehouse = "var/warehouse.duckdb"
+archive = "var/archive"
+reports = "var/reports"
+
+[run]
+timezone = "Asia/Shanghai"
+
+[ledger]
+directory = "inbox/ledger"
+pattern = "books_{{date:%Y%m%d}}.csv"
+datetime_format = "%Y-%m-%d %H:%M:%S"
+default_source = "wechatpay"
+
+[ledger.columns]
+entry_id = "凭证号"
+booked_at = "时间"
+channel = "渠道"
+txn_type = "类型"
+psp_reference = "微信订单号"
+receiver = "分账接收方"
+amount = "金额"
+currency = "币种"
+
+[ledger.types]
+"分账" = "allocation"
+"分账回退" = "allocation_return"
+
+[ledger.channels]
+"微信分账" = "wechatpay_ps"
+
+[[sources]]
+name = "wechatpay"
+kind = "psp"
+format = "wechatpay_trade"
+currency = "CNY"
+  [sources.local]
+  path = "inbox/wechatpay"
+  pattern = "wechatpay_trade_{{date:%Y%m%d}}.csv"
+
+[[sources]]
+name = "wechatpay_ps"
+kind = "psp"
+format = "wechatpay_profitsharing"
+timezone = "Asia/Shanghai"
+currency = "CNY"
+  [sources.local]
+  path = "inbox/ps"
+  pattern = "{bill}"
+  [sources.matching]
+  rules = ["allocation_receiver"]
+"""
+
+
+@pytest.mark.one_route  # the load and the config, end to end; the cascade's routes are above
+def test_a_configured_bill_and_mapped_ledger_clear_through_the_pipeline(tmp_path, monkeypatch):
+    import shutil
+
+    from connectors.archive import Archive
+    from connectors.local import fetch_local
+    from recon import config, pipeline
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recon.toml").write_text(PIPELINE_CONFIG.format(bill=BILL.name), "utf-8")
+    for d in ("inbox/ledger", "inbox/ps", "inbox/wechatpay"):
+        (tmp_path / d).mkdir(parents=True)
+    shutil.copy(BILL, tmp_path / "inbox" / "ps")
+    (tmp_path / "inbox" / "ledger" / "books_20261121.csv").write_text(
+        "凭证号,时间,渠道,类型,微信订单号,分账接收方,金额,币种\n"
+        f"V1,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R1},-20.00,CNY\n"
+        f"V2,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R2},-10.00,CNY\n"
+        f"V3,2026-11-21 14:00:00,微信分账,分账回退,{order(2)},{R1},5.00,CNY\n", "utf-8")
+    cfg = config.load(tmp_path / "recon.toml")
+    run_id = pipeline.new_run_id(D)
+    pipeline.begin_run(cfg, run_id, D, sources=["wechatpay_ps"])
+    ps = next(s for s in cfg.sources if s.name == "wechatpay_ps")
+    archive = Archive(cfg.archive)
+    (f,) = fetch_local(ps.local.path, ps.local.pattern, D, archive, source="wechatpay_ps", settle_s=0)
+    assert pipeline.load_statement(cfg, ps, f, D, run_id).status == "loaded"
+    (f,) = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, D, archive, source="ledger", settle_s=0)
+    assert pipeline.load_ledger_file(cfg, f, D, run_id).status == "loaded"
+    result = pipeline.match(cfg, run_id, D, ["wechatpay_ps"])
+    assert result.matched_by_rule == {"allocation_receiver": 6}  # 3 pairs and the 3 unfreeze lines
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        got = con.execute("SELECT reference, difference_minor FROM breaks WHERE run_id = ? "
+                          "AND category = 'allocation_mismatch' ORDER BY reference", [run_id]).fetchall()
+    finally:
+        con.close()
+    # no trade bill loaded: no order's payment is known, each is a break with what it shares out
+    assert got == [(order(1), 9940), (order(2), 4473), (order(3), 4000), (order(4), 900), (order(5), 300)]

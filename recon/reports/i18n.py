@@ -94,6 +94,8 @@ VALUES_ZH: dict[str, str] = {
     "success_rate_drop": "成功率下降", "refund_rate_spike": "退款率突增",
     "chargeback_rate_spike": "拒付率突增", "fee_rate_drift": "费率偏离", "payout_late": "结算延迟",
     "large_break": "大额差异", "repeated_reference": "订单号重复",
+    "allocation_receiver": "分账按订单与接收方匹配", "allocation_check": "分账逐单核对",
+    "allocation": "分账", "allocation_return": "分账回退", "unfreeze": "解冻给分账方",
 }
 
 
