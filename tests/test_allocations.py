@@ -316,3 +316,28 @@ def test_a_configured_bill_and_mapped_ledger_clear_through_the_pipeline(tmp_path
         con.close()
     # no trade bill loaded: no order's payment is known, each is a break with what it shares out
     assert got == [(order(1), 9940), (order(2), 4473), (order(3), 4000), (order(4), 900), (order(5), 300)]
+
+
+def test_a_later_return_that_makes_an_order_add_up_clears_its_break(day):
+    from datetime import timedelta
+    con, cfg = day
+    nxt = D + timedelta(days=1)
+    text = ("分账发起时间,分账方商户号,微信订单号,微信分账/回退单号,资金流向,商户分账/回退单号,分账接收方类型,"
+            "分账接收方账号,金额（元）,业务状态,分账描述\n"
+            f"`2026-11-22 09:00:00,`1900000100,`{order(3)},`30000000022026112200000001,`回退,`RC1,`MERCHANT_ID,"
+            f"`{R1},`12.00,`SUCCESS,`多分回退\n\n总条数,分账总金额,回退总金额\n`1,`0.00,`12.00\n").encode()
+    frame = registry.parse("wechatpay_profitsharing", text, name="ps_20261122.csv", source="wechatpay_ps",
+                           sha256="b" * 64, business_date=nxt, timezone="Asia/Shanghai").frame
+    warehouse.insert_frame(con, "statement_lines", frame)
+    delivered(con, frame)
+    warehouse.load_ledger(con, ledger(dict(entry_id="LC2", source="wechatpay_ps", txn_type="allocation_return",
+                                           psp_reference=order(3), receiver=R1, merchant_reference="AL-LC2",
+                                           amount_minor=1200, business_date=nxt, booked_at=ts(1, day=22))),
+                          sha256="m" * 64, recorded_at=datetime(2026, 11, 23, tzinfo=UTC))
+    run_day(con, cfg, day=nxt, sources=("wechatpay", "wechatpay_ps"))
+    assert ("LC2", "bbbbbbbbbbbbbbbb:2") in links(con)
+    # C: 40.00 − 12.00 = 28.00 ≤ 29.82 settled: cleared; D still 0.94 short, re-raised
+    assert con.execute("SELECT reference, status, first_seen, detail LIKE 'cleared on %' FROM breaks "
+                       "WHERE run_id = ? AND category = 'allocation_mismatch' ORDER BY reference",
+                       [f"run-{nxt}"]).fetchall() == [(order(3), "auto_cleared", D, True),
+                                                      (order(4), "open", D, False)]
