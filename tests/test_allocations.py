@@ -5,7 +5,7 @@ bill's lines and a ledger as literal rows; both routes of the cascade.
 
 The bill, per order (微信订单号 4200000000202611210000000001 … 5), receivers R1 = 1900000201 and
 R2 = an openid; 解冻给分账方 rows release the rest to the 分账方 1900000100 itself:
-  A: R1 20.00, R2 10.00, unfreeze 69.40          trade: 100.00 − fee 0.60 = 99.40    adds up
+  A: R1 15.00, R2 15.00 (one request), unfreeze 69.40  trade: 100.00 − fee 0.60 = 99.40  adds up
   B: R1 15.00, 回退 R1 5.00, unfreeze 34.73       trade: 49.70 and a refund −4.97     adds up
   C: R1 40.00 (not released)                      trade: 30.00 − 0.18 = 29.82         over-allocated
   D: R2 4.00 twice, unfreeze 1.00                 trade: 10.00 − 0.06 = 9.94          0.94 short
@@ -67,13 +67,14 @@ def books():
     def pay(n, amount):
         return dict(entry_id=f"P{n}", merchant_reference=f"ORD{n}", amount_minor=amount, booked_at=ts(1))
 
-    def alloc(entry_id, n, receiver, amount, at, kind="allocation", source="wechatpay_ps"):
+    def alloc(entry_id, n, receiver, amount, at, kind="allocation", source="wechatpay_ps", ref=None):
         return dict(entry_id=entry_id, source=source, txn_type=kind, psp_reference=order(n), receiver=receiver,
-                    merchant_reference=f"AL-{entry_id}", amount_minor=amount, booked_at=at)
+                    merchant_reference=ref or f"AL-{entry_id}", amount_minor=amount, booked_at=at)
     return ledger(pay(1, 10000), pay(2, 5000), pay(3, 3000), pay(4, 1000), pay(5, 2000),
                   dict(entry_id="RF2", merchant_reference="RFD2", txn_type="refund", amount_minor=-500,
                        booked_at=ts(5)),
-                  alloc("LA1", 1, R1, -2000, ts(2)), alloc("LA2", 1, R2, -1000, ts(2)),
+                  # one request (商户分账单号 PA1), two receivers, equal amounts: no duplicate
+                  alloc("LA1", 1, R1, -1500, ts(2), ref="PA1"), alloc("LA2", 1, R2, -1500, ts(2), ref="PA1"),
                   alloc("LB1", 2, R1, -1500, ts(2)), alloc("LB2", 2, R1, 500, ts(6), kind="allocation_return"),
                   # booked on the trade channel: the order and receiver pair them all the same
                   alloc("LC1", 3, R1, -4000, ts(3), source="wechatpay"),
@@ -112,7 +113,7 @@ def day(con, cfg):
 @pytest.mark.one_route  # no cascade here
 def test_the_bill_reads_allocations_returns_and_unfreezes(con):
     rows = bill().sort("file_line").select("file_line", "txn_type", "amount_minor", "sub_merchant_id").rows()
-    assert rows == [(2, "allocation", -2000, R1), (3, "allocation", -1000, R2), (4, "unfreeze", -6940, "1900000100"),
+    assert rows == [(2, "allocation", -1500, R1), (3, "allocation", -1500, R2), (4, "unfreeze", -6940, "1900000100"),
                     (5, "allocation", -1500, R1), (6, "allocation_return", 500, R1),
                     (7, "unfreeze", -3473, "1900000100"), (8, "allocation", -4000, R1),
                     (9, "allocation", -400, R2), (10, "allocation", -400, R2),
@@ -154,11 +155,11 @@ def test_the_per_order_check_and_what_the_receiver_mismatch_leaves(day):
 def test_receiver_positions(day):
     con, _ = day
     got = receiver_positions(con, f"run-{D}", D, ["wechatpay_ps"], ["a" * 64, "f" * 64])
-    assert got == (ReceiverPosition(R1, "CNY", lines=5, allocated_minor=7800, returned_minor=500,
+    assert got == (ReceiverPosition(R1, "CNY", lines=5, allocated_minor=7300, returned_minor=500,
                                     open_minor=300, ledger_open_minor=0),
-                   ReceiverPosition(R2, "CNY", lines=3, allocated_minor=1800, returned_minor=0,
+                   ReceiverPosition(R2, "CNY", lines=3, allocated_minor=2300, returned_minor=0,
                                     open_minor=0, ledger_open_minor=300))
-    assert [p.net_minor for p in got] == [7300, 1800]
+    assert [p.net_minor for p in got] == [6800, 2300]
 
 
 @pytest.mark.one_route  # the sheet is what it tests: its day runs on the default route
@@ -181,10 +182,10 @@ def test_the_receivers_sheet_and_summary_json(day, tmp_path):
     rows = [[c.value for c in r] for r in wb["Receivers"].iter_rows()]
     assert rows[0] == ["receiver", "currency", "lines", "allocated", "returned", "net", "open (bill)",
                        "open (ledger)"]
-    assert rows[1:] == [[R1, "CNY", 5, 78, 5, 73, 3, 0], [R2, "CNY", 3, 18, 0, 18, 0, 3]]
+    assert rows[1:] == [[R1, "CNY", 5, 73, 5, 68, 3, 0], [R2, "CNY", 3, 23, 0, 23, 0, 3]]
     assert json.loads(summary_json(summary))["receivers"][1] == {
-        "receiver": R2, "currency": "CNY", "lines": 3, "allocated": "18.00", "returned": "0.00",
-        "net": "18.00", "open": "0.00", "ledger_open": "3.00"}
+        "receiver": R2, "currency": "CNY", "lines": 3, "allocated": "23.00", "returned": "0.00",
+        "net": "23.00", "open": "0.00", "ledger_open": "3.00"}
 
 
 @pytest.mark.one_route  # no cascade here
@@ -294,8 +295,8 @@ def test_a_configured_bill_and_mapped_ledger_clear_through_the_pipeline(tmp_path
     shutil.copy(BILL, tmp_path / "inbox" / "ps")
     (tmp_path / "inbox" / "ledger" / "books_20261121.csv").write_text(
         "凭证号,时间,渠道,类型,微信订单号,分账接收方,金额,币种\n"
-        f"V1,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R1},-20.00,CNY\n"
-        f"V2,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R2},-10.00,CNY\n"
+        f"V1,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R1},-15.00,CNY\n"
+        f"V2,2026-11-21 10:00:00,微信分账,分账,{order(1)},{R2},-15.00,CNY\n"
         f"V3,2026-11-21 14:00:00,微信分账,分账回退,{order(2)},{R1},5.00,CNY\n", "utf-8")
     cfg = config.load(tmp_path / "recon.toml")
     run_id = pipeline.new_run_id(D)
@@ -325,17 +326,23 @@ def test_a_later_return_that_makes_an_order_add_up_clears_its_break(day):
     text = ("分账发起时间,分账方商户号,微信订单号,微信分账/回退单号,资金流向,商户分账/回退单号,分账接收方类型,"
             "分账接收方账号,金额（元）,业务状态,分账描述\n"
             f"`2026-11-22 09:00:00,`1900000100,`{order(3)},`30000000022026112200000001,`回退,`RC1,`MERCHANT_ID,"
-            f"`{R1},`12.00,`SUCCESS,`多分回退\n\n总条数,分账总金额,回退总金额\n`1,`0.00,`12.00\n").encode()
+            f"`{R1},`12.00,`SUCCESS,`多分回退\n"
+            # a return of an order allocated before the warehouse's first bill: nothing to check it by
+            f"`2026-11-22 09:30:00,`1900000100,`{order(9)},`30000000022026112200000002,`回退,`RZ1,`MERCHANT_ID,"
+            f"`{R1},`1.00,`SUCCESS,`回退\n\n总条数,分账总金额,回退总金额\n`2,`0.00,`13.00\n").encode()
     frame = registry.parse("wechatpay_profitsharing", text, name="ps_20261122.csv", source="wechatpay_ps",
                            sha256="b" * 64, business_date=nxt, timezone="Asia/Shanghai").frame
     warehouse.insert_frame(con, "statement_lines", frame)
     delivered(con, frame)
     warehouse.load_ledger(con, ledger(dict(entry_id="LC2", source="wechatpay_ps", txn_type="allocation_return",
                                            psp_reference=order(3), receiver=R1, merchant_reference="AL-LC2",
-                                           amount_minor=1200, business_date=nxt, booked_at=ts(1, day=22))),
+                                           amount_minor=1200, business_date=nxt, booked_at=ts(1, day=22)),
+                                      dict(entry_id="LZ1", source="wechatpay_ps", txn_type="allocation_return",
+                                           psp_reference=order(9), receiver=R1, merchant_reference="AL-LZ1",
+                                           amount_minor=100, business_date=nxt, booked_at=ts(1, 30, day=22))),
                           sha256="m" * 64, recorded_at=datetime(2026, 11, 23, tzinfo=UTC))
     run_day(con, cfg, day=nxt, sources=("wechatpay", "wechatpay_ps"))
-    assert ("LC2", "bbbbbbbbbbbbbbbb:2") in links(con)
+    assert {("LC2", "bbbbbbbbbbbbbbbb:2"), ("LZ1", "bbbbbbbbbbbbbbbb:3")} <= set(links(con))
     # C: 40.00 − 12.00 = 28.00 ≤ 29.82 settled: cleared; D still 0.94 short, re-raised
     assert con.execute("SELECT reference, status, first_seen, detail LIKE 'cleared on %' FROM breaks "
                        "WHERE run_id = ? AND category = 'allocation_mismatch' ORDER BY reference",
