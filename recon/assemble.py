@@ -11,6 +11,7 @@ from recon.errors import ReconError
 from recon.reports import rollforward
 from recon.pending import load_pending
 from recon.reports.clearing import positions
+from recon.reports.receivers import bill_sources, receiver_positions
 from recon.reports.model import (Annotation, Break, ChannelDay, CurrencyTotal, DayRate, FeeLine,
                                  LedgerSide, PayoutLine, RunSummary, SourceStatus, StatementSide,
                                  ToleranceLink)
@@ -119,6 +120,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         channels = tuple(ChannelDay(**r) for r in _rows(
             con, sql.load("report_channels"), {**window, "sources": psps}))
         settled = positions(con, run_id, business_date, psps, payouts, inputs)
+        receivers = receiver_positions(con, run_id, business_date, bill_sources(cfg), inputs)
         tolerances = tuple(ToleranceLink(**r) for r in _rows(con, sql.load("report_tolerances"),
                                                              {"run_id": run_id}))
         key = warehouse_key(con)
@@ -138,7 +140,7 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         matched_amounts=amounts, quarantined=quarantined, breaks=breaks, fees=fees, payouts=payouts,
         annotations=notes, history=history, channels=channels, positions=settled, tolerances=tolerances,
         movements=movements, bridge=rollforward.bridge(movements, breaks), statement_gaps=gaps,
-        outputs=dict(outputs or {}), check_key=key, pending=pending)
+        outputs=dict(outputs or {}), check_key=key, pending=pending, receivers=receivers)
 
 
 def latest_run(cfg: Config, business_date: date) -> tuple[str, datetime, list[SourceStatus]]:

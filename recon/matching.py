@@ -363,7 +363,8 @@ def _link_and_report(cascade: _Cascade, params: dict,
         sql.execute(con, "mark_matched", {"state": "mismatch"})
     sql.execute(con, "mark_ambiguous")
 
-    for name in ("breaks_transactions", "pending_late", "fee_check", "breaks_payouts", "carry_forward"):
+    for name in ("breaks_transactions", "check_allocations", "pending_late", "fee_check", "breaks_payouts",
+                 "carry_forward"):
         sql.execute(con, name, params)
         if name == "fee_check" and (dups := scalar(
                 con, "SELECT list(line_id) FROM breaks WHERE run_id = ? AND category = 'duplicate' "

@@ -15,6 +15,8 @@ Kinds:
   leave out, so the working sets are widened to whole rows before it runs.
 - ``reversal``: refunds and chargebacks one-to-one through the payment they reverse (the
   original reference); whole rows, as for fuzzy.
+- ``allocation``: a split settlement (分账) per order and receiver: ledger allocations and
+  returns against a profit-sharing bill's lines; whole rows, as for fuzzy.
 
 Every rule's SQL follows one contract: it reads work_ledger, work_stmt (items whose ``state`` is
 NULL are open) and work_rules; it inserts its links into ``matches`` and its ambiguous candidates
@@ -25,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("reference", "group", "fuzzy", "reversal")
+KINDS = ("reference", "group", "fuzzy", "reversal", "allocation")
 # The kinds whose SQL reads columns the day's views leave out: the working sets are widened first.
-WHOLE_ROWS = ("fuzzy", "reversal")
+WHOLE_ROWS = ("fuzzy", "reversal", "allocation")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,11 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "reference); same type, currency and amount (or within the tolerance), within the date "
          "window; several of one payment one-to-one by amount, equal amounts by time order",
          "match_reversal", ("amount_tolerance_minor", "amount_tolerance_bps", *_WINDOW)),
+    Rule("allocation_receiver", "allocation",
+         "a split settlement (分账): ledger allocations and returns (回退) against the profit-sharing "
+         "bill's, per order (PSP transaction id) and receiver; same type, currency and amount (or "
+         "within the tolerance), within the date window; the bill's unfreeze lines closed for the "
+         "per-order check", "match_allocation", ("amount_tolerance_minor", "amount_tolerance_bps", *_WINDOW)),
     Rule("aggregate_reference", "group",
          "one-to-many, many-to-one and bounded many-to-many groups whose sums agree",
          "match_aggregate", ("amount_tolerance_minor", "max_group")),

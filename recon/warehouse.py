@@ -316,10 +316,12 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
             SELECT i.* FROM incoming i LEFT JOIN latest l ON l.entry_id = i.entry_id
             WHERE l.entry_id IS NULL
                OR (l.source, l.business_date, l.booked_at, l.txn_type, l.amount_minor, l.currency,
-                   l.merchant_reference, l.psp_reference, l.original_reference, l.status, l.hold)
+                   l.merchant_reference, l.psp_reference, l.original_reference, l.status, l.hold,
+                   l.receiver)
                   IS DISTINCT FROM
                   (i.source, i.business_date, i.booked_at, i.txn_type, i.amount_minor, i.currency,
-                   i.merchant_reference, i.psp_reference, i.original_reference, i.status, i.hold)
+                   i.merchant_reference, i.psp_reference, i.original_reference, i.status, i.hold,
+                   i.receiver)
         """
         con.execute(f"CREATE OR REPLACE TEMP TABLE incoming_new AS {compared}")  # compared once
         new = scalar(con, "SELECT count(*) FROM incoming_new")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import polars as pl
 
-TXN_TYPES = ("payment", "refund", "chargeback", "fee", "payout", "adjustment", "transfer")
+# allocation / allocation_return / unfreeze: a split settlement (分账) — money out to a receiver,
+# money back from one (回退), the rest released to the merchant itself (解冻给分账方).
+TXN_TYPES = ("payment", "refund", "chargeback", "fee", "payout", "adjustment", "transfer",
+             "allocation", "allocation_return", "unfreeze")
 
 STATEMENT_COLUMNS: dict[str, pl.DataType] = {
     "line_id": pl.String,
@@ -60,6 +63,7 @@ LEDGER_COLUMNS: dict[str, pl.DataType] = {
     "original_reference": pl.String,  # for refunds: the payment they reverse
     "counterparty": pl.String,
     "description": pl.String,
+    "receiver": pl.String,  # allocations (分账): the receiver's account (分账接收方账号)
     "status": pl.String,  # the export's status as sent (a mapped status column), else null
     "hold": pl.String,  # why the entry is kept out of matching (null: it is matched)
     "file_line": pl.Int64,

@@ -88,6 +88,7 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout) -
         minor_expr(pl.col("amount"), exponent_of(rows, currency)).alias("amount_minor"),
         currency.alias("currency"),
         "merchant_reference", "psp_reference", "original_reference", "counterparty", "description",
+        *(["receiver"] if "receiver" in rows.columns else []),  # optional: allocations (分账)
         hold.alias("hold"), "file_line",
     ))
     originals = rows.select("file_line", pl.col("amount").alias("amount_minor"),

@@ -22,13 +22,15 @@ from schemas.validation import QUARANTINE_COLUMNS
 # The canonical fields a mapping may name (each → the export's header name).
 FIELDS = ("entry_id", "business_date", "booked_at", "channel", "txn_type", "merchant_reference",
           "psp_reference", "original_reference", "amount", "currency", "counterparty", "description",
-          "status", "direction", "amount_in", "amount_out")
-TEXT_FIELDS = ("merchant_reference", "psp_reference", "original_reference", "counterparty", "description")
+          "status", "direction", "amount_in", "amount_out", "receiver")
+TEXT_FIELDS = ("merchant_reference", "psp_reference", "original_reference", "counterparty", "description",
+               "receiver")
 # The company's entry types, in recon's words (the [ledger.types] targets).
 LEDGER_TYPES = ("payment", "refund", "chargeback", "fee", "payout", "bank_charge", "transfer",
-                "salary", "other", "adjustment")
+                "salary", "other", "adjustment", "allocation", "allocation_return")
 SIGNS = ("signed", "indicator", "columns")
-MATCHED_ON_PSP = ("payment", "refund", "chargeback")  # what the cascade matches of a PSP's lines
+# What the cascade matches of a PSP's lines (allocations: a 分账 bill's, rule allocation_receiver).
+MATCHED_ON_PSP = ("payment", "refund", "chargeback", "allocation", "allocation_return")
 CLEARING = "payout: left to the clearing"
 UNKNOWN_SOURCE = "not a configured source"
 
@@ -157,7 +159,8 @@ def canonical(rows: pl.DataFrame, layout: LedgerLayout, name: str, sha256: str
                                                           ("channel", "source")) if k in col])
     problems = [
         ("txn_type", col.get("txn_type"), pl.col("c_kind").is_null(),
-         "is not a type in [ledger.types] (nor one of recon's: " + ", ".join(LEDGER_TYPES[:-1]) + ")"),
+         "is not a type in [ledger.types] (nor one of recon's: "
+         + ", ".join(t for t in LEDGER_TYPES if t != "adjustment") + ")"),
         ("source", col.get("channel"), pl.col("c_source").is_null(),
          "is not a channel in [ledger.channels] nor a configured source (and no default_source)"),
         ("direction", col.get("direction"), ~pl.col("c_sign_ok"),

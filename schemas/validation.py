@@ -127,6 +127,7 @@ class LedgerModel(pa.DataFrameModel):
     original_reference: str = pa.Field(nullable=True)
     counterparty: str = pa.Field(nullable=True)
     description: str = pa.Field(nullable=True)
+    receiver: str = pa.Field(nullable=True)
     status: str = pa.Field(nullable=True)
     hold: str = pa.Field(nullable=True)
     file_line: pl.Int64 = pa.Field(ge=1)

@@ -7,8 +7,11 @@ are listed. Columns are found by header name (docs/formats.md names the ones rec
 what the published page leaves unsaid).
 
 Mapping, from the point of view of the merchant whose bill it is (the 分账方): an allocation is
-money out (−金额), a return money back (+金额), by 资金流向 through ``DIRECTIONS`` (a source may
-add its own words in ``[sources.options] directions``; an unknown word quarantines the row);
+money out (−金额, txn_type ``allocation``), a return money back (+金额, ``allocation_return``), by
+资金流向 through ``DIRECTIONS`` (a source may add its own words in ``[sources.options] directions``;
+an unknown word quarantines the row). A row that releases the rest of the order to the 分账方
+itself (WeChat's 解冻给分账方: the receiver is the 分账方商户号, or the description or direction
+says 解冻) is ``unfreeze``, signed as its direction says; the clearing's per-order check reads it;
 ``psp_reference`` = 微信订单号 (the order split), ``bank_reference`` = 微信分账/回退单号,
 ``merchant_reference`` = 商户分账/回退单号, receiver (分账接收方账号) = ``sub_merchant_id`` and
 ``counterparty``, funder (分账出资商户号, else 分账方商户号) = ``merchant_id``.
@@ -30,7 +33,9 @@ NAME = "wechatpay_profitsharing"
 COLUMNS = ["分账发起时间", "微信订单号", "微信分账/回退单号", "资金流向", "分账接收方账号", "业务状态"]
 AMOUNT_NAMES = ("金额（元）", "金额(元)", "金额", "分账/回退金额", "分账金额（元）", "分账金额")
 DESCRIPTION_NAMES = ("分账描述", "分账/回退描述")
-DIRECTIONS = {"分账": -1, "分出": -1, "出": -1, "支出": -1, "回退": 1, "分账回退": 1, "入": 1, "收入": 1}
+DIRECTIONS = {"分账": -1, "分出": -1, "出": -1, "支出": -1, "回退": 1, "分账回退": 1, "入": 1, "收入": 1,
+              "解冻": -1}
+UNFREEZE = "解冻"  # in 资金流向 or the description (解冻给分账方): the rest released to the 分账方
 SUMMARY_COUNT = "总条数"
 SUMMARY_SUMS = {"分账总金额": -1, "回退总金额": 1}  # total → the direction it adds up
 _IDENTIFYING = ("分账发起时间", "微信订单号", "微信分账/回退单号", "分账接收方账号")
@@ -66,10 +71,11 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     sign = pl.col("资金流向").replace_strict(directions, default=None, return_dtype=pl.Int64)
     amount = sign.fill_null(1) * minor_expr(pl.col(amount_col), 2)
     funder = next((c for c in ("分账出资商户号", "分账方商户号") if c in rows.columns), None)
+    kind = _kind(rows, sign, described)
     frame = rows.select(
         *pq.base(sha256, source, business_date),
         pq.local_to_utc(pl.col("分账发起时间"), timezone).alias("booked_at"),
-        pl.when(sign.is_not_null()).then(pl.lit("transfer")).alias("txn_type"),
+        kind.alias("txn_type"),
         amount.alias("amount_minor"),
         pl.lit("CNY").alias("currency"),
         amount.alias("net_minor"),
@@ -94,6 +100,20 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
     totals = _summary(lines, summary, name)
     checks = _checks(rows, totals, amount_col, sign)
     return pq.finish(frame, checks, file_name=name, source=source, originals=originals)
+
+
+def _kind(rows: pl.DataFrame, sign: pl.Expr, described: list[str]) -> pl.Expr:
+    """allocation (money out), allocation_return (money back), or unfreeze: released to the 分账方
+    itself (its own account as the receiver, or 解冻 in the direction or the description)."""
+    released = pl.col("资金流向").str.contains(UNFREEZE, literal=True).fill_null(False)
+    if "分账方商户号" in rows.columns:
+        released = released | (pl.col("分账接收方账号") == pl.col("分账方商户号")).fill_null(False)
+    for c in described:
+        released = released | pl.col(c).str.contains(UNFREEZE, literal=True).fill_null(False)
+    return (pl.when(sign.is_null()).then(pl.lit(None, pl.String))
+            .when(released).then(pl.lit("unfreeze"))
+            .when(sign < 0).then(pl.lit("allocation"))
+            .otherwise(pl.lit("allocation_return")))
 
 
 def _directions(options: dict | None, source: str) -> dict[str, int]:

@@ -3,7 +3,8 @@
 --    or first waited as pending (source late): its age counts from then.
 -- 2. Breaks about closed pairs or lines (amount/currency mismatch, duplicate, fee variance,
 --    payout mismatch) stay open day after day until an accountant marks them resolved.
--- 3. Breaks about open items (missing, timing, unsettled, ambiguous) that the previous run had
+-- 3. Breaks about open items (missing, timing, unsettled, ambiguous) and split-settlement
+--    orders (allocation_mismatch, re-checked by check_allocations.sql) that the previous run had
 --    and this run no longer raises were cleared by a counterpart that arrived: recorded once as
 --    auto_cleared with both dates and the rule that matched.
 -- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
@@ -38,7 +39,8 @@ SELECT p.* REPLACE (
                        'a change of the items') AS detail)
 FROM breaks p
 WHERE p.run_id = $prev_run AND p.status = 'open'
-  AND p.category IN ('missing_in_ledger', 'missing_in_statement', 'timing', 'unsettled', 'ambiguous')
+  AND p.category IN ('missing_in_ledger', 'missing_in_statement', 'timing', 'unsettled', 'ambiguous',
+                     'allocation_mismatch')
   AND p.break_id NOT IN (SELECT break_id FROM breaks WHERE run_id = $run_id)
   AND p.break_id NOT IN (SELECT break_id FROM work_resolved);
 

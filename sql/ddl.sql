@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     original_reference VARCHAR,
     counterparty       VARCHAR,
     description        VARCHAR,
+    receiver           VARCHAR,  -- allocations (分账): the receiver's account ([ledger.columns] receiver)
     ref_key            VARCHAR USING COMPRESSION zstd, -- norm_ref(merchant_reference), written at load
     status             VARCHAR,  -- the export's status as sent (a mapped status column), else NULL
     hold               VARCHAR   -- why the entry is kept out of matching ([ledger]); NULL: matched
@@ -245,6 +246,7 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS status VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS hold VARCHAR;
+ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS receiver VARCHAR;
 ALTER TABLE rate_cards ADD COLUMN IF NOT EXISTS card_canonical BOOLEAN DEFAULT false;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS first_seen DATE;
 ALTER TABLE payouts ADD COLUMN IF NOT EXISTS bank_lines BIGINT;

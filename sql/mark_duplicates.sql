@@ -4,6 +4,9 @@
 -- row of work_duplicate_lines / work_duplicate_entries, which the working-set views show as state.
 -- The day's items come from mark_duplicates_day.sql ($all true) or, on the bulk route, from the
 -- first pass's join (mark_duplicates_first_pass.sql, $all false). Design: docs/cascade.md.
+-- A split settlement's (分账) allocations are never marked: one request shares its reference
+-- (商户分账单号) among its receivers, equal amounts included; allocation_receiver pairs them per
+-- receiver, and an allocation booked twice is an ambiguous break there.
 -- Inputs: work_dup_* (the route's views and mark_duplicates_week.sql's tables, dropped here),
 -- work_stmt_fetched, work_ledger_fetched, statement_lines, work_ledger.
 -- Parameters: $business_date, $all.
@@ -54,12 +57,12 @@ FROM (
         UNION ALL
         SELECT * EXCLUDE (h), false FROM week WHERE line_id IN (SELECT line_id FROM candidates)
     )
-    SELECT line_id, mine, row_number() OVER (
+    SELECT line_id, mine, txn_type, row_number() OVER (
         PARTITION BY source, txn_type, k, amount_minor, currency
         ORDER BY business_date, file_sha256, file_line) AS n
     FROM whole
 ) d
-WHERE d.n > 1 AND d.mine;
+WHERE d.n > 1 AND d.mine AND d.txn_type NOT IN ('allocation', 'allocation_return', 'unfreeze');
 
 INSERT INTO work_duplicate_entries
 SELECT entry_id
@@ -95,12 +98,12 @@ FROM (
         UNION ALL
         SELECT * EXCLUDE (h), false FROM others WHERE entry_id IN (SELECT entry_id FROM candidates)
     )
-    SELECT entry_id, mine, row_number() OVER (
+    SELECT entry_id, mine, txn_type, row_number() OVER (
         PARTITION BY source, txn_type, k, amount_minor, currency
         ORDER BY business_date, booked_at, entry_id) AS n
     FROM whole
 ) d
-WHERE d.n > 1 AND d.mine;
+WHERE d.n > 1 AND d.mine AND d.txn_type NOT IN ('allocation', 'allocation_return', 'unfreeze');
 
 DROP VIEW work_dup_lines_day;
 

@@ -1,9 +1,11 @@
 -- Grain: one matches row per (refund or chargeback ledger entry, statement line) pair linked by
 -- rule 'reversal_reference' through the payment they reverse: the entry's original_reference (the
--- payment's merchant order id) equals, normalised (norm_ref), the line's original_reference or its
+-- payment's merchant order id; an export without one books the refund under the order id itself,
+-- so its merchant_reference stands in) equals, normalised (norm_ref), the line's original_reference or its
 -- merchant_reference (PSPs carry the original order id in either: WeChat's 商户订单号 and Stripe's
 -- payment_metadata[order_id] in original_reference, Adyen's Merchant Reference in
--- merchant_reference); same source, type and currency; amount equal or within the source's
+-- merchant_reference), or the PSP's own id of that payment (its payment line's psp_reference,
+-- e.g. 微信订单号, for a ledger that keeps the payment's PSP id); same source, type and currency; amount equal or within the source's
 -- tolerance (absolute or relative); statement day within the directional window.
 -- Several reversals of one payment pair one-to-one. By amount: a pair whose entry and line have
 -- no other candidate. By time order: where m entries and m lines of one payment have the same
@@ -11,8 +13,8 @@
 -- (which of equal refunds is which moves no amount). Anything else with more than one candidate
 -- (m entries against more or fewer lines, equal booking times, amounts that differ within the
 -- tolerance) goes to work_ambiguous: never a pick.
--- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules.
--- Parameters: $run_id.
+-- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules,
+-- statement_lines (the original payments). Parameters: $run_id.
 -- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
 -- type is left to the reference_mismatch pass, which reports their difference: the original order
 -- never pairs it with another.
@@ -25,20 +27,31 @@ WITH lref AS (  -- the own references of the open reversals on each side, normal
     FROM work_stmt WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
 ), l AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.booked_at, l.business_date,
-           norm_ref(l.original_reference) AS k, r.amount_tolerance_minor AS tol,
+           norm_ref(coalesce(l.original_reference, l.merchant_reference)) AS k, r.amount_tolerance_minor AS tol,
            r.amount_tolerance_bps AS bps, r.window_before_days AS before_days,
            r.window_after_days AS after_days
     FROM work_ledger l
     JOIN work_rules r ON r.source = l.source AND list_contains(r.rules, 'reversal_reference')
-    WHERE l.state IS NULL AND l.txn_type IN ('refund', 'chargeback') AND l.original_reference IS NOT NULL
+    WHERE l.state IS NULL AND l.txn_type IN ('refund', 'chargeback')
+      AND coalesce(l.original_reference, l.merchant_reference) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM sref WHERE sref.source = l.source AND sref.txn_type = l.txn_type
                                             AND sref.ref IN (l.merchant_key, norm_ref(l.psp_reference)))
+), open_s AS (
+    SELECT s.* FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback')
+      AND NOT EXISTS (SELECT 1 FROM lref WHERE lref.source = s.source AND lref.txn_type = s.txn_type
+                                            AND lref.ref IN (s.merchant_key, norm_ref(s.psp_reference)))
+), orig AS (  -- the PSP's own id of each payment those lines name (pruned by ref_key's zone maps)
+    SELECT DISTINCT p.source, p.ref_key AS k, norm_ref(p.psp_reference) AS psp_k
+    FROM statement_lines p
+    WHERE p.txn_type = 'payment' AND p.psp_reference IS NOT NULL
+      AND p.ref_key IN (SELECT norm_ref(original_reference) FROM open_s)
 ), s AS (  -- each open reversal line once per distinct key it carries
     SELECT DISTINCT line_id, source, txn_type, currency, amount_minor, booked_at, business_date, k
     FROM (SELECT s.*, unnest([norm_ref(s.original_reference), norm_ref(s.merchant_reference)]) AS k
-          FROM work_stmt s WHERE s.state IS NULL AND s.txn_type IN ('refund', 'chargeback')
-            AND NOT EXISTS (SELECT 1 FROM lref WHERE lref.source = s.source AND lref.txn_type = s.txn_type
-                                                  AND lref.ref IN (s.merchant_key, norm_ref(s.psp_reference))))
+          FROM open_s s
+          UNION ALL BY NAME
+          SELECT s.*, o.psp_k AS k
+          FROM open_s s JOIN orig o ON o.source = s.source AND o.k = norm_ref(s.original_reference))
     WHERE k IS NOT NULL
 ), cand AS (
     SELECT l.entry_id, s.line_id, l.source, l.txn_type, l.currency, l.k, l.amount_minor AS l_amount,

@@ -7,7 +7,9 @@
 -- Parameters: $business_date.
 -- A line's file is not kept: of_day says whether it is one of the day's own lines (of the run's
 -- input files), which the duplicate check counts. work_stmt_more holds the lines that are not:
--- the carried ones, and the bank lines no payout explains, which the cascade adds.
+-- the carried ones, and the bank lines no payout explains, which the cascade adds. The lines
+-- matched: payments, refunds, chargebacks and a profit-sharing (分账) bill's allocation,
+-- allocation_return and unfreeze lines.
 CREATE OR REPLACE TEMP TABLE work_stmt_more AS
 SELECT * EXCLUDE (raw, ref_key),
        CASE WHEN merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
@@ -17,7 +19,7 @@ FROM statement_lines
 WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
   AND (business_date <> $business_date OR file_sha256 NOT IN (SELECT sha256 FROM work_inputs))
   AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-  AND txn_type IN ('payment', 'refund', 'chargeback');
+  AND txn_type IN ('payment', 'refund', 'chargeback', 'allocation', 'allocation_return', 'unfreeze');
 
 -- work_stmt_items: the day's lines (its row groups alone: zone maps), then the others, each once,
 -- without their state; the working set's count reads it (the state's probe of every line id
@@ -31,7 +33,7 @@ FROM statement_lines
 WHERE business_date = getvariable('recon_business_date')
   AND file_sha256 IN (SELECT sha256 FROM work_inputs)
   AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-  AND txn_type IN ('payment', 'refund', 'chargeback')
+  AND txn_type IN ('payment', 'refund', 'chargeback', 'allocation', 'allocation_return', 'unfreeze')
 UNION ALL
 SELECT * FROM work_stmt_more;
 

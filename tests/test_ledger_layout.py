@@ -159,7 +159,8 @@ def test_a_foreign_ledger_export_loads_every_row_as_delivered(tmp_path, caplog):
         (16, "source", "Alipay",
          "'Alipay' is not a channel in [ledger.channels] nor a configured source (and no default_source)"),
         (17, "txn_type", "Gutschein", "'Gutschein' is not a type in [ledger.types] (nor one of recon's: "
-                                      "payment, refund, chargeback, fee, payout, bank_charge, transfer, salary, other)"),
+                                      "payment, refund, chargeback, fee, payout, bank_charge, transfer, salary, other, "
+                                      "allocation, allocation_return)"),
         (18, "amount_minor", "1.23,4 S", "'1.23,4 S' is not an amount with at most 2 decimal places for CNY"),
         (19, "direction", "X", "'X' is not a debit/credit indicator of the mapping (money_in ['S'], money_out ['H'])"),
         (20, "booked_at", "31.11.2026 22:00:00",

@@ -166,3 +166,55 @@ def test_refunds_that_share_their_own_ids_are_reported_not_crossed_through_the_o
     run_day(con, cfg)
     assert links(con) == {}
     assert breaks(con) == [("amount_mismatch", "RFD1", "L2", f"{F}:3"), ("amount_mismatch", "RFD2", "L3", f"{F}:4")]
+
+
+def test_a_refund_booked_with_the_psp_refund_id_pairs_by_that_id(con, cfg):
+    # the PSP's reversal id first: the ledger carries 微信退款单号 beside its own credit-note id
+    load(con, ledger(payment(), refund("L2", -2500, ts(3), psp_reference="50300001")),
+         stmt(PSP_PAYMENT, psp_refund(1, -2500, ts(4))))
+    run_day(con, cfg)
+    assert links(con) == {}
+    assert con.execute("SELECT rule, ledger_entry_id, line_id FROM matches WHERE ledger_entry_id = 'L2'"
+                       ).fetchall() == [("exact_reference", "L2", f"{F}:3")]
+    assert breaks(con) == []
+
+
+def test_refunds_booked_under_the_order_id_alone_pair_through_it(con, cfg):
+    # a ledger without refund ids: each refund row carries only the order number it refunds, as its
+    # own reference (no original_reference column in the export); two partial refunds of one order
+    load(con, ledger(payment(), refund("L2", -1000, ts(2), merchant_reference="ORD1", original_reference=None),
+                     refund("L3", -3000, ts(3), merchant_reference="ORD1", original_reference=None)),
+         stmt(PSP_PAYMENT, psp_refund(1, -3000, ts(2)), psp_refund(2, -1000, ts(4))))
+    run_day(con, cfg)
+    assert {k: (d, ev["original"]) for k, (d, ev) in links(con).items()} == {
+        ("L2", f"{F}:4"): (0, "ORD1"), ("L3", f"{F}:3"): (0, "ORD1")}
+    assert breaks(con) == []
+
+
+def test_a_refund_the_psp_reports_a_day_later_clears_the_ledger_break(con, cfg):
+    from datetime import timedelta
+    load(con, ledger(payment(), refund("L2", -2500, ts(3))), stmt(PSP_PAYMENT))
+    run_day(con, cfg)
+    assert breaks(con) == [("missing_in_statement", "CRN-L2", "L2", None)]
+    nxt = D + timedelta(days=1)
+    later = stmt(psp_refund(1, -2500, ts(2, day=22), business_date=nxt, file_sha256="e" * 64))
+    warehouse.insert_frame(con, "statement_lines", later)
+    delivered(con, later)
+    run_day(con, cfg, day=nxt)
+    got = con.execute("SELECT ledger_entry_id, line_id, evidence FROM matches WHERE rule = 'reversal_reference' "
+                      "AND run_id = ?", [f"run-{nxt}"]).fetchall()
+    assert [(e, ln, json.loads(ev)["days_apart"]) for e, ln, ev in got] == [("L2", "eeeeeeeeeeeeeeee:2", 1)]
+    assert con.execute("SELECT category, ledger_entry_id, status FROM breaks WHERE run_id = ? "
+                       "AND category <> 'fee_variance' ORDER BY ALL", [f"run-{nxt}"]).fetchall() == [
+        ("missing_in_statement", "L2", "auto_cleared")]
+
+
+def test_a_refund_that_names_the_payments_psp_id_pairs_through_that_payment(con, cfg):
+    # the ledger keeps the payment's 微信订单号 as the refund's original; the PSP's refund row names
+    # the payment by 商户订单号: paired through the payment line that carries both
+    load(con, ledger(payment(psp_reference="4200000001"),
+                     refund("L2", -2500, ts(3), original_reference="4200000001")),
+         stmt(dict(PSP_PAYMENT, psp_reference="4200000001"), psp_refund(1, -2500, ts(4))))
+    run_day(con, cfg)
+    assert {k: (d, ev["original"]) for k, (d, ev) in links(con).items()} == {("L2", f"{F}:3"): (0, "4200000001")}
+    assert breaks(con) == []

@@ -185,7 +185,8 @@ def test_wechat_profitsharing_allocations_and_return():
     assert back["bank_reference"] == "30000000022026010200000003"
     assert back["description"] == "用户部分退款 退款单 50300000012026010200000001"
     assert {r["merchant_id"] for r in rows} == {"1900000109"}  # 分账出资商户号
-    assert {r["currency"] for r in rows} == {"CNY"} and {r["txn_type"] for r in rows} == {"transfer"}
+    assert {r["currency"] for r in rows} == {"CNY"} and [r["txn_type"] for r in rows] == [
+        "allocation", "allocation", "allocation", "allocation_return"]
     assert rows[1]["payment_method"] == "PERSONAL_OPENID" and rows[1]["net_minor"] == -500
     assert rows[0]["booked_at"] == datetime(2026, 1, 2, 2, 15, tzinfo=UTC)  # 10:15 Beijing
     assert [(c.expected, c.found, c.ok) for c in parsed.checks] == [

@@ -31,7 +31,7 @@ def book(tmp_path: Path):
 
 def test_sheets_headers_frozen_filtered(book) -> None:
     assert book.sheetnames == ["Summary", "Breaks", "Cleared", "Aging", "Payouts", "Fees", "Channels",
-                              "Positions", "Tolerances"]
+                              "Positions", "Tolerances", "Receivers"]
     ws = book["Breaks"]
     assert header(ws) == [h for h, _ in BREAK_COLUMNS]
     assert header(ws)[:10] == ["break id", "category", "source", "currency", "difference",

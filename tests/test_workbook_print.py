@@ -121,7 +121,7 @@ def _has_cjk(text: str) -> bool:
 def test_the_chinese_edition_is_complete(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write_workbook(rich_summary(), tmp_path / "zh.xlsx",
                                                language="zh"))
-    assert wb.sheetnames == ["汇总", "差异明细", "已清差异", "账龄", "结算单", "手续费", "渠道", "结算头寸", "容差匹配"]
+    assert wb.sheetnames == ["汇总", "差异明细", "已清差异", "账龄", "结算单", "手续费", "渠道", "结算头寸", "容差匹配", "分账接收方"]
     for ws in wb.worksheets:
         header = [c.value for c in ws[1] if isinstance(c.value, str)]
         assert header and all(_has_cjk(h) for h in header), (ws.title, header)

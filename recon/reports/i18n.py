@@ -65,7 +65,10 @@ ZH: dict[str, str] = {
     # sheet names (Excel: at most 31 characters, none of []:*?/\)
     "Summary": "汇总", "Breaks": "差异明细", "Aging": "账龄", "Payouts": "结算单",
     "Fees": "手续费", "Channels": "渠道", "Positions": "结算头寸", "Cleared": "已清差异",
-    "Tolerances": "容差匹配",
+    "Tolerances": "容差匹配", "Receivers": "分账接收方",
+    # split settlement (分账) per receiver (Receivers sheet)
+    "receiver": "分账接收方账号", "allocated": "分账金额", "returned": "回退金额", "net": "净分账",
+    "open (bill)": "未入账(账单)", "open (ledger)": "未到账(账务)",
     # links made within a tolerance (Tolerances sheet, Summary)
     "statement line": "对账单流水", "linked within tolerance": "容差内匹配笔数",
     "Linked within tolerance": "容差内匹配",
@@ -91,6 +94,8 @@ VALUES_ZH: dict[str, str] = {
     "success_rate_drop": "成功率下降", "refund_rate_spike": "退款率突增",
     "chargeback_rate_spike": "拒付率突增", "fee_rate_drift": "费率偏离", "payout_late": "结算延迟",
     "large_break": "大额差异", "repeated_reference": "订单号重复",
+    "allocation_receiver": "分账按订单与接收方匹配", "allocation_check": "分账逐单核对",
+    "allocation": "分账", "allocation_return": "分账回退", "unfreeze": "解冻给分账方",
 }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from recon.chain import ChainGap
+    from recon.reports.receivers import ReceiverPosition
     from recon.reports.rollforward import BridgeRow, Movement
     from recon.reports.tieout import TieOut
 
@@ -29,6 +30,7 @@ CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     "payout_mismatch": ("Payout mismatch", "结算不符"),
     "unsettled": ("Unsettled", "未结算"),
     "ambiguous": ("Ambiguous", "多重匹配"),
+    "allocation_mismatch": ("Allocation mismatch", "分账不符"),
 }
 
 
@@ -303,6 +305,7 @@ class RunSummary:
     tie_out: tuple[TieOut, ...] | None = None  # the offending differences (recon/reports/tieout.py)
     outputs: dict[str, str] = field(default_factory=dict)  # name → path
     pending: tuple[PendingSource, ...] = ()  # ledger items waiting for a late source (recon/pending.py)
+    receivers: tuple[ReceiverPosition, ...] = ()  # split settlement (分账) per receiver
 
     @property
     def breaks_by_category(self) -> dict[str, int]:

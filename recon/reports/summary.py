@@ -192,6 +192,13 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
                  ("outstanding", p.outstanding_minor))}}
             for p in s.positions
         ],
+        "receivers": [
+            {"receiver": p.receiver, "currency": p.currency, "lines": p.lines,
+             **{k: _amount(v, p.currency) for k, v in (
+                 ("allocated", p.allocated_minor), ("returned", p.returned_minor), ("net", p.net_minor),
+                 ("open", p.open_minor), ("ledger_open", p.ledger_open_minor))}}
+            for p in s.receivers
+        ],
         "roll_forward": [
             {"source": r.source, "currency": r.currency,
              **{f"{k}_count": getattr(r, f"{k}_count") for k in _BRIDGE},

@@ -1,5 +1,5 @@
-"""The day's workbook: Summary, Breaks, Cleared, Aging, Payouts, Fees, Channels, Positions and
-Tolerances sheets.
+"""The day's workbook: Summary, Breaks, Cleared, Aging, Payouts, Fees, Channels, Positions,
+Tolerances and Receivers (分账 per receiver) sheets.
 
 Written with openpyxl's write-only mode, so a day with a million breaks streams to disk instead of
 holding a cell object per value (one module per sheet in :mod:`recon.reports.sheets`). The Breaks
@@ -45,6 +45,7 @@ from recon.reports.sheets.cells import (DATETIME_FORMAT, LANGUAGES, Cells, Progr
 from recon.reports.sheets.cleared import write_cleared
 from recon.reports.sheets.summary import summary_rows, write_summary
 from recon.reports.sheets.tables import FEE_COLUMNS, PAYOUT_COLUMNS
+from recon.reports.sheets.receivers import write_receivers
 from recon.reports.sheets.tolerances import write_tolerances
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ __all__ = ["BREAK_COLUMNS", "DATETIME_FORMAT", "FEE_COLUMNS", "PAYOUT_COLUMNS",
 EXCEL_MAX_ROWS = 1_048_576
 DEFAULT_MAX_ROWS = 1_000_000
 SHEETS = ("Summary", "Breaks", "Cleared", "Aging", "Payouts", "Fees", "Channels", "Positions",
-          "Tolerances")
+          "Tolerances", "Receivers")
 RUN_PROPERTY = "recon_run_id"
 LANGUAGE_PROPERTY = "recon_language"
 
@@ -176,6 +177,7 @@ def _write_sheets(wb: Workbook, summary: RunSummary, path: Path, language: str,
     tables.write_channels(ws["Channels"], cells, summary, language)
     tables.write_positions(ws["Positions"], cells, summary, language)
     write_tolerances(ws["Tolerances"], cells, summary, language)
+    write_receivers(ws["Receivers"], cells, summary, language)
     write_summary(ws["Summary"], *summary_rows(summary, cells, language, note), cells=cells)
 
     _save_reproducibly(wb, path, summary.started_at, cells.fragments)
