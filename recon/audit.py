@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from connectors.archive import Archive
-from recon import pan, warehouse, xmlentry
+from recon import lineage, pan, warehouse, xmlentry
 from recon.reports.safe import compact
 from recon.config import Config
 from recon.errors import ReconError
@@ -200,7 +200,8 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
                 [brk["run_id"], brk["reference"]])]
         lines = _dicts(con, """
             SELECT s.line_id, s.source, s.file_sha256, s.file_line, s.txn_type, s.amount_minor, s.currency,
-                   s.merchant_reference, s.psp_reference, s.payout_id, f.name AS file_name
+                   s.merchant_reference, s.psp_reference, s.payout_id, f.name AS file_name,
+                   s.byte_offset, s.byte_length
             FROM statement_lines s JOIN files f ON f.sha256 = s.file_sha256
             WHERE list_contains(?, s.line_id) ORDER BY s.line_id""", [line_ids])
         evidence = _dicts(con, """
@@ -212,7 +213,16 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
     finally:
         con.close()
     archive = Archive(cfg.archive)
-    for row in lines + entries:
+    opened: dict = {}  # each archived file re-hashed once (lineage.line_bytes)
+    declared = {s.name: (s.options or {}).get("encoding") for s in cfg.sources}
+    for row in lines:
+        # A line stored with its span (recon.lineage): exactly its bytes; one loaded before spans
+        # existed, or of a format that keeps raw: found by its line number, as before.
+        text = source_line(archive, row["file_sha256"], row["file_line"]) if row["byte_offset"] is None \
+            else lineage.line_text(archive, row["file_sha256"], row["byte_offset"], row["byte_length"],
+                                   declared.get(row["source"]), opened)
+        row["raw_bytes"] = _shown(text, row)
+    for row in entries:
         row["raw_bytes"] = _shown(source_line(archive, row["file_sha256"], row["file_line"]), row)
     return {"break": brk, "ledger_entries": entries, "statement_lines": lines, "evidence": evidence,
             "annotations": history}

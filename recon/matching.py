@@ -20,6 +20,7 @@ from datetime import date, datetime
 import duckdb
 
 import sql
+from recon import lineage
 from recon import rules as registry
 from recon.config import RULES, Config
 from recon.errors import ReconError
@@ -138,6 +139,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     params = {"business_date": business_date, "run_id": run_id, "prev_run": prev, "watermark": watermark,
               "annotation_watermark": annotation_watermark or watermark}
     _work_tables(con, cfg, sources)
+    lineage.read_card_fields(con, cfg, business_date)  # a rate card's field that only the archive holds
     work_pending(con, cfg, sources, business_date)
     con.execute("CREATE OR REPLACE TEMP TABLE work_inputs (sha256 VARCHAR)")
     if inputs is None:

@@ -22,7 +22,7 @@ import polars as pl
 from connectors.archive import Archive
 from connectors.local import fetch_local
 from connectors.sftp import Fetched, LateFile, MissingFile, fetch_day
-from recon import __version__, pan, permissions, ratecard, redact, warehouse
+from recon import __version__, lineage, pan, permissions, ratecard, redact, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
 from recon.errors import IntegrityError, ParseError, ReconError
@@ -164,7 +164,8 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
                                            timezone=source.timezone, options=source.options,
                                            part_bytes=part_bytes):
             # Card numbers in free text never reach the warehouse (references are left as sent).
-            yield Prepared(source.name, source.kind, f, pan.mask_frame_fast(parsed.frame, pan.STATEMENT_TEXT),
+            frame = lineage.without_copy(parsed.frame, source.format)  # its span is stored instead
+            yield Prepared(source.name, source.kind, f, pan.mask_frame_fast(frame, pan.STATEMENT_TEXT),
                            pan.mask_frame_fast(parsed.quarantine, pan.QUARANTINE_TEXT),
                            "ok" if parsed.checks else "n/a")
     except (ParseError, IntegrityError) as e:
@@ -244,6 +245,7 @@ def store_statement(cfg: Config, prepared: Prepared | Iterable[Prepared], busine
                                   control_total=control_total, error=error)
 
         lines = n_q = 0
+        spans = lineage.FileSpans(cfg.archive, f.sha256, f.name, fmt)  # each line's place in the archive
         if not p.error:
             with warehouse.transaction(con):
                 warehouse.clear_file(con, f.sha256)
@@ -252,7 +254,7 @@ def store_statement(cfg: Config, prepared: Prepared | Iterable[Prepared], busine
                 if p.error:
                     break
                 with warehouse.transaction(con):
-                    lines += warehouse.insert_frame(con, "statement_lines", p.frame)
+                    lines += warehouse.insert_frame(con, "statement_lines", spans.with_spans(p.frame))
                     warehouse.insert_frame(con, "quarantine",
                                            p.quarantine.with_columns(pl.lit(run_id).alias("run_id")))
                 n_q += _n_quarantined(p.quarantine)

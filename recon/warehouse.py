@@ -88,7 +88,8 @@ CREATE OR REPLACE MACRO line_fees(p_day, p_lines := NULL) AS TABLE
 -- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
 -- with any card type, so NULL selects the same rate. It is the canonical card_type when the field
 -- is the format's own (card_canonical; '' and NULL select the same rate), else, and for lines
--- loaded before that column existed, the field read out of raw.
+-- loaded before that column existed, the field read out of raw, or, for a line stored without
+-- raw (its span in the archive instead), out of its archived file (line_card_field).
 WITH fields AS (
     SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field,
            bool_and(coalesce(card_canonical, false)) AS card_canonical
@@ -97,8 +98,10 @@ WITH fields AS (
     SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
            s.business_date, s.currency, s.fee_minor,
            CASE WHEN f.card_canonical AND s.card_type IS NOT NULL THEN nullif(s.card_type, '')
-                ELSE json_extract_string(s.raw, '$."' || f.card_field || '"') END AS card_type
+                ELSE coalesce(json_extract_string(s.raw, '$."' || f.card_field || '"'), c.card_type)
+           END AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
+    LEFT JOIN line_card_field c ON c.line_id = s.line_id  -- no raw: read from the archive (recon/lineage.py)
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
       AND (p_lines IS NULL OR list_contains(p_lines, s.line_id))
       AND f.card_field IS NOT NULL
@@ -151,6 +154,9 @@ WHERE abs(l.amount_minor) >= c.lo AND (c.hi IS NULL OR abs(l.amount_minor) < c.h
 """
 
 
+# Per connection: the card-type fields recon.lineage.read_card_fields read from the archive.
+LINE_FIELDS = "CREATE TEMP TABLE IF NOT EXISTS line_card_field (line_id VARCHAR, card_type VARCHAR)"
+
 _SCHEMA_LOCK = threading.Lock()
 
 
@@ -181,6 +187,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     apply_settings(con, path)
     with _SCHEMA_LOCK:  # concurrent loads connect at once: catalog writes one at a time
         sql.execute(con, "ddl")
+        con.execute(LINE_FIELDS)
         con.execute(MACROS)
     return con
 

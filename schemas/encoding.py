@@ -118,3 +118,15 @@ def _looks_chinese(data: bytes) -> bool:
         return False
     high = sum(1 for p in pairs if p[1] >= 0x80)
     return high >= 0.8 * len(pairs)
+
+
+def code_unit(head: bytes) -> tuple[str | None, int, int]:
+    """How a file's lines are laid out in bytes, from its first bytes alone: (the encoding a BOM or
+    UTF-16's NUL pattern fixes, else None: an 8-bit or UTF-8 text; the BOM's length; the code unit
+    in bytes: 1, 2 for UTF-16, 4 for UTF-32). Line ends are code units 0x0A / 0x0D in every case:
+    no GB18030, UTF-8 or CP1252 multi-byte sequence contains those bytes."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding, len(bom), 4 if "32" in encoding else 2 if "16" in encoding else 1
+    utf16 = _utf16_without_bom(head[:_SNIFF])
+    return (utf16, 0, 2) if utf16 else (None, 0, 1)

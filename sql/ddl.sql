@@ -54,10 +54,13 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     merchant_id        VARCHAR,  -- '' when the line has none; NULL: loaded before these columns
     sub_merchant_id    VARCHAR,  -- (the SQL then reads raw)
     card_type          VARCHAR,
-    raw                VARCHAR USING COMPRESSION zstd, -- the audit copy: zstd loads faster than
-                                                      -- DuckDB's default string analysis, and smaller
-    ref_key            VARCHAR USING COMPRESSION zstd  -- norm_ref(coalesce(merchant_reference, psp_reference)),
+    raw                VARCHAR USING COMPRESSION zstd, -- the line's fields as JSON: only for formats whose
+                                                      -- lines are not one physical line (recon/lineage.py)
+                                                      -- and lines loaded before byte_offset existed
+    ref_key            VARCHAR USING COMPRESSION zstd, -- norm_ref(coalesce(merchant_reference, psp_reference)),
                                                       -- written at load (NULL: loaded before it existed)
+    byte_offset        BIGINT,   -- the line's place in its archived file (the audit copy): offset and
+    byte_length        INTEGER   -- length in bytes, line end excluded (NULL: raw holds the line)
 );
 
 -- Append-only and bitemporal: a correction is a new row with a later recorded_at.
@@ -244,6 +247,10 @@ ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS fee_exact VARCHAR;
 -- before the column existed; the SQL normalises those itself (the macro stored_ref in recon/warehouse.py).
 ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS ref_key VARCHAR;
+-- A line's span in its archived file (recon/lineage.py) instead of a raw copy; NULL in rows loaded
+-- before these columns existed, which keep their raw.
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS byte_offset BIGINT;
+ALTER TABLE statement_lines ADD COLUMN IF NOT EXISTS byte_length INTEGER;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS status VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS hold VARCHAR;
 ALTER TABLE ledger_entries ADD COLUMN IF NOT EXISTS receiver VARCHAR;

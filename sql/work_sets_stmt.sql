@@ -11,7 +11,7 @@
 -- matched: payments, refunds, chargebacks and a profit-sharing (分账) bill's allocation,
 -- allocation_return and unfreeze lines.
 CREATE OR REPLACE TEMP TABLE work_stmt_more AS
-SELECT * EXCLUDE (raw, ref_key),
+SELECT * EXCLUDE (raw, ref_key, byte_offset, byte_length),
        CASE WHEN merchant_reference IS NOT NULL  -- then ref_key is norm_ref(merchant_reference)
             THEN stored_ref(ref_key, merchant_reference) END AS merchant_key,
        false AS of_day
@@ -25,7 +25,7 @@ WHERE line_id IN (SELECT item_id FROM work_carried WHERE kind = 'line')
 -- without their state; the working set's count reads it (the state's probe of every line id
 -- was most of the count's time).
 CREATE OR REPLACE TEMP VIEW work_stmt_items AS
-SELECT * EXCLUDE (raw, ref_key),
+SELECT * EXCLUDE (raw, ref_key, byte_offset, byte_length),
        CASE WHEN merchant_reference IS NOT NULL THEN stored_ref(ref_key, merchant_reference) END
            AS merchant_key,
        true AS of_day
@@ -43,7 +43,7 @@ SELECT s.*,
 FROM work_stmt_items s;
 
 CREATE OR REPLACE TEMP TABLE work_bank AS
-SELECT s.* EXCLUDE (raw, ref_key), NULL::VARCHAR AS state
+SELECT s.* EXCLUDE (raw, ref_key, byte_offset, byte_length), NULL::VARCHAR AS state
 FROM statement_lines s
 WHERE s.source IN (SELECT source FROM work_rules WHERE kind = 'bank')
   AND ((s.business_date = $business_date AND s.file_sha256 IN (SELECT sha256 FROM work_inputs))
