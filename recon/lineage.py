@@ -120,20 +120,24 @@ class Spans:
         units = np.frombuffer(raw[:len(raw) - len(raw) % u], self.dtype)
         block = units[:n]
         lf = np.flatnonzero(block == 10)
-        if (b"\r" in raw) if u == 1 else bool((block == 13).any()):
-            cr = np.flatnonzero(block == 13)
-            after = np.append(units, 0)[cr + 1]  # 0 past the end of the file
-            bare = cr[after != 10]
+        n_cr = raw[:n].count(b"\r") if u == 1 else int((block == 13).sum())
+        if n_cr:
             before_lf = np.where(lf > 0, units[np.maximum(lf - 1, 0)] == 13,
                                  self._prev_cr) if lf.size else np.empty(0, bool)
             ends_lf = lf - before_lf
+            # A CRLF file: every CR of the block right before one of its LFs (no bare CR), found
+            # from the LFs alone, without a second pass over the block.
+            crlf_only = int(before_lf[lf > 0].sum()) == n_cr
+            bare = np.empty(0, np.int64) if crlf_only else np.flatnonzero(block == 13)
+            if bare.size:
+                bare = bare[np.append(units, 0)[bare + 1] != 10]  # 0 past the end of the file
             if bare.size:
                 order = np.argsort(np.concatenate([lf, bare]), kind="stable")
                 terms = np.concatenate([lf, bare])[order]
                 ends = np.concatenate([ends_lf, bare])[order]
             else:
                 terms, ends = lf, ends_lf
-            self._prev_cr = bool(block[-1] == 13)
+            self._prev_cr = bool(block[-1] == 13)  # then not crlf_only: its LF is in the next block
         else:
             terms, ends = lf, lf.copy()
             if lf.size and lf[0] == 0 and self._prev_cr:  # a CRLF cut between two blocks
