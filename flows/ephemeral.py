@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from recon.errors import ReconError
 
@@ -33,14 +34,22 @@ def _load() -> str:
 
 def start_api(timeout_s: float | None = None) -> None:
     """Start the temporary API server unless an API is configured; returns once it answers."""
+    begin_api(timeout_s)()
+
+
+def begin_api(timeout_s: float | None = None) -> Callable[[], None]:
+    """Start the temporary API server in the background (unless an API is configured) and return
+    ``ready()``, which returns once it answers or raises PrefectStartError. Whatever the caller does
+    in between (importing the flow's modules: ~1 CPU-s) overlaps the server's start-up, which runs
+    in a subprocess; its clock starts here."""
     from prefect.settings import get_current_settings
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
-        return
+        return lambda: None
     from prefect.server.api.server import SubprocessASGIServer
     server = SubprocessASGIServer()
     if server.running:
-        return
+        return lambda: None
     limit = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
                                or DEFAULT_TIMEOUT_S)
     failed: list[BaseException] = []
@@ -54,7 +63,11 @@ def start_api(timeout_s: float | None = None) -> None:
     started = time.monotonic()
     thread = threading.Thread(target=start, name="prefect-ephemeral-start", daemon=True)
     thread.start()
-    home = settings.home
+    return lambda: _wait(server, thread, failed, started, limit, settings.home)
+
+
+def _wait(server, thread: threading.Thread, failed: list[BaseException], started: float, limit: float,
+          home) -> None:
     while thread.is_alive():
         thread.join(0.5)
         proc = server.server_process

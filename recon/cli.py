@@ -16,9 +16,11 @@ DEFAULT_CONFIG = ROOT / "data" / "recon.toml"
 log = logging.getLogger("recon")
 
 
-def _prefect_env(debug: bool = False) -> None:
+def _prefect_env(debug: bool = False):
     """Prefect settings that must be in place before prefect is imported (DESIGN.md traps); then
-    prefect imported and, unless --debug, its and paramiko's tracebacks kept off the console."""
+    prefect imported and, unless --debug, its and paramiko's tracebacks kept off the console; then
+    the temporary API server started in the background. Returns ``ready()``: call it after the
+    flow's modules are imported (that import overlaps the server's start-up), before the flow."""
     os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -35,8 +37,8 @@ def _prefect_env(debug: bool = False) -> None:
     if not debug:
         from recon.console import quiet_console
         quiet_console()
-    from flows.ephemeral import start_api
-    start_api()
+    from flows.ephemeral import begin_api
+    return begin_api()
 
 
 def _date(text: str) -> date:
@@ -68,7 +70,7 @@ def _checked_config(args) -> Path:
 
 def cmd_run(args) -> int:
     _checked_config(args)
-    _prefect_env(args.debug)
+    ready = _prefect_env(args.debug)
     from flows.nightly import nightly
     if args.dask:  # README "Beyond one machine"; --dask off overrides $RECON_DASK_ADDRESS and [dask]
         from flows import fanout
@@ -76,6 +78,7 @@ def cmd_run(args) -> int:
             nightly = nightly.with_options(task_runner=fanout.task_runner(spec))
         else:
             os.environ[fanout.ENV] = "off"
+    ready()
     result = nightly(business_date=args.date, sources=args.sources or None,
                      config_path=str(_config(args)), language=args.language)
     print_result(result)
@@ -84,8 +87,9 @@ def cmd_run(args) -> int:
 
 def cmd_backfill(args) -> int:
     _checked_config(args)
-    _prefect_env(args.debug)
+    ready = _prefect_env(args.debug)
     from flows.backfill import backfill
+    ready()
     results = backfill(start=args.start, end=args.end, sources=args.sources or None,
                        config_path=str(_config(args)))
     for result in results:
@@ -175,14 +179,17 @@ def cmd_identify(args) -> int:
 def cmd_serve(args) -> int:
     from recon import config
     cfg = config.load(_config(args))  # before Prefect starts
-    _prefect_env(args.debug)
+    ready = _prefect_env(args.debug)
     from flows.serve import serve
+    ready()
     return serve(cfg, str(_config(args)))
 
 
 def cmd_eval(args) -> int:
-    _prefect_env(args.debug)
+    ready = _prefect_env(args.debug)
     from recon.eval import report, run_eval
+    import flows.nightly  # noqa: F401 - what run_eval imports, while the server starts
+    ready()
     result = run_eval(args.scenario, args.days, args.seed, args.scale, args.out,
                       progress=lambda m: print(m, file=sys.stderr))
     print(report(result))
@@ -190,8 +197,10 @@ def cmd_eval(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    _prefect_env(args.debug)
+    ready = _prefect_env(args.debug)
     from recon.demo import run_demo
+    import flows.nightly  # noqa: F401 - what run_demo imports, while the server starts
+    ready()
     return run_demo(args.date, args.out.resolve(), seed=args.seed, scale=args.scale)
 
 

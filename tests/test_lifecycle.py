@@ -111,6 +111,21 @@ def test_a_config_mistake_is_reported_before_prefect_starts(tmp_path, argv):
                            "`recon run --help` shows an example. (runbook: docs/operations.md#config-error)\n")
 
 
+@pytest.mark.parametrize("argv", [["runs", "list"], ["trace", "feedfacefeedface"],
+                                  ["rerun", "--date", "2026-11-21"],
+                                  ["parse", "tests/data/spec/wechatpay/all_current_gbk.csv"]])
+def test_commands_that_run_no_flow_never_import_prefect(tmp_path, argv):
+    """Prefect's import (~1 CPU-s) and its temporary API server (~5 CPU-s in a process of its
+    own) are paid only by the commands that run a flow (run, backfill, serve, eval, demo)."""
+    env = {**os.environ, "RECON_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv, "--config", str(ROOT / "data" / "recon.toml")]
+                          if argv[0] != "parse" else [sys.executable, "-c", PROBE, *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1, 2), proc.stderr[-2000:]
+    assert proc.stdout.endswith("prefect imported: False\n"), (proc.stdout[-500:], proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr
+
+
 STUB_SERVER = """
 import os, subprocess, sys
 os.environ.pop("PREFECT_API_URL", None)
