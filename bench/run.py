@@ -32,16 +32,24 @@ from bench.recon_run import ROOT, run_recon
 from bench.rss import GB, Meter, max_rss_bytes
 
 PREFECT_PROBE = """
-import time
-t = time.perf_counter()
+import os, time
+t, c = time.perf_counter(), time.process_time()
 from prefect import flow
-imported = time.perf_counter() - t
+imported, imported_cpu = time.perf_counter() - t, time.process_time() - c
 @flow
 def probe():
     return 1
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 probe()
-print(imported, time.perf_counter() - t)
+first_run, first_run_cpu = time.perf_counter() - t, time.process_time() - c
+server_cpu = -1.0  # the temporary API server's own process, still running: its CPU so far
+try:
+    from prefect.server.api.server import SubprocessASGIServer
+    stat = open(f"/proc/{SubprocessASGIServer().server_process.pid}/stat").read().rsplit(")", 1)[1].split()
+    server_cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+except Exception:
+    pass
+print(imported, first_run, imported_cpu, first_run_cpu, server_cpu)
 """
 
 
@@ -105,9 +113,10 @@ def prefect_startup(work: Path) -> dict:
     wall = time.perf_counter() - t
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1:] or "failed", "seconds": wall}
-    imported, first_run = (float(x) for x in out.stdout.split()[-2:])
+    imported, first_run, imported_cpu, first_run_cpu, server_cpu = (float(x) for x in out.stdout.split()[-5:])
     return {"import_seconds": imported, "first_flow_run_seconds": first_run,
-            "process_seconds": wall}
+            "import_cpu_seconds": imported_cpu, "first_flow_run_cpu_seconds": first_run_cpu,
+            "api_server_cpu_seconds": server_cpu if server_cpu >= 0 else None, "process_seconds": wall}
 
 
 def main(argv=None) -> int:
@@ -195,8 +204,11 @@ def main(argv=None) -> int:
 
     prefect = {} if args.skip_prefect else prefect_startup(args.dir)
     if prefect and "error" not in prefect:
-        print(f"prefect: import {prefect['import_seconds']:.2f} s, first flow run under the "
-              f"ephemeral API {prefect['first_flow_run_seconds']:.2f} s (reported apart)")
+        server = prefect["api_server_cpu_seconds"]
+        print(f"prefect: import {prefect['import_seconds']:.2f} s ({prefect['import_cpu_seconds']:.2f} "
+              f"CPU-s), first flow run under the ephemeral API {prefect['first_flow_run_seconds']:.2f} s "
+              f"({prefect['first_flow_run_cpu_seconds']:.2f} CPU-s here, "
+              f"{'?' if server is None else f'{server:.2f}'} in the server's process) (reported apart)")
 
     if args.consume_input:
         print("floor and pandas skipped: with --consume-input recon deleted the day's files as it "
