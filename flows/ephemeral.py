@@ -6,6 +6,8 @@ than the figure, and a server process that died is waited for to the end. Here t
 in a thread while the caller watches the clock and the process: a server that exits is reported at
 once, one that does not answer within the limit (recon's default 600 s, wall clock) as a
 one-paragraph error (docs/operations.md#prefect-start-up). The flow then finds it running.
+``begin_api`` starts it and returns the wait, so that the CLI imports the flow's modules while the
+server starts in its own process (docs/performance.md, Prefect's fixed cost).
 """
 from __future__ import annotations
 
