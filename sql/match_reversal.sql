@@ -16,7 +16,7 @@
 -- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
 -- type is left to the reference_mismatch pass, which reports their difference: the original order
 -- never pairs it with another.
-CREATE OR REPLACE TEMP TABLE work_rev_cand AS
+CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH lref AS (  -- the own references of the open reversals on each side, normalised
     SELECT DISTINCT source, txn_type, unnest([merchant_key, norm_ref(psp_reference)]) AS ref
     FROM work_ledger WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
@@ -70,11 +70,11 @@ INSERT INTO matches
 SELECT $run_id, 'ledger_statement', 'reversal_reference', entry_id, line_id, NULL, diff,
        json_object('original', k, 'difference_minor', diff, 'days_apart', days, 'candidates', m,
                    'time_order', CASE WHEN m > 1 THEN l_rank END)::VARCHAR
-FROM work_rev_cand WHERE linkable AND l_rank = s_rank;
+FROM work_cand WHERE linkable AND l_rank = s_rank;
 
 INSERT INTO work_ambiguous
-SELECT 'reversal_reference', entry_id, line_id FROM work_rev_cand WHERE NOT linkable;
+SELECT 'reversal_reference', entry_id, line_id FROM work_cand WHERE NOT linkable;
 
 -- The pairs just linked, for mark_matched.
 CREATE OR REPLACE TEMP VIEW work_links AS
-SELECT entry_id, line_id FROM work_rev_cand WHERE linkable AND l_rank = s_rank;
+SELECT entry_id, line_id FROM work_cand WHERE linkable AND l_rank = s_rank;
