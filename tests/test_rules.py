@@ -51,6 +51,7 @@ def open_breaks(con, run_id):
         [run_id]).fetchall()}
 
 
+@pytest.mark.rule("exact_reference", "normalized_reference")
 def test_normalized_reference_ignores_case_spaces_punctuation_prefixes(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD20261121W00000123", amount_minor=500, booked_at=ts(1)),
@@ -89,6 +90,7 @@ def test_norm_loose_cuts_the_sources_first_configured_prefix(ref, prefixes, expe
     assert old == expected
 
 
+@pytest.mark.rule("fx_reference")
 def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="EUR", amount_minor=10000,
@@ -109,6 +111,7 @@ def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
                        "FROM breaks").fetchall() == [("EUR", 5000, 4900, -100)]
 
 
+@pytest.mark.rule("reference_tolerance")
 def test_reference_tolerance_is_directional(con, cfg):
     # window: statement day − ledger day within [−1, +2]; the tolerance is opt-in (default 0)
     cfg = with_matching(cfg, "wechatpay", amount_tolerance_minor=1)
@@ -124,6 +127,7 @@ def test_reference_tolerance_is_directional(con, cfg):
     assert ("missing_in_ledger", "ORD2") in open_breaks(con, f"run-{D}")
 
 
+@pytest.mark.rule("fuzzy")
 def test_fuzzy_links_a_line_without_reference_when_unambiguous(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="USD", amount_minor=4200,
@@ -146,6 +150,7 @@ def test_fuzzy_links_a_line_without_reference_when_unambiguous(con, cfg):
     assert detail == "2 equally good ledger candidates: L2, L3"
 
 
+@pytest.mark.rule("aggregate_reference")
 def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
