@@ -262,7 +262,7 @@ def clear_file(con, sha256: str) -> None:
 
 def _arrow(frame: pl.DataFrame):
     """The frame as Arrow without a copy: polars' own string views, which DuckDB reads directly
-    (the default large-string export copies every text column first: ~0.2 s a million rows)."""
+    (the default large-string export copies every text column first)."""
     return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 

@@ -1,18 +1,14 @@
--- Grain: one matches row per (refund or chargeback ledger entry, statement line) pair linked by
--- rule 'reversal_reference' through the payment they reverse: the entry's original_reference (the
--- payment's merchant order id) equals, normalised (norm_ref), the line's original_reference or its
--- merchant_reference (PSPs carry the original order id in either: WeChat's 商户订单号 and Stripe's
--- payment_metadata[order_id] in original_reference, Adyen's Merchant Reference in
--- merchant_reference); same source, type and currency; amount equal or within the source's
--- tolerance (absolute or relative); statement day within the directional window.
--- Several reversals of one payment pair one-to-one. By amount: a pair whose entry and line have
--- no other candidate. By time order: where m entries and m lines of one payment have the same
--- amount and are each other's only candidates, the i-th booked entry with the i-th booked line
--- (which of equal refunds is which moves no amount). Anything else with more than one candidate
--- (m entries against more or fewer lines, equal booking times, amounts that differ within the
--- tolerance) goes to work_ambiguous: never a pick.
+-- Grain: matches rows of rule 'reversal_reference': a refund or chargeback ledger entry and a
+-- statement line paired through the payment they reverse: the entry's original_reference equals,
+-- by norm_ref, the line's original_reference or merchant_reference (PSPs carry the original order
+-- id in either: WeChat's 商户订单号 and Stripe's payment_metadata[order_id] in the first, Adyen's
+-- Merchant Reference in the second); same source, type and currency; amount equal or within the
+-- tolerance; statement day within the directional window. Several reversals of one payment pair
+-- one-to-one: by amount where each side has one candidate, equal amounts in booking order; any
+-- other item with more than one candidate goes to work_ambiguous, never a pick.
 -- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules.
 -- Parameters: $run_id.
+
 -- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
 -- type is left to the reference_mismatch pass, which reports their difference: the original order
 -- never pairs it with another.
