@@ -149,6 +149,7 @@ FROM lines l JOIN chosen c  -- exactly one row: the line's key and the segment o
  AND c.txn_type = l.txn_type
 WHERE abs(l.amount_minor) >= c.lo AND (c.hi IS NULL OR abs(l.amount_minor) < c.hi);
 """
+MACROS += sql.load("report_window")  # the 30-day reports' window of runs and their files
 
 
 _SCHEMA_LOCK = threading.Lock()
