@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("a", nargs="?", help="a warehouse file or directory")
     parser.add_argument("b", nargs="?")
     parser.add_argument("--commits", nargs=2, metavar="REV", help="run recon eval at each and compare")
-    parser.add_argument("eval_args", nargs=argparse.REMAINDER, help="after --: recon eval's arguments")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = parser.parse_args(own)  # after --: recon eval's arguments, for --commits
     if args.commits:
         work = Path(tempfile.mkdtemp(prefix="recon-compare-"))
-        extra = [a for a in args.eval_args if a != "--"]
         a, b = (eval_at(rev, work / f"{n}-{rev[:12]}", extra) for n, rev in enumerate(args.commits))
     elif args.a and args.b:
         a, b = args.a, args.b
