@@ -101,6 +101,11 @@ bench: install
 bench-history: install
 	$(PY) -m bench.history
 
+# Two warehouses (files or `recon eval --out` directories) compared table by table, by hash.
+.PHONY: compare
+compare: install
+	$(PY) -m bench.compare $(A) $(B)
+
 # Parsing speed per format (issue 3): CSV formats on ~1M lines, camt.053/MT940/BAI2 on 100k entries.
 bench-formats: install
 	$(PY) -m bench.formats

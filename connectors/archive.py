@@ -238,7 +238,7 @@ class Archive:
         ``verify=False`` skips re-hashing a big file, for the one case where that proves nothing:
         the run that has just stored these bytes, hashed as they were written (``Fetched.new``),
         parsing them moments later. Every other read (reruns, backfills, audits, a file another
-        run stored) re-hashes: the 4.6 GB of a 10M day took 8 CPU-seconds here."""
+        run stored) re-hashes (its cost: docs/performance.md, "Figures behind design choices")."""
         path = self.path(sha)
         try:
             size = path.stat().st_size

@@ -152,6 +152,7 @@ FROM lines l JOIN chosen c  -- exactly one row: the line's key and the segment o
  AND c.txn_type = l.txn_type
 WHERE abs(l.amount_minor) >= c.lo AND (c.hi IS NULL OR abs(l.amount_minor) < c.hi);
 """
+MACROS += sql.load("report_window")  # the 30-day reports' window of runs and their files
 
 
 # Per connection: the card-type fields recon.lineage.read_card_fields read from the archive.
@@ -269,7 +270,7 @@ def clear_file(con, sha256: str) -> None:
 
 def _arrow(frame: pl.DataFrame):
     """The frame as Arrow without a copy: polars' own string views, which DuckDB reads directly
-    (the default large-string export copies every text column first: ~0.2 s a million rows)."""
+    (the default large-string export copies every text column first)."""
     return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 

@@ -17,9 +17,8 @@ import re
 from datetime import date
 
 from recon.errors import ParseError
-from schemas import encoding
-from schemas.fixedwidth import Record, day, digits, frame, records, show, units_text
-from schemas.validation import ControlCheck, ParsedFile, finish
+from schemas.fixedwidth import Record, day, digits, parse_file, show, signed, units_text
+from schemas.validation import ControlCheck, ParsedFile
 
 NAME = "coda"
 WIDTH = 128
@@ -38,11 +37,8 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str, options: dict | None = None) -> ParsedFile:
-    text = encoding.decode(data, name, declared=(options or {}).get("encoding"))
-    lines, checks = _walk(records(text, name, WIDTH, "CODA"), name)
-    out, originals = frame(lines, sha256=sha256, source=source, business_date=business_date,
-                           timezone=timezone)
-    return finish(out, checks, file_name=name, source=source, originals=originals)
+    return parse_file(data, _walk, WIDTH, "CODA", name=name, source=source, sha256=sha256,
+                      business_date=business_date, timezone=timezone, options=options)
 
 
 def _kind(r: Record) -> str:
@@ -126,11 +122,7 @@ def _need(value, r: Record, name: str, what: str) -> None:
 
 
 def _amount(r: Record, sign_at: int, first: int, name: str, what: str) -> int:
-    sign = r.at(sign_at, sign_at)
-    if sign not in _SIGN:
-        raise ParseError(name, r.line, f"expected the {what} sign 0 (credit) or 1 (debit) in "
-                                       f"position {sign_at}, found {sign!r}")
-    return _SIGN[sign] * digits(r, first, first + 14, name, what)
+    return signed(r, sign_at, first, first + 14, _SIGN, "0 (credit) or 1 (debit)", name, what)
 
 
 def _old_balance(r: Record, name: str) -> dict:

@@ -17,7 +17,8 @@ import polars as pl
 
 from recon.errors import ParseError
 from recon.money import EXPONENTS, exponent_expr, minor_expr
-from schemas import quirks
+from schemas import encoding, quirks
+from schemas.validation import ParsedFile, finish
 
 
 @dataclass
@@ -113,3 +114,25 @@ def frame(lines: list[dict], *, sha256: str, source: str, business_date: date,
                              pl.col("value_text").alias("value_date"),
                              pl.col("currency"), pl.col("orig_amount").alias("orig_amount_minor"))
     return out, originals
+
+
+
+def signed(r: Record, sign_at: int, first: int, last: int, signs: dict[str, int], said: str,
+           name: str, what: str) -> int:
+    """The digits ``first``..``last`` signed by the character at ``sign_at`` (``signs``: character
+    to +1 or -1; ``said``: the characters as the format's spec names them, for the error)."""
+    sign = r.at(sign_at, sign_at)
+    if sign not in signs:
+        raise ParseError(name, r.line, f"expected the {what} sign {said} in position {sign_at}, found {sign!r}")
+    return signs[sign] * digits(r, first, last, name, what)
+
+def parse_file(data: bytes, walk, width: int, what: str, *, name: str, source: str, sha256: str,
+               business_date: date, timezone: str, options: dict | None = None) -> ParsedFile:
+    """A fixed-width statement file (CODA, Norma 43): decoded, cut into records of ``width``
+    characters, walked by its format's ``walk(records, name) -> (lines, checks)`` and finished as
+    every format is (validation, control checks, originals)."""
+    text = encoding.decode(data, name, declared=(options or {}).get("encoding"))
+    lines, checks = walk(records(text, name, width, what), name)
+    out, originals = frame(lines, sha256=sha256, source=source, business_date=business_date,
+                           timezone=timezone)
+    return finish(out, checks, file_name=name, source=source, originals=originals)

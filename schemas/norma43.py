@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import date
 
 from recon.errors import ParseError
-from schemas import encoding
-from schemas.fixedwidth import Record, day, digits, frame, records, show, units_text
-from schemas.validation import ControlCheck, ParsedFile, finish
+from schemas.fixedwidth import Record, day, digits, parse_file, show, signed, units_text
+from schemas.validation import ControlCheck, ParsedFile
 
 NAME = "norma43"
 WIDTH = 80
@@ -45,11 +44,8 @@ def identify(data: bytes, name: str) -> bool:
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
           timezone: str, options: dict | None = None) -> ParsedFile:
-    text = encoding.decode(data, name, declared=(options or {}).get("encoding"))
-    lines, checks = _walk(records(text, name, WIDTH, "Norma 43"), name)
-    out, originals = frame(lines, sha256=sha256, source=source, business_date=business_date,
-                           timezone=timezone)
-    return finish(out, checks, file_name=name, source=source, originals=originals)
+    return parse_file(data, _walk, WIDTH, "Norma 43", name=name, source=source, sha256=sha256,
+                      business_date=business_date, timezone=timezone, options=options)
 
 
 def _currency(code: str) -> str:
@@ -57,11 +53,7 @@ def _currency(code: str) -> str:
 
 
 def _amount(r: Record, sign_at: int, first: int, name: str, what: str) -> int:
-    sign = r.at(sign_at, sign_at)
-    if sign not in _SIGN:
-        raise ParseError(name, r.line, f"expected the {what} sign 1 (debe) or 2 (haber) in "
-                                       f"position {sign_at}, found {sign!r}")
-    return _SIGN[sign] * digits(r, first, first + 13, name, what)
+    return signed(r, sign_at, first, first + 13, _SIGN, "1 (debe) or 2 (haber)", name, what)
 
 
 def _walk(recs: list[Record], name: str) -> tuple[list[dict], list[ControlCheck]]:

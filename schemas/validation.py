@@ -66,7 +66,21 @@ def _sign_ok() -> pl.Expr:
     return (a.is_null() | ~((t == "payment") & (a <= 0)) & ~((t == "refund") & (a >= 0))).alias("ok")
 
 
-class StatementModel(pa.DataFrameModel):
+class _Canonical(pa.DataFrameModel):
+    """What every canonical frame is held to: exactly its columns, in order, types as parsed (no
+    coercion), and amounts signed as their type says."""
+
+    class Config:
+        strict = True
+        coerce = False
+        ordered = True
+
+    @pa.dataframe_check
+    def amount_sign_matches_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_sign_ok())
+
+
+class StatementModel(_Canonical):
     line_id: str = pa.Field(unique=True)
     source: str
     file_sha256: str
@@ -98,23 +112,14 @@ class StatementModel(pa.DataFrameModel):
     card_type: str = pa.Field(nullable=True)
     raw: str
 
-    class Config:
-        strict = True
-        coerce = False
-        ordered = True
-
     @pa.dataframe_check
     def net_is_amount_minus_fee(cls, data: pa.PolarsData) -> pl.LazyFrame:
         fee, net, amount = pl.col("fee_minor"), pl.col("net_minor"), pl.col("amount_minor")
         return data.lazyframe.select(
             (fee.is_null() | amount.is_null() | (net == amount - fee).fill_null(False)).alias("ok"))
 
-    @pa.dataframe_check
-    def amount_sign_matches_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(_sign_ok())
 
-
-class LedgerModel(pa.DataFrameModel):
+class LedgerModel(_Canonical):
     entry_id: str = pa.Field(unique=True)
     source: str
     business_date: pl.Date
@@ -131,15 +136,6 @@ class LedgerModel(pa.DataFrameModel):
     status: str = pa.Field(nullable=True)
     hold: str = pa.Field(nullable=True)
     file_line: pl.Int64 = pa.Field(ge=1)
-
-    class Config:
-        strict = True
-        coerce = False
-        ordered = True
-
-    @pa.dataframe_check
-    def amount_sign_matches_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(_sign_ok())
 
 
 # A dataframe-level check is reported against the field it is about.

@@ -36,16 +36,20 @@ def statements(text: str) -> list[str]:
     return [s.query for s in duckdb.extract_statements(text)]
 
 
-def execute(con, name: str, params: dict | None = None, **identifiers: str) -> None:
-    """Run every statement of ``name``.sql, binding to each only the parameters it uses."""
-    run(con, statements(render(name, **identifiers) if identifiers else load(name)), params)
+def execute(con, name: str, params: dict | None = None, **identifiers: str) -> list[tuple]:
+    """Run every statement of ``name``.sql, binding to each only the parameters it uses; the rows
+    of the last one."""
+    return run(con, statements(render(name, **identifiers) if identifiers else load(name)), params)
 
 
-def run(con, stmts: list[str], params: dict | None = None) -> None:
+def run(con, stmts: list[str], params: dict | None = None) -> list[tuple]:
     """Run ``stmts`` (from ``statements``) in order, binding to each the parameters DuckDB's parser
-    finds in it (a statement names the ones it uses; a missing one is DuckDB's error)."""
+    finds in it (a statement names the ones it uses; a missing one is DuckDB's error); the rows of
+    the last one."""
+    cur = None
     for stmt in stmts:
         (parsed,) = duckdb.extract_statements(stmt)
         wanted = parsed.named_parameters
         used = {k: v for k, v in (params or {}).items() if k in wanted}
-        con.execute(stmt, used) if wanted else con.execute(stmt)
+        cur = con.execute(stmt, used) if wanted else con.execute(stmt)
+    return cur.fetchall() if cur is not None else []

@@ -1,18 +1,13 @@
 -- Grain: the run's break lifecycle and what it hands to the next business day.
--- 1. first_seen: a break keeps the date it was first raised (same break_id in the previous run),
---    or first waited as pending (source late): its age counts from then.
+-- 1. first_seen: a break keeps the date it was first raised (or first waited as pending).
 -- 2. Breaks about closed pairs or lines (amount/currency mismatch, duplicate, fee variance,
 --    payout mismatch) stay open day after day until an accountant marks them resolved.
--- 3. Breaks about open items (missing, timing, unsettled, ambiguous) and split-settlement
---    orders (allocation_mismatch, re-checked by check_allocations.sql) that the previous run had
---    and this run no longer raises were cleared by a counterpart that arrived: recorded once as
---    auto_cleared with both dates and the rule that matched.
--- 4. open_items: the unmatched ledger entries and statement lines the next run carries forward
---    (not those whose break an accountant resolved).
--- 5. reversal_links: refunds and chargebacks of the day linked to the payment they reverse.
+-- 3. Breaks about open items (and allocation_mismatch orders) that the previous run had and this run no longer raises were
+--    cleared by a counterpart that arrived: recorded once as auto_cleared, with the rule.
+-- 4. open_items: the unmatched entries and lines the next run carries (not resolved ones).
+-- 5. reversal_links: the day's refunds and chargebacks linked to the payment they reverse.
 -- Inputs: breaks, matches, work_ledger, work_stmt (open items), work_reversals (reversals.sql),
--- work_resolved (work_sets.sql). Parameters: $run_id,
--- $business_date, $prev_run.
+-- work_resolved (work_sets.sql). Parameters: $run_id, $business_date, $prev_run.
 UPDATE breaks SET first_seen = $business_date WHERE run_id = $run_id;
 
 UPDATE breaks SET first_seen = p.first_seen

@@ -1,17 +1,11 @@
--- Grain: one 'allocation_mismatch' break per split-settlement (分账) order whose profit-sharing
--- bill does not add up to what its trade bill settled. Per order (the 分账 source's
--- psp_reference, 微信订单号) over every loaded line so far: allocated (Σ money out to receivers),
--- returned (Σ 回退), unfrozen (Σ |unfreeze|: the rest released to the 分账方 itself); settled:
--- the net (amount − fee) of the order's payment lines in the trade bills (any source; same
--- psp_reference and currency) plus the net of their refunds (original_reference = the payment's
--- merchant reference, same source). The check:
---   released (the bill has an unfreeze line): allocated − returned + unfrozen = settled;
---   not yet released: allocated − returned ≤ settled (the rest is still frozen, not a break);
---   no payment of the order in any trade bill loaded: a break (nothing to allocate from).
--- An order of which only returns are loaded (its allocations and payment precede the bills the
--- warehouse holds, e.g. on its first day) is not checked: there is nothing to check it against.
--- Orders checked: those with a 分账 line in the run's files, and those whose break the previous
--- run left open (re-checked: a later line that makes one add up clears it; carry_forward.sql).
+-- Grain: one 'allocation_mismatch' break per 分账 order whose profit-sharing bill does not add up
+-- to what its trade bills settled. Per order (psp_reference, 微信订单号), over every loaded line:
+-- allocated, returned (回退), unfrozen (released to the 分账方); settled = net of the order's
+-- payment lines plus the net of their refunds. Released (an unfreeze line):
+-- allocated − returned + unfrozen = settled; not yet released: allocated − returned ≤ settled;
+-- no payment in any loaded trade bill: a break. Orders with only returns loaded are not checked.
+-- Checked: orders with a 分账 line in the run's files, and those whose break is still open
+-- (a later line that makes one add up clears it: carry_forward.sql). docs/rules.md has the why.
 -- Inputs: statement_lines, files, work_inputs, work_rules, breaks, work_resolved.
 -- Parameters: $run_id, $business_date, $prev_run.
 INSERT INTO breaks (run_id, break_id, business_date, category, source, currency, reference,

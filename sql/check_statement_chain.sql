@@ -2,7 +2,7 @@
 -- continue the previous statement: the previous closing balance (CLBD) is not this opening
 -- balance (OPBD/PRCD); sequence_gap says whether the electronic sequence number (ElctrncSeqNb)
 -- skips too (a statement missing). A skip alone, balances chaining, is no gap: banks number by
--- day of year or otherwise. A check: zero rows pass. Input: chain_balances (account, currency,
+-- day of year or otherwise. A check: zero rows pass. Inputs: chain_balances (account, currency,
 -- file_date, sequence, opening_minor, closing_minor; one row per statement of the previous and
 -- the current file, read from the archive by recon/chain.py — balances are not stored in the
 -- warehouse). Parameters: $business_date.

@@ -7,11 +7,8 @@
 --   journal bank   journal bank (Dr − Cr)                   = payouts Σ bank credit
 --   paid           positions Σ paid                         = bank credits of the day's payouts
 --   journal        journal debits                           = journal credits (per currency)
--- Inputs (in-memory tables of the run's report model, recon/reports/tieout.py): tie_fees
--- (source, currency, gross_minor, fee_minor), tie_positions (source, currency, payments_minor,
--- refunds_minor, fees_minor, other_fees_minor, paid_minor), tie_journal (source, currency, key,
--- debit_minor, credit_minor), tie_payouts (source, currency, of_day, bank_credit_minor).
--- Parameters: $sales (psp | gl).
+-- Inputs: tie_fees, tie_positions, tie_journal, tie_payouts (in-memory tables of the run's report
+-- model: recon/reports/tieout.py names their columns). Parameters: $sales (psp | gl).
 WITH f AS (SELECT source, currency, sum(gross_minor) AS gross, sum(fee_minor) AS fee
            FROM tie_fees GROUP BY ALL),
 p AS (SELECT source, currency, sum(payments_minor) AS payments, sum(refunds_minor) AS refunds,

@@ -14,7 +14,7 @@ INSERT INTO work_duplicate_lines
 SELECT line_id
 FROM (
     -- Counted on a hash of the key alone, a line id beside it (a fraction of the memory of the
-    -- lines with all their key columns, which spilled at 10M); only the
+    -- lines with all their key columns, which spill on a large day); only the
     -- lines whose hash is repeated are fetched back whole and numbered by the key itself, so a
     -- hash collision only numbers a few more lines, each first in its own partition.
     WITH extra AS (SELECT line_id, h FROM work_dup_extra),

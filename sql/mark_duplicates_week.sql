@@ -1,15 +1,12 @@
 -- Grain: what mark_duplicates.sql counts beside the day's items of repeated keys, as tables of
 -- (id, hash of the key): on the whole-day route ($all true) the day's items themselves; the
--- day's lines that the first pass could not key; and the week's lines and entries that carry one
--- of the day's keys (few). They are kept as tables, not computed inside mark_duplicates.sql, so
--- that on the first pass's route first_pass_fetch.sql can fetch the day's items of all those
--- keys, with the rest of what the first pass leaves open, in one scan of the day before the
--- marks are counted (matching.run_cascade). mark_duplicates.sql drops them.
--- Inputs: the route's views (mark_duplicates_day.sql or mark_duplicates_first_pass.sql):
--- work_dup_lines_day, work_dup_lines_probe, work_dup_lines_extra, work_dup_entries_day,
--- work_dup_entries_probe; statement_lines, files, ledger_entries, work_versions (its versions
--- dated another day than the business day), work_rules.
+-- day's lines that the first pass could not key; the week's lines and entries that carry one of
+-- the day's keys (few). Tables, not part of mark_duplicates.sql, so that first_pass_fetch.sql can
+-- fetch the day's items of all those keys in its one scan of the day; mark_duplicates.sql drops
+-- them. Inputs: the route's views (mark_duplicates_day.sql or mark_duplicates_first_pass.sql),
+-- statement_lines, files, ledger_entries, work_versions, work_rules.
 -- Parameters: $business_date, $watermark, $all.
+
 -- $all: the whole day's items, hashed once (the week's probes and the count read them); else none.
 CREATE OR REPLACE TEMP TABLE work_dup_day_lines AS
 SELECT line_id, h FROM work_dup_lines_day WHERE $all;

@@ -3,7 +3,7 @@
 -- one item (one-to-many, many-to-one, bounded many-to-many up to max_group items) and the sums
 -- agree within the source's absolute tolerance. One matches row per item, evidence naming the
 -- group key and both sums. Inputs: work_ledger, work_stmt, work_rules. Parameters: $run_id.
-CREATE OR REPLACE TEMP TABLE work_groups AS
+CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH lg AS (
     SELECT l.source, l.txn_type, l.currency, norm_loose(l.merchant_reference, r.prefixes) AS k,
            sum(l.amount_minor) AS total, count(*) AS n, list(l.entry_id ORDER BY l.entry_id) AS ids,
@@ -28,17 +28,17 @@ SELECT $run_id, 'ledger_statement', 'aggregate_reference', unnest(entry_ids), NU
        statement_total - ledger_total,
        json_object('group', k, 'ledger_total', ledger_total, 'statement_total', statement_total,
                    'entries', len(entry_ids), 'lines', len(line_ids))::VARCHAR
-FROM work_groups;
+FROM work_cand;
 
 INSERT INTO matches
 SELECT $run_id, 'ledger_statement', 'aggregate_reference', NULL, unnest(line_ids), NULL,
        statement_total - ledger_total,
        json_object('group', k, 'ledger_total', ledger_total, 'statement_total', statement_total,
                    'entries', len(entry_ids), 'lines', len(line_ids))::VARCHAR
-FROM work_groups;
+FROM work_cand;
 
 -- The items just linked, for mark_matched.
 CREATE OR REPLACE TEMP VIEW work_links AS
-SELECT unnest(entry_ids) AS entry_id, NULL::VARCHAR AS line_id FROM work_groups
+SELECT unnest(entry_ids) AS entry_id, NULL::VARCHAR AS line_id FROM work_cand
 UNION ALL
-SELECT NULL::VARCHAR, unnest(line_ids) FROM work_groups;
+SELECT NULL::VARCHAR, unnest(line_ids) FROM work_cand;

@@ -1,18 +1,14 @@
--- Grain: one matches row per (allocation ledger entry, 分账 bill line) pair linked by rule
--- 'allocation_receiver': the split settlement (分账) cleared per order and receiver. A ledger
--- entry typed allocation (money out to a receiver) or allocation_return (回退, money back) pairs
--- with the bill line of the same order (psp_reference = 微信订单号, norm_ref), the same receiver
--- (the entry's receiver = the line's sub_merchant_id, 分账接收方账号, trimmed), type and
--- currency; amount equal (or within the source's tolerance); statement day within the window.
--- The line's source uses the rule; the entry is on that source or on any other PSP source (a
--- company books the 分账 on the trade channel): the order id and receiver are what pair them. Several allocations of one order to one receiver
--- pair one-to-one as reversal_reference's do: by amount, equal amounts in booking-time order,
--- anything else with more than one candidate to work_ambiguous. The bill's unfreeze lines
--- (解冻给分账方: the order's rest released to the merchant itself) have no ledger counterpart:
--- each is recorded as a line-only link (read by check_allocations.sql) and closed.
+-- Grain: matches rows of rule 'allocation_receiver': the split settlement (分账) cleared per
+-- order and receiver. A ledger entry typed allocation (money out) or allocation_return (回退)
+-- pairs with the bill line of the same order (psp_reference = 微信订单号, norm_ref), receiver
+-- (entry's receiver = line's sub_merchant_id), type and currency; amount equal or within the
+-- tolerance; statement day within the window. The entry may be on the bill's source or another
+-- PSP source (a company books 分账 on the trade channel). Several allocations of one order to one
+-- receiver pair one-to-one as reversal_reference's do, else work_ambiguous. Unfreeze lines
+-- (解冻给分账方) have no ledger side: each is a line-only link (read by check_allocations.sql).
 -- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules.
 -- Parameters: $run_id.
-CREATE OR REPLACE TEMP TABLE work_alloc_cand AS
+CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH bills AS (
     SELECT * FROM work_rules WHERE list_contains(rules, 'allocation_receiver')
 ), s AS (
@@ -59,24 +55,23 @@ INSERT INTO matches
 SELECT $run_id, 'ledger_statement', 'allocation_receiver', entry_id, line_id, NULL, diff,
        json_object('order', k, 'receiver', receiver, 'difference_minor', diff, 'days_apart', days,
                    'candidates', m, 'time_order', CASE WHEN m > 1 THEN l_rank END)::VARCHAR
-FROM work_alloc_cand WHERE linkable AND l_rank = s_rank;
+FROM work_cand WHERE linkable AND l_rank = s_rank;
 
 INSERT INTO work_ambiguous
-SELECT 'allocation_receiver', entry_id, line_id FROM work_alloc_cand WHERE NOT linkable;
+SELECT 'allocation_receiver', entry_id, line_id FROM work_cand WHERE NOT linkable;
 
-CREATE OR REPLACE TEMP TABLE work_alloc_released AS
-SELECT s.line_id, norm_ref(s.psp_reference) AS k
+INSERT INTO matches
+SELECT $run_id, 'statement_check', 'allocation_receiver', NULL, s.line_id, NULL, 0,
+       json_object('order', norm_ref(s.psp_reference), 'unfreeze', true)::VARCHAR
 FROM work_stmt s
 WHERE s.state IS NULL AND s.txn_type = 'unfreeze'
   AND s.source IN (SELECT source FROM work_rules WHERE list_contains(rules, 'allocation_receiver'));
 
-INSERT INTO matches
-SELECT $run_id, 'statement_check', 'allocation_receiver', NULL, line_id, NULL, 0,
-       json_object('order', k, 'unfreeze', true)::VARCHAR
-FROM work_alloc_released;
-
--- The pairs just linked and the unfreeze lines, for mark_matched.
+-- The pairs just linked and the unfreeze lines (still open until mark_matched), for mark_matched.
 CREATE OR REPLACE TEMP VIEW work_links AS
-SELECT entry_id, line_id FROM work_alloc_cand WHERE linkable AND l_rank = s_rank
+SELECT entry_id, line_id FROM work_cand WHERE linkable AND l_rank = s_rank
 UNION ALL
-SELECT NULL, line_id FROM work_alloc_released;
+SELECT NULL, s.line_id
+FROM work_stmt s
+WHERE s.state IS NULL AND s.txn_type = 'unfreeze'
+  AND s.source IN (SELECT source FROM work_rules WHERE list_contains(rules, 'allocation_receiver'));

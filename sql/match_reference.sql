@@ -1,7 +1,7 @@
--- Grain: one row per (ledger entry, statement line) pair linked by rule $rule on the reference
--- column {key} (an allow-listed identifier). Only open items take part, and a pair is made only
--- when each side has exactly one candidate: groups with more are recorded in work_ambiguous and
--- never picked arbitrarily. Both sides must be of the same source and transaction type.
+-- Grain: work_cand, one row per candidate (ledger entry, statement line) pair of rule $rule on
+-- the reference column {key} (an allow-listed identifier), with each side's number of candidates
+-- (n_l, n_s): a pair is a link only when both are 1 (match_reference_links.sql), more is
+-- ambiguous (match_reference_close.sql), never picked. Open items only, same source and type.
 -- $mode: 'exact'      norm_ref keys equal, same currency and amount;
 --        'normalized' norm_loose keys equal (case, spaces, punctuation, prefixes, leading zeros);
 --        'fx'         the ledger's currency/amount against the line's original (presentment)
@@ -9,11 +9,7 @@
 --        'tolerance'  same currency, amount within the absolute or relative tolerance, and the
 --                     statement's business date within [-window_before, +window_after] days;
 --        'any'        the reference alone: pairs what is left so its difference is reported.
--- The cascade's first pass, when its mode is 'exact' or 'normalized' and it runs as one join, takes
--- its pairs from first_pass.sql instead (the same rows, and what stays open by id); this file's
--- later statements then read them as they read this one's.
--- Inputs: work_ledger, work_stmt (merchant_key: norm_ref(merchant_reference)), work_rules.
--- Parameters: $run_id, $rule, $mode.
+-- Inputs: work_ledger, work_stmt, work_rules. Parameters: $rule, $mode. Bulk twin: first_pass.sql.
 CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH l AS (
     SELECT l.*, r.rules, r.prefixes, r.fx_tolerance_minor, r.amount_tolerance_minor,

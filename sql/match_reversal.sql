@@ -1,24 +1,18 @@
--- Grain: one matches row per (refund or chargeback ledger entry, statement line) pair linked by
--- rule 'reversal_reference' through the payment they reverse: the entry's original_reference (the
--- payment's merchant order id; an export without one books the refund under the order id itself,
--- so its merchant_reference stands in) equals, normalised (norm_ref), the line's original_reference or its
--- merchant_reference (PSPs carry the original order id in either: WeChat's 商户订单号 and Stripe's
--- payment_metadata[order_id] in original_reference, Adyen's Merchant Reference in
--- merchant_reference), or the PSP's own id of that payment (its payment line's psp_reference,
--- e.g. 微信订单号, for a ledger that keeps the payment's PSP id); same source, type and currency; amount equal or within the source's
--- tolerance (absolute or relative); statement day within the directional window.
--- Several reversals of one payment pair one-to-one. By amount: a pair whose entry and line have
--- no other candidate. By time order: where m entries and m lines of one payment have the same
--- amount and are each other's only candidates, the i-th booked entry with the i-th booked line
--- (which of equal refunds is which moves no amount). Anything else with more than one candidate
--- (m entries against more or fewer lines, equal booking times, amounts that differ within the
--- tolerance) goes to work_ambiguous: never a pick.
+-- Grain: matches rows of rule 'reversal_reference': a refund or chargeback ledger entry and a
+-- statement line paired through the payment they reverse: the entry's original_reference (else
+-- its own merchant_reference: an export may book a refund under the order id) equals, by
+-- norm_ref, the line's original_reference or merchant_reference, or the PSP id of that payment
+-- (its payment line's psp_reference); same source, type and currency; amount equal or within
+-- the tolerance; statement day within the directional window. Several reversals of one payment
+-- pair one-to-one: by amount where each side has one candidate, equal amounts in booking order;
+-- any other item with more than one candidate goes to work_ambiguous, never a pick.
 -- Inputs: work_ledger, work_stmt (whole rows: the cascade widens them first), work_rules,
 -- statement_lines (the original payments). Parameters: $run_id.
+
 -- An item that still shares its own reference (merchant or PSP) with an open counterpart of its
 -- type is left to the reference_mismatch pass, which reports their difference: the original order
 -- never pairs it with another.
-CREATE OR REPLACE TEMP TABLE work_rev_cand AS
+CREATE OR REPLACE TEMP TABLE work_cand AS
 WITH lref AS (  -- the own references of the open reversals on each side, normalised
     SELECT DISTINCT source, txn_type, unnest([merchant_key, norm_ref(psp_reference)]) AS ref
     FROM work_ledger WHERE state IS NULL AND txn_type IN ('refund', 'chargeback')
@@ -83,11 +77,11 @@ INSERT INTO matches
 SELECT $run_id, 'ledger_statement', 'reversal_reference', entry_id, line_id, NULL, diff,
        json_object('original', k, 'difference_minor', diff, 'days_apart', days, 'candidates', m,
                    'time_order', CASE WHEN m > 1 THEN l_rank END)::VARCHAR
-FROM work_rev_cand WHERE linkable AND l_rank = s_rank;
+FROM work_cand WHERE linkable AND l_rank = s_rank;
 
 INSERT INTO work_ambiguous
-SELECT 'reversal_reference', entry_id, line_id FROM work_rev_cand WHERE NOT linkable;
+SELECT 'reversal_reference', entry_id, line_id FROM work_cand WHERE NOT linkable;
 
 -- The pairs just linked, for mark_matched.
 CREATE OR REPLACE TEMP VIEW work_links AS
-SELECT entry_id, line_id FROM work_rev_cand WHERE linkable AND l_rank = s_rank;
+SELECT entry_id, line_id FROM work_cand WHERE linkable AND l_rank = s_rank;

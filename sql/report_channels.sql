@@ -6,18 +6,10 @@
 -- Parameters: $run_id, $business_date, $as_of (runs started later, and reproductions, are not
 -- seen: a rerun reads the history its original read), $sources (PSPs), $inputs (the current
 -- run's input files, sha256).
-WITH latest AS (
-    SELECT business_date, arg_max(run_id, started_at) AS run_id
-    FROM runs
-    WHERE business_date BETWEEN $business_date - INTERVAL 29 DAY AND $business_date
-      AND (run_id = $run_id OR (status IN ('reconciled', 'breaks') AND started_at <= $as_of))
-      AND (business_date <> $business_date OR run_id = $run_id)
-    GROUP BY business_date
-), inputs AS (  -- the files each of those runs read (the current one: $inputs, not yet recorded);
-              -- a corrected delivery's replaced file is not among them, nor a file a run left out
-    SELECT l.business_date, unnest(CASE WHEN l.run_id = $run_id THEN $inputs
-                                        ELSE json_extract_string(r.input_files, '$[*].sha256') END) AS sha256
-    FROM latest l JOIN runs r ON r.run_id = l.run_id
+WITH latest AS (  -- each date's latest run, and the files it read (sql/report_window.sql)
+    SELECT * FROM report_latest($run_id, $business_date, $as_of)
+), inputs AS (
+    SELECT * FROM report_inputs($run_id, $business_date, $as_of, $inputs)
 ),
 matched AS (  -- probed (IN), not joined: a line in it twice is still one line
     SELECT line_id FROM run_matched_lines

@@ -1,9 +1,9 @@
 -- Grain: one row per refund or chargeback line of the business day that names an original
 -- payment (original_reference): the earliest PSP payment line of the same source whose merchant
--- reference normalises to it. carry_forward.sql writes them as the run's reversal_links.
--- It runs before the first pass sets the day aside, outside the run's closing transaction
--- (matching.run_cascade):
--- the link depends on the lines alone, not on what matched them, and needs the whole day's lines.
+-- reference normalises to it; carry_forward.sql writes them as the run's reversal_links. It needs
+-- the whole day's lines and not what matched them, so it runs before the first pass sets the day
+-- aside. Inputs: work_stmt, statement_lines. Parameters: $business_date.
+
 -- The payments are every PSP payment line ever loaded, compared on their stored ref_key column
 -- itself (not through stored_ref): DuckDB then prunes with the range of the day's originals
 -- (zone maps on ref_key) and probes the rest with a Bloom filter, instead of normalising and

@@ -5,6 +5,7 @@
 -- day that one load wrote (matching._work_sets chooses). Design: docs/cascade.md.
 -- Inputs: ledger_entries, work_carried, work_duplicate_entries, work_rules (work_sets.sql).
 -- Parameters: $business_date, $watermark.
+
 -- work_versions: the latest version as of the day (its latest version with a business date up
 -- to the day) of every entry that can take part: those with a version dated the day, and the
 -- carried ones. Only their versions are ranked (a hash aggregate over the day's entries), never

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -115,3 +116,25 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("conformance: real statement files from ../shared/conformance")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``mount(size, covered_by)``: a directory on a tmpfs of ``size`` (e.g. "16k"), to fill the
+    disk for real; the test is skipped, naming the test ``covered_by`` that covers the case
+    otherwise, where this machine cannot mount one. Unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(size: str, covered_by: str) -> Path:
+        folder = tmp_path / f"tmpfs-{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); {covered_by} covers ENOSPC")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)

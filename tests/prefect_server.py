@@ -98,3 +98,37 @@ def recon_serve(env: dict, config: Path, log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "recon.cli", "serve", "--config", str(config)],
                                 env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+# 06:30 on 22 November in Shanghai (the config's cron and timezone): the cron's run for the 21st.
+CRON_FIRE = "2026-11-21T22:30:00Z"
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def as_the_cron_does(server: PrefectServer, deployment_id: str, parameters: dict | None = None) -> dict:
+    """A flow run of the deployment created as the scheduler creates it: a scheduled time, and no
+    parameters unless given."""
+    body = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": CRON_FIRE}},
+            "idempotency_key": f"test {parameters}"}
+    if parameters is not None:
+        body["parameters"] = parameters
+    return server.post(f"/deployments/{deployment_id}/create_flow_run", body)
+
+
+def finished(server: PrefectServer, run_id: str, log: Path) -> dict:
+    """The flow run once it is in a final state; ``log`` (the server's or worker's) in the error."""
+    def final():
+        run = server.get(f"/flow_runs/{run_id}")
+        return run if run["state_type"] in FINAL else None
+    try:
+        return wait_for(final, 300, f"flow run {run_id} to finish", every=2)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; recon serve said: {log.read_text(errors='replace')[-3000:]}") from None
+
+
+def night_completes(server: PrefectServer, deployment_id: str, log: Path) -> dict:
+    """The cron's run of the 21st, created as the scheduler does, completed under its name."""
+    done = finished(server, as_the_cron_does(server, deployment_id)["id"], log)
+    assert done["state_type"] == "COMPLETED", (done["state"]["message"], log.read_text()[-3000:])
+    assert done["name"] == "reconcile 2026-11-21"
+    return done

@@ -30,6 +30,17 @@ def _pad(fields) -> str:
     return ",".join(f"{f}\t" if i % 2 == 0 else f"{f}    " for i, f in enumerate(fields))
 
 
+def _alipay_export(kind: str, columns: str, rows, footer, newline: str) -> bytes:
+    """An Alipay 明细 export (kind 业务 or 账务) as the merchant site writes it, in GBK."""
+    lines = [f"#支付宝{kind}明细查询", "#账号：[20881234567890120156]",
+             "#起始日期：[2026年11月21日 00:00:00]   终止日期：[2026年11月22日 00:00:00]",
+             f"#-----------------------------------------{kind}明细列表----------------------------------------",
+             columns, *(_pad(r) for r in rows),
+             f"#-----------------------------------------{kind}明细列表结束------------------------------------",
+             *footer, "#导出时间：[2026年11月22日 09:12:52]", ""]
+    return newline.join(lines).encode("gbk")
+
+
 def alipay_trade(rows=None, footer=None) -> bytes:
     rows = rows if rows is not None else [
         ("2026112122001", "ORD0001", "交易", "咖啡", "2026-11-21 09:15:00", "2026-11-21 09:15:02", "", "", "", "",
@@ -41,13 +52,7 @@ def alipay_trade(rows=None, footer=None) -> bytes:
     ]
     footer = footer or ["#交易合计：2笔，商家实收共150.00元，商家优惠共0.00元",
                         "#退款合计：1笔，商家实收共-30.00元，商家优惠共0.00元"]
-    lines = ["#支付宝业务明细查询", "#账号：[20881234567890120156]",
-             "#起始日期：[2026年11月21日 00:00:00]   终止日期：[2026年11月22日 00:00:00]",
-             "#-----------------------------------------业务明细列表----------------------------------------",
-             ALIPAY_TRADE_COLUMNS, *(_pad(r) for r in rows),
-             "#-----------------------------------------业务明细列表结束------------------------------------",
-             *footer, "#导出时间：[2026年11月22日 09:12:52]", ""]
-    return "\r\n".join(lines).encode("gbk")
+    return _alipay_export("业务", ALIPAY_TRADE_COLUMNS, rows, footer, "\r\n")
 
 
 ALIPAY_ACCOUNT_COLUMNS = ("账务流水号,业务流水号,商户订单号,商品名称,发生时间,对方账号,收入金额（+元）,支出金额（-元）,"
@@ -61,13 +66,7 @@ def alipay_account(rows=None, footer=None) -> bytes:
         ("A003", "TX20261121", "", "提现", "2026-11-21 20:00:00", "6222***1234", "", "-1000.00", "99.40", "支付宝", "提现", ""),
     ]
     footer = footer or ["#支出合计：2笔，共-1000.60元", "#收入合计：1笔，共100.00元"]
-    lines = ["#支付宝账务明细查询", "#账号：[20881234567890120156]",
-             "#起始日期：[2026年11月21日 00:00:00]   终止日期：[2026年11月22日 00:00:00]",
-             "#-----------------------------------------账务明细列表----------------------------------------",
-             ALIPAY_ACCOUNT_COLUMNS, *(_pad(r) for r in rows),
-             "#-----------------------------------------账务明细列表结束------------------------------------",
-             *footer, "#导出时间：[2026年11月22日 09:12:52]", ""]
-    return "\n".join(lines).encode("gbk")
+    return _alipay_export("账务", ALIPAY_ACCOUNT_COLUMNS, rows, footer, "\n")
 
 
 def zipped(members: dict[str, bytes]) -> bytes:

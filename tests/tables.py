@@ -18,7 +18,17 @@ def ts(h, m=0, s=0, day=21):
     return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
 
 
+def _row(r, names: tuple[str, ...]) -> dict:
+    """A row given as a dict, or as a tuple of ``names`` whose last is the hour booked (ts)."""
+    if isinstance(r, dict):
+        return r
+    *values, hour = r
+    return {**dict(zip(names, values)), "booked_at": ts(hour)}
+
+
 def ledger(*rows):
+    """Ledger entries: dicts, or (entry_id, merchant_reference, amount_minor, hour) tuples."""
+    rows = [_row(r, ("entry_id", "merchant_reference", "amount_minor")) for r in rows]
     base = dict(source="wechatpay", business_date=D, txn_type="payment", currency="CNY",
                 psp_reference=None, original_reference=None, counterparty=None, description=None)
     frame = pl.DataFrame([{**base, "file_line": i + 2, **r} for i, r in enumerate(rows)],
@@ -27,6 +37,8 @@ def ledger(*rows):
 
 
 def stmt(*rows, source="wechatpay", currency="CNY"):
+    """Statement lines: dicts, or (merchant_reference, amount_minor, fee_minor, hour) tuples."""
+    rows = [_row(r, ("merchant_reference", "amount_minor", "fee_minor")) for r in rows]
     base = dict(source=source, file_sha256="f" * 64, business_date=D, txn_type="payment",
                 currency=currency, payment_method="JSAPI")
     out = []

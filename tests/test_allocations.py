@@ -120,6 +120,7 @@ def test_the_bill_reads_allocations_returns_and_unfreezes(con):
                     (11, "unfreeze", -100, "1900000100"), (12, "allocation", -300, R1)]
 
 
+@pytest.mark.rule("allocation_receiver")
 def test_allocations_link_per_order_and_receiver(day):
     con, _ = day
     got = links(con)

@@ -15,7 +15,7 @@ import pytest
 from connectors.archive import Archive
 from connectors.local import fetch_local
 import sql
-from recon import config, matching, pipeline, warehouse
+from recon import config, matching, pipeline, routes, warehouse
 from recon.generate import generate_days
 from tests.tables import D, delivered, ledger, run_day, stmt, ts
 from tests.worlds import CONFIG, TABLES as WORLD_TABLES, read_tables
@@ -93,17 +93,17 @@ def test_the_first_pass_marks_what_the_whole_day_check_marks_over_three_hard_day
                 "DELETE FROM work_stmt_fetched WHERE hash(line_id) % 2 = 0;\n"
                 "DELETE FROM work_ledger_fetched WHERE hash(entry_id) % 2 = 0;\n")
         monkeypatch.setattr(sql, "load", leaky_load)
-        real_set_aside = matching._Cascade.close
+        real_set_aside = routes.Cascade.close
 
         def close(self):
             if not self.aside:
                 lost.append(self.con.execute("SELECT n FROM lost").fetchone()[0])
             real_set_aside(self)
-        monkeypatch.setattr(matching._Cascade, "close", close)
+        monkeypatch.setattr(routes.Cascade, "close", close)
         pipeline.match(dataclasses.replace(cfg, warehouse=leaky), run_id, day, sources)
         assert working_set() == counted_by_join
         monkeypatch.setattr(sql, "load", real_load)
-        monkeypatch.setattr(matching._Cascade, "close", real_set_aside)
+        monkeypatch.setattr(routes.Cascade, "close", real_set_aside)
         assert lost and lost[0] > 10, lost  # rows the readers had to find in the day
 
         # The plain reference cascade (no bulk first pass at all): the same tables again.

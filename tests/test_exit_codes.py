@@ -134,23 +134,14 @@ def test_duckdb_full_disk_is_a_full_disk_paragraph():
     assert text.endswith("(runbook: docs/operations.md#full-disk)")
 
 
-def test_a_real_full_disk(tmp_path):
+def test_a_real_full_disk(tmpfs):
     """A 64 kB tmpfs: the OS's own ENOSPC, from a write that does not say which file."""
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tiny)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); "
-                    "test_os_errors_at_the_write_name_the_path covers ENOSPC")
-    try:
-        with check("fault", "cli: generate onto a full disk (tmpfs)"):
-            out = subprocess.run(RECON + ["generate", "--date", DAY, "--out", str(tiny / "w")],
-                                 capture_output=True, text=True, cwd=ROOT)
-            assert out.returncode == 2
-            assert_one_paragraph(out.stderr, f"{tiny}/w: the disk is full", "full-disk")
-    finally:
-        subprocess.run(["umount", str(tiny)], check=True)
+    tiny = tmpfs("64k", covered_by="test_os_errors_at_the_write_name_the_path")
+    with check("fault", "cli: generate onto a full disk (tmpfs)"):
+        out = subprocess.run(RECON + ["generate", "--date", DAY, "--out", str(tiny / "w")],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 2
+        assert_one_paragraph(out.stderr, f"{tiny}/w: the disk is full", "full-disk")
 
 
 # Subprocess: the representative cases, as a scheduler sees them.

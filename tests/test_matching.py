@@ -124,14 +124,11 @@ WRITTEN = ("matches", "breaks", "fee_report", "open_items", "reversal_links")
 
 def _truth_table_day(con):
     load(con,
-         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
-                dict(entry_id="L3", merchant_reference="ORD3", amount_minor=7000, booked_at=ts(3)),
-                dict(entry_id="L4", merchant_reference="ORD4", amount_minor=4000, booked_at=ts(4))),
-         stmt(dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1)),
-              dict(merchant_reference="ORD3", amount_minor=6900, fee_minor=41, booked_at=ts(3)),
+         ledger(("L1", "ORD1", 10000, 1), ("L3", "ORD3", 7000, 3), ("L4", "ORD4", 4000, 4)),
+         stmt(("ORD1", 10000, 60, 1), ("ORD3", 6900, 41, 3),
               dict(merchant_reference="RFD9", original_reference="ORD1", amount_minor=-500,
                    fee_minor=-3, txn_type="refund", booked_at=ts(5)),
-              dict(merchant_reference="ORD8", amount_minor=8000, fee_minor=50, booked_at=ts(1))))
+              ("ORD8", 8000, 50, 1)))
 
 
 @pytest.mark.parametrize("fails_at", ["carry_forward", "record"])

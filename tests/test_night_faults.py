@@ -93,25 +93,16 @@ def test_a_reports_path_that_cannot_be_written(prefect_harness, world, tmp_path)
         assert [s for _, s in runs(config.load(cfg_path))] == ["failed"]
 
 
-def test_reports_on_a_full_disk(prefect_harness, world, tmp_path):
+def test_reports_on_a_full_disk(prefect_harness, world, tmp_path, tmpfs):
     """The reports folder on a 16 kB tmpfs: the OS's own ENOSPC at the workbook's write."""
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(tiny)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); "
-                    "test_the_workbook_write_fails covers ENOSPC")
-    try:
-        cfg_path = config_copy(tmp_path / "recon.toml", replace={
-            'reports   = "${RECON_HOME:-../var}/reports"': f'reports   = "{tiny}/reports"'})
-        with check("fault", "night: reports onto a full disk (tmpfs)"):
-            out = recon("run", "--date", "2026-11-21", "--config", str(cfg_path))
-            assert out.returncode == 2
-            assert_one_paragraph(out.stderr, f"{tiny}/reports", "the disk is full", "full-disk")
-            assert [s for _, s in runs(config.load(cfg_path))] == ["failed"]
-    finally:
-        subprocess.run(["umount", str(tiny)], check=True)
+    tiny = tmpfs("16k", covered_by="test_the_workbook_write_fails")
+    cfg_path = config_copy(tmp_path / "recon.toml", replace={
+        'reports   = "${RECON_HOME:-../var}/reports"': f'reports   = "{tiny}/reports"'})
+    with check("fault", "night: reports onto a full disk (tmpfs)"):
+        out = recon("run", "--date", "2026-11-21", "--config", str(cfg_path))
+        assert out.returncode == 2
+        assert_one_paragraph(out.stderr, f"{tiny}/reports", "the disk is full", "full-disk")
+        assert [s for _, s in runs(config.load(cfg_path))] == ["failed"]
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])

@@ -252,7 +252,7 @@ def test_trace_finds_a_source_line_block_by_block_like_a_whole_read(tmp_path, mo
 
 def test_a_checkpoint_keeps_each_parts_row_groups_as_committed(tmp_path):
     """Each part commits whole row groups and one partial one; a checkpoint must not merge those
-    (merging read back and recompressed every part: 11 s on a 10M-line file). Two commits of
+    (merging read back and recompressed every part, a cost that grows with the file). Two commits of
     130,000 rows stay 2 + 2 row groups after a checkpoint, where merging made them 3."""
     con = warehouse.connect(tmp_path / "w.duckdb")
     try:

@@ -61,3 +61,27 @@ def test_docs_rules_page_shows_the_registry():
     page = (ROOT / "docs" / "rules.md").read_text()
     assert rules.markdown_table() in page
     assert rules.settings_table() in page
+
+
+# The modules whose truth tables run on both routes of the cascade (their pytestmark: route).
+TRUTH_TABLES = ("tests.test_rules", "tests.test_rules_reversal", "tests.test_allocations")
+
+
+def test_every_rule_has_a_truth_table_on_both_routes():
+    """Each rule of the registry has a test marked ``rule(name)`` in a module that runs every test
+    on the bulk and the reference route (conftest.route), and not marked one_route."""
+    import importlib
+    covered: dict[str, list[str]] = {}
+    for module_name in TRUTH_TABLES:
+        module = importlib.import_module(module_name)
+        marks = module.pytestmark if isinstance(module.pytestmark, list) else [module.pytestmark]
+        assert any(m.name == "usefixtures" and "route" in m.args for m in marks), module_name
+        for name, fn in vars(module).items():
+            marks = getattr(fn, "pytestmark", []) if name.startswith("test_") else []
+            if any(m.name == "one_route" for m in marks):
+                continue
+            for m in marks:
+                if m.name == "rule":
+                    for rule in m.args:
+                        covered.setdefault(rule, []).append(name)
+    assert set(covered) == set(rules.RULES), sorted(set(rules.RULES) ^ set(covered))

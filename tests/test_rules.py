@@ -51,14 +51,13 @@ def open_breaks(con, run_id):
         [run_id]).fetchall()}
 
 
+@pytest.mark.rule("exact_reference", "normalized_reference")
 def test_normalized_reference_ignores_case_spaces_punctuation_prefixes(con, cfg):
     load(con,
-         ledger(dict(entry_id="L1", merchant_reference="ORD20261121W00000123", amount_minor=500, booked_at=ts(1)),
-                dict(entry_id="L2", merchant_reference="ORD20261121W00000124", amount_minor=600, booked_at=ts(2)),
-                dict(entry_id="L3", merchant_reference="ORD20261121W00000125", amount_minor=700, booked_at=ts(3))),
-         stmt(dict(merchant_reference=" ord20261121w00000123 ", amount_minor=500, fee_minor=3, booked_at=ts(1)),
-              dict(merchant_reference="REF:ORD-20261121-W00000124", amount_minor=600, fee_minor=4, booked_at=ts(2)),
-              dict(merchant_reference="ORDER-ORD 20261121 W00000125", amount_minor=700, fee_minor=4, booked_at=ts(3))))
+         ledger(("L1", "ORD20261121W00000123", 500, 1), ("L2", "ORD20261121W00000124", 600, 2),
+                ("L3", "ORD20261121W00000125", 700, 3)),
+         stmt((" ord20261121w00000123 ", 500, 3, 1), ("REF:ORD-20261121-W00000124", 600, 4, 2),
+              ("ORDER-ORD 20261121 W00000125", 700, 4, 3)))
     run_day(con, cfg)
     # case and surrounding spaces are the exact rule's normalisation already; the rest needs the loose one
     assert rules_of(con, f"run-{D}") == {("L1", f"{F}:2"): "exact_reference",
@@ -89,6 +88,7 @@ def test_norm_loose_cuts_the_sources_first_configured_prefix(ref, prefixes, expe
     assert old == expected
 
 
+@pytest.mark.rule("fx_reference")
 def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="EUR", amount_minor=10000,
@@ -109,6 +109,7 @@ def test_fx_reference_matches_on_the_presentment_amount(con, cfg):
                        "FROM breaks").fetchall() == [("EUR", 5000, 4900, -100)]
 
 
+@pytest.mark.rule("reference_tolerance")
 def test_reference_tolerance_is_directional(con, cfg):
     # window: statement day − ledger day within [−1, +2]; the tolerance is opt-in (default 0)
     cfg = with_matching(cfg, "wechatpay", amount_tolerance_minor=1)
@@ -124,6 +125,7 @@ def test_reference_tolerance_is_directional(con, cfg):
     assert ("missing_in_ledger", "ORD2") in open_breaks(con, f"run-{D}")
 
 
+@pytest.mark.rule("fuzzy")
 def test_fuzzy_links_a_line_without_reference_when_unambiguous(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", source="stripe", merchant_reference="ORD1", currency="USD", amount_minor=4200,
@@ -146,6 +148,7 @@ def test_fuzzy_links_a_line_without_reference_when_unambiguous(con, cfg):
     assert detail == "2 equally good ledger candidates: L2, L3"
 
 
+@pytest.mark.rule("aggregate_reference")
 def test_aggregate_links_a_split_capture_and_a_many_to_many_group(con, cfg):
     load(con,
          ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
@@ -170,13 +173,8 @@ def test_the_match_rate_history_and_channel_health_count_each_days_matched_lines
     pair's), the current run its run_matched_lines, beside each day's statement lines."""
     d2 = D + timedelta(days=1)
     load(con,
-         ledger(dict(entry_id="L1", merchant_reference="ORD1", amount_minor=10000, booked_at=ts(1)),
-                dict(entry_id="L8", merchant_reference="ORD8", amount_minor=800, booked_at=ts(2)),
-                dict(entry_id="L9", merchant_reference="ORD9", amount_minor=900, booked_at=ts(2))),
-         stmt(dict(merchant_reference="ORD1", amount_minor=6000, fee_minor=36, booked_at=ts(1)),
-              dict(merchant_reference="ORD1", amount_minor=4000, fee_minor=24, booked_at=ts(1)),
-              dict(merchant_reference="ORD8", amount_minor=850, fee_minor=5, booked_at=ts(2)),
-              dict(merchant_reference="ORD9", amount_minor=900, fee_minor=5, booked_at=ts(2))))
+         ledger(("L1", "ORD1", 10000, 1), ("L8", "ORD8", 800, 2), ("L9", "ORD9", 900, 2)),
+         stmt(("ORD1", 6000, 36, 1), ("ORD1", 4000, 24, 1), ("ORD8", 850, 5, 2), ("ORD9", 900, 5, 2)))
     assert run_day(con, cfg).matched_by_rule == {"aggregate_reference": 3, "exact_reference": 1}
     load(con, ledger(dict(entry_id="L5", merchant_reference="ORD5", amount_minor=500, booked_at=ts(1),
                           business_date=d2)),

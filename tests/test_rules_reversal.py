@@ -55,6 +55,7 @@ def psp_refund(n, amount, at, **kw):
 PSP_PAYMENT = dict(merchant_reference="ORD1", amount_minor=10000, fee_minor=60, booked_at=ts(1))
 
 
+@pytest.mark.rule("reversal_reference")
 def test_a_partial_refund_pairs_through_its_original_order(con, cfg):
     load(con, ledger(payment(), refund("L2", -2500, ts(3))),
          stmt(PSP_PAYMENT, psp_refund(1, -2500, ts(4))))

@@ -9,7 +9,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 
@@ -17,39 +16,18 @@ from recon import config
 from recon.evaluate import read_truth, score
 from recon.generate import generate_day
 from recon.money import to_decimal
-from tests.prefect_server import PrefectServer, recon_serve, stop, wait_for
+from tests.prefect_server import PrefectServer, as_the_cron_does, finished, night_completes, recon_serve, stop
 from tests.receivers import HttpReceiver, config_copy
-from tests.worlds import served
+from tests.worlds import only_run, served
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "recon.toml"
 DAY = date(2026, 11, 21)
-# 06:30 on 22 November in Shanghai (the config's cron and timezone): the cron's run for the 21st.
-CRON_FIRE = "2026-11-21T22:30:00Z"
 # The workbook's words for the categories the generator injects.
 LABELS = {"missing_in_ledger": "Missing in ledger", "missing_in_statement": "Missing in statement",
           "amount_mismatch": "Amount mismatch", "duplicate": "Duplicate", "timing": "Timing (cut-off)",
           "fee_variance": "Fee variance", "payout_mismatch": "Payout mismatch"}
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 pytestmark = pytest.mark.integration
-
-
-def _as_the_cron_does(server: PrefectServer, deployment_id: str, parameters: dict | None = None) -> dict:
-    body = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": CRON_FIRE}},
-            "idempotency_key": f"test {parameters}"}
-    if parameters is not None:
-        body["parameters"] = parameters
-    return server.post(f"/deployments/{deployment_id}/create_flow_run", body)
-
-
-def _finished(server: PrefectServer, run_id: str, log: Path) -> dict:
-    def final():
-        run = server.get(f"/flow_runs/{run_id}")
-        return run if run["state_type"] in FINAL else None
-    try:
-        return wait_for(final, 300, f"flow run {run_id} to finish", every=2)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; recon serve said: {log.read_text(errors='replace')[-3000:]}") from None
 
 
 def test_the_served_night_reconciles_yesterday_and_alerts(tmp_path, monkeypatch):
@@ -66,28 +44,19 @@ def test_the_served_night_reconciles_yesterday_and_alerts(tmp_path, monkeypatch)
             serve = recon_serve(server.env, CONFIG, log)
             try:
                 dep = server.deployment()
-                run = _as_the_cron_does(server, dep["id"])
-                assert run["parameters"] == {"config_path": str(CONFIG)}  # no business date
-                done = _finished(server, run["id"], log)
-                assert done["state_type"] == "COMPLETED", (done["state"]["message"], log.read_text()[-3000:])
-                assert done["name"] == "reconcile 2026-11-21"
+                done = night_completes(server, dep["id"], log)
+                assert done["parameters"] == {"config_path": str(CONFIG)}  # no business date
 
-                bad = _as_the_cron_does(server, dep["id"], {"config_path": str(broken)})
-                failed = _finished(server, bad["id"], log)
+                bad = as_the_cron_does(server, dep["id"], {"config_path": str(broken)})
+                failed = finished(server, bad["id"], log)
                 assert failed["state_type"] == "FAILED"
             finally:
                 stop(serve)
         cfg = config.load(CONFIG)
 
     # The warehouse: one run, for the 21st, with exactly the injected breaks.
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        (run_id, business_date, status), = con.execute(
-            "SELECT run_id, business_date, status FROM runs").fetchall()
-        breaks = con.execute("SELECT break_id, category, source, reference, currency, difference_minor "
-                             "FROM breaks WHERE run_id = ? AND status = 'open'", [run_id]).fetchall()
-    finally:
-        con.close()
+    (run_id, business_date, status), breaks = only_run(
+        cfg.warehouse, "break_id, category, source, reference, currency, difference_minor")
     assert (business_date, status) == (DAY, "breaks")
     scores = score({(c, s, r or "") for _, c, s, r, _, _ in breaks}, truth)
     assert scores["all"].found == scores["all"].expected == len(truth) == len(breaks)

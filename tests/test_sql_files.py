@@ -39,3 +39,24 @@ def test_every_statement_of_every_file_is_whole(name):
         code = _code(s)
         last = n == len(stmts) and ";" not in code
         assert last or (code.endswith(";") and code.count(";") == 1), f"{name}.sql: {code[:200]}"
+
+
+def _header(name: str) -> list[str]:
+    """The comment lines a file opens with, up to its first blank line or statement."""
+    lines = []
+    for line in sql.load(name).splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("name", [f for f in FILES if f != "ddl"])
+def test_every_query_is_headed_by_its_grain_inputs_and_parameters_in_a_few_lines(name):
+    """The header says what the file makes and from what, in at most 12 lines; the longer design
+    notes live in docs/cascade.md, the measurements in docs/performance.md."""
+    header = _header(name)
+    assert header and header[0].startswith("-- Grain:"), f"{name}.sql opens with {header[:1]}"
+    assert len(header) <= 12, f"{name}.sql: a header of {len(header)} lines"
+    text = " ".join(header)
+    assert "Inputs" in text and "Parameters" in text, name

@@ -8,15 +8,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from recon import config
 from recon.evaluate import read_truth, score
 from recon.generate import generate_day
-from tests.prefect_server import PrefectServer, stop
-from tests.test_served_night import _as_the_cron_does, _finished
-from tests.worlds import served
+from tests.prefect_server import PrefectServer, night_completes, stop
+from tests.worlds import only_run, served
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "recon.toml"
@@ -46,20 +44,12 @@ def test_the_readme_work_pool_recipe_reconciles_yesterday(tmp_path, monkeypatch)
                 dep = server.deployment()
                 (schedule,) = dep["schedules"]
                 assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == ("30 6 * * *", "Asia/Shanghai")
-                run = _as_the_cron_does(server, dep["id"])
-                done = _finished(server, run["id"], log)
-                assert done["state_type"] == "COMPLETED", (done["state"]["message"], log.read_text()[-3000:])
-                assert done["name"] == "reconcile 2026-11-21"
+                night_completes(server, dep["id"], log)
             finally:
                 stop(worker)
         cfg = config.load(CONFIG)
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        (run_id, business_date, status), = con.execute("SELECT run_id, business_date, status FROM runs").fetchall()
-        found = {(c, s, r or "") for c, s, r in con.execute(
-            "SELECT category, source, reference FROM breaks WHERE run_id = ? AND status = 'open'", [run_id]).fetchall()}
-    finally:
-        con.close()
+    (run_id, business_date, status), breaks = only_run(cfg.warehouse, "category, source, reference")
+    found = {(c, s, r or "") for c, s, r in breaks}
     assert (business_date, status) == (DAY, "breaks")
     truth = read_truth(day.paths["truth"])
     scores = score(found, truth)

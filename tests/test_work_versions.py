@@ -17,7 +17,6 @@ from hypothesis import given, settings, strategies as st
 
 import sql
 from recon import warehouse
-from recon.matching import _work_sets, work_set_files
 
 D = date(2026, 11, 21)
 UTC = timezone.utc
@@ -44,15 +43,17 @@ def _history(con, history, carried) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE work_rules AS SELECT 'wechatpay' AS source")
 
 
-def _sets(con, stmts, params) -> tuple[list[tuple], list[tuple]]:
-    """(work_ledger, work_versions' versions dated another day than the day), sorted. work_ledger is a
-    view: it needs the day and the watermark set, and the table of duplicate marks (none here); its
-    rows are read whole through work_ledger_rows (what set_aside.sql keeps: the one-load view shows
-    every column itself, the general one fetches them back)."""
-    wanted = ("SET VARIABLE recon_business_date", "SET VARIABLE recon_watermark",
-              "TEMP TABLE work_duplicate_entries", "TEMP TABLE work_versions AS", "TEMP VIEW work_ledger AS",
-              "TEMP VIEW work_ledger_rows AS")
-    sql.run(con, [next(s for s in stmts if w in s) for w in wanted], params)
+def _sets(con, versions: str, params) -> tuple[list[tuple], list[tuple]]:
+    """(work_ledger, work_versions' versions dated another day than the day), sorted, as the
+    cascade's steps make them: work_sets.sql (its carried items come from open_items: the test's
+    own are put back), then ``versions`` (work_versions.sql or work_versions_one_load.sql).
+    work_ledger is a view; its rows are read whole through work_ledger_rows (what set_aside.sql
+    keeps: the one-load view shows every column itself, the general one fetches them back)."""
+    carried = con.execute("SELECT kind, item_id FROM work_carried").fetchall()
+    sql.execute(con, "work_sets", {**params, "annotation_watermark": params["watermark"], "prev_run": None})
+    if carried:
+        con.executemany("INSERT INTO work_carried VALUES (?, ?)", carried)
+    sql.execute(con, versions, params)
     columns = ("entry_id, recorded_at, source, business_date, booked_at, txn_type, amount_minor, currency, "
                "merchant_reference, psp_reference")
     return (sorted(con.execute(f"SELECT {columns}, merchant_key, state, file_sha256, file_line "
@@ -69,14 +70,13 @@ def test_the_one_load_statement_takes_the_same_latest_versions(history, carried,
     try:
         _history(con, history, carried)
         params = {"business_date": D, "watermark": T0 + timedelta(hours=watermark_hours, seconds=1)}
-        general = _sets(con, [st for name in work_set_files(one_load=False)
-                              for st in sql.statements(sql.load(name))], dict(params))
-        chosen, used = _work_sets(con, params)
-        one_load = "day_loaded_at" in used
+        general = _sets(con, "work_versions", params)
+        _, loaded_at, one_load = warehouse.day_load(con, D, params["watermark"])
         day_loads = {(h, n) for n, (h, rows) in enumerate(history)
                      if any(o == 0 for o in rows.values()) and T0 + timedelta(hours=h) <= params["watermark"]}
         assert one_load == (len(day_loads) == 1)  # chosen exactly when one load wrote the day
-        assert _sets(con, chosen, used) == general
+        if one_load:
+            assert _sets(con, "work_versions_one_load", {**params, "day_loaded_at": loaded_at}) == general
     finally:
         con.close()
 
@@ -88,9 +88,9 @@ def test_an_entry_moved_to_an_earlier_day_after_the_days_load_keeps_its_later_ve
         # ever dated the day before) is carried from yesterday.
         _history(con, [(0, {"E0": 0, "E1": 0}), (30, {"E1": -1, "E2": -1})], carried={"E2"})
         params = {"business_date": D, "watermark": T0 + timedelta(hours=48)}
-        stmts, used = _work_sets(con, params)
-        assert used["day_loaded_at"] == T0  # the one-load statement
-        ledger, other_days = _sets(con, stmts, used)
+        _, loaded_at, one_load = warehouse.day_load(con, D, params["watermark"])
+        assert one_load and loaded_at == T0  # the one-load statement
+        ledger, other_days = _sets(con, "work_versions_one_load", {**params, "day_loaded_at": loaded_at})
         # entry, date, amount: E1's latest version as of the day is the later one, dated the day
         # before, so it leaves the day; E2 is carried
         assert {(r[0], r[3], r[6]) for r in ledger} == {("E0", D, 0), ("E2", D - timedelta(days=1), 99)}

@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from connectors.sshd import LocalSshd
 from recon import warehouse
 from recon.demo import demo_env
@@ -37,3 +39,16 @@ def read_tables(path, tables: dict[str, str] = TABLES) -> dict:
         return {name: con.execute(q).fetchall() for name, q in tables.items()}
     finally:
         con.close()
+
+
+def only_run(path, breaks: str) -> tuple[tuple, list[tuple]]:
+    """(run_id, business_date, status) of the warehouse's one run, and the ``breaks`` columns of
+    its open breaks."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        (run,) = con.execute("SELECT run_id, business_date, status FROM runs").fetchall()
+        rows = con.execute(f"SELECT {breaks} FROM breaks WHERE run_id = ? AND status = 'open'",
+                           [run[0]]).fetchall()
+    finally:
+        con.close()
+    return run, rows

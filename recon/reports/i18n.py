@@ -117,6 +117,8 @@ def _money(ccy: str, minor: str) -> str:
 # (pattern of the stored detail, English, Chinese); ``a``/``b`` are amounts in minor units of the
 # break's currency unless a currency group precedes them.
 _Render = Callable[[dict[str, str], str], str]
+
+
 _DETAILS: tuple[tuple[re.Pattern[str], _Render, _Render], ...] = (
     (re.compile(r"same reference; ledger (?P<lc>[A-Z]{3}) (?P<la>-?\d+), statement (?P<sc>[A-Z]{3}) "
                 r"(?P<sa>-?\d+)(?: presented as (?P<pc>[A-Z]{3}) (?P<pa>-?\d+))? \(minor units\)"),
@@ -135,25 +137,20 @@ _DETAILS: tuple[tuple[re.Pattern[str], _Render, _Render], ...] = (
     (re.compile(r"PSP declared (?P<a>-?\d+) but its items net to (?P<b>-?\d+)"),
      lambda g, c: f"PSP declared {_money(c, g['a'])} but its items net to {_money(c, g['b'])}",
      lambda g, c: f"渠道申报 {_money(c, g['a'])}，但明细净额为 {_money(c, g['b'])}"),
-    (re.compile(r"no bank credit carries this payout id yet"),
-     lambda g, c: "no bank credit carries this payout id yet",
-     lambda g, c: "尚无银行入账对应此结算单号"),
-    (re.compile(r"repeats an earlier line with the same reference, type and amount"),
-     lambda g, c: "repeats an earlier line with the same reference, type and amount",
-     lambda g, c: "与先前一笔订单号、类型、金额均相同的对账单行重复"),
-    (re.compile(r"repeats another ledger entry with the same reference and amount"),
-     lambda g, c: "repeats another ledger entry with the same reference and amount",
-     lambda g, c: "与另一笔订单号、金额相同的账务流水重复"),
     (re.compile(r"(?P<n>\d+) equally good ledger candidates: (?P<ids>.*)"),
      lambda g, c: f"{g['n']} equally good ledger candidates: {g['ids']}",
      lambda g, c: f"{g['n']} 笔同等匹配的账务候选：{g['ids']}"),
-    (re.compile(r"booked just before the cut-off; expected in the next statement"),
-     lambda g, c: "booked just before the cut-off; expected in the next statement",
-     lambda g, c: "截止时间前记账；预计出现在下一份对账单"),
-    (re.compile(r"booked just after the cut-off; the ledger has it on the previous day"),
-     lambda g, c: "booked just after the cut-off; the ledger has it on the previous day",
-     lambda g, c: "截止时间后入账；账面记在前一日"),
 )
+
+
+# The details without amounts: as stored (English), and in Chinese.
+_FIXED_ZH = {
+    "no bank credit carries this payout id yet": "尚无银行入账对应此结算单号",
+    "repeats an earlier line with the same reference, type and amount": "与先前一笔订单号、类型、金额均相同的对账单行重复",
+    "repeats another ledger entry with the same reference and amount": "与另一笔订单号、金额相同的账务流水重复",
+    "booked just before the cut-off; expected in the next statement": "截止时间前记账；预计出现在下一份对账单",
+    "booked just after the cut-off; the ledger has it on the previous day": "截止时间后入账；账面记在前一日",
+}
 
 
 def detail_text(stored: str | None, currency: str, language: str) -> str:
@@ -161,6 +158,8 @@ def detail_text(stored: str | None, currency: str, language: str) -> str:
     detail of no known kind is shown as stored."""
     if not stored:
         return ""
+    if stored in _FIXED_ZH:
+        return _FIXED_ZH[stored] if language == "zh" else stored
     for pattern, en, zh in _DETAILS:
         m = pattern.fullmatch(stored)
         if m is not None:
