@@ -36,7 +36,9 @@ NAME = "wechatpay_trade"
 TAKES_OPTIONS = True  # parse_parts accepts the source's options (registry.reads_parts)
 CHECK_EXPONENT = 6  # the summary's 手续费总金额 has five decimals
 _SUMMARY_MARK = "总交易单数".encode()
-_TXN_TYPE = {"SUCCESS": "payment", "REFUND": "refund"}
+# REVOKED (撤销, a reversed micropay order) is written like a refund: 退款金额, 微信退款单号,
+# 商户退款单号 filled; it reverses the payment as one does.
+_TXN_TYPE = {"SUCCESS": "payment", "REFUND": "refund", "REVOKED": "refund"}
 
 
 def identify(data: bytes, name: str) -> bool:
@@ -171,7 +173,7 @@ def _summary_checks(found: dict[str, int], totals: dict[str, str]) -> list[Contr
 def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: date,
                timezone: str, payout: pl.Expr, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``names``: the file's own columns (raw keeps those, not the nulls added for its layout)."""
-    refund = pl.col("交易状态") == "REFUND"
+    refund = pl.col("交易状态").is_in(["REFUND", "REVOKED"])
     currency = pl.col("货币种类").str.strip_chars().str.to_uppercase()
     amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("#amount"))
     exp = exponent_of(rows, currency)

@@ -1,0 +1,206 @@
+"""Files written by hand, independently of recon's generator, as a merchant receives them.
+
+tests/data/indie/README.md names the published source of each choice. Every file must load as
+delivered: the lines, amounts (minor units), dates and references below are asserted literally,
+and nothing is quarantined.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from connectors.archive import Archive
+from connectors.local import fetch_local
+from recon import config, pipeline, warehouse
+from schemas import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "indie"
+DAY = date(2026, 11, 20)
+RECON = [sys.executable, "-m", "recon.cli", "-q"]
+
+
+def _parse(name: str, fmt: str):
+    data = (DATA / name).read_bytes()
+    assert registry.identify(data, name) == fmt
+    return registry.parse(fmt, data, name=name, source=fmt, sha256=hashlib.sha256(data).hexdigest(),
+                          business_date=DAY, timezone="Asia/Shanghai")
+
+
+def _cli_parse(name: str) -> tuple[int, str]:
+    out = subprocess.run(RECON + ["parse", str(DATA / name), "--date", "2026-11-20", "--timezone",
+                                  "Asia/Shanghai"], capture_output=True, text=True, cwd=ROOT)
+    return out.returncode, out.stderr
+
+
+def _cols(parsed, *names: str) -> list[tuple]:
+    return parsed.frame.select(*names).rows()
+
+
+def test_wechat_all_bill_with_a_comma_in_a_product_name_and_a_revoked_order():
+    parsed = _parse("wechatpay_all_20261120.csv", "wechatpay_trade")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "txn_type", "amount_minor", "fee_minor", "net_minor", "psp_reference",
+                 "merchant_reference", "original_reference", "description", "status") == [
+        (2, "payment", 10000, 60, 9940, "4200002871202611200153882761", "E20261120000311A1", None, "咖啡 大杯",
+         "SUCCESS"),
+        (3, "payment", 5850, 35, 5815, "4200002871202611200287760142", "E20261120094157B7", None,
+         "会员月卡（连续包月）", "SUCCESS"),
+        # 商品名称 with a comma, written unquoted by WeChat: one field, not two
+        (4, "payment", 123456, 741, 122715, "4200002871202611200391125517", "E20261120121530C2", None,
+         "年货礼盒,2件", "SUCCESS"),
+        (5, "refund", -3000, -18, -2982, "50300908012026112001234567890", "R20261120150244",
+         "E20261119201113Z9", "咖啡 大杯", "REFUND"),
+        # a revoked (撤销) micropay order carries its refund columns: a reversal, not an unknown type
+        (6, "refund", -1200, 0, -1200, "50300908012026112009999999999", "E20261120183000F1",
+         "E20261120183000F1", "便利店", "REVOKED"),
+    ]
+    first = parsed.frame.row(0, named=True)
+    assert str(first["booked_at"]) == "2026-11-19 16:03:11+00:00"  # 00:03:11 Beijing time
+    assert (first["merchant_id"], first["sub_merchant_id"], first["payment_method"]) == ("1900000109", "", "JSAPI")
+    assert len(parsed.checks) == 7
+
+
+def test_stripe_payout_reconciliation_itemized_5_with_quoted_descriptions_and_metadata():
+    parsed = _parse("payout_reconciliation.itemized.5_20261120.csv", "stripe_itemized")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "txn_type", "amount_minor", "fee_minor", "net_minor", "currency",
+                 "psp_reference", "merchant_reference", "original_reference", "payout_id", "description") == [
+        (2, "payment", 4590, 163, 4427, "USD", "ch_3QmA1bLkdIwHu7ix1Ks0aa01", "E-1001", None,
+         "po_1QmZx2LkdIwHu7ix0Abc1234", "Order E-1001, 2 items"),
+        (3, "payment", 125000, 3655, 121345, "USD", "ch_3QmA9cLkdIwHu7ix0Pq7bb02", "E-1002", None,
+         "po_1QmZx2LkdIwHu7ix0Abc1234", 'Invoice "INV-77", annual plan'),
+        (4, "refund", -1250, 0, -1250, "USD", "re_3QmB2dLkdIwHu7ix1Yx9cc03", None, "E-0990",
+         "po_1QmZx2LkdIwHu7ix0Abc1234", "REFUND FOR CHARGE (Order E-0990)"),
+        (5, "chargeback", -2000, 1500, -3500, "USD", "dp_1QmB7eLkdIwHu7ixk2Lmdd04", "E-0950", "E-0950",
+         "po_1QmZx2LkdIwHu7ix0Abc1234", "Chargeback withdrawal for ch_3Qm0"),
+    ]
+    row = parsed.frame.row(1, named=True)
+    # `created` is in the report run's timezone (Asia/Shanghai here); the report has no created_utc
+    assert (str(row["booked_at"]), str(row["value_date"])) == ("2026-11-17 15:58:10+00:00", "2026-11-19")
+    assert parsed.frame.row(1, named=True)["counterparty"] is None  # empty customer_email
+
+
+def test_camt053_v08_two_accounts_prefixed_namespace_batch_and_free_text():
+    parsed = _parse("camt.053.001.08_20261120.xml", "camt053")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "amount_minor", "currency", "end_to_end_id", "bank_reference",
+                 "counterparty", "description", "value_date") == [
+        # EndToEndId NOTPROVIDED: no reference; the payer is Pty/Nm
+        (61, 138565, "CNY", None, "CMB20261119A0000917", "财付通支付科技有限公司", "1900000109 20261119 结算",
+         date(2026, 11, 19)),
+        # no NtryDtls, proprietary BkTxCd: the text is AddtlNtryInf
+        (98, -1500, "CNY", None, "CMB20261119F0000001", None, "账户管理费 2026-11", date(2026, 11, 19)),
+        # TxDtls without an amount: the entry's; the creditor named on a debit; Ustrd before AddtlNtryInf
+        (114, -99747, "CNY", "PAY-SUP-88120", "CMB20261119D0000533", "上海某某包装材料有限公司",
+         "发票 INV-2026-0417", date(2026, 11, 19)),
+        # Stripe's payout id only in AddtlNtryInf
+        (188, 121022, "USD", None, "CMB20261119U0000042", None,
+         "STRIPE PAYMENTS UK LTD STRIPE PAYOUT po_1QlYw1LkdIwHu7ix9Zyx0987", date(2026, 11, 19)),
+        # a batch of two salaries: one line per TxDtls, each with its own references
+        (228, -120000, "USD", "SAL-202611-007", "CMB20261119U0000043-1", "Jane Doe", None, date(2026, 11, 19)),
+        (243, -82500, "USD", "SAL-202611-008", "CMB20261119U0000043-2", "John Roe", None, date(2026, 11, 19)),
+    ]
+    booked = [str(b) for b in parsed.frame["booked_at"]]
+    assert booked[:3] == ["2026-11-18 16:00:00+00:00", "2026-11-18 16:00:00+00:00", "2026-11-19 06:22:31+00:00"]
+    names = [c.name for c in parsed.checks]
+    assert "Stmt CNY-20261119-0001: OPBD + Σ entries = CLBD" in names
+    assert "Stmt USD-20261119-0001: OPBD + Σ entries = CLBD" in names
+
+
+@pytest.mark.parametrize("name, fmt, lines", [
+    ("wechatpay_all_20261120.csv", "wechatpay_trade", 5),
+    ("payout_reconciliation.itemized.5_20261120.csv", "stripe_itemized", 4),
+    ("camt.053.001.08_20261120.xml", "camt053", 6),
+])
+def test_recon_parse_reads_each_file_cleanly(name, fmt, lines):
+    rc, err = _cli_parse(name)
+    assert rc == 0, err
+    assert f"{name}: {fmt}, {lines} lines, 0 quarantine rows" in err
+
+
+LEDGER_CONFIG = """[paths]
+warehouse = "var/warehouse.duckdb"
+archive = "var/archive"
+reports = "var/reports"
+
+[run]
+timezone = "Asia/Shanghai"
+
+[ledger]
+directory = "inbox"
+pattern = "ledger_cn_{{date:%Y%m%d}}.csv"
+{mapping}
+{sources}"""
+SOURCE = """
+[[sources]]
+name = "{name}"
+kind = "{kind}"
+format = "{fmt}"
+currency = "{cur}"
+{extra}  [sources.sftp]
+  host = "127.0.0.1"
+  user = "recon"
+  private_key = "key"
+  known_hosts = "known_hosts"
+  pattern = "{name}_{{date:%Y%m%d}}.csv"
+"""
+
+
+def test_chinese_erp_ledger_export_through_a_ledger_mapping(tmp_path):
+    sources = "".join(SOURCE.format(name=n, kind=k, fmt=f, cur=c, extra=e) for n, k, f, c, e in (
+        ("wechatpay", "psp", "wechatpay_trade", "CNY", ""), ("stripe", "psp", "stripe_itemized", "USD", ""),
+        ("bank", "bank", "camt053", "CNY", 'payouts_for = ["wechatpay", "stripe"]\n')))
+    path = tmp_path / "recon.toml"
+    path.write_text(LEDGER_CONFIG.format(mapping=(DATA / "ledger_cn.toml").read_text("utf-8"), sources=sources),
+                    encoding="utf-8")
+    cfg = config.load(path)
+    (tmp_path / "inbox").mkdir()
+    shutil.copy(DATA / "ledger_cn_20261120.csv", tmp_path / "inbox")
+    run_id = pipeline.new_run_id(DAY)
+    pipeline.begin_run(cfg, run_id, DAY)
+    (f,) = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, DAY, Archive(cfg.archive), source="ledger")
+    status = pipeline.load_ledger_file(cfg, f, DAY, run_id)
+    assert (status.status, status.lines, status.quarantined) == ("loaded", 11, 0)
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        rows = con.execute("SELECT entry_id, source, business_date::VARCHAR, strftime(booked_at AT TIME ZONE 'UTC', "
+                           "'%Y-%m-%d %H:%M:%S'), txn_type, amount_minor, currency, merchant_reference, "
+                           "original_reference, status, hold, file_line FROM ledger_entries ORDER BY entry_id"
+                           ).fetchall()
+        description = con.execute("SELECT description FROM ledger_entries WHERE entry_id = 'JZ-1120-002'").fetchone()[0]
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    finally:
+        con.close()
+    d = "2026-11-20"
+    assert quarantined == 0
+    assert description == "会员月卡,连续包月"  # a quoted comma, GBK decoded
+    assert rows == [
+        ("JZ-1120-001", "wechatpay", d, "2026-11-19 16:03:11", "payment", 10000, "CNY", "E20261120000311A1", None,
+         "成功", None, 3),
+        ("JZ-1120-002", "wechatpay", d, "2026-11-20 01:41:57", "payment", 5850, "CNY", "E20261120094157B7", None,
+         "成功", None, 4),
+        ("JZ-1120-003", "wechatpay", d, "2026-11-20 04:15:30", "payment", 123456, "CNY", "E20261120121530C2", None,
+         "成功", None, 5),
+        ("JZ-1120-004", "wechatpay", d, "2026-11-20 07:02:44", "refund", -3000, "CNY", "R20261120150244",
+         "E20261119201113Z9", "成功", None, 6),
+        ("JZ-1120-005", "wechatpay", d, "2026-11-20 08:10:00", "payment", 8800, "CNY", "E20261120161000D4", None,
+         "失败", "status 失败", 7),
+        ("JZ-1120-006", "stripe", d, "2026-11-20 09:45:12", "payment", 4590, "USD", "E-1003", None,
+         "处理中", "status 处理中", 8),
+        ("JZ-1120-007", "stripe", d, "2026-11-20 10:00:00", "refund", -101250, "USD", "E-0991", "E-0991",
+         "成功", None, 9),
+        ("JZ-1120-008", "wechatpay", d, "2026-11-20 01:00:00", "payout", 138565, "CNY", None, None,
+         "成功", "payout: left to the clearing", 10),
+        ("JZ-1120-009", "bank", d, "2026-11-20 02:00:00", "transfer", -1500, "CNY", None, None, "成功", None, 11),
+        ("JZ-1120-010", "bank", d, "2026-11-20 06:22:31", "transfer", -99747, "CNY", "PAY-SUP-88120", None,
+         "成功", None, 12),
+        ("JZ-1120-011", "bank", d, "2026-11-20 03:00:00", "transfer", -120000, "USD", "SAL-202611-007", None,
+         "成功", None, 13),
+    ]
