@@ -41,9 +41,19 @@ OPTIONS = ("merchant_reference_column", "refund_reference_column")
 DEFAULT_REFERENCE = "payment_metadata[order_id]"
 CATEGORY = {
     "charge": "payment", "refund": "refund", "payout": "payout", "dispute": "chargeback",
-    "dispute_reversal": "chargeback", "refund_failure": "refund", "payout_reversal": "payout",
+    "dispute_reversal": "chargeback", "payout_reversal": "payout",
     "fee": "fee", "adjustment": "adjustment", "other_adjustment": "adjustment",
 }
+# Stripe's other published reporting categories (docs.stripe.com/reports/reporting-categories):
+# balance movements that are neither a payment nor a refund, loaded as adjustments to explain
+# (the category stays in raw). refund_failure brings a refund's money back (gross > 0), which
+# the refund type's sign forbids; charge_failure and partial_capture_reversal take a charge's back.
+CATEGORY |= dict.fromkeys((
+    "refund_failure", "charge_failure", "partial_capture_reversal", "risk_reserved_funds",
+    "connect_reserved_funds", "connect_collection_transfer", "platform_earning",
+    "platform_earning_refund", "tax", "contribution", "topup", "topup_reversal", "transfer",
+    "transfer_reversal", "advance", "advance_funding", "anticipation_repayment",
+    "climate_order_purchase", "climate_order_refund"), "adjustment")
 # The card type a rate card may price by (quirks.attributes: statement_lines.card_type).
 CARD_TYPE_FIELD = "card_brand"
 
@@ -132,7 +142,7 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
         orig_currency.alias("orig_currency"),
         pl.coalesce("source_id", "charge_id", "balance_transaction_id").alias("psp_reference"),
         reference.alias("merchant_reference"),
-        pl.when(category.is_in(["refund", "dispute", "dispute_reversal"])).then(merchant)
+        pl.when(category.is_in(["refund", "dispute", "dispute_reversal", "refund_failure"])).then(merchant)
           .otherwise(None).alias("original_reference"),
         pl.col("automatic_payout_id").alias("payout_id"),
         pl.col("payment_method_type").alias("payment_method"),

@@ -80,6 +80,12 @@ def test_stripe_payout_reconciliation_itemized_5_with_quoted_descriptions_and_me
          "po_1QmZx2LkdIwHu7ix0Abc1234", "REFUND FOR CHARGE (Order E-0990)"),
         (5, "chargeback", -2000, 1500, -3500, "USD", "dp_1QmB7eLkdIwHu7ixk2Lmdd04", "E-0950", "E-0950",
          "po_1QmZx2LkdIwHu7ix0Abc1234", "Chargeback withdrawal for ch_3Qm0"),
+        # refund_failure brings the refund's money back: an adjustment, not a refund of the wrong sign
+        (6, "adjustment", 1250, 0, 1250, "USD", "re_3QmB2dLkdIwHu7ix1Yx9cc03", "E-0990", "E-0990",
+         "po_1QmZx2LkdIwHu7ix0Abc1234", "REFUND FAILURE"),
+        # a Stripe fee with no source object: its balance transaction is the reference
+        (7, "fee", -320, 0, -320, "USD", "txn_1QmC9gLkdIwHu7ixBq7Hgg06", None, None,
+         "po_1QmZx2LkdIwHu7ix0Abc1234", "Billing - Usage Fee (2026-11-18)"),
     ]
     row = parsed.frame.row(1, named=True)
     # `created` is in the report run's timezone (Asia/Shanghai here); the report has no created_utc
@@ -116,7 +122,7 @@ def test_camt053_v08_two_accounts_prefixed_namespace_batch_and_free_text():
 
 @pytest.mark.parametrize("name, fmt, lines", [
     ("wechatpay_all_20261120.csv", "wechatpay_trade", 5),
-    ("payout_reconciliation.itemized.5_20261120.csv", "stripe_itemized", 4),
+    ("payout_reconciliation.itemized.5_20261120.csv", "stripe_itemized", 6),
     ("camt.053.001.08_20261120.xml", "camt053", 6),
 ])
 def test_recon_parse_reads_each_file_cleanly(name, fmt, lines):
