@@ -353,7 +353,8 @@ def to_frame(statements: list[Statement], *, sha256: str, source: str, business_
             "end_to_end_id": None if f.get("EndToEndId") == "NOTPROVIDED" else f.get("EndToEndId"),
             "bank_reference": f["AcctSvcrRef"],
             "counterparty": f.get("Dbtr") if credit else f.get("Cdtr"),
-            "description": f.get("Ustrd") or f["AddtlNtryInf"], "status": f["Sts"],
+            # a structured creditor reference (RmtInf/Strd, RF…) is the remittance when no Ustrd
+            "description": f.get("Ustrd") or f.get("CdtrRef") or f["AddtlNtryInf"], "status": f["Sts"],
             "raw": json.dumps(f, ensure_ascii=False, sort_keys=True),
         })
     schema = {"file_line": pl.Int64, "booked_at": pl.Datetime("us", "UTC"), "value_date": pl.Date,

@@ -120,10 +120,32 @@ def test_camt053_v08_two_accounts_prefixed_namespace_batch_and_free_text():
     assert "Stmt USD-20261119-0001: OPBD + Σ entries = CLBD" in names
 
 
+def test_camt053_v08_default_namespace_bom_crlf_prcd_short_amounts_and_a_quiet_account():
+    parsed = _parse("camt.053.001.08_quiet_day_20261121.xml", "camt053")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "amount_minor", "currency", "end_to_end_id", "bank_reference",
+                 "counterparty", "description") == [
+        # a batch whose TxDtls carry their amounts in AmtDtls/TxAmt; Ustrd repeated, joined
+        (29, 100000, "CNY", "INV-2026-1001", "2026112000017", "Beispiel AG", "Rechnung INV-2026-1001 Kunde 4711"),
+        # only a structured creditor reference (RF…): it is the remittance text
+        (35, 50000, "CNY", "INV-2026-1002", "2026112000017", "Zweite KG", "RF18539007547034"),
+        # amounts written "1500", "7.5": whole and one-decimal; RvslInd does not flip CdtDbtInd
+        (43, 750, "CNY", None, "2026112000018", None, "Storno Gebuehr"),
+        (54, -1200, "CNY", None, "2026112000019", None, "Kontofuehrung 11/2026"),
+    ]
+    # BookgDt 2026-11-20+08:00 and 2026-11-20 (Asia/Shanghai) are the same midnight
+    assert {str(b) for b in parsed.frame["booked_at"]} == {"2026-11-19 16:00:00+00:00"}
+    names = [c.name for c in parsed.checks]
+    assert "Stmt CNY-20261120: PRCD + Σ entries = CLBD" in names
+    assert "Stmt USD-20261120: OPBD + Σ entries = CLBD" in names  # no entries: opening = closing
+    assert "Stmt CNY-20261120: TxsSummry TtlDbtNtries Sum" in names
+
+
 @pytest.mark.parametrize("name, fmt, lines", [
     ("wechatpay_all_20261120.csv", "wechatpay_trade", 5),
     ("payout_reconciliation.itemized.5_20261120.csv", "stripe_itemized", 6),
     ("camt.053.001.08_20261120.xml", "camt053", 6),
+    ("camt.053.001.08_quiet_day_20261121.xml", "camt053", 4),
 ])
 def test_recon_parse_reads_each_file_cleanly(name, fmt, lines):
     rc, err = _cli_parse(name)
