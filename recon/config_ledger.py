@@ -17,7 +17,7 @@ from connectors.settle import DEFAULT_SETTLE_S
 from schemas.ledger_layout import DEFAULT, FIELDS, LEDGER_TYPES, SIGNS, LedgerLayout
 
 PLACE_KEYS = {"directory", "pattern", "settle_s", "done_marker"}  # where, and when a file is complete
-MAPPING_KEYS = {"columns", "delimiter", "encoding", "header_row", "date_format", "datetime_format",
+MAPPING_KEYS = {"columns", "delimiter", "encoding", "header_row", "footer_rows", "date_format", "datetime_format",
                 "timezone", "decimal_separator", "thousands_separator", "sign", "money_in", "money_out",
                 "types", "channels", "default_source", "unmatched_statuses"}
 
@@ -88,6 +88,9 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
     header_row = r.get("header_row", int, 1)
     if header_row < 1:
         r.fail("header_row", f"expected the header's line number, 1 or more, found {header_row}")
+    footer_rows = r.get("footer_rows", int, 0)
+    if footer_rows < 0:
+        r.fail("footer_rows", f"expected the number of total lines below the entries, 0 or more, found {footer_rows}")
     encoding = r.get("encoding", str, None)
     if encoding is not None:
         try:
@@ -96,7 +99,7 @@ def ledger_config(r, *, directory: Path, pattern: str, sources, run_timezone: st
             r.fail("encoding", f"expected an encoding Python knows (utf-8, cp1252, gb18030, …), found {encoding!r}")
     layout = LedgerLayout(
         columns=columns, custom=True, delimiter=delimiter, encoding=encoding, header_row=header_row,
-        date_format=_strftime(r, "date_format", "%Y-%m-%d"),
+        footer_rows=footer_rows, date_format=_strftime(r, "date_format", "%Y-%m-%d"),
         datetime_format=_strftime(r, "datetime_format", "%Y-%m-%dT%H:%M:%S%:z"),
         timezone=tz, decimal_separator=decimal, thousands_separator=thousands, sign=sign,
         money_in=money_in, money_out=money_out, types=types, channels=channels,

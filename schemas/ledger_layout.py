@@ -9,6 +9,7 @@ read by schemas/ledger.py's fast path; every other layout comes through here. Al
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -18,6 +19,8 @@ from recon.errors import ParseError
 from recon.money import exponent_of, minor_expr
 from schemas import encoding
 from schemas.validation import QUARANTINE_COLUMNS
+
+log = logging.getLogger(__name__)
 
 # The canonical fields a mapping may name (each → the export's header name).
 FIELDS = ("entry_id", "business_date", "booked_at", "channel", "txn_type", "merchant_reference",
@@ -43,6 +46,7 @@ class LedgerLayout:
     delimiter: str = ","
     encoding: str | None = None  # declared; decoded by schemas.encoding (UTF-8 and BOMs always)
     header_row: int = 1
+    footer_rows: int = 0  # the export's total lines below the entries (``Summe;…``), not entries
     date_format: str = "%Y-%m-%d"
     datetime_format: str = "%Y-%m-%dT%H:%M:%S%:z"
     timezone: str = "UTC"  # of a booked_at written without an offset
@@ -99,6 +103,10 @@ def read_rows(data: bytes, name: str, layout: LedgerLayout) -> pl.DataFrame:
     lines = encoding.decode(raw, name, declared=layout.encoding).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
+    if layout.footer_rows:
+        footer, lines = lines[len(lines) - layout.footer_rows:], lines[:len(lines) - layout.footer_rows]
+        log.info("%s: %d footer line(s) not read as entries: %s", name, len(footer),
+                 " | ".join(f.strip() for f in footer)[:200])
     body = "\n".join(lines[layout.header_row - 1:])
     if not body.strip():
         raise ParseError(name, layout.header_row, "expected a header row here; the file has none")
@@ -120,8 +128,16 @@ def read_rows(data: bytes, name: str, layout: LedgerLayout) -> pl.DataFrame:
     if frame.height != physical:
         raise ParseError(name, None, f"expected one row per line ({frame.height} rows in {physical} "
                                      f"lines after the header: blank lines or quoted line breaks)")
-    return frame.with_columns(pl.int_range(layout.header_row + 1, layout.header_row + 1 + frame.height,
-                                           dtype=pl.Int64).alias("file_line"))
+    frame = frame.with_columns(pl.int_range(layout.header_row + 1, layout.header_row + 1 + frame.height,
+                                            dtype=pl.Int64).alias("file_line"))
+    # a row of separators only (``;;;;``) carries no entry: left out, counted in the log
+    data_columns = [c for c in frame.columns if c != "file_line"]
+    empty = pl.all_horizontal(pl.col(data_columns).fill_null("").str.strip_chars() == "")
+    blank = frame.filter(empty).height
+    if blank:
+        log.info("%s: %d empty row(s) not read as entries", name, blank)
+        frame = frame.filter(~empty)
+    return frame
 
 
 def canonical(rows: pl.DataFrame, layout: LedgerLayout, name: str, sha256: str

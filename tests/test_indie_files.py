@@ -7,6 +7,7 @@ and nothing is quarantined.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import subprocess
 import sys
@@ -163,7 +164,7 @@ timezone = "Asia/Shanghai"
 
 [ledger]
 directory = "inbox"
-pattern = "ledger_cn_{{date:%Y%m%d}}.csv"
+pattern = "{pattern}"
 {mapping}
 {sources}"""
 SOURCE = """
@@ -181,34 +182,43 @@ currency = "{cur}"
 """
 
 
-def test_chinese_erp_ledger_export_through_a_ledger_mapping(tmp_path):
+def _load_ledger(tmp_path: Path, mapping: str, export: str, caplog) -> tuple[object, list[tuple], int]:
+    """Load ``export`` through the [ledger] mapping file ``mapping`` as the nightly run does:
+    (load status, ledger_entries rows, quarantine row count)."""
     sources = "".join(SOURCE.format(name=n, kind=k, fmt=f, cur=c, extra=e) for n, k, f, c, e in (
         ("wechatpay", "psp", "wechatpay_trade", "CNY", ""), ("stripe", "psp", "stripe_itemized", "USD", ""),
         ("bank", "bank", "camt053", "CNY", 'payouts_for = ["wechatpay", "stripe"]\n')))
     path = tmp_path / "recon.toml"
-    path.write_text(LEDGER_CONFIG.format(mapping=(DATA / "ledger_cn.toml").read_text("utf-8"), sources=sources),
+    path.write_text(LEDGER_CONFIG.format(mapping=(DATA / mapping).read_text("utf-8"), sources=sources,
+                                         pattern=export.replace("20261120", "{date:%Y%m%d}")),
                     encoding="utf-8")
     cfg = config.load(path)
     (tmp_path / "inbox").mkdir()
-    shutil.copy(DATA / "ledger_cn_20261120.csv", tmp_path / "inbox")
+    shutil.copy(DATA / export, tmp_path / "inbox")
     run_id = pipeline.new_run_id(DAY)
     pipeline.begin_run(cfg, run_id, DAY)
     (f,) = fetch_local(cfg.ledger.directory, cfg.ledger.pattern, DAY, Archive(cfg.archive), source="ledger")
-    status = pipeline.load_ledger_file(cfg, f, DAY, run_id)
-    assert (status.status, status.lines, status.quarantined) == ("loaded", 11, 0)
+    with caplog.at_level(logging.INFO):
+        status = pipeline.load_ledger_file(cfg, f, DAY, run_id)
     con = warehouse.connect(cfg.warehouse)
     try:
         rows = con.execute("SELECT entry_id, source, business_date::VARCHAR, strftime(booked_at AT TIME ZONE 'UTC', "
                            "'%Y-%m-%d %H:%M:%S'), txn_type, amount_minor, currency, merchant_reference, "
-                           "original_reference, status, hold, file_line FROM ledger_entries ORDER BY entry_id"
-                           ).fetchall()
-        description = con.execute("SELECT description FROM ledger_entries WHERE entry_id = 'JZ-1120-002'").fetchone()[0]
+                           "original_reference, status, hold, file_line, description FROM ledger_entries "
+                           "ORDER BY entry_id").fetchall()
         quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     finally:
         con.close()
+    return status, rows, quarantined
+
+
+def test_chinese_erp_ledger_export_through_a_ledger_mapping(tmp_path, caplog):
+    status, rows, quarantined = _load_ledger(tmp_path, "ledger_cn.toml", "ledger_cn_20261120.csv", caplog)
+    assert (status.status, status.lines, status.quarantined) == ("loaded", 11, 0)
+    assert rows[1][12] == "会员月卡,连续包月"  # a quoted comma, GBK decoded
+    rows = [r[:12] for r in rows]
     d = "2026-11-20"
     assert quarantined == 0
-    assert description == "会员月卡,连续包月"  # a quoted comma, GBK decoded
     assert rows == [
         ("JZ-1120-001", "wechatpay", d, "2026-11-19 16:03:11", "payment", 10000, "CNY", "E20261120000311A1", None,
          "成功", None, 3),
@@ -232,3 +242,29 @@ def test_chinese_erp_ledger_export_through_a_ledger_mapping(tmp_path):
         ("JZ-1120-011", "bank", d, "2026-11-20 03:00:00", "transfer", -120000, "USD", "SAL-202611-007", None,
          "成功", None, 13),
     ]
+
+
+def test_german_journal_with_soll_haben_columns_a_blank_row_and_a_totals_line(tmp_path, caplog):
+    """CP1252, `;`, decimal comma with thousands dots, Soll (money in) / Haben (money out) columns,
+    a `;` inside a quoted Buchungstext and a bare `"` inside an unquoted one, a row of separators
+    only and a `Summe` line at the end (footer_rows = 1)."""
+    status, rows, quarantined = _load_ledger(tmp_path, "buchungen.toml", "buchungen_20261120.csv", caplog)
+    assert (status.status, status.lines, status.quarantined, quarantined) == ("loaded", 6, 0, 0)
+    d = "2026-11-20"
+    assert rows == [
+        ("B-2001", "stripe", d, "2026-11-20 01:12:44", "payment", 4590, "USD", "E-1001", None, "gebucht", None, 2,
+         "Bestellung E-1001; 2 Artikel"),
+        ("B-2002", "stripe", d, "2026-11-20 15:58:10", "payment", 125000, "USD", "E-1002", None, "gebucht", None, 3,
+         'Rechnung "INV-77"'),
+        ("B-2003", "stripe", d, "2026-11-20 06:03:05", "refund", -1250, "USD", "E-0990", "E-0990", "gebucht", None,
+         4, "Erstattung E-0990"),
+        ("B-2004", "stripe", d, "2026-11-20 02:00:00", "payment", 9900, "USD", "E-1004", None, "storniert",
+         "status storniert", 5, "Zahlung abgebrochen"),
+        ("B-2005", "bank", d, "2026-11-20 04:00:00", "transfer", -82500, "USD", "SAL-202611-008", None, "gebucht",
+         None, 6, "Gehalt November"),
+        ("B-2006", "bank", d, "2026-11-20 04:05:00", "transfer", 100000, "CNY", "INV-2026-1001", None, "gebucht",
+         None, 7, "Zahlungseingang Beispiel AG"),
+    ]
+    assert "buchungen_20261120.csv: 1 footer line(s) not read as entries: Summe;;;;;;;;2.394,90;837,50;;;;" \
+        in caplog.text
+    assert "buchungen_20261120.csv: 1 empty row(s) not read as entries" in caplog.text
