@@ -51,6 +51,7 @@ def table(lines: list[str], header: int, end: int, name: str, required: list[str
     names = [c.strip(PAD) for c in next(csv.reader([_QUOTE_PAD.sub('"', lines[header])]))]
     quirks.require_columns(names, required, name)
     block = "\n".join(_QUOTE_PAD.sub('"', ln) for ln in lines[header:end]).encode("utf-8")
+    block = quirks.requote_backtick_rows(block)  # WeChat: a comma inside a value is text
     frame = quirks.read_text_csv(block, name, first_line=header + 1)
     renames = {old: new if new else f"_blank{i}" for i, (old, new)
                in enumerate(zip(frame.columns[:-1], names, strict=False))}

@@ -215,3 +215,30 @@ def show_units(value: int | None, exponent: int = CHECK_EXPONENT) -> str:
     d = Decimal(value).scaleb(-exponent).normalize()
     places = max(2, -d.as_tuple().exponent)
     return f"{d:.{places}f}"
+
+
+def requote_backtick_rows(table: bytes) -> bytes:
+    """A backtick-padded table (WeChat Pay bills: header, then data rows) with every data row
+    readable as CSV.
+
+    WeChat writes data rows unquoted, each field after ``,`` `` ` ``: a comma or a double quote
+    inside a value (商品名称 ``年货礼盒,2件``, 商户数据包) is text, and public readers of the bills
+    split rows on ``,`` `` ` ``. A row with exactly the header's number of ``,`` `` ` `` separators
+    and a stray comma or a quote is re-written with every field quoted (backticks, line end and
+    line count kept); any other row is left for the usual checks to report. A table without such
+    a row is returned as it is: the usual file costs two byte counts."""
+    header_end = table.find(b"\n") + 1
+    body = table[header_end:]
+    if not header_end or (body.count(b",") == body.count(b",`") and b'"' not in body):
+        return table
+    separators = table[:header_end].count(b",")
+    out = [table[:header_end]]
+    for line in body.splitlines(keepends=True):
+        text = line.rstrip(b"\r\n")
+        if (text.startswith(b"`") and text.count(b",`") == separators
+                and (text.count(b",") != separators or b'"' in text)):
+            first, *rest = text.split(b",`")
+            fields = [first] + [b"`" + f for f in rest]
+            text = b",".join(b'"' + f.replace(b'"', b'""') + b'"' for f in fields)
+        out.append(text + line[len(line.rstrip(b"\r\n")):])
+    return b"".join(out)

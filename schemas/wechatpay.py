@@ -29,7 +29,7 @@ from recon.money import MAX_EXPONENT, exponent_of, minor_expr, units_to_minor
 from schemas import csvhead, quirks
 from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
 from schemas.wechatpay_layout import (
-    AMOUNT, OPTIONAL, OPTIONS, REQUIRED, SUMMARY, payout_expr, requote_rows, summary_of,
+    AMOUNT, OPTIONAL, OPTIONS, REQUIRED, SUMMARY, payout_expr, summary_of,
 )
 
 NAME = "wechatpay_trade"
@@ -64,7 +64,7 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     csvhead.require(names, REQUIRED, name)
     at, summary_line = _split(data, name)
     totals = _read_summary(data[at:], summary_line, name)
-    table = requote_rows(data[:at])  # a comma inside a value (商品名称) is text
+    table = quirks.requote_backtick_rows(data[:at])  # a comma inside a value (商品名称) is text
     data, at = table + data[at:], len(table)
     payout = payout_expr(options.get("payout_id_template"), names, business_date, name)
     args = dict(sha256=sha256, source=source, name=name, business_date=business_date,

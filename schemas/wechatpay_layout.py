@@ -59,25 +59,3 @@ def payout_expr(template: str | None, names: list[str], bill_date: date, file: s
                                          f"columns of the bill; {field!r} is neither")
     return pl.concat_str(parts)
 
-
-def requote_rows(table: bytes) -> bytes:
-    """The bill's header and data rows with every data row readable as CSV.
-
-    WeChat writes data rows unquoted, each field after ``,`` `` ` ``: a comma or a double quote
-    inside a value (商品名称 ``年货礼盒,2件``, 商户数据包) is text, so public readers of the bill
-    split rows on ``,`` `` ` ``. Such a row is re-written with every field quoted (the leading
-    backticks kept, the line end and the line count unchanged); a table without one is returned
-    as it is, so the usual file costs two byte counts."""
-    header_end = table.find(b"\n") + 1
-    body = table[header_end:]
-    if not header_end or (body.count(b",") == body.count(b",`") and b'"' not in body):
-        return table
-    out = [table[:header_end]]
-    for line in body.splitlines(keepends=True):
-        text = line.rstrip(b"\r\n")
-        if text.startswith(b"`") and (text.count(b",") != text.count(b",`") or b'"' in text):
-            first, *rest = text.split(b",`")
-            fields = [first] + [b"`" + f for f in rest]
-            text = b",".join(b'"' + f.replace(b'"', b'""') + b'"' for f in fields)
-        out.append(text + line[len(line.rstrip(b"\r\n")):])
-    return b"".join(out)

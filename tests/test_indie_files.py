@@ -268,3 +268,20 @@ def test_german_journal_with_soll_haben_columns_a_blank_row_and_a_totals_line(tm
     assert "buchungen_20261120.csv: 1 footer line(s) not read as entries: Summe;;;;;;;;2.394,90;837,50;;;;" \
         in caplog.text
     assert "buchungen_20261120.csv: 1 empty row(s) not read as entries" in caplog.text
+
+
+def test_wechat_fundflow_bill_with_a_comma_and_a_quote_in_a_remark():
+    from tests.psp_samples import wx_fundflow
+    rows = [
+        ("2026-11-21 09:15:02", "4200001", "F0001", "交易", "交易", "收入", "100.00", "1100.00", "系统", "", "ORD0001"),
+        ("2026-11-21 18:00:00", "WD20261121", "F0002", "提现", "提现", "支出", "1000.00", "100.00", "商户",
+         'T+1,"人工"', "WD1"),
+    ]
+    data = wx_fundflow(rows, ("2", "1", "100.00", "1", "1000.00"))
+    parsed = registry.parse("wechatpay_fundflow", data, name="fundflow.csv", source="wx", sha256="0" * 64,
+                            business_date=DAY, timezone="Asia/Shanghai")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "txn_type", "amount_minor", "payout_id", "description") == [
+        (2, "payment", 10000, None, "交易"),
+        (3, "payout", -100000, "WD20261121", '提现 T+1,"人工"'),
+    ]
