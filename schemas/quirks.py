@@ -59,8 +59,9 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
     """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
 
     ``first_line`` is the physical line of the header within the whole file. Rows are mapped to
-    lines by position, so a quoted field spanning lines or a blank line would shift every line
-    number after it: that is refused here rather than reported against the wrong line.
+    lines by position; a quoted field spanning lines (RFC 4180, e.g. a Stripe description) is
+    read, each row then numbered by the line it starts on; a blank line, which would shift every
+    line number after it, is refused rather than reported against the wrong line.
     ``columns``: read only these (the row checks still see every field). ``checked=False`` skips
     the line and field counts, for a look-ahead at data that is read again, checked, before use.
     """
@@ -74,23 +75,28 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
     except Exception as exc:  # polars raises several types (ComputeError, NoDataError, ...)
         _refuse_long_rows(body, file, first_line)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
-    if checked:
-        _check_lines(body, frame, file, first_line, columns)
+    starts = _check_lines(body, frame, file, first_line, columns) if checked else None
     if b"`" in body:  # WeChat Pay's padding; a file without any backtick is not copied again
         frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
+    if starts is not None:
+        return frame.with_columns(pl.Series("file_line", starts, dtype=pl.Int64))
     return frame.with_columns(
         pl.int_range(first_line + 1, first_line + 1 + frame.height, dtype=pl.Int64).alias("file_line"))
 
 
 def _check_lines(body: bytes, frame: pl.DataFrame, file: str, first_line: int,
-                 columns: list[str] | None) -> None:
-    """One row per physical line, and no row with fewer fields than the header (ParseError)."""
+                 columns: list[str] | None) -> list[int] | None:
+    """One row per physical line, and no row with fewer fields than the header (ParseError).
+    Rows with quoted line breaks: each row's physical line (None when every row is one line)."""
     physical = count_byte(body, ord("\n")) + (0 if body.endswith(b"\n") else 1)
-    if physical != frame.height + 1:
-        raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
-                                     f"lines: blank lines or quoted line breaks)")
     width = len(frame.columns) if columns is None else len(next(csv.reader([
         body[:body.find(b"\n") + 1 or len(body)].decode("utf-8", errors="replace")]), []))
+    if physical != frame.height + 1:
+        starts = _spanning_rows(body, width, frame.height, first_line) if b'"' in body else None
+        if starts is None:
+            raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
+                                         f"lines: blank lines or quoted line breaks)")
+        return starts
     # Fast path: polars already refuses a row with too many fields, so with no quoting in the file
     # an exact total of separators means every row has exactly the header's width.
     if b'"' in body or count_byte(body, ord(",")) != (width - 1) * (frame.height + 1):
@@ -133,6 +139,20 @@ def part_data(data: bytes, start: int, stop: int) -> bytes:
     # reads its range, which the join copies behind the header
     body = memoryview(data)[start:stop] if isinstance(data, bytes) else data[start:stop]
     return b"".join((data[:data.find(b"\n") + 1], body))
+
+
+def _spanning_rows(body: bytes, width: int, rows: int, first_line: int) -> list[int] | None:
+    """The physical line each row starts on, when the rows differ from the lines only by quoted
+    line breaks: every record read by the csv module has the header's width and there are as
+    many as polars read. None otherwise (a blank line, a short row: refused by the caller)."""
+    reader = csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline=""))
+    starts, before = [], 0
+    for record in reader:
+        if len(record) != width:
+            return None
+        starts.append(first_line + before)
+        before = reader.line_num
+    return starts[1:] if len(starts) == rows + 1 else None
 
 
 def _refuse_short_rows(body: bytes, width: int, file: str, first_line: int) -> None:

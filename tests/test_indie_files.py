@@ -19,6 +19,7 @@ import pytest
 from connectors.archive import Archive
 from connectors.local import fetch_local
 from recon import config, pipeline, warehouse
+from recon.errors import ParseError
 from schemas import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,3 +286,20 @@ def test_wechat_fundflow_bill_with_a_comma_and_a_quote_in_a_remark():
         (2, "payment", 10000, None, "交易"),
         (3, "payout", -100000, "WD20261121", '提现 T+1,"人工"'),
     ]
+
+
+def test_a_quoted_line_break_in_a_stripe_description_is_text(tmp_path):
+    """RFC 4180 allows a line break inside a quoted field (a charge description set through the
+    API): the row is read whole and numbered by the line it starts on."""
+    data = (DATA / "payout_reconciliation.itemized.5_20261120.csv").read_bytes().replace(
+        b'"Order E-1001, 2 items"', b'"Order E-1001,\r\n2 items"')
+    parsed = registry.parse("stripe_itemized", data, name="multiline.csv", source="stripe", sha256="0" * 64,
+                            business_date=DAY, timezone="Asia/Shanghai")
+    assert parsed.quarantine.height == 0
+    assert _cols(parsed, "file_line", "amount_minor", "description")[:3] == [
+        (2, 4590, "Order E-1001,\r\n2 items"), (4, 125000, 'Invoice "INV-77", annual plan'),
+        (5, -1250, "REFUND FOR CHARGE (Order E-0990)")]
+    blank = data.replace(b"\nmissing", b"").replace(b"E-1002\n", b"E-1002\n\n")
+    with pytest.raises(ParseError, match="blank lines or quoted line breaks"):
+        registry.parse("stripe_itemized", blank, name="blank.csv", source="stripe", sha256="0" * 64,
+                       business_date=DAY, timezone="Asia/Shanghai")
