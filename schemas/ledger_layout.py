@@ -17,7 +17,7 @@ import polars as pl
 
 from recon.errors import ParseError
 from recon.money import exponent_of, minor_expr
-from schemas import encoding
+from schemas import encoding, quirks
 from schemas.validation import QUARANTINE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -126,10 +126,16 @@ def read_rows(data: bytes, name: str, layout: LedgerLayout) -> pl.DataFrame:
                                  f"or the export")
     physical = len(lines) - layout.header_row
     if frame.height != physical:
-        raise ParseError(name, None, f"expected one row per line ({frame.height} rows in {physical} "
-                                     f"lines after the header: blank lines or quoted line breaks)")
-    frame = frame.with_columns(pl.int_range(layout.header_row + 1, layout.header_row + 1 + frame.height,
-                                            dtype=pl.Int64).alias("file_line"))
+        # a quoted line break (a multi-line Buchungstext) is text: rows numbered by their first line
+        starts = quirks.spanning_rows(body.encode("utf-8"), len(frame.columns), frame.height,
+                                      layout.header_row, layout.delimiter) if '"' in body else None
+        if starts is None:
+            raise ParseError(name, None, f"expected one row per line ({frame.height} rows in {physical} "
+                                         f"lines after the header: blank lines or quoted line breaks)")
+        frame = frame.with_columns(pl.Series("file_line", starts, dtype=pl.Int64))
+    else:
+        frame = frame.with_columns(pl.int_range(layout.header_row + 1, layout.header_row + 1 + frame.height,
+                                                dtype=pl.Int64).alias("file_line"))
     # a row of separators only (``;;;;``) carries no entry: left out, counted in the log
     data_columns = [c for c in frame.columns if c != "file_line"]
     empty = pl.all_horizontal(pl.col(data_columns).fill_null("").str.strip_chars() == "")

@@ -92,7 +92,7 @@ def _check_lines(body: bytes, frame: pl.DataFrame, file: str, first_line: int,
     width = len(frame.columns) if columns is None else len(next(csv.reader([
         body[:body.find(b"\n") + 1 or len(body)].decode("utf-8", errors="replace")]), []))
     if physical != frame.height + 1:
-        starts = _spanning_rows(body, width, frame.height, first_line) if b'"' in body else None
+        starts = spanning_rows(body, width, frame.height, first_line) if b'"' in body else None
         if starts is None:
             raise ParseError(file, None, f"expected one row per line ({frame.height} rows in {physical} "
                                          f"lines: blank lines or quoted line breaks)")
@@ -141,11 +141,11 @@ def part_data(data: bytes, start: int, stop: int) -> bytes:
     return b"".join((data[:data.find(b"\n") + 1], body))
 
 
-def _spanning_rows(body: bytes, width: int, rows: int, first_line: int) -> list[int] | None:
+def spanning_rows(body: bytes, width: int, rows: int, first_line: int, delimiter: str = ",") -> list[int] | None:
     """The physical line each row starts on, when the rows differ from the lines only by quoted
     line breaks: every record read by the csv module has the header's width and there are as
     many as polars read. None otherwise (a blank line, a short row: refused by the caller)."""
-    reader = csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline=""))
+    reader = csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline=""), delimiter=delimiter)
     starts, before = [], 0
     for record in reader:
         if len(record) != width:

@@ -247,8 +247,8 @@ def test_chinese_erp_ledger_export_through_a_ledger_mapping(tmp_path, caplog):
 
 def test_german_journal_with_soll_haben_columns_a_blank_row_and_a_totals_line(tmp_path, caplog):
     """CP1252, `;`, decimal comma with thousands dots, Soll (money in) / Haben (money out) columns,
-    a `;` inside a quoted Buchungstext and a bare `"` inside an unquoted one, a row of separators
-    only and a `Summe` line at the end (footer_rows = 1)."""
+    a `;` inside a quoted Buchungstext, a bare `"` inside an unquoted one, a line break inside a
+    quoted one, a row of separators only and a `Summe` line at the end (footer_rows = 1)."""
     status, rows, quarantined = _load_ledger(tmp_path, "buchungen.toml", "buchungen_20261120.csv", caplog)
     assert (status.status, status.lines, status.quarantined, quarantined) == ("loaded", 6, 0, 0)
     d = "2026-11-20"
@@ -264,7 +264,7 @@ def test_german_journal_with_soll_haben_columns_a_blank_row_and_a_totals_line(tm
         ("B-2005", "bank", d, "2026-11-20 04:00:00", "transfer", -82500, "USD", "SAL-202611-008", None, "gebucht",
          None, 6, "Gehalt November"),
         ("B-2006", "bank", d, "2026-11-20 04:05:00", "transfer", 100000, "CNY", "INV-2026-1001", None, "gebucht",
-         None, 7, "Zahlungseingang Beispiel AG"),
+         None, 7, "Zahlungseingang\nBeispiel AG"),
     ]
     assert "buchungen_20261120.csv: 1 footer line(s) not read as entries: Summe;;;;;;;;2.394,90;837,50;;;;" \
         in caplog.text
