@@ -303,3 +303,30 @@ def test_a_quoted_line_break_in_a_stripe_description_is_text(tmp_path):
     with pytest.raises(ParseError, match="blank lines or quoted line breaks"):
         registry.parse("stripe_itemized", blank, name="blank.csv", source="stripe", sha256="0" * 64,
                        business_date=DAY, timezone="Asia/Shanghai")
+
+
+@pytest.mark.parametrize("source, export, lines", [
+    ("wechatpay", "wechatpay_all_20261120.csv", 5),
+    ("stripe", "payout_reconciliation.itemized.5_20261120.csv", 6),
+    ("bank", "camt.053.001.08_20261120.xml", 6),
+])
+def test_the_nightly_load_stores_every_line(tmp_path, caplog, source, export, lines):
+    """As `recon run` stores them: a CNY bank source takes the USD account's lines as they are."""
+    _load_ledger(tmp_path, "ledger_cn.toml", "ledger_cn_20261120.csv", caplog)
+    cfg = config.load(tmp_path / "recon.toml")
+    src = next(s for s in cfg.sources if s.name == source)
+    inbox = tmp_path / source
+    inbox.mkdir()
+    shutil.copy(DATA / export, inbox)
+    (f,) = fetch_local(inbox, export.replace("20261120", "{date:%Y%m%d}"), DAY, Archive(cfg.archive),
+                       source=source)
+    status = pipeline.load_statement(cfg, src, f, DAY, pipeline.new_run_id(DAY))
+    assert (status.status, status.lines, status.quarantined) == ("loaded", lines, 0)
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        stored = con.execute("SELECT currency, count(*), sum(amount_minor) FROM statement_lines GROUP BY 1 "
+                             "ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert stored == {"wechatpay": [("CNY", 5, 135106)], "stripe": [("USD", 6, 127270)],
+                      "bank": [("CNY", 3, 37318), ("USD", 3, -81478)]}[source]
