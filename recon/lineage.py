@@ -35,9 +35,9 @@ from schemas import archives, encoding
 
 log = logging.getLogger(__name__)
 
-# Line-oriented formats whose every statement line is one physical line of the file (header-row
-# CSV read by schemas.quirks.read_text_csv, which refuses quoted line breaks): these store spans
-# and no raw copy. Any other format keeps raw.
+# Line-oriented formats whose statement lines are physical lines of the file (header-row CSV read
+# by schemas.quirks.read_text_csv; a row with a quoted line break spans its lines, see
+# FileSpans._quoted_breaks): these store spans and no raw copy. Any other format keeps raw.
 SPANNED = frozenset({"wechatpay_trade", "stripe_itemized", "bankcsv", "wechatpay_fundflow",
                      "wechatpay_personal", "stripe_payments", "adyen_settlement", "paypal_activity"})
 
@@ -181,9 +181,32 @@ class FileSpans:
             # (or this run stored them, hashing them as they were written).
             data = Archive(self.archive_root).open(self.sha256, verify=False)
             self._spans = Spans(member(data, self.name))
-        offsets, lengths = self._spans.locate(frame["file_line"].to_numpy())
+        lines = frame["file_line"].to_numpy()
+        offsets, lengths = self._spans.locate(lines)
+        lengths = self._quoted_breaks(lines, offsets, lengths)
         return without_copy(frame, self.fmt).with_columns(pl.Series("byte_offset", offsets, pl.Int64),
                                                           pl.Series("byte_length", lengths, pl.Int32))
+
+
+    def _quoted_breaks(self, lines: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """A row whose quoted field holds a line break (RFC 4180; schemas.quirks reads it, numbered
+        by its first line) spans the lines until its quotes balance. Only rows followed by a gap
+        in the line numbers (or the last) can be such rows, so the rest are never looked at."""
+        if self._spans.unit != 1 or lines.size == 0:
+            return lengths
+        order = np.argsort(lines, kind="stable")
+        gap = np.append(np.diff(lines[order]) > 1, True)
+        data, lengths = self._spans.data, lengths.copy()
+        for i in order[gap]:
+            end, line = int(offsets[i] + lengths[i]), int(lines[i])
+            while bytes(data[offsets[i]:end]).count(b'"') % 2:
+                try:
+                    start, length = self._spans.locate(np.array([line + 1]))
+                except LineOutsideFile:
+                    break
+                line, end = line + 1, int(start[0] + length[0])
+            lengths[i] = end - offsets[i]
+        return lengths
 
 
 def line_bytes(archive: Archive, sha256: str, offset: int, length: int, *, _cache: dict | None = None) -> bytes:

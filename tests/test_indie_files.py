@@ -330,3 +330,23 @@ def test_the_nightly_load_stores_every_line(tmp_path, caplog, source, export, li
         con.close()
     assert stored == {"wechatpay": [("CNY", 5, 135106)], "stripe": [("USD", 6, 127270)],
                       "bank": [("CNY", 3, 37318), ("USD", 3, -81478)]}[source]
+
+
+def test_the_span_of_a_row_with_a_quoted_line_break_covers_all_its_lines(tmp_path):
+    """The archive is the audit copy (recon.lineage): a row read across two physical lines is
+    stored with a span over both, so trace quotes it whole; its neighbours keep their own line."""
+    from connectors.archive import Archive
+    from recon import lineage
+    data = (DATA / "payout_reconciliation.itemized.5_20261120.csv").read_bytes().replace(
+        b'"Order E-1001, 2 items"', b'"Order E-1001,\r\n2 items"')
+    parsed = registry.parse("stripe_itemized", data, name="multiline.csv", source="stripe", sha256="0" * 64,
+                            business_date=DAY, timezone="Asia/Shanghai")
+    staged = tmp_path / "multiline.csv"
+    staged.write_bytes(data)
+    sha = Archive(tmp_path / "archive").put(staged).sha256
+    spanned = lineage.FileSpans(tmp_path / "archive", sha, "multiline.csv", "stripe_itemized").with_spans(parsed.frame)
+    texts = {r["file_line"]: data[r["byte_offset"]:r["byte_offset"] + r["byte_length"]]
+             for r in spanned.iter_rows(named=True)}
+    assert texts[2].count(b"\r\n") == 1 and b'"Order E-1001,\r\n2 items"' in texts[2]
+    assert not texts[2].endswith((b"\r", b"\n")) and texts[2].split(b"\r\n")[0].endswith(b"E-1001,")
+    assert b"\n" not in texts[4] and b'Invoice ""INV-77""' in texts[4]
