@@ -21,11 +21,12 @@ from recon import rules as registry
 from recon.errors import ConfigError
 from recon.config_ledger import LedgerConfig, ledger_config
 from recon.permissions import parse as parse_umask
+from recon.config_payouts import PayoutReferences, payer_names, payout_lag_days, payout_references
 from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
 KINDS = ("psp", "bank")
-RULES = tuple(registry.RULES)  # the registry's rules, in their default cascade order
+RULES = registry.CASCADE  # the registry's cascade rules, in their default order
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -94,6 +95,7 @@ class Matching:
     reference_prefixes: tuple[str, ...] = ()  # stripped by normalized_reference, e.g. "REF:"
     max_group: int = 20  # aggregate_reference: largest group (both sides) it will sum
     late_pending_days: int = 2  # business days a late source's ledger items wait as pending
+    payout_window_days: int = 2  # a payout's bank credit may come this many days after expected
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ class Source:
     rate_card: Path | None = None
     statement_lag_days: int = 0  # a bank naming D's statement by delivery date: file D+lag is D's
     payouts_for: tuple[str, ...] = ()  # bank sources: the PSPs whose payouts land here
+    payout_references: PayoutReferences = field(default_factory=PayoutReferences)  # bank sources
+    payout_lag_days: int | None = None  # PSP sources: payout D+n (recon.config_payouts)
+    payer_names: tuple[str, ...] = ()  # PSP sources: the bank's name for the payer
     options: dict = field(default_factory=dict)  # format-specific settings, checked by the parser
     local: LocalEndpoint | None = None
 
@@ -314,7 +319,8 @@ def _matching(r: _Reader) -> Matching:
 
 def _source(r: _Reader) -> Source:
     r.unknown({"name", "kind", "format", "timezone", "cutoff", "currency", "sftp", "local", "matching",
-               "rate_card", "statement_lag_days", "payouts_for", "options"})
+               "rate_card", "statement_lag_days", "payouts_for", "options", "payout_references",
+               "payout_lag_days", "payer_names"})
     if ("sftp" in r.table) == ("local" in r.table):
         r.fail("sftp", "expected exactly one of [sources.sftp] (fetched over SFTP) and "
                        "[sources.local] (a local folder)")
@@ -342,6 +348,8 @@ def _source(r: _Reader) -> Source:
         matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
         rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
         payouts_for=tuple(r.get("payouts_for", list, [])),
+        payout_references=payout_references(r, tuple(r.get("payouts_for", list, []))),
+        payout_lag_days=payout_lag_days(r), payer_names=payer_names(r),
         options=r.get("options", dict, {}),
     )
 

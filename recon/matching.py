@@ -1,7 +1,8 @@
 """The matching cascade of one business day, run in DuckDB (set-based, no per-row Python).
 
 Order: the day's items plus what the previous run left open; PSP payouts are cleared against
-the bank credits that carry their ids (three-way: items' net, declared payout, bank credit);
+the bank credits that carry their ids or, failing that, their amount and payer (three-way: items'
+net, declared payout, bank credit), and the ledger's payouts against them (recon/payout_stage.py);
 repeated lines and entries are set aside as duplicates; each configured rule runs on what the
 earlier rules left (reference rules on the merchant reference, then on the PSP reference); what
 still shares a reference is paired so its difference is reported; lines with several equally good
@@ -23,6 +24,7 @@ from recon import lineage, routes
 from recon import rules as registry
 from recon.config import RULES, Config
 from recon.partitions import Partitions
+from recon.payout_stage import clear_payouts
 from recon.pending import work_pending
 from recon.steps import Runner
 from recon.warehouse import day_load, scalar, transaction
@@ -74,20 +76,25 @@ def _work_tables(con, cfg: Config, sources: list[str]) -> None:
     settings = list(registry.SETTINGS.values())
     columns = ", ".join(f"{s.column_name} {s.sql_type}" for s in settings)
     con.execute("CREATE OR REPLACE TEMP TABLE work_rules (source VARCHAR, kind VARCHAR, rules VARCHAR[], "
-                f"tz VARCHAR, cutoff_minutes INTEGER, {columns})")
-    con.execute("CREATE OR REPLACE TEMP TABLE work_banks (bank VARCHAR, psp VARCHAR)")
-    names = ", ".join(["source", "kind", "rules", "tz", "cutoff_minutes", *(s.column_name for s in settings)])
-    values = ", ".join(["?"] * 5 + [f"?::{s.sql_type}" for s in settings])
+                f"tz VARCHAR, cutoff_minutes INTEGER, payout_lag_days INTEGER, payer_names VARCHAR[], {columns})")
+    con.execute("CREATE OR REPLACE TEMP TABLE work_banks (bank VARCHAR, psp VARCHAR, fields VARCHAR[], "
+                "pattern VARCHAR)")
+    names = ", ".join(["source", "kind", "rules", "tz", "cutoff_minutes", "payout_lag_days", "payer_names",
+                       *(s.column_name for s in settings)])
+    values = ", ".join(["?"] * 7 + [f"?::{s.sql_type}" for s in settings])
     for s in cfg.sources:
         if s.name not in sources:
             continue
         m = s.matching
         con.execute(f"INSERT INTO work_rules ({names}) VALUES ({values})",
                     [s.name, s.kind, list(m.rules), s.timezone, s.cutoff.hour * 60 + s.cutoff.minute,
+                     s.payout_lag_days, list(s.payer_names),
                      *(list(v) if isinstance(v := getattr(m, x.name), tuple) else v for x in settings)])
         for psp in s.payouts_for:
             if psp in sources:
-                con.execute("INSERT INTO work_banks VALUES (?, ?)", [s.name, psp])
+                refs = s.payout_references  # no pattern for the PSP: its id as the whole field
+                con.execute("INSERT INTO work_banks VALUES (?, ?, ?, ?)", [
+                    s.name, psp, list(refs.fields), refs.patterns.get(psp, "^(.+)$" if not refs.declared else None)])
 
 
 def _rule_order(cfg: Config, sources: list[str]) -> list[str]:
@@ -151,7 +158,7 @@ def run_cascade(con, cfg: Config, *, run_id: str, business_date: date, sources: 
     if not marks_in_first_pass:  # else the first pass's join counts them, below
         log_working_set(*(scalar(con, f"SELECT count(*) FROM {run.require(t)}")
                           for t in ("work_ledger", "work_stmt_items")))
-    run.sql("payouts", params)
+    clear_payouts(run, params)
     banked = run.sql("bank_unexplained")[0][0]  # bank lines no payout explains: disbursements (代付)
 
     # What every line of the day gets however it matches: its price, and a refund its payment.
@@ -267,7 +274,7 @@ def _link_and_report(cascade: routes.Cascade, params: dict,
     run.sql("mark_ambiguous")
 
     for name in ("breaks_transactions", "check_allocations", "pending_late", "fee_check",
-                 "breaks_payouts", "carry_forward"):
+                 "breaks_payouts", "breaks_payouts_ledger", "carry_forward"):
         run.sql(name, params)
         if name == "fee_check" and (dups := scalar(
                 con, "SELECT list(line_id) FROM breaks WHERE run_id = ? AND category = 'duplicate' "

@@ -17,6 +17,9 @@ Kinds:
   original reference); whole rows, as for fuzzy.
 - ``allocation``: a split settlement (分账) per order and receiver: ledger allocations and
   returns against a profit-sharing bill's lines; whole rows, as for fuzzy.
+- ``payout``: the clearing's links (PSP payout ↔ bank credit, ledger payout ↔ PSP payout), run
+  in registry order by the payout stage for every PSP a bank receives (``payouts_for``), not
+  listed in a source's ``rules``. Their SQL reads work_payouts (sql/payouts.sql) and work_bank.
 
 Every rule's SQL follows one contract: it reads work_ledger, work_stmt (items whose ``state`` is
 NULL are open) and work_rules; it inserts its links into ``matches`` and its ambiguous candidates
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("reference", "group", "fuzzy", "reversal", "allocation")
+KINDS = ("reference", "group", "fuzzy", "reversal", "allocation", "payout")
 # The kinds whose SQL reads columns the day's views leave out: the working sets are widened first.
 WHOLE_ROWS = ("fuzzy", "reversal", "allocation")
 
@@ -77,6 +80,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "merchant reference", "BOOLEAN"),
     Setting("reference_prefixes", tuple, (), "prefixes normalized_reference strips, e.g. \"REF:\"",
             "VARCHAR[]", column="prefixes"),
+    Setting("payout_window_days", int, 2, "a PSP payout's bank credit (and its ledger entry) may be "
+            "dated this many days after the expected date (PSP business date + `payout_lag_days`); "
+            "until then an unsettled payout is `in_transit`", "INTEGER"),
     Setting("late_pending_days", int, 2, "business days a late source's ledger items wait as pending "
             "(source late) before they are breaks; 0: never pending (recon/pending.py)", "INTEGER"),
 )}
@@ -112,7 +118,22 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "lines without a reference: amount, date window and counterparty similarity (Jaro-Winkler)",
          "match_fuzzy", ("amount_tolerance_minor", "fuzzy_threshold", "fuzzy_requires_missing_reference",
                          *_WINDOW)),
+    Rule("payout_reference", "payout",
+         "a PSP payout to the bank credit(s) whose reference fields carry its payout id (the bank's "
+         "`payout_references` pattern, else the whole end-to-end id); several credits are summed",
+         "payouts_reference", ()),
+    Rule("payout_amount", "payout",
+         "a PSP payout no reference found to the one bank credit of its currency and amount, dated "
+         "within the expected date + window, whose counterparty names the PSP (`payer_names`); "
+         "several candidates: `ambiguous`", "payouts_amount", ("payout_window_days",)),
+    Rule("ledger_payout", "payout",
+         "a ledger entry typed payout to the PSP's payout: by the payout id in its reference, else "
+         "the same source, currency and amount dated within the window; unsettled until then: "
+         "`in_transit`", "payouts_ledger", ("payout_window_days",)),
 )}
+# The rules a source's `rules` list orders (the cascade); the payout rules run in the clearing.
+CASCADE = tuple(name for name, r in RULES.items() if r.kind != "payout")
+PAYOUT = tuple(name for name, r in RULES.items() if r.kind == "payout")
 
 # The links recorded by the cascade itself rather than by a configured rule.
 BUILT_IN = {"reference_mismatch": "what still shares a reference after every rule: paired so "

@@ -57,7 +57,14 @@ STEPS: dict[str, Step] = {s.name: s for s in (
          writes=_s("stmt_more", "stmt_items", "stmt", "bank", "ambiguous", "links", "stmt_fetched",
                    "ledger_fetched")),
     Step("every_source_uses", reads=_s("rules")),
-    Step("payouts", reads=_s("bank", "banks", "inputs", "rules"), writes=_s("payouts", "bank")),
+    # The payouts (recon/payout_stage.py): the bank legs, then the ledger's.
+    Step("payouts_reference", reads=_s("bank", "banks"), writes=_s("bank_raw", "payout_refs")),
+    Step("payouts", reads=_s("bank", "payout_refs", "inputs", "rules"), writes=_s("payouts")),
+    Step("payouts_amount", reads=_s("payouts", "bank", "banks", "rules"),
+         writes=_s("payout_candidates", "payouts")),
+    Step("payouts_close", reads=_s("payouts", "bank"), writes=_s("payouts", "bank")),
+    Step("payouts_ledger", reads=_s("payouts", "carried", "rules", "banks"),
+         writes=_s("ledger_payout", "payouts_unbooked")),
     Step("bank_unexplained", reads=_s("bank", "stmt_more"), writes=_s("stmt_more")),
     # The duplicate marks, from the whole day or from the first pass's join.
     Step("mark_duplicates_day", reads=_s("ledger", "stmt", "rules"), writes=_DUP_VIEWS),
@@ -104,6 +111,7 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("fee_check", reads=_s("fee_totals", "fee_variances")),
     Step("fee_duplicates", reads=_s("inputs"), local=_s("fee_duplicates")),
     Step("breaks_payouts", reads=_s("payouts")),
+    Step("breaks_payouts_ledger", reads=_s("ledger_payout", "payouts_unbooked", "resolved")),
     Step("carry_forward", reads=(*_SETS, *_s("resolved", "reversals"))),
 )}
 

@@ -30,7 +30,7 @@ SELECT p.* REPLACE (
            || coalesce((SELECT string_agg(DISTINCT m.rule, ', ') FROM matches m
                         WHERE m.run_id = $run_id
                           AND (m.line_id = p.line_id OR m.ledger_entry_id = p.ledger_entry_id
-                               OR (m.payout_id = p.reference AND p.category = 'unsettled'))),
+                               OR (m.payout_id = p.reference AND p.category IN ('unsettled', 'ambiguous')))),
                        'a change of the items') AS detail)
 FROM breaks p
 WHERE p.run_id = $prev_run AND p.status = 'open'

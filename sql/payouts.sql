@@ -1,11 +1,15 @@
 -- Grain: one row per PSP payout to clear in this run: the payouts of the business day (by payout
 -- id: the items they settle and their net, the amount the PSP declared where the format has a
--- payout row) plus the payouts the previous run left unsettled; each with the bank credits whose
--- end-to-end id carries the payout id (several credits are summed: a split payout), looked for
--- only in the bank sources configured to receive that PSP's payouts. Each bank file is read on its
--- own day, and a PSP pays a day's net on a later day: a payout of the day with no credit yet is
--- in_transit (no break); carried to the next run, it is unsettled there if still not credited.
--- Inputs: statement_lines, payouts, work_bank, work_banks, work_rules, work_inputs.
+-- payout row) plus the payouts the previous run left open (unsettled, in transit, ambiguous); each
+-- with the bank credits whose reference carries the payout id (work_payout_refs, rule
+-- payout_reference; several credits are summed: a split payout), looked for only in the bank
+-- sources configured to receive that PSP's payouts. expected: the PSP's business date +
+-- payout_lag_days; due: the day a missing credit is a break (expected + payout_window_days) when
+-- the PSP declares its lag, else the next day (each bank file is read on its own day and a PSP
+-- pays a day's net later: a payout is in transit on its own day, unsettled the next if still
+-- not credited).
+-- payouts_amount.sql then links what no reference found; payouts_close.sql sets the status.
+-- Inputs: statement_lines, payouts, work_bank, work_payout_refs, work_rules, work_inputs.
 -- Parameters: $business_date, $prev_run.
 CREATE OR REPLACE TEMP TABLE work_payouts AS
 WITH items AS (
@@ -30,22 +34,20 @@ WITH items AS (
     SELECT source, payout_id, currency, items, settled_minor AS settled, declared_minor AS declared,
            first_seen
     FROM payouts p
-    WHERE run_id = $prev_run AND status IN ('unsettled', 'in_transit')
+    WHERE run_id = $prev_run AND status IN ('unsettled', 'in_transit', 'ambiguous')
       AND NOT EXISTS (SELECT 1 FROM today t WHERE t.source = p.source AND t.payout_id = p.payout_id)
 ), credits AS (
-    SELECT w.psp, norm_ref(b.end_to_end_id) AS ref, sum(b.amount_minor) AS credit,
+    SELECT r.psp, r.ref, sum(b.amount_minor) AS credit,
            list(b.line_id ORDER BY b.line_id) AS line_ids, min(b.booked_at) AS booked_at
-    FROM work_bank b JOIN work_banks w ON w.bank = b.source
-    WHERE b.end_to_end_id IS NOT NULL AND b.state IS NULL
-    GROUP BY w.psp, norm_ref(b.end_to_end_id)
+    FROM work_payout_refs r JOIN work_bank b ON b.line_id = r.line_id
+    GROUP BY r.psp, r.ref
 )
 SELECT p.*, c.credit AS bank_credit, c.line_ids AS bank_line_ids, c.booked_at AS bank_booked_at,
-       CASE WHEN c.credit IS NULL AND p.first_seen = $business_date THEN 'in_transit'
-            WHEN c.credit IS NULL THEN 'unsettled'
-            WHEN c.credit <> coalesce(p.declared, p.settled) OR p.declared <> p.settled THEN 'payout_mismatch'
-            ELSE 'matched' END AS status
+       CASE WHEN c.credit IS NOT NULL THEN 'payout_reference' END AS rule,
+       NULL::INTEGER AS candidates,
+       p.first_seen + coalesce(w.payout_lag_days, 0) AS expected,
+       p.first_seen + coalesce(w.payout_lag_days + w.payout_window_days, 1) AS due,
+       NULL::VARCHAR AS status
 FROM (SELECT * FROM today UNION ALL BY NAME SELECT * FROM carried) p
+LEFT JOIN work_rules w ON w.source = p.source
 LEFT JOIN credits c ON c.psp = p.source AND c.ref = norm_ref(p.payout_id);
-
-UPDATE work_bank SET state = 'payout'
-WHERE line_id IN (SELECT unnest(bank_line_ids) FROM work_payouts WHERE bank_line_ids IS NOT NULL);

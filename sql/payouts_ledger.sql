@@ -1,0 +1,77 @@
+-- Grain: work_ledger_payout, one row per open ledger payout (an entry typed payout on a PSP
+-- channel, held out of the cascade as $clearing, its latest version as of the watermark, dated
+-- within the last 31 days and linked by no earlier day's run) with the PSP payout it settles:
+-- the payout whose id its PSP or merchant reference carries (same source), else the one payout
+-- of its source, currency and amount (the entry's amount unsigned: books differ) whose window
+-- [PSP business date, expected + payout_window_days] holds the entry's date, when that payout
+-- is no other entry's candidate (rule ledger_payout). The payouts are the run's (work_payouts)
+-- and earlier days' not yet linked to a ledger entry. Several candidates: ambiguous. None: in
+-- transit until the entry's date + payout_lag_days + payout_window_days (PSP declaring its lag,
+-- else the entry's own day), then missing_in_statement (breaks_payouts_ledger.sql).
+-- Inputs: ledger_entries, work_payouts, payouts, runs, matches, work_rules, work_banks.
+-- Parameters: $business_date, $watermark, $clearing.
+CREATE OR REPLACE TEMP TABLE work_ledger_payout AS
+WITH linked AS (
+    SELECT m.ledger_entry_id, m.payout_id FROM matches m JOIN runs r ON r.run_id = m.run_id
+    WHERE m.rule = 'ledger_payout' AND r.business_date < $business_date
+), latest AS (
+    SELECT entry_id, max(recorded_at) AS at FROM ledger_entries
+    WHERE recorded_at <= $watermark AND business_date BETWEEN $business_date - 31 AND $business_date
+    GROUP BY entry_id
+), entries AS (
+    SELECT e.entry_id, e.source, e.currency, e.amount_minor, e.business_date, e.booked_at,
+           norm_ref(e.psp_reference) AS psp_ref, norm_ref(e.merchant_reference) AS merchant_ref,
+           e.business_date + coalesce(r.payout_lag_days + r.payout_window_days, 0) AS due,
+           r.payout_window_days AS window_days
+    FROM ledger_entries e JOIN latest l ON l.entry_id = e.entry_id AND l.at = e.recorded_at
+    JOIN work_rules r ON r.source = e.source AND r.kind = 'psp'
+    WHERE e.txn_type = 'payout' AND e.hold = $clearing
+      AND e.source IN (SELECT psp FROM work_banks)
+      AND e.entry_id NOT IN (SELECT ledger_entry_id FROM linked)
+), pays AS (
+    SELECT source, payout_id, currency, coalesce(declared, settled) AS amount, first_seen, expected
+    FROM work_payouts
+    UNION ALL
+    SELECT p.source, p.payout_id, p.currency, coalesce(p.declared_minor, p.settled_minor), p.first_seen,
+           p.first_seen + coalesce(w.payout_lag_days, 0)
+    FROM payouts p JOIN runs r ON r.run_id = p.run_id JOIN work_rules w ON w.source = p.source
+    WHERE r.business_date < $business_date AND r.business_date >= $business_date - 31
+      AND r.status IN ('breaks', 'reconciled')
+      AND NOT EXISTS (SELECT 1 FROM work_payouts x WHERE x.source = p.source AND x.payout_id = p.payout_id)
+), open_pays AS (
+    SELECT DISTINCT ON (source, payout_id) * FROM pays
+    WHERE payout_id NOT IN (SELECT payout_id FROM linked)
+    ORDER BY source, payout_id, first_seen DESC
+), by_ref AS (
+    SELECT e.entry_id, p.payout_id, p.amount
+    FROM entries e JOIN open_pays p ON p.source = e.source
+     AND norm_ref(p.payout_id) IN (e.psp_ref, e.merchant_ref)
+), by_amount AS (
+    SELECT e.entry_id, p.payout_id, p.amount
+    FROM entries e JOIN open_pays p ON p.source = e.source AND p.currency = e.currency
+     AND p.amount = abs(e.amount_minor)
+     AND e.business_date BETWEEN p.first_seen AND p.expected + e.window_days
+    WHERE e.entry_id NOT IN (SELECT entry_id FROM by_ref)
+      AND p.payout_id NOT IN (SELECT payout_id FROM by_ref)
+), counted AS (
+    SELECT *, count(*) OVER (PARTITION BY entry_id) AS per_entry,
+           count(*) OVER (PARTITION BY payout_id) AS per_payout
+    FROM by_amount
+), found AS (
+    SELECT entry_id, any_value(payout_id) AS payout_id, any_value(amount) AS amount, 'reference' AS way,
+           1 AS candidates
+    FROM by_ref GROUP BY entry_id HAVING count(*) = 1
+    UNION ALL
+    SELECT entry_id, CASE WHEN max(per_entry) = 1 AND max(per_payout) = 1 THEN any_value(payout_id) END,
+           CASE WHEN max(per_entry) = 1 AND max(per_payout) = 1 THEN any_value(amount) END, 'amount',
+           max(greatest(per_entry, per_payout))
+    FROM counted GROUP BY entry_id
+)
+SELECT e.*, f.payout_id, f.amount AS payout_amount, f.way, coalesce(f.candidates, 0) AS candidates,
+       CASE WHEN f.payout_id IS NOT NULL THEN f.amount - abs(e.amount_minor) END AS difference_minor,
+       CASE WHEN f.payout_id IS NOT NULL AND f.amount = abs(e.amount_minor) THEN 'matched'
+            WHEN f.payout_id IS NOT NULL THEN 'amount_mismatch'
+            WHEN f.candidates > 1 THEN 'ambiguous'
+            WHEN $business_date < e.due THEN 'in_transit'
+            ELSE 'missing_in_statement' END AS status
+FROM entries e LEFT JOIN found f ON f.entry_id = e.entry_id;
