@@ -13,12 +13,16 @@
 -- Parameters: $business_date, $prev_run.
 CREATE OR REPLACE TEMP TABLE work_payouts AS
 WITH items AS (
-    SELECT source, payout_id, any_value(currency) AS currency, count(*) AS items,
-           sum(net_minor) AS settled
+    -- A PSP declaring payout_lag_days pays each business day's net: its lines without a payout
+    -- id (WeChat bills carry none) are that day's payout, keyed '<source> <date>' (recon's key,
+    -- no PSP's id: only payout_amount can find its credit).
+    SELECT source, coalesce(payout_id, source || ' ' || $business_date::DATE) AS payout_id,
+           any_value(currency) AS currency, count(*) AS items, sum(net_minor) AS settled
     FROM statement_lines
-    WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs) AND txn_type <> 'payout' AND payout_id IS NOT NULL
+    WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs) AND txn_type <> 'payout'
+      AND (payout_id IS NOT NULL OR source IN (SELECT source FROM work_rules WHERE payout_lag_days IS NOT NULL))
       AND source IN (SELECT source FROM work_rules WHERE kind = 'psp')
-    GROUP BY source, payout_id
+    GROUP BY ALL
 ), declared AS (
     SELECT source, payout_id, any_value(currency) AS currency, -sum(amount_minor) AS declared
     FROM statement_lines
