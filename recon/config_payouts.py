@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass, field
 
 # The bank line's canonical fields a payout reference may be found in (docs/formats.md says
-# which bank field each format puts where).
-REFERENCE_FIELDS = ("end_to_end_id", "bank_reference", "description", "counterparty")
+# which bank field each format puts where); ``raw``: every original field of the line as JSON
+# (e.g. camt's AddtlNtryInf when Ustrd took the description), a last resort.
+REFERENCE_FIELDS = ("end_to_end_id", "bank_reference", "merchant_reference", "description", "counterparty",
+                    "raw")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def payout_references(r, payouts_for: tuple[str, ...]) -> PayoutReferences:
     if "payout_references" not in r.table:
         return PayoutReferences()
     sub = r.sub("payout_references")
-    fields = sub.get("fields", list, list(REFERENCE_FIELDS))
+    fields = sub.get("fields", list, list(REFERENCE_FIELDS[:-1]))
     for i, f in enumerate(fields):
         if f not in REFERENCE_FIELDS:
             sub.fail(f"fields[{i}]", f"expected one of {', '.join(REFERENCE_FIELDS)}, found {f!r}")
