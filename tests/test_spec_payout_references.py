@@ -1,6 +1,6 @@
 """Payout references where banks put them, in statements written by hand to the published specs
 (tests/data/spec/payouts/): camt.053.001.08 (a Stripe payout id in Ustrd, in AddtlNtryInf, as
-EndToEndId; a WeChat settlement known by its payer only), MT940 (`:86:` ?21/?22 SVWZ split across
+EndToEndId, in AddtlNtryInf beside an Ustrd: found in `raw`; a WeChat settlement known by its payer only), MT940 (`:86:` ?21/?22 SVWZ split across
 sub-fields, the `:61:` customer reference, a Dutch /EREF/) and BAI2 (a 16's text, its customer
 reference, its bank reference). Each file is parsed, loaded and cleared against the PSP payouts."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ from schemas import registry
 from tests.tables import D, delivered, run_day, stmt, ts
 
 SPEC = Path(__file__).parent / "data" / "spec" / "payouts"
-REFS = PayoutReferences(fields=("end_to_end_id", "bank_reference", "merchant_reference", "description"),
+REFS = PayoutReferences(fields=("end_to_end_id", "bank_reference", "merchant_reference", "description", "raw"),
                         patterns={"stripe": r"\b(po_[A-Za-z0-9]+)\b"}, declared=True)
 
 
@@ -35,7 +35,8 @@ def configured(cfg):
 
 def psp_lines():
     stripe = []
-    for n, (pid, net) in enumerate((("po_1Ab2", 941), ("po_3Ef4", 2059), ("po_5Gh6", 3000))):
+    for n, (pid, net) in enumerate((("po_1Ab2", 941), ("po_3Ef4", 2059), ("po_5Gh6", 3000),
+                                           ("po_7Jk8", 4000))):
         stripe += [dict(merchant_reference=f"ch{n}", amount_minor=net + 30, fee_minor=30, payout_id=pid,
                         booked_at=ts(1)),
                    dict(merchant_reference=None, psp_reference=pid, txn_type="payout", amount_minor=-net,
@@ -59,7 +60,8 @@ def load(con, name):
 @pytest.mark.parametrize(("name", "expected"), [
     ("camt.053.001.08-payout-references.xml",  # Ustrd, AddtlNtryInf, EndToEndId; the payer's name
      [(16, "payout_reference", "po_1Ab2", 0), (26, "payout_reference", "po_3Ef4", 0),
-      (32, "payout_reference", "po_5Gh6", 0), (48, "payout_amount", "wechatpay 2026-11-21", 0)]),
+      (32, "payout_reference", "po_5Gh6", 0), (41, "payout_reference", "po_7Jk8", 0),  # raw: AddtlNtryInf
+      (57, "payout_amount", "wechatpay 2026-11-21", 0)]),
     ("mt940-payout-references.sta",  # ?21+?22 SVWZ, :61: customer reference, /EREF/
      [(6, "payout_reference", "po_1Ab2", 0), (8, "payout_reference", "po_3Ef4", 0),
       (10, "payout_reference", "po_5Gh6", 0)]),
