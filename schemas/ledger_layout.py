@@ -76,7 +76,8 @@ def stored_type_and_hold(layout: LedgerLayout, kind: pl.Expr, source: pl.Expr, s
                          ) -> tuple[pl.Expr, pl.Expr]:
     """The txn_type an entry is stored and matched with, and why it is kept out of matching
     (null: it is matched). Bank formats type every line ``transfer``, so an entry on a bank source
-    is matched as one; a payout is left to the clearing (PSP payout ↔ bank credit); a PSP's
+    is matched as one; a payout is left to the clearing (ledger payout ↔ PSP payout ↔ bank credit,
+    recon/payout_stage.py); a PSP's
     fees and movements other than payments, refunds and chargebacks have no line the cascade
     matches; a status the PSP never reports (failed, pending) is never matched; nor is an entry
     on a channel the config does not declare (the cascade reads the configured sources only)."""
