@@ -176,7 +176,8 @@ def test_a_foreign_ledger_export_loads_every_row_as_delivered(tmp_path, caplog):
 
 def test_held_entries_never_match_and_never_break(tmp_path, caplog):
     """With no statement at all, every entry the cascade sees becomes missing_in_statement: the
-    held ones (failed, pending, payouts, a PSP's fee and rounding) are not among them."""
+    held ones (failed, pending, a PSP's fee and rounding, the bank's payout) are not among them;
+    the Stripe payout is the clearing's (ledger_payout: no PSP payout, Stripe declares no lag)."""
     cfg, _ = _load_spec(tmp_path, caplog)
     run_id = pipeline.new_run_id(DAY)
     pipeline.begin_run(cfg, run_id, DAY)
@@ -189,7 +190,7 @@ def test_held_entries_never_match_and_never_break(tmp_path, caplog):
         con.close()
     assert matched == 0
     assert breaks == [("B-1001", "missing_in_statement", "wechatpay"), ("B-1004", "missing_in_statement", "stripe"),
-                      ("B-1007", "missing_in_statement", "bank"), ("B-1008", "missing_in_statement", "bank"),
+                      ("B-1006", "missing_in_statement", "stripe"), ("B-1007", "missing_in_statement", "bank"), ("B-1008", "missing_in_statement", "bank"),
                       ("B-1009", "missing_in_statement", "bank"), ("B-1011", "missing_in_statement", "wechatpay")]
 
 
@@ -382,7 +383,8 @@ def test_recons_own_columns_in_another_dialect(tmp_path):
 def test_bank_movements_of_the_ledger_match_the_bank_lines(tmp_path, caplog):
     """The salary and the transfer (by reference against the bank lines' end-to-end ids) and the
     bank charge (no reference: by amount, date and description) match the bank's lines, which a
-    bank format types ``transfer``; what is left breaks as before, the held entries never."""
+    bank format types ``transfer``; what is left breaks as before, the held entries never (the
+    Stripe payout is the clearing's: without Stripe's payout, missing_in_statement)."""
     from tests.tables import stmt, ts
     cfg, _ = _load_spec(tmp_path, caplog)
     bank = stmt(dict(end_to_end_id="SAL-11", amount_minor=-1200000, booked_at=ts(7)),
@@ -410,4 +412,5 @@ def test_bank_movements_of_the_ledger_match_the_bank_lines(tmp_path, caplog):
     assert matches == [("B-1007", f"{f}:4", "fuzzy"), ("B-1008", f"{f}:2", "exact_reference"),
                        ("B-1009", f"{f}:3", "exact_reference")]
     assert breaks == [("B-1001", None, "missing_in_statement"), ("B-1004", None, "missing_in_statement"),
+                      ("B-1006", None, "missing_in_statement"),  # the Stripe payout: no PSP payout (ledger_payout)
                       ("B-1011", None, "missing_in_statement")]
