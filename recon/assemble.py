@@ -97,8 +97,10 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
             PayoutLine(source=r["source"], payout_id=r["payout_id"], currency=r["currency"],
                        settled_items=r["items"], settled_net_minor=r["settled_minor"],
                        declared_minor=r["declared_minor"], bank_credit_minor=r["bank_credit_minor"],
-                       bank_line_id=r["bank_line_id"], status=r["status"], first_seen=r["first_seen"])
-            for r in _rows(con, "SELECT * FROM payouts WHERE run_id = ? ORDER BY source, payout_id", [run_id]))
+                       bank_line_id=r["bank_line_id"], status=r["status"], first_seen=r["first_seen"],
+                       matched_by=r["matched_by"], ledger_entry_id=r["ledger_entry_id"],
+                       ledger_amount_minor=r["ledger_amount"], ledger_difference_minor=r["ledger_difference"])
+            for r in _rows(con, sql.load("report_payouts"), {"run_id": run_id}))
         # The run's matched statement lines, once, for the counts, the history and the channels.
         con.execute("CREATE OR REPLACE TEMP TABLE run_matched_lines AS " + sql.load("run_matched_lines"),
                     {"run_id": run_id, "one": matching.ONE_TO_ONE})

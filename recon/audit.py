@@ -186,7 +186,7 @@ def trace(cfg: Config, break_id: str, run_id: str | None = None) -> dict:
             WHERE e.entry_id = ? AND e.recorded_at <= coalesce(?, e.recorded_at)
             ORDER BY e.recorded_at""", [brk["ledger_entry_id"], brk["ledger_watermark"]])
         line_ids = [brk["line_id"]] if brk["line_id"] else []
-        if brk["category"] in ("payout_mismatch", "unsettled"):
+        if brk["category"] in ("payout_mismatch", "unsettled") or brk["rule"] == "three_way_payout":
             # The payout's lines the run read: of its own input files, not of a delivery that a
             # corrected file replaced (its lines stay, for reruns of the runs that read it); a
             # payout carried from an earlier day: of that day's files as they stood at the run.

@@ -46,7 +46,7 @@ def test_sheets_headers_frozen_filtered(book) -> None:
     for name in ("Fees", "Payouts"):
         assert book[name].freeze_panes == "A2"
     assert book["Fees"].auto_filter.ref == "A1:K4"
-    assert book["Payouts"].auto_filter.ref == "A1:J3"
+    assert book["Payouts"].auto_filter.ref == "A1:N3"
 
 
 def test_amounts_are_numbers_in_the_currency_format(book) -> None:
@@ -141,11 +141,13 @@ def test_fees_and_payouts_sheets(book) -> None:
     assert card[3].data_type == "s" and card[3].quotePrefix
     pays = book["Payouts"]
     assert header(pays) == ["source", "payout id", "currency", "items", "settled net",
-                            "declared", "bank credit", "difference", "status", "bank line"]
+                            "declared", "bank credit", "difference", "status", "bank line", "matched by",
+                            "ledger entry", "ledger amount", "ledger difference"]
     rows = {r[1]: list(r) for r in pays.iter_rows(min_row=2, values_only=True)}
     assert rows["po_1"] == ["stripe", "po_1", "USD", 3, 100, 100, 99.9, -0.1, "payout_mismatch",
-                            "bank:7"]
-    assert rows["po_2"] == ["alipay", "po_2", "CNY", 5, 500, 500, None, 0, "unsettled", None]
+                            "bank:7", None, None, None, None]
+    assert rows["po_2"] == ["alipay", "po_2", "CNY", 5, 500, 500, None, 0, "unsettled", None, None, None, None,
+                            None]
 
 
 def test_chinese_labels(tmp_path: Path) -> None:

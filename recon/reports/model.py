@@ -162,8 +162,12 @@ class PayoutLine:
     declared_minor: int | None  # the PSP's payout row, where the format has one
     bank_credit_minor: int | None
     bank_line_id: str | None
-    status: str  # matched | payout_mismatch | unsettled | in_transit (credit expected on a later day)
+    status: str  # matched | payout_mismatch | unsettled | in_transit (credit expected later) | ambiguous
     first_seen: date | None = None  # the business date of its items (earlier: carried unsettled)
+    matched_by: str | None = None  # the rule that found its bank credit (payout_reference, payout_amount)
+    ledger_entry_id: str | None = None  # the ledger's expected settlement linked this run (ledger_payout)
+    ledger_amount_minor: int | None = None  # as booked (its sign is the ledger's)
+    ledger_difference_minor: int | None = None  # payout − |ledger amount|
 
 
 @dataclass(frozen=True)

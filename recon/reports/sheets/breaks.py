@@ -44,6 +44,11 @@ RESOLUTION_HEADERS = ("status", "reason", "owner", "due date", "comment")
 HISTORY_SHOWN = 5
 PAYOUT_CATEGORIES = ("unsettled", "payout_mismatch")
 
+
+def _payout(b: Break) -> bool:
+    """A break about a PSP payout (its three-way check; an ambiguous payout too)."""
+    return b.category in PAYOUT_CATEGORIES or b.rule == "three_way_payout"
+
 # kinds: id = source text kept whole (references, names); text = source free text, card numbers
 # masked; amount = minor units in the row's currency; note = our annotation text; open /
 # open_date = for the accountant (shaded, pre-filled with the latest annotation).
@@ -109,7 +114,7 @@ def _amounts(b: Break) -> tuple[int | None, ...]:
     if b.category == "fee_variance":
         line = b.statement.amount_minor if b.statement is not None else None
         return None, line, b.statement_amount_minor, b.ledger_amount_minor, None
-    if b.category in PAYOUT_CATEGORIES:
+    if _payout(b):
         return None, b.statement_amount_minor, None, None, b.ledger_amount_minor
     return b.ledger_amount_minor, b.statement_amount_minor, None, None, None
 
@@ -128,7 +133,7 @@ def break_values(b: Break, language: str, notes: Sequence[Annotation] = (), *,
     # without a side read from the warehouse (a model built by hand), the break's own fields
     on_ledger = b.ledger_entry_id is not None
     on_stmt = b.line_id is not None or not on_ledger
-    payout = b.category in PAYOUT_CATEGORIES
+    payout = _payout(b)
     values = [
         b.break_id, category_label(b.category, language), b.source, b.currency,
         b.difference_minor,

@@ -23,7 +23,8 @@ FEE_COLUMNS: tuple[Column, ...] = (
 PAYOUT_COLUMNS: tuple[Column, ...] = (
     ("source", "id"), ("payout id", "id"), ("currency", "id"), ("items", "int"),
     ("settled net", "amount"), ("declared", "amount"), ("bank credit", "amount"),
-    ("difference", "amount"), ("status", "id"), ("bank line", "id"),
+    ("difference", "amount"), ("status", "id"), ("bank line", "id"), ("matched by", "id"),
+    ("ledger entry", "id"), ("ledger amount", "amount"), ("ledger difference", "amount"),
 )
 AGING_COLUMNS: tuple[Column, ...] = (
     ("source", "id"), ("category", "id"), ("currency", "id"),
@@ -72,7 +73,8 @@ def write_fees(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
 def write_payouts(ws: Any, cells: Cells, s: RunSummary, language: str) -> int:
     rows = (([p.source, p.payout_id, p.currency, p.settled_items, p.settled_net_minor,
               p.declared_minor, p.bank_credit_minor, payout_difference_minor(p),
-              value(p.status, language), p.bank_line_id], p.currency) for p in s.payouts)
+              value(p.status, language), p.bank_line_id, value(p.matched_by, language) if p.matched_by else None,
+              p.ledger_entry_id, p.ledger_amount_minor, p.ledger_difference_minor], p.currency) for p in s.payouts)
     return write_table(ws, cells, PAYOUT_COLUMNS, rows, language=language)
 
 
