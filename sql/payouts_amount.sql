@@ -2,7 +2,8 @@
 -- one open bank credit of a bank receiving that PSP's payouts (work_banks) with its currency and
 -- amount (declared, else its items' net), dated within [expected, expected + payout_window_days],
 -- whose counterparty contains one of the PSP's payer_names (case-insensitive), when that credit
--- is no other such payout's candidate: rule payout_amount. Several candidates either way: the
+-- is no other such payout's candidate: rule payout_amount. A credit whose reference field holds
+-- something else (a bank's own end-to-end id) is a candidate all the same. Several candidates either way: the
 -- payout is ambiguous (a break, never a pick) and its candidates stay open.
 -- Inputs: work_payouts, work_bank, work_banks, work_rules. Parameters: none.
 CREATE OR REPLACE TEMP TABLE work_payout_candidates AS
@@ -12,7 +13,6 @@ JOIN work_rules r ON r.source = p.source
 JOIN work_banks w ON w.psp = p.source
 JOIN work_bank b ON b.source = w.bank
 WHERE p.bank_credit IS NULL AND b.state IS NULL
-  AND b.line_id NOT IN (SELECT line_id FROM work_payout_refs)
   AND b.line_id NOT IN (SELECT unnest(bank_line_ids) FROM work_payouts WHERE bank_line_ids IS NOT NULL)
   AND b.currency = p.currency AND b.amount_minor = coalesce(p.declared, p.settled)
   AND b.business_date BETWEEN p.expected AND p.expected + r.payout_window_days

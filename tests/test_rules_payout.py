@@ -116,6 +116,14 @@ def test_a_day_net_payout_is_in_transit_then_linked_by_amount_and_payer(con, cfg
     assert payout_breaks(con, f"run-{d1}") == []
 
 
+def test_a_credit_with_the_banks_own_end_to_end_id_is_found_by_amount(con, cfg):
+    # no payout_references: the end-to-end id is compared whole, matches no payout, and the
+    # credit is still the day net's one candidate by amount and payer
+    load(con, wechat(), bank(dict(end_to_end_id="20261121TP00017", amount_minor=14910, counterparty="TENPAY")))
+    run_day(con, configured(cfg, refs=PayoutReferences(), lag=0), sources=SOURCES)
+    assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:2", "wechatpay 2026-11-21", 0)]
+
+
 def test_two_credits_naming_the_payer_are_ambiguous_never_a_pick(con, cfg):
     load(con, wechat(), bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="TENPAY"),
                              dict(end_to_end_id=None, amount_minor=14910, counterparty="Tenpay Payment Technology")))
