@@ -21,7 +21,7 @@ from recon import rules as registry
 from recon.errors import ConfigError
 from recon.config_ledger import LedgerConfig, ledger_config
 from recon.permissions import parse as parse_umask
-from recon.config_payouts import PayoutReferences, payer_names, payout_lag_days, payout_references
+from recon.config_payouts import PayoutReferences, payout_keys
 from recon.config_ops import AlertsConfig, DaskConfig, SignalsConfig, _alerts, _dask, _signals
 from recon.money import EXPONENTS
 
@@ -348,8 +348,7 @@ def _source(r: _Reader) -> Source:
         matching=_matching(r.sub("matching")) if "matching" in r.table else Matching(),
         rate_card=rate_card, statement_lag_days=r.get("statement_lag_days", int, 0),
         payouts_for=tuple(r.get("payouts_for", list, [])),
-        payout_references=payout_references(r, tuple(r.get("payouts_for", list, []))),
-        payout_lag_days=payout_lag_days(r), payer_names=payer_names(r),
+        **payout_keys(r),
         options=r.get("options", dict, {}),
     )
 

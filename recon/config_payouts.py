@@ -69,3 +69,9 @@ def payout_lag_days(r) -> int | None:
     if lag is not None and not 0 <= lag <= 31:
         r.fail("payout_lag_days", f"expected business days between 0 and 31, found {lag}")
     return lag
+
+
+def payout_keys(r) -> dict:
+    """The Source fields these keys set (``r``: a source's _Reader)."""
+    return {"payout_references": payout_references(r, tuple(r.get("payouts_for", list, []))),
+            "payout_lag_days": payout_lag_days(r), "payer_names": payer_names(r)}
