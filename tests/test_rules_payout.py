@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
+import sql
 from recon import warehouse
 from recon.config_payouts import PayoutReferences
 from schemas.ledger_layout import CLEARING
@@ -163,6 +164,15 @@ def ledger_links(con, run_id):
         "WHERE run_id = ? AND rule = 'ledger_payout'", [run_id]).fetchall())
 
 
+def payout_report(con, run_id):
+    """The Payouts sheet's legs (sql/report_payouts.sql): bank rule, ledger entry, amount, difference."""
+    cur = con.execute(sql.load("report_payouts"), {"run_id": run_id})
+    names = [d[0] for d in cur.description]
+    keep = ("payout_id", "settled_minor", "status", "matched_by", "ledger_entry_id", "ledger_amount",
+            "ledger_difference")
+    return [tuple(dict(zip(names, r))[k] for k in keep) for r in cur.fetchall()]
+
+
 def test_three_ways_ledger_payout_psp_payout_bank_credit(con, cfg):
     # leg 1 by the payout id in the entry's PSP reference (Stripe) and by amount (WeChat's day
     # net, booked as money in); leg 2 by the bank's pattern and by amount and payer
@@ -177,6 +187,10 @@ def test_three_ways_ledger_payout_psp_payout_bank_credit(con, cfg):
     assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:3", "wechatpay 2026-11-21", 0),
                                              ("payout_reference", "bank21:2", "po_1Ab2", 0)]
     assert payout_breaks(con, f"run-{D}") == []
+    # (payout, settled, status, bank rule, ledger entry, ledger amount, ledger difference)
+    assert payout_report(con, f"run-{D}") == [
+        ("po_1Ab2", 941, "matched", "payout_reference", "LP1", -941, 0),
+        ("wechatpay 2026-11-21", 14910, "matched", "payout_amount", "LP2", 14910, 0)]
 
 
 def test_a_ledger_payout_that_differs_is_linked_with_its_difference(con, cfg):
@@ -185,6 +199,7 @@ def test_a_ledger_payout_that_differs_is_linked_with_its_difference(con, cfg):
     run_day(con, configured(cfg), sources=SOURCES)
     assert ledger_links(con, f"run-{D}") == [("LP1", "po_1Ab2", -9, "reference")]
     assert ("amount_mismatch", "stripe", "po_1Ab2", "LP1", 941, -9, "ledger_payout") in payout_breaks(con, f"run-{D}")
+    assert ("po_1Ab2", 941, "unsettled", None, "LP1", 950, -9) in payout_report(con, f"run-{D}")
 
 
 def test_a_ledger_payout_without_its_psp_payout_is_in_transit_then_missing(con, cfg):
