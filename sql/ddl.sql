@@ -175,8 +175,8 @@ CREATE TABLE IF NOT EXISTS breaks (
 -- day's run carries forward and tries again.
 CREATE TABLE IF NOT EXISTS open_items (
     run_id   VARCHAR NOT NULL,
-    kind     VARCHAR NOT NULL,   -- ledger | line | payout
-    item_id  VARCHAR NOT NULL,   -- entry_id | line_id | source|payout_id
+    kind     VARCHAR NOT NULL,   -- ledger | line | payout | ledger_payout | payout_unbooked
+    item_id  VARCHAR NOT NULL,   -- entry_id | line_id | source|payout_id (ledger_payout: entry_id)
     state    VARCHAR             -- NULL (unmatched) | ambiguous | candidate
 );
 

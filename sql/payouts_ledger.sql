@@ -1,47 +1,48 @@
 -- Grain: work_ledger_payout, one row per open ledger payout (an entry typed payout on a PSP
--- channel, held out of the cascade as $clearing, its latest version as of the watermark, dated
--- within the last 31 days and linked by no earlier day's run) with the PSP payout it settles:
--- the payout whose id its PSP or merchant reference carries (same source), else the one payout
--- of its source, currency and amount (the entry's amount unsigned: books differ) whose window
--- [PSP business date, expected + payout_window_days] holds the entry's date, when that payout
--- is no other entry's candidate (rule ledger_payout). The payouts are the run's (work_payouts)
--- and earlier days' not yet linked to a ledger entry. Several candidates: ambiguous. None: in
--- transit until the entry's date + payout_lag_days + payout_window_days (PSP declaring its lag,
--- else the entry's own day), then missing_in_statement (breaks_payouts_ledger.sql).
--- Inputs: ledger_entries, work_payouts, payouts, runs, matches, work_rules, work_banks.
+-- channel, held out of the cascade as $clearing: the day's, plus those the previous run left
+-- open; each its latest version as of the watermark) with the PSP payout it settles: the payout
+-- whose id its PSP or merchant reference carries (same source), else the one payout of its
+-- source, currency and amount (the entry's amount unsigned: books differ) whose window [PSP
+-- business date, expected + payout_window_days] holds the entry's date, when that payout is no
+-- other entry's candidate (rule ledger_payout). The payouts are the run's (work_payouts) and
+-- those earlier runs recorded that no entry has claimed yet (open_items 'payout_unbooked', kept
+-- 31 days: work_payouts_unbooked is what this run hands on). Several candidates: ambiguous.
+-- None: in transit until the entry's date + payout_lag_days + payout_window_days (a PSP
+-- declaring its lag, else the entry's own day), then missing_in_statement
+-- (breaks_payouts_ledger.sql).
+-- Inputs: ledger_entries, work_payouts, payouts, runs, work_carried, work_rules, work_banks.
 -- Parameters: $business_date, $watermark, $clearing.
 CREATE OR REPLACE TEMP TABLE work_ledger_payout AS
-WITH linked AS (
-    SELECT m.ledger_entry_id, m.payout_id FROM matches m JOIN runs r ON r.run_id = m.run_id
-    WHERE m.rule = 'ledger_payout' AND r.business_date < $business_date
+WITH ids AS (
+    SELECT entry_id FROM ledger_entries
+    WHERE business_date = $business_date AND recorded_at <= $watermark
+      AND txn_type = 'payout' AND hold = $clearing
+    UNION ALL  -- an id twice is the same filter
+    SELECT item_id FROM work_carried WHERE kind = 'ledger_payout'
 ), latest AS (
-    SELECT entry_id, max(recorded_at) AS at FROM ledger_entries
-    WHERE recorded_at <= $watermark AND business_date BETWEEN $business_date - 31 AND $business_date
-    GROUP BY entry_id
+    SELECT * FROM ledger_entries
+    WHERE recorded_at <= $watermark AND business_date <= $business_date
+      AND entry_id IN (SELECT entry_id FROM ids)
+    QUALIFY row_number() OVER (PARTITION BY entry_id ORDER BY recorded_at DESC) = 1
 ), entries AS (
     SELECT e.entry_id, e.source, e.currency, e.amount_minor, e.business_date, e.booked_at,
            norm_ref(e.psp_reference) AS psp_ref, norm_ref(e.merchant_reference) AS merchant_ref,
            e.business_date + coalesce(r.payout_lag_days + r.payout_window_days, 0) AS due,
            r.payout_window_days AS window_days
-    FROM ledger_entries e JOIN latest l ON l.entry_id = e.entry_id AND l.at = e.recorded_at
-    JOIN work_rules r ON r.source = e.source AND r.kind = 'psp'
-    WHERE e.txn_type = 'payout' AND e.hold = $clearing
-      AND e.source IN (SELECT psp FROM work_banks)
-      AND e.entry_id NOT IN (SELECT ledger_entry_id FROM linked)
+    FROM latest e JOIN work_rules r ON r.source = e.source AND r.kind = 'psp'
+    WHERE e.txn_type = 'payout' AND e.hold = $clearing AND e.source IN (SELECT psp FROM work_banks)
 ), pays AS (
-    SELECT source, payout_id, currency, coalesce(declared, settled) AS amount, first_seen, expected
+    SELECT source, payout_id, currency, coalesce(declared, settled) AS amount, first_seen, expected,
+           $business_date::DATE AS seen
     FROM work_payouts
     UNION ALL
     SELECT p.source, p.payout_id, p.currency, coalesce(p.declared_minor, p.settled_minor), p.first_seen,
-           p.first_seen + coalesce(w.payout_lag_days, 0)
+           p.first_seen + coalesce(w.payout_lag_days, 0), r.business_date
     FROM payouts p JOIN runs r ON r.run_id = p.run_id JOIN work_rules w ON w.source = p.source
-    WHERE r.business_date < $business_date AND r.business_date >= $business_date - 31
-      AND r.status IN ('breaks', 'reconciled')
-      AND NOT EXISTS (SELECT 1 FROM work_payouts x WHERE x.source = p.source AND x.payout_id = p.payout_id)
+    WHERE p.source || '|' || p.payout_id IN (SELECT item_id FROM work_carried WHERE kind = 'payout_unbooked')
+      AND r.business_date < $business_date AND r.business_date >= $business_date - 31
 ), open_pays AS (
-    SELECT DISTINCT ON (source, payout_id) * FROM pays
-    WHERE payout_id NOT IN (SELECT payout_id FROM linked)
-    ORDER BY source, payout_id, first_seen DESC
+    SELECT DISTINCT ON (source, payout_id) * FROM pays ORDER BY source, payout_id, seen DESC
 ), by_ref AS (
     SELECT e.entry_id, p.payout_id, p.amount
     FROM entries e JOIN open_pays p ON p.source = e.source
@@ -75,3 +76,14 @@ SELECT e.*, f.payout_id, f.amount AS payout_amount, f.way, coalesce(f.candidates
             WHEN $business_date < e.due THEN 'in_transit'
             ELSE 'missing_in_statement' END AS status
 FROM entries e LEFT JOIN found f ON f.entry_id = e.entry_id;
+
+-- The PSP payouts no ledger entry has claimed, handed on for 31 days after their business date.
+CREATE OR REPLACE TEMP TABLE work_payouts_unbooked AS
+SELECT DISTINCT source, payout_id FROM (
+    SELECT source, payout_id, first_seen FROM work_payouts
+    UNION ALL
+    SELECT p.source, p.payout_id, p.first_seen FROM payouts p JOIN runs r ON r.run_id = p.run_id
+    WHERE p.source || '|' || p.payout_id IN (SELECT item_id FROM work_carried WHERE kind = 'payout_unbooked')
+      AND r.business_date < $business_date AND r.business_date >= $business_date - 31)
+WHERE first_seen >= $business_date - 31
+  AND payout_id NOT IN (SELECT payout_id FROM work_ledger_payout WHERE payout_id IS NOT NULL);

@@ -222,3 +222,20 @@ def test_two_payouts_of_the_entry_amount_are_ambiguous(con, cfg):
     run_day(con, configured(cfg), sources=SOURCES)
     assert ledger_links(con, f"run-{D}") == []
     assert ("ambiguous", "stripe", "SETTLE-LP1", "LP1", None, -941, "ledger_payout") in payout_breaks(con, f"run-{D}")
+
+
+def test_a_ledger_payout_booked_a_day_later_finds_the_payout_already_settled(con, cfg):
+    # Stripe's payout and its bank credit on D; the company books it on D+1: the payout no entry
+    # claimed on D is handed on (open_items payout_unbooked) and linked then
+    d1 = D + timedelta(days=1)
+    load(con, stripe(), bank(dict(end_to_end_id=None, currency="USD", amount_minor=941, description="po_1Ab2")))
+    run_day(con, configured(cfg), sources=SOURCES)
+    assert con.execute("SELECT kind, item_id FROM open_items WHERE run_id = ? AND kind = 'payout_unbooked'",
+                       [f"run-{D}"]).fetchall() == [("payout_unbooked", "stripe|po_1Ab2")]
+    load(con, led=clearing(payout_entry("LP1", -941, source="stripe", currency="USD", business_date=d1,
+                                        psp_reference="po_1Ab2")))
+    run_day(con, configured(cfg), day=d1, sources=SOURCES)
+    assert ledger_links(con, f"run-{d1}") == [("LP1", "po_1Ab2", 0, "reference")]
+    assert payout_breaks(con, f"run-{d1}") == []
+    assert con.execute("SELECT count(*) FROM open_items WHERE run_id = ? AND kind = 'payout_unbooked'",
+                       [f"run-{d1}"]).fetchone() == (0,)
