@@ -14,9 +14,9 @@
 CREATE OR REPLACE TEMP TABLE work_payouts AS
 WITH items AS (
     -- A PSP declaring payout_lag_days pays each business day's net: its lines without a payout
-    -- id (WeChat bills carry none) are that day's payout, keyed '<source> <date>' (recon's key,
-    -- no PSP's id: only payout_amount can find its credit).
-    SELECT source, coalesce(payout_id, source || ' ' || $business_date::DATE) AS payout_id,
+    -- id (WeChat bills carry none) are that day's payout per currency, keyed '<source> <date>
+    -- <currency>' (recon's key, no PSP's id: only payout_amount can find its credit).
+    SELECT source, coalesce(payout_id, source || ' ' || $business_date::DATE || ' ' || currency) AS payout_id,
            any_value(currency) AS currency, count(*) AS items, sum(net_minor) AS settled
     FROM statement_lines
     WHERE business_date = $business_date AND file_sha256 IN (SELECT sha256 FROM work_inputs) AND txn_type <> 'payout'

@@ -107,13 +107,13 @@ def test_a_day_net_payout_is_in_transit_then_linked_by_amount_and_payer(con, cfg
     d1 = D + timedelta(days=1)
     load(con, wechat())
     run_day(con, configured(cfg), sources=SOURCES)
-    assert ("wechatpay", "wechatpay 2026-11-21", 14910, None, "in_transit") in payouts(con, f"run-{D}")
+    assert ("wechatpay", "wechatpay 2026-11-21 CNY", 14910, None, "in_transit") in payouts(con, f"run-{D}")
     assert payout_breaks(con, f"run-{D}") == []
     load(con, bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="财付通支付科技有限公司"),
                    dict(end_to_end_id=None, amount_minor=14910, counterparty="ACME TRADING CO"), day=d1))
     run_day(con, configured(cfg), day=d1, sources=SOURCES)
-    assert payout_links(con, f"run-{d1}") == [("payout_amount", "bank22:2", "wechatpay 2026-11-21", 0)]
-    assert ("wechatpay", "wechatpay 2026-11-21", 14910, 14910, "matched") in payouts(con, f"run-{d1}")
+    assert payout_links(con, f"run-{d1}") == [("payout_amount", "bank22:2", "wechatpay 2026-11-21 CNY", 0)]
+    assert ("wechatpay", "wechatpay 2026-11-21 CNY", 14910, 14910, "matched") in payouts(con, f"run-{d1}")
     assert payout_breaks(con, f"run-{d1}") == []
 
 
@@ -122,7 +122,7 @@ def test_a_credit_with_the_banks_own_end_to_end_id_is_found_by_amount(con, cfg):
     # credit is still the day net's one candidate by amount and payer
     load(con, wechat(), bank(dict(end_to_end_id="20261121TP00017", amount_minor=14910, counterparty="TENPAY")))
     run_day(con, configured(cfg, refs=PayoutReferences(), lag=0), sources=SOURCES)
-    assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:2", "wechatpay 2026-11-21", 0)]
+    assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:2", "wechatpay 2026-11-21 CNY", 0)]
 
 
 def test_two_credits_naming_the_payer_are_ambiguous_never_a_pick(con, cfg):
@@ -130,22 +130,22 @@ def test_two_credits_naming_the_payer_are_ambiguous_never_a_pick(con, cfg):
                              dict(end_to_end_id=None, amount_minor=14910, counterparty="Tenpay Payment Technology")))
     run_day(con, configured(cfg, lag=0), sources=SOURCES)
     assert payout_links(con, f"run-{D}") == []
-    assert ("wechatpay", "wechatpay 2026-11-21", 14910, None, "ambiguous") in payouts(con, f"run-{D}")
+    assert ("wechatpay", "wechatpay 2026-11-21 CNY", 14910, None, "ambiguous") in payouts(con, f"run-{D}")
     assert payout_breaks(con, f"run-{D}") == [
-        ("ambiguous", "wechatpay", "wechatpay 2026-11-21", None, None, -14910, "three_way_payout")]
+        ("ambiguous", "wechatpay", "wechatpay 2026-11-21 CNY", None, None, -14910, "three_way_payout")]
 
 
 def test_a_credit_outside_the_window_or_of_another_payer_is_no_candidate(con, cfg):
     late = D + timedelta(days=2)
     load(con, wechat(), bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="ALIPAY"), day=D))
     run_day(con, configured(cfg, lag=0, window=1), sources=SOURCES)
-    assert ("wechatpay", "wechatpay 2026-11-21", 14910, None, "in_transit") in payouts(con, f"run-{D}")
+    assert ("wechatpay", "wechatpay 2026-11-21 CNY", 14910, None, "in_transit") in payouts(con, f"run-{D}")
     load(con, bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="Tenpay"), day=late))
     run_day(con, configured(cfg, lag=0, window=1), day=late, sources=SOURCES)
     # due 2026-11-22 (D + 0 + 1): on the 23rd the credit is a day late, the payout unsettled
     assert payout_links(con, f"run-{late}") == []
     assert payout_breaks(con, f"run-{late}") == [
-        ("unsettled", "wechatpay", "wechatpay 2026-11-21", None, None, -14910, "three_way_payout")]
+        ("unsettled", "wechatpay", "wechatpay 2026-11-21 CNY", None, None, -14910, "three_way_payout")]
 
 
 def payout_entry(entry_id, amount, source="wechatpay", currency="CNY", **kw):
@@ -183,14 +183,14 @@ def test_three_ways_ledger_payout_psp_payout_bank_credit(con, cfg):
               dict(end_to_end_id=None, amount_minor=14910, counterparty="Tenpay")), led=led)
     run_day(con, configured(cfg, lag=0), sources=SOURCES)
     assert ledger_links(con, f"run-{D}") == [("LP1", "po_1Ab2", 0, "reference"),
-                                             ("LP2", "wechatpay 2026-11-21", 0, "amount")]
-    assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:3", "wechatpay 2026-11-21", 0),
+                                             ("LP2", "wechatpay 2026-11-21 CNY", 0, "amount")]
+    assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:3", "wechatpay 2026-11-21 CNY", 0),
                                              ("payout_reference", "bank21:2", "po_1Ab2", 0)]
     assert payout_breaks(con, f"run-{D}") == []
     # (payout, settled, status, bank rule, ledger entry, ledger amount, ledger difference)
     assert payout_report(con, f"run-{D}") == [
         ("po_1Ab2", 941, "matched", "payout_reference", "LP1", -941, 0),
-        ("wechatpay 2026-11-21", 14910, "matched", "payout_amount", "LP2", 14910, 0)]
+        ("wechatpay 2026-11-21 CNY", 14910, "matched", "payout_amount", "LP2", 14910, 0)]
 
 
 def test_a_ledger_payout_that_differs_is_linked_with_its_difference(con, cfg):

@@ -61,7 +61,7 @@ def load(con, name):
     ("camt.053.001.08-payout-references.xml",  # Ustrd, AddtlNtryInf, EndToEndId; the payer's name
      [(16, "payout_reference", "po_1Ab2", 0), (26, "payout_reference", "po_3Ef4", 0),
       (32, "payout_reference", "po_5Gh6", 0), (41, "payout_reference", "po_7Jk8", 0),  # raw: AddtlNtryInf
-      (57, "payout_amount", "wechatpay 2026-11-21", 0)]),
+      (57, "payout_amount", "wechatpay 2026-11-21 CNY", 0)]),
     ("mt940-payout-references.sta",  # ?21+?22 SVWZ, :61: customer reference, /EREF/
      [(6, "payout_reference", "po_1Ab2", 0), (8, "payout_reference", "po_3Ef4", 0),
       (10, "payout_reference", "po_5Gh6", 0)]),
