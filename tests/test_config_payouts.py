@@ -10,8 +10,8 @@ from recon.errors import ConfigError
 from tests.test_config import DEFAULT, write
 
 WECHAT = 'name = "wechatpay"\n'
-BANK = 'payouts_for = ["wechatpay", "stripe"]\n'
-REFS = BANK + """  [sources.payout_references]
+BANK = next(line + "\n" for line in DEFAULT.splitlines() if line.startswith("payouts_for = "))
+REFS = 'payouts_for = ["wechatpay", "stripe"]\n' + """  [sources.payout_references]
   fields = ["end_to_end_id", "bank_reference", "description"]
   stripe = '\\b(po_[A-Za-z0-9]+)\\b'
 """
