@@ -66,7 +66,8 @@ def test_docs_rules_page_shows_the_registry():
 
 
 # The modules whose truth tables run on both routes of the cascade (their pytestmark: route).
-TRUTH_TABLES = ("tests.test_rules", "tests.test_rules_reversal", "tests.test_allocations")
+TRUTH_TABLES = ("tests.test_rules", "tests.test_rules_reversal", "tests.test_allocations",
+                "tests.test_rules_payout")
 
 
 def test_every_rule_has_a_truth_table_on_both_routes():

@@ -85,6 +85,7 @@ def payout_breaks(con, run_id):
         [run_id]).fetchall())
 
 
+@pytest.mark.rule("payout_reference")
 def test_a_stripe_payout_id_in_the_bank_description_links_the_credit(con, cfg):
     load(con, stripe(), bank(dict(end_to_end_id=None, bank_reference="2611210001", currency="USD", amount_minor=941,
                                   description="STRIPE PAYMENTS UK LTD TRANSFER REF po_1Ab2 GBP/USD")))
@@ -94,6 +95,7 @@ def test_a_stripe_payout_id_in_the_bank_description_links_the_credit(con, cfg):
     assert payout_breaks(con, f"run-{D}") == []
 
 
+@pytest.mark.rule("payout_reference")
 def test_without_the_bank_pattern_the_id_in_free_text_is_not_found(con, cfg):
     load(con, stripe(), bank(dict(end_to_end_id=None, currency="USD", amount_minor=941,
                                   description="STRIPE PAYMENTS UK LTD TRANSFER REF po_1Ab2")))
@@ -107,6 +109,7 @@ def test_without_the_bank_pattern_the_id_in_free_text_is_not_found(con, cfg):
     assert payout_breaks(con, f"run-{d1}") == [("unsettled", "stripe", "po_1Ab2", None, 941, 0, "three_way_payout")]
 
 
+@pytest.mark.rule("payout_amount")
 def test_a_day_net_payout_is_in_transit_then_linked_by_amount_and_payer(con, cfg):
     d1 = D + timedelta(days=1)
     load(con, wechat())
@@ -121,6 +124,7 @@ def test_a_day_net_payout_is_in_transit_then_linked_by_amount_and_payer(con, cfg
     assert payout_breaks(con, f"run-{d1}") == []
 
 
+@pytest.mark.rule("payout_amount")
 def test_a_credit_with_the_banks_own_end_to_end_id_is_found_by_amount(con, cfg):
     # no payout_references: the end-to-end id is compared whole, matches no payout, and the
     # credit is still the day net's one candidate by amount and payer
@@ -129,6 +133,7 @@ def test_a_credit_with_the_banks_own_end_to_end_id_is_found_by_amount(con, cfg):
     assert payout_links(con, f"run-{D}") == [("payout_amount", "bank21:2", "wechatpay 2026-11-21 CNY", 0)]
 
 
+@pytest.mark.rule("payout_amount")
 def test_two_credits_naming_the_payer_are_ambiguous_never_a_pick(con, cfg):
     load(con, wechat(), bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="TENPAY"),
                              dict(end_to_end_id=None, amount_minor=14910, counterparty="Tenpay Payment Technology")))
@@ -139,6 +144,7 @@ def test_two_credits_naming_the_payer_are_ambiguous_never_a_pick(con, cfg):
         ("ambiguous", "wechatpay", "wechatpay 2026-11-21 CNY", None, None, -14910, "three_way_payout")]
 
 
+@pytest.mark.rule("payout_amount")
 def test_a_credit_outside_the_window_or_of_another_payer_is_no_candidate(con, cfg):
     late = D + timedelta(days=2)
     load(con, wechat(), bank(dict(end_to_end_id=None, amount_minor=14910, counterparty="ALIPAY"), day=D))
@@ -177,6 +183,7 @@ def payout_report(con, run_id):
     return [tuple(dict(zip(names, r))[k] for k in keep) for r in cur.fetchall()]
 
 
+@pytest.mark.rule("ledger_payout", "payout_reference", "payout_amount")
 def test_three_ways_ledger_payout_psp_payout_bank_credit(con, cfg):
     # leg 1 by the payout id in the entry's PSP reference (Stripe) and by amount (WeChat's day
     # net, booked as money in); leg 2 by the bank's pattern and by amount and payer
@@ -197,6 +204,7 @@ def test_three_ways_ledger_payout_psp_payout_bank_credit(con, cfg):
         ("wechatpay 2026-11-21 CNY", 14910, "matched", "payout_amount", "LP2", 14910, 0)]
 
 
+@pytest.mark.rule("ledger_payout")
 def test_a_ledger_payout_that_differs_is_linked_with_its_difference(con, cfg):
     load(con, stripe(), led=clearing(payout_entry("LP1", 950, source="stripe", currency="USD",
                                                   psp_reference="po_1Ab2")))
@@ -206,6 +214,7 @@ def test_a_ledger_payout_that_differs_is_linked_with_its_difference(con, cfg):
     assert ("po_1Ab2", 941, "in_transit", None, "LP1", 950, -9) in payout_report(con, f"run-{D}")
 
 
+@pytest.mark.rule("ledger_payout")
 def test_a_ledger_payout_without_its_psp_payout_is_in_transit_then_missing(con, cfg):
     d1, d2 = D + timedelta(days=1), D + timedelta(days=2)
     load(con, led=clearing(payout_entry("LP2", 20000)))
@@ -218,6 +227,7 @@ def test_a_ledger_payout_without_its_psp_payout_is_in_transit_then_missing(con, 
         ("missing_in_statement", "wechatpay", "SETTLE-LP2", "LP2", None, -20000, "ledger_payout")]
 
 
+@pytest.mark.rule("ledger_payout")
 def test_two_payouts_of_the_entry_amount_are_ambiguous(con, cfg):
     other = stripe().with_columns(pl.lit("po_2Cd3").alias("payout_id"),
                                   pl.col("line_id").str.replace("stripe", "strip2"),
@@ -228,6 +238,7 @@ def test_two_payouts_of_the_entry_amount_are_ambiguous(con, cfg):
     assert ("ambiguous", "stripe", "SETTLE-LP1", "LP1", None, -941, "ledger_payout") in payout_breaks(con, f"run-{D}")
 
 
+@pytest.mark.rule("ledger_payout")
 def test_a_ledger_payout_booked_a_day_later_finds_the_payout_already_settled(con, cfg):
     # Stripe's payout and its bank credit on D; the company books it on D+1: the payout no entry
     # claimed on D is handed on (open_items payout_unbooked) and linked then
