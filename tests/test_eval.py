@@ -27,10 +27,17 @@ def test_hard_world_over_five_days(prefect_harness, tmp_path):
     assert result.matchable > 1500 and result.auto_match >= 0.995
 
 
-def test_real_world_loads_every_file_and_says_why_it_differs(prefect_harness, tmp_path):
-    # The scores are asserted once issue 31's matching is merged; here: it runs end to end.
-    result = run_eval("real", 2, seed=7, scale=60, out=tmp_path, progress=lambda m: None)
-    assert "files: 10 loaded, 0 rejected; 0 rows quarantined" in result.notes
-    false_breaks = next(n for n in result.notes if n.startswith("false breaks by category and cause"))
-    assert int(false_breaks.rsplit(": ", 1)[1]) == result.scores["all"].found - result.scores["all"].true_positives
-    assert result.scores["all"].expected > 20 and result.last_line().startswith("eval real: precision ")
+def test_real_world_is_cleared_as_a_company_books_it(prefect_harness, tmp_path):
+    """Issue 31's real world (published layouts, a mapped ledger with payouts and statuses, payout
+    references in bank free text or absent, refunds without the PSP's id, cross-midnight items,
+    分账): every file loads as delivered and every break is found, none invented."""
+    result = run_eval("real", 5, seed=11, scale=50, out=tmp_path, progress=lambda m: None)
+    assert "files: 25 loaded, 0 rejected; 0 rows quarantined" in result.notes
+    assert "config: every feature key accepted" in result.notes
+    assert "false breaks by category and cause: 0" in result.notes
+    assert "misses by category and cause: 0" in result.notes
+    total = result.scores["all"]
+    assert total.expected > 30 and total.precision == 1.0 and total.recall == 1.0
+    for category in ("unsettled", "payout_mismatch", "timing", "missing_in_ledger"):
+        assert result.scores[category].recall == 1.0, category
+    assert result.auto_match >= 0.999
