@@ -11,11 +11,10 @@ the rules' truth tables run on both (tests/conftest.py, ``route``).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from recon import rules as registry
-from recon.errors import ReconError
+from recon import tuning
 from recon.partitions import Partitions, candidates_in_partitions
 from recon.steps import Runner
 
@@ -81,12 +80,7 @@ ROUTES: dict[str, type[ReferenceRoute]] = {"bulk": BulkRoute, "reference": Refer
 
 def choose(route: str | None) -> ReferenceRoute:
     """The route by name; default ``RECON_MATCH_ROUTE``, else bulk."""
-    chosen = route or os.environ.get("RECON_MATCH_ROUTE", "").strip() or "bulk"
-    if chosen not in ROUTES:
-        raise ReconError(f"RECON_MATCH_ROUTE={chosen!r}: expected one of {', '.join(ROUTES)}.",
-                         hint="Unset it (bulk, the default) or set it to reference to run the plain "
-                              "cascade, e.g. to compare the two.")
-    return ROUTES[chosen]()
+    return ROUTES[tuning.match_route(route)]()  # refused there unless one of tuning.ROUTES
 
 
 class Cascade:

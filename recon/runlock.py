@@ -22,11 +22,12 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from recon import tuning
 from recon.config import Config
 from recon.errors import ReconError
 
 log = logging.getLogger(__name__)
-WAIT_ENV = "RECON_LOCK_WAIT_SECONDS"
+WAIT_ENV = tuning.LOCK_WAIT
 POLL_S = 0.5
 
 
@@ -41,17 +42,7 @@ def lock_path(cfg: Config) -> Path:
 
 
 def wait_seconds(cfg: Config) -> float:
-    raw = os.environ.get(WAIT_ENV, "").strip()
-    if not raw:
-        return cfg.lock_wait_s
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ReconError(f"{WAIT_ENV}={raw!r}: expected a number of seconds, 0 or more.",
-                         hint="Set it to how long a second run should wait for the first, or unset it.")
-    return value
+    return tuning.lock_wait_seconds(cfg.lock_wait_s)
 
 
 def holder(cfg: Config) -> dict:

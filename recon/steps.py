@@ -13,13 +13,13 @@ follows one contract, so its step is not listed here either: ``rule_step``.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import sql
 from recon import rules as registry
+from recon import tuning
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class Runner:
 
     def __init__(self, con, keep: str | Path | None = None):
         self.con = con
-        chosen = keep if keep is not None else os.environ.get("RECON_KEEP_STEPS", "").strip()
+        chosen = keep if keep is not None else tuning.keep_steps()
         self.keep = Path(chosen) if chosen else None
         self.live: set[str] = set()
         self.done: list[tuple[str, str]] = []  # (step name, label)

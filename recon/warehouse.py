@@ -7,7 +7,6 @@ correction and is added with a later ``recorded_at``; an identical row adds noth
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import duckdb
 import polars as pl
 
 import sql
-from recon import redact
+from recon import redact, tuning
 from recon.errors import ReconError
 from recon.ratecard import RateCard
 
@@ -211,11 +210,11 @@ def apply_settings(con, path: Path | str, spill_dir: Path | None = None) -> None
     """Resource limits from the environment (per machine, not per config): DuckDB's threads and
     memory limit, and where it spills beyond it (``spill_dir``, else ``RECON_DUCKDB_TEMP``, else
     beside the warehouse file)."""
-    if threads := os.environ.get("RECON_DUCKDB_THREADS"):
-        con.execute(f"SET threads = {int(threads)}")
-    if limit := os.environ.get("RECON_DUCKDB_MEMORY_LIMIT"):
+    if threads := tuning.duckdb_threads():
+        con.execute(f"SET threads = {threads}")
+    if limit := tuning.duckdb_memory_limit():
         con.execute("SET memory_limit = $limit", {"limit": limit})
-    spill = str(spill_dir) if spill_dir else os.environ.get("RECON_DUCKDB_TEMP") or (
+    spill = str(spill_dir) if spill_dir else tuning.duckdb_temp() or (
         None if str(path) == ":memory:" else str(Path(path).with_suffix(".tmp")))
     if spill:
         con.execute("SET temp_directory = $dir", {"dir": spill})
