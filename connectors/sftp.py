@@ -24,7 +24,7 @@ import paramiko
 
 from connectors.archive import Archive, Fetched, HashingWriter, MissingFile, summarize
 from connectors.settle import UNFINISHED, Complete, Entry, NotReady, candidates, changed
-from recon.config import SftpEndpoint
+from connectors.endpoints import SftpEndpoint
 from recon.errors import TransferError
 
 __all__ = ["Fetched", "LateFile", "MissingFile", "NotReady", "fetch_day", "summarize"]

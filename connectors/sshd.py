@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from recon.config import SftpEndpoint
+from connectors.endpoints import SftpEndpoint
 from recon.errors import ReconError
 
 log = logging.getLogger(__name__)
