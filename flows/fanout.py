@@ -28,7 +28,6 @@ import functools
 import logging
 import os
 import pickle
-import re
 import shutil
 import socket
 import time
@@ -42,67 +41,22 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from connectors.archive import Fetched
-from flows.nightly import _retry_transfer, fetch_ledger_task
+from flows import cluster
+from flows.cluster import DaskUnavailable
+from flows.tasks import TaskStages, _retry_transfer, fetch_ledger_task, match_task
 from recon import config as config_mod
 from recon import pan, partitions, pipeline
-from recon.chaos import chaos_point
 from recon.config import Config, Source
-from recon.config_ops import DASK_ADDRESS, DaskConfig
 from recon.errors import ReconError
+from recon.matching import MatchResult
 from recon.reports.model import SourceStatus
+from recon.runday import Day
 
 log = logging.getLogger(__name__)
 pan.install_log_masking()  # workers import this module to run its tasks: their logs are masked too
-ENV = "RECON_DASK_ADDRESS"
+# Which cluster a run uses (flows/cluster.py), named here too for its callers.
+ENV, parse_spec, resolve, task_runner = cluster.ENV, cluster.parse_spec, cluster.resolve, cluster.task_runner
 LEDGER = pipeline.LEDGER
-
-
-class DaskUnavailable(ReconError):
-    """The Dask scheduler named by --dask / RECON_DASK_ADDRESS / [dask] did not answer."""
-
-    runbook = "dask"
-    hint = ("Check that the scheduler is running and reachable from this machine (`dask scheduler`, "
-            "port 8786), or run without Dask: `recon run --dask off`.")
-
-
-# --- where to run ----------------------------------------------------------------------------
-
-def parse_spec(text: str, where: str = ENV) -> DaskConfig | None:
-    """``tcp://host:8786`` (an existing scheduler), ``local`` or ``local:N`` (a LocalCluster of N
-    worker processes, one thread each), or ``off``."""
-    text = text.strip()
-    if text.lower() in ("off", "none", "no", "0"):
-        return None
-    if m := re.fullmatch(r"local(?::(\d+))?", text):
-        n = int(m.group(1)) if m.group(1) else None
-        if n == 0:
-            raise ReconError(f"{where}: local:0 would start a cluster without workers.",
-                             hint="Use local:N with N >= 1, or off.")
-        return DaskConfig(n_workers=n)
-    if DASK_ADDRESS.fullmatch(text):
-        return DaskConfig(address=text)
-    raise ReconError(f"{where}: expected a Dask scheduler address like tcp://10.0.0.5:8786, local, "
-                     f"local:N or off, found {text!r}.",
-                     hint="See README, section \"Beyond one machine\".")
-
-
-def resolve(cfg: Config) -> DaskConfig | None:
-    """The Dask cluster the config and environment ask for (the environment wins), or None."""
-    env = os.environ.get(ENV, "").strip()
-    if env:
-        return parse_spec(env)
-    return cfg.dask
-
-
-def task_runner(spec: DaskConfig):
-    """A ``DaskTaskRunner`` for ``spec``: connect to ``address``, or start a LocalCluster."""
-    from prefect_dask import DaskTaskRunner
-    if spec.address:
-        return DaskTaskRunner(address=spec.address)
-    kwargs = {"processes": True, "threads_per_worker": spec.threads_per_worker}
-    if spec.n_workers:
-        kwargs["n_workers"] = spec.n_workers
-    return DaskTaskRunner(cluster_kwargs=kwargs)
 
 
 def _on_worker() -> str | None:
@@ -317,70 +271,84 @@ def _staged_parts(cfg: Config, f: Fetched, staged: Staged):
                          hint="This is a bug in flows/fanout.py; run again with --dask off.")
 
 
-def fetch_and_load(cfg: Config, runner, selected: list[Source], business_date: date, run_id: str,
-                   statuses: list[SourceStatus], timings: dict[str, float]) -> dict:
-    """Fetch and parse on Dask, store here; ``statuses`` filled in the flow's usual order (ledger,
-    then the sources as configured). Returns where each worker task ran."""
-    ref = ConfigRef(str(cfg.path), cfg.sha256)
-    t = time.perf_counter()
-    try:
-        client = runner.client  # connects, or starts the LocalCluster
-    except (OSError, TimeoutError) as e:
-        raise DaskUnavailable(f"the Dask cluster at {runner.address or 'a new LocalCluster'} could not be "
-                              f"reached or started ({type(e).__name__}: {e}); nothing was loaded.") from e
-    timings["dask_connect"] = time.perf_counter() - t
+class _Later:
+    """A stage's result worked out when the sequence asks for it, in its order (a store, here)."""
 
-    with _workers_report_here(client):
-        return _fetch_and_load(cfg, runner, client, ref, selected, business_date, run_id, statuses, timings)
+    def __init__(self, fn):
+        self.result = fn
 
 
-def _fetch_and_load(cfg, runner, client, ref, selected, business_date, run_id, statuses, timings) -> dict:
-    t = time.perf_counter()
-    futures = {s.name: runner.submit(fetch_on_worker, {"config": ref, "source": s.name,
-                                                        "business_date": business_date}) for s in selected}
-    ledger_arrival = fetch_ledger_task(cfg, business_date)  # here, while the workers fetch
-    placed = {name: fut.result() for name, fut in futures.items()}
-    arrivals = {name: arrival for name, (arrival, _) in placed.items()}
-    placement = [{"task": f"fetch {name}", **where.__dict__} for name, (_, where) in placed.items()]
-    chaos_point("after_archive")
-    timings["fetch"] = time.perf_counter() - t
+class DaskStages(TaskStages):
+    """The day's fetch and parse on Dask workers, each file stored here (one at a time, in the
+    flow's usual order, while later files are still parsing), the first reference pass of the
+    match per hash partition on the workers. ``where``: the scheduler, the workers and where each
+    worker task ran."""
 
-    t = time.perf_counter()
-    plan: list = []  # SourceStatus (nothing to parse) or (Fetched, key of its parse)
-    parses: dict[tuple[str, str], object] = {}
+    def __init__(self, day: Day, runner):
+        self.runner = runner
+        self.ref = ConfigRef(str(day.cfg.path), day.cfg.sha256)
+        t = time.perf_counter()
+        try:
+            self.client = runner.client  # connects, or starts the LocalCluster
+        except (OSError, TimeoutError) as e:
+            raise DaskUnavailable(f"the Dask cluster at {runner.address or 'a new LocalCluster'} could not be "
+                                  f"reached or started ({type(e).__name__}: {e}); nothing was loaded.") from e
+        day.timings["dask_connect"] = time.perf_counter() - t
+        self.where = {"scheduler": self.client.scheduler.address, "workers": [], "placement": []}
+        self._parses: dict[tuple[str, str], object] = {}
+        self._staged: dict[tuple[str, str], Staged] = {}
 
-    def parse(source: str, kind: str, f: Fetched) -> None:
-        if done := pipeline.already_loaded(cfg, f, kind):
-            plan.append(done)
-            return
-        key = (source, f.sha256)  # the same bytes twice: parsed once, stored once, then "already loaded"
-        if key not in parses:
-            parses[key] = runner.submit(prepare_on_worker, {
-                "config": ref, "source": source, "f": f, "business_date": business_date, "run_id": run_id})
-        plan.append((f, key))
+    def fetch(self, day: Day):
+        with _workers_report_here(self.client):
+            return super().fetch(day)
 
-    if ledger_arrival.missing:
-        plan.append(pipeline.missing_status(None, ledger_arrival))
-    for f in ledger_arrival.files:
-        parse(LEDGER, LEDGER, f)
-    for s in selected:
-        arrival = arrivals[s.name]
-        if arrival.missing:
-            plan.append(pipeline.missing_status(s, arrival))
-        for f in arrival.files:
-            parse(s.name, s.kind, f)
-    staged: dict[tuple[str, str], Staged] = {}
-    for item in plan:  # stores one at a time, in order, while later files are still parsing
-        if isinstance(item, SourceStatus):
-            statuses.append(item)
-            continue
-        f, key = item
-        if key not in staged:
-            staged[key] = parses[key].result()
-            placement.append({"task": f"parse {f.name}", **staged[key].where.__dict__})
-        statuses.append(store_task(cfg, f, staged[key], business_date, run_id))
-    shutil.rmtree(staging_root(cfg) / run_id, ignore_errors=True)  # every file stored
-    timings["load"] = time.perf_counter() - t
-    return {"scheduler": client.scheduler.address,
-            "workers": sorted(client.scheduler_info()["workers"]),
-            "placement": placement}
+    def fetch_ledger(self, day: Day):
+        # here (the drop folder is local to the flow), while the workers fetch the sources
+        return _Later(lambda: fetch_ledger_task(day.cfg, day.business_date))
+
+    def fetch_source(self, day: Day, source: Source):
+        future = self.runner.submit(fetch_on_worker, {"config": self.ref, "source": source.name,
+                                                      "business_date": day.business_date})
+
+        def placed() -> pipeline.Arrival:
+            arrival, where = future.result()
+            self.where["placement"].append({"task": f"fetch {source.name}", **where.__dict__})
+            return arrival
+        return _Later(placed)
+
+    def load(self, day: Day, ledger: pipeline.Arrival, arrivals: dict[str, pipeline.Arrival]) -> None:
+        with _workers_report_here(self.client):
+            super().load(day, ledger, arrivals)
+        shutil.rmtree(staging_root(day.cfg) / day.run_id, ignore_errors=True)  # every file stored
+        self.where["workers"] = sorted(self.client.scheduler_info()["workers"])
+
+    def load_ledger(self, day: Day, f: Fetched, after: list):
+        return self._parse_then_store(day, LEDGER, LEDGER, f)
+
+    def load_statement(self, day: Day, source: Source, f: Fetched, after: list):
+        return self._parse_then_store(day, source.name, source.kind, f)
+
+    def _parse_then_store(self, day: Day, source: str, kind: str, f: Fetched):
+        """The file's parse submitted now; its store when the sequence asks for its status. The
+        same bytes twice: parsed once, stored once, then "already loaded"."""
+        if done := pipeline.already_loaded(day.cfg, f, kind):
+            return done
+        key = (source, f.sha256)
+        if key not in self._parses:
+            self._parses[key] = self.runner.submit(prepare_on_worker, {
+                "config": self.ref, "source": source, "f": f, "business_date": day.business_date,
+                "run_id": day.run_id})
+
+        def store() -> SourceStatus:
+            if key not in self._staged:
+                self._staged[key] = self._parses[key].result()
+                self.where["placement"].append({"task": f"parse {f.name}", **self._staged[key].where.__dict__})
+            return store_task(day.cfg, f, self._staged[key], day.business_date, day.run_id)
+        return _Later(store)
+
+    def match(self, day: Day) -> MatchResult:
+        try:
+            return match_task(day.cfg, day.run_id, day.business_date, day.names, day.inputs,
+                              match_partitions(day.cfg, self.runner, day.run_id, self.where["placement"]))
+        finally:
+            shutil.rmtree(staging_root(day.cfg) / day.run_id, ignore_errors=True)

@@ -30,7 +30,7 @@ def add_parser(sub, date_type) -> None:
 
 def cmd_whatif(args) -> int:
     from recon import config
-    from recon.cli import DEFAULT_CONFIG
+    from recon.cli_common import DEFAULT_CONFIG
     from recon.whatif import whatif
     base = config.load(args.base_config or os.environ.get("RECON_CONFIG") or DEFAULT_CONFIG)
     result = whatif(base, config.load(args.config), args.start, args.end, args.out, args.keep_scratch)

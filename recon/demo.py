@@ -33,8 +33,9 @@ def demo_env(out: Path, sshd: LocalSshd, world: Path) -> dict[str, str]:
     }
 
 
-def run_demo(business_date: date, out: Path, *, seed: int = 7, scale: int = 200) -> int:
-    from flows.nightly import nightly
+def run_demo(business_date: date, out: Path, nightly, *, seed: int = 7, scale: int = 200) -> int:
+    """``nightly``: the nightly flow (flows.nightly.nightly, passed in by the command line: recon
+    itself never imports flows)."""
     from recon.evaluate import explain, format_table, read_truth, score
     from recon.generate import generate_day
 

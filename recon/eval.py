@@ -1,5 +1,8 @@
 """`recon eval`: generate a world, reconcile N consecutive days on real parts, score the engine.
 
+Each day runs through ``recon.runday.run_day`` in this process, its sources over SFTP from a
+local OpenSSH sshd.
+
 Each day's run is scored on the breaks it raised new (first seen that day) against that day's
 ground truth, keyed by (day, category, source, key). The auto-match rate is, of the ledger
 entries that a perfect reconciler would match (every entry the ground truth does not name), the
@@ -61,8 +64,8 @@ def day_truth(rows_by_day: dict[date, list[dict]], day: date) -> set[tuple]:
 
 def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None = None,
              progress=print) -> EvalResult:
-    from flows.nightly import nightly
     from recon.generate import generate_days
+    from recon.runday import run_day
 
     t0 = time.perf_counter()
     out = out or Path(tempfile.mkdtemp(prefix=f"recon-eval-{scenario}-"))
@@ -90,15 +93,16 @@ def run_eval(scenario: str, days: int, seed: int, scale: int, out: Path | None =
             notes += [f"config: left out {d}" for d in dropped] or ["config: every feature key accepted"]
         cfg = config.load(config_path)
         for d in dates:
-            result = nightly(business_date=d, config_path=str(config_path))
-            run_ids.append(result["run_id"])
-            new = {(d, *k) for k in break_keys(cfg, result["run_id"], new_only=True)}
+            day = run_day(cfg, d)
+            run_ids.append(day.run_id)
+            new = {(d, *k) for k in break_keys(cfg, day.run_id, new_only=True)}
             expected = day_truth(truth_rows, d)
             found |= new
             truth |= expected
             progress(f"  {d}: {len(new)} new breaks, {len(expected)} expected, "
                      f"{len(new & expected)} agree; reports "
-                     + (f"do not tie: {'; '.join(result['tie_out'])}" if result.get("tie_out") else "tie"))
+                     + (f"do not tie: {'; '.join(t.text() for t in day.summary.tie_out)}"
+                        if day.summary.tie_out else "tie"))
     matched, matchable = _auto_match(cfg, truth_rows, run_ids, real=scenario == "real")
     def keyed(items):  # score by category; the day is part of the key
         return {(c, s, f"{d}:{k}") for d, c, s, k in items}

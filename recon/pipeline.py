@@ -1,16 +1,13 @@
-"""The stages of one business day as plain functions; the Prefect flow only sequences them.
+"""The stages of one business day as plain functions; recon.runday sequences them.
 
 fetch (SFTP / ledger drop folder) → archive → parse + control totals → validate (quarantine)
 → load (DuckDB) → match cascade → reports. Each stage opens its own warehouse connection, so
-the stages can run as separate Prefect tasks, and writes nothing unless it succeeded.
+the stages can run as separate Prefect tasks, and writes nothing unless it succeeded. The run's
+own bookkeeping (begin, finish, manifest) is recon.runs, named here too for the stages' callers.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -22,19 +19,23 @@ import polars as pl
 from connectors.archive import Archive
 from connectors.local import fetch_local
 from connectors.sftp import Fetched, LateFile, MissingFile, fetch_day
-from recon import __version__, lineage, pan, permissions, ratecard, redact, warehouse
+from recon import lineage, pan, redact, tuning, warehouse
 from recon.chaos import chaos_point
 from recon.config import Config, Source
-from recon.errors import IntegrityError, ParseError, ReconError
+from recon.errors import IntegrityError, ParseError
 from recon.matching import MatchResult, run_cascade
 from recon.partitions import Partitions, in_process
 from recon.reports.model import SourceStatus
+from recon import runs
 from schemas import registry, trailers
 from schemas.ledger import parse_ledger_parts
 
 log = logging.getLogger(__name__)
 LEDGER = "ledger"
 LOADED = ("loaded", "corrected")  # statuses of a file whose lines the day's run reads
+# The run's bookkeeping (recon.runs), named here too for the stages' callers.
+begin_run, finish_run, new_run_id = runs.begin_run, runs.finish_run, runs.new_run_id
+reports_dir, select_sources, write_manifest = runs.reports_dir, runs.select_sources, runs.write_manifest
 
 
 @dataclass(frozen=True)
@@ -44,47 +45,6 @@ class Arrival:
     files: tuple[Fetched, ...] = ()
     missing: str = ""
     late: bool = False  # still missing at the source's deadline
-
-
-def new_run_id(business_date: date) -> str:
-    return f"{business_date:%Y%m%d}-{datetime.now(timezone.utc):%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def begin_run(cfg: Config, run_id: str, business_date: date, sources: list[str] | None = None,
-              language: str = "en") -> datetime:
-    started = datetime.now(timezone.utc)
-    permissions.apply(cfg.umask)  # before the run creates anything: warehouse, archive, reports
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        # A run still 'running' was killed mid-way only if no other live process holds the run
-        # lock (recon.runlock: the kernel drops it when its holder dies).
-        from recon import runlock
-        if alive := runlock.live_holder(cfg):
-            log.warning("Run %s (pid %s on %s) is still running: not marked interrupted",
-                        alive.get("run_id"), alive.get("pid"), alive.get("host"))
-            stale = []
-        else:
-            stale = warehouse.rows(con, "UPDATE runs SET status = 'interrupted' WHERE status = 'running' "
-                                        "AND run_id <> ? RETURNING run_id", [run_id])
-        for (old,) in stale:
-            log.warning("Run %s never finished (killed?); marked interrupted", old)
-        loading = [] if alive else warehouse.rows(con, "SELECT sha256, name FROM files WHERE parse_status = 'loading'")
-        for sha, name in loading:
-            log.warning("%s was left half-loaded by an interrupted run: its lines are cleared and it "
-                        "loads again when fetched", name)
-            with warehouse.transaction(con):
-                warehouse.clear_file(con, sha)
-                con.execute("DELETE FROM files WHERE sha256 = ?", [sha])
-        con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, "
-                    "config_sha256, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                    [run_id, business_date, started, __version__, cfg.sha256,
-                     json.dumps(sources or [s.name for s in cfg.sources]), language])
-        warehouse.load_rate_cards(con, {s.name: ratecard.load(s.rate_card)
-                                        for s in cfg.sources if s.rate_card},
-                                  {s.name: registry.card_type_field(s.format) for s in cfg.sources})
-    finally:
-        con.close()
-    return started
 
 
 def fetch_source(cfg: Config, source: Source, business_date: date) -> Arrival:
@@ -140,11 +100,9 @@ class Prepared:
     failed_check: str = ""  # the control total that rejected it ("" when unreadable)
 
 
-# Bytes of a high-volume CSV file read, converted, validated and stored at a time: bounds the
-# memory of a big file (one part's text table, canonical frame and raw audit copy at once, a
-# small multiple of the part's bytes) whatever the file's size; the file itself is read a range
-# at a time (Archive.open). RECON_PART_MB overrides it.
-PART_BYTES = int(os.environ.get("RECON_PART_MB", "64")) << 20
+# Bytes of a high-volume file read at a time (recon.tuning, RECON_PART_MB); the file itself is
+# read a range at a time (Archive.open).
+PART_BYTES = tuning.part_bytes()
 
 
 def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
@@ -354,17 +312,14 @@ def match(cfg: Config, run_id: str, business_date: date, sources: list[str],
     used is recorded on the run so that ``recon rerun`` can reproduce it. ``partitions``: the first
     reference pass per hash partition (on Dask: flows/fanout.match_partitions; else, with
     ``RECON_MATCH_PARTITIONS=N``, N partitions one after another in this process)."""
-    if partitions is None and (n := match_partitions_setting()) > 1:
+    if partitions is None and (n := tuning.match_partitions()) > 1:
         partitions = in_process(n, staging_root(cfg) / run_id / "match")
     con = warehouse.connect(cfg.warehouse)
     try:
         watermark = datetime.now(timezone.utc)
-        def record(con, result: MatchResult) -> None:  # in the cascade's closing transaction
-            con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
-                        "WHERE run_id = ?", [watermark, watermark, result.carried_from, run_id])
-
         return run_cascade(con, cfg, run_id=run_id, business_date=business_date, sources=sources,
-                           watermark=watermark, inputs=inputs, partitions=partitions, record=record)
+                           watermark=watermark, inputs=inputs, partitions=partitions,
+                           record=runs.record_watermarks(run_id, watermark, watermark))
     finally:
         con.close()
 
@@ -374,65 +329,7 @@ def staging_root(cfg: Config) -> Path:
     return cfg.archive.parent / "staging"
 
 
-def match_partitions_setting() -> int:
-    """``RECON_MATCH_PARTITIONS``: how many hash partitions the first reference pass runs in, one
-    after another, when no Dask runner partitions it (unset or 1: one join)."""
-    raw = os.environ.get("RECON_MATCH_PARTITIONS", "").strip()
-    if not raw:
-        return 1
-    if not raw.isdigit() or int(raw) < 1:
-        raise ReconError(f"RECON_MATCH_PARTITIONS={raw!r}: expected a whole number of partitions, 1 "
-                         f"or more.", hint="Set it to e.g. 16 for a day whose first pass does not fit "
-                         "in memory as one join (100M rows a side still does at 12 GB), or unset it.")
-    return int(raw)
-
-
-def finish_run(cfg: Config, run_id: str, statuses: list[SourceStatus], status: str,
-               outputs: dict[str, dict], timings: dict[str, float],
-               finished_at: datetime | None = None, matched_lines: int | None = None) -> None:
-    """Record how the run ended, what it read and wrote; ``matched_lines``: how many of its day's
-    statement lines it matched (the report model's matched_statement), which later runs' match-rate
-    history reads instead of counting this run's links again."""
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        inputs = [{**dataclasses.asdict(s), "error": redact.error_text(s.error) if s.error else s.error}
-                  for s in statuses]
-        con.execute("UPDATE runs SET finished_at = ?, status = ?, input_files = ?, outputs = ?, "
-                    "timings = ?, matched_lines = ? WHERE run_id = ?",
-                    [finished_at or datetime.now(timezone.utc), status, json.dumps(inputs, sort_keys=True),
-                     json.dumps(outputs, sort_keys=True), json.dumps(timings, sort_keys=True), matched_lines,
-                     run_id])
-    finally:
-        con.close()
-
-
-def write_manifest(cfg: Config, run_id: str, path: Path) -> Path:
-    """The run's manifest beside its reports: what went in, with what, and what came out."""
-    from recon.audit import get_run, write_json
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        run = get_run(con, run_id)
-    finally:
-        con.close()
-    write_json(run, path)
-    return path
-
-
 def missing_status(source: Source | None, arrival: Arrival) -> SourceStatus:
     kind = source.kind if source else LEDGER
     return SourceStatus(arrival.source, kind, None, None, "late" if arrival.late else "missing",
                         error=arrival.missing)
-
-
-def select_sources(cfg: Config, names: list[str] | None) -> list[Source]:
-    if not names:
-        return list(cfg.sources)
-    unknown = [n for n in names if n not in {s.name for s in cfg.sources}]
-    if unknown:
-        raise ReconError(f"unknown source(s) {', '.join(unknown)}: the config {cfg.path} declares "
-                         f"{', '.join(s.name for s in cfg.sources)}.", hint="Check --sources.")
-    return [s for s in cfg.sources if s.name in names]
-
-
-def reports_dir(cfg: Config, business_date: date, run_id: str) -> Path:
-    return cfg.reports / f"{business_date:%Y-%m-%d}" / run_id

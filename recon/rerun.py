@@ -22,13 +22,14 @@ from pathlib import Path
 import polars as pl
 
 from connectors.archive import Archive
-from recon import pipeline, warehouse
+from recon import pipeline, runs, warehouse
 from recon.audit import get_run
 from recon.config import Config
 from recon.errors import ReconError
-from recon.matching import run_cascade
+from recon.matching import MatchResult, run_cascade
 from recon.outputs import sha256_of, write_reports
 from recon.reports.model import SourceStatus
+from recon.runday import Day, Stages, run_day
 from schemas import registry
 from schemas.ledger import parse_ledger_parts
 
@@ -121,47 +122,80 @@ def _rerun(cfg: Config, business_date: date, run_id: str | None, keep: bool) -> 
                              hint="Pass the configuration the run used with --config.")
         inputs = _verify_inputs(cfg, con, run)
         n = warehouse.scalar(con, "SELECT count(*) FROM runs WHERE rerun_of = ?", [run["run_id"]]) + 1
-        rerun_id = f"{run['run_id']}-rerun{n}"
-        sources = json.loads(run.get("sources") or "[]") or [s.name for s in cfg.sources]
-        con.execute("INSERT INTO runs (run_id, business_date, started_at, status, code_version, config_sha256, "
-                    "rerun_of, sources, language) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                    [rerun_id, business_date, datetime.now(timezone.utc), run["code_version"], cfg.sha256,
-                     run["run_id"], json.dumps(sources), run.get("language") or "en"])
-        def record(con, _result) -> None:  # in the cascade's closing transaction
-            con.execute("UPDATE runs SET ledger_watermark = ?, annotation_watermark = ?, carried_from = ? "
-                        "WHERE run_id = ?", [run["ledger_watermark"], run["annotation_watermark"],
-                                             run["carried_from"], rerun_id])
-
-        run_cascade(con, cfg, run_id=rerun_id, business_date=business_date, sources=sources,
-                    watermark=run["ledger_watermark"], inputs=inputs, prev_run=run["carried_from"],
-                    annotation_watermark=run["annotation_watermark"], record=record)
     finally:
         con.close()
+    stages = Replay(run, inputs, keep)
+    sources = [cfg.source(name) for name in json.loads(run.get("sources") or "[]")] or None
+    day = run_day(cfg, business_date, stages, sources=sources, run_id=f"{run['run_id']}-rerun{n}",
+                  language=run.get("language") or "en")
+    log.info("Rerun %s of %s: %s", day.run_id, run["run_id"], "identical" if stages.identical else "differs")
+    return RerunResult(run["run_id"], day.run_id, stages.identical, tuple(stages.differences),
+                       {k: str(p) for k, p in day.paths.items()}, stages.hashes, str(stages.scratch), keep)
 
-    statuses = [SourceStatus(**s) for s in run["input_files"]]
-    out = Path(tempfile.mkdtemp(prefix=f"recon-rerun-{run['run_id']}-"))
-    log.info("Rerun %s: reproducing the reports in %s", rerun_id, out)
-    try:
-        _, paths = write_reports(cfg, rerun_id, business_date, run["started_at"], statuses,
-                                 run.get("language") or "en", out, display_run_id=run["run_id"],
-                                 finished_at=run["finished_at"])
-        hashes = {k: sha256_of(p) for k, p in paths.items()}
-    finally:
-        if not keep:
-            shutil.rmtree(out, ignore_errors=True)
-    differences = []
-    for name, recorded in sorted(run["outputs"].items()):
-        got = hashes.get(name)
-        if got != recorded["sha256"]:
-            differences.append(f"{name}: recorded sha256 {recorded['sha256'][:16]}…, reproduced "
-                               f"{(got or 'nothing')[:16]}…")
-    differences += on_disk_differences(cfg, run)
-    identical = not differences and bool(run["outputs"])
-    pipeline.finish_run(cfg, rerun_id, statuses, "reproduced" if identical else "differs",
-                        {k: {"path": str(p), "sha256": hashes[k]} for k, p in paths.items()}, {})
-    log.info("Rerun %s of %s: %s", rerun_id, run["run_id"], "identical" if identical else "differs")
-    return RerunResult(run["run_id"], rerun_id, identical, tuple(differences),
-                       {k: str(p) for k, p in paths.items()}, hashes, str(out), keep)
+
+class Replay(Stages):
+    """A past run's day replayed as of the run: its inputs read back from the archive (nothing
+    fetched), matched with its watermarks and the open items it carried, the reports written into
+    a scratch directory under the original run's identity and compared with what it recorded."""
+
+    def __init__(self, run: dict, inputs: list[str], keep: bool):
+        self.run, self.inputs, self.keep = run, inputs, keep
+        self.identical, self.differences, self.hashes, self.scratch = False, [], {}, None
+
+    def begin(self, day: Day) -> datetime:
+        started = datetime.now(timezone.utc)
+        con = warehouse.connect(day.cfg.warehouse)
+        try:
+            runs.record_run(con, day.cfg, day.run_id, day.business_date, started, day.names, day.language,
+                            code_version=self.run["code_version"], rerun_of=self.run["run_id"])
+        finally:
+            con.close()
+        return started
+
+    def fetch(self, day: Day):
+        return None, {}
+
+    def load(self, day: Day, ledger, arrivals) -> None:  # verified before the run began
+        day.statuses.extend(SourceStatus(**s) for s in self.run["input_files"])
+
+    def match(self, day: Day) -> MatchResult:
+        run = self.run
+        con = warehouse.connect(day.cfg.warehouse)
+        try:
+            return run_cascade(con, day.cfg, run_id=day.run_id, business_date=day.business_date,
+                               sources=day.names, watermark=run["ledger_watermark"], inputs=self.inputs,
+                               prev_run=run["carried_from"], annotation_watermark=run["annotation_watermark"],
+                               record=runs.record_watermarks(day.run_id, run["ledger_watermark"],
+                                                             run["annotation_watermark"], run["carried_from"]))
+        finally:
+            con.close()
+
+    def reports(self, day: Day):
+        run = self.run
+        self.scratch = out = Path(tempfile.mkdtemp(prefix=f"recon-rerun-{run['run_id']}-"))
+        log.info("Rerun %s: reproducing the reports in %s", day.run_id, out)
+        try:
+            summary, paths = write_reports(day.cfg, day.run_id, day.business_date, run["started_at"],
+                                           day.statuses, day.language, out, display_run_id=run["run_id"],
+                                           finished_at=run["finished_at"])
+            self.hashes = {k: sha256_of(p) for k, p in paths.items()}
+        finally:
+            if not self.keep:
+                shutil.rmtree(out, ignore_errors=True)
+        return summary, paths
+
+    def finish(self, day: Day) -> None:
+        """Compare the reproduction with the recorded outputs and the reports on disk."""
+        for name, recorded in sorted(self.run["outputs"].items()):
+            got = self.hashes.get(name)
+            if got != recorded["sha256"]:
+                self.differences.append(f"{name}: recorded sha256 {recorded['sha256'][:16]}…, reproduced "
+                                        f"{(got or 'nothing')[:16]}…")
+        self.differences += on_disk_differences(day.cfg, self.run)
+        self.identical = not self.differences and bool(self.run["outputs"])
+        day.status = "reproduced" if self.identical else "differs"
+        runs.finish_run(day.cfg, day.run_id, day.statuses, day.status,
+                        {k: {"path": str(p), "sha256": self.hashes[k]} for k, p in day.paths.items()}, {})
 
 
 def on_disk_differences(cfg: Config, run: dict) -> list[str]:

@@ -1,0 +1,177 @@
+"""One business day, start to end: the one sequence every way of running a day goes through.
+
+begin the run → fetch the ledger export and the sources → load them → match → reports → finish
+(or, on any failure, record the run failed and raise). The nightly flow (Prefect tasks, or Dask
+parts: flows/), ``recon rerun`` (an as-of replay from the archive), ``recon eval`` and the bench
+differ only in how a stage runs: each stage is a method of ``Stages``, which they override. The
+order, the timings, what the run records and when, are written here only.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from connectors.archive import Fetched
+from recon import pan, pipeline, runs
+from recon.chaos import chaos_point
+from recon.config import Config, Source
+from recon.matching import MatchResult
+from recon.outputs import sha256_of, write_reports
+from recon.reports.model import RunSummary, SourceStatus
+
+
+@dataclass
+class Day:
+    """One run of one business day as it goes: what ``run_day`` and the stages share."""
+    cfg: Config
+    business_date: date
+    run_id: str
+    sources: list[Source]
+    language: str = "en"
+    started_at: datetime | None = None
+    statuses: list[SourceStatus] = field(default_factory=list)  # ledger first, then the sources
+    timings: dict[str, float] = field(default_factory=dict)
+    result: MatchResult | None = None
+    summary: RunSummary | None = None
+    paths: dict[str, Path] = field(default_factory=dict)
+    status: str = "running"
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The sha256 of the statement files this run loaded: what its match reads of the day."""
+        return [s.sha256 for s in self.statuses if s.kind != pipeline.LEDGER and s.status in pipeline.LOADED]
+
+    @property
+    def reports_dir(self) -> Path:
+        return runs.reports_dir(self.cfg, self.business_date, self.run_id)
+
+
+class Stages:
+    """How each stage of a day runs; by default in this process, the fetches and the loads in
+    threads. A subclass overrides what it runs differently; a stage that submits work returns
+    something with ``result()`` (a future), which the sequence waits on in its own order."""
+
+    workers = 32  # threads for the fetches and the loads (DuckDB serialises the writes)
+
+    def begin(self, day: Day) -> datetime:
+        return runs.begin_run(day.cfg, day.run_id, day.business_date, day.names, day.language)
+
+    @contextmanager
+    def scope(self, day: Day):
+        """Around fetch, load and match; yields the stages that run them (a Dask cluster's, say)."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix=f"recon-{day.run_id}") as self._pool:
+            yield self
+
+    @contextmanager
+    def timed(self, day: Day, name: str):
+        """Times a stage into ``day.timings`` (a stage that fails is not timed)."""
+        t = time.perf_counter()
+        yield
+        day.timings[name] = time.perf_counter() - t
+
+    def submit(self, fn, *args, after=()):
+        """``fn(*args)`` on the scope's threads, once everything in ``after`` is done."""
+        def run():
+            for earlier in after:
+                earlier.result()
+            return fn(*args)
+        return self._pool.submit(run)
+
+    def fetch_ledger(self, day: Day):
+        return self.submit(pipeline.fetch_ledger, day.cfg, day.business_date)
+
+    def fetch_source(self, day: Day, source: Source):
+        return self.submit(pipeline.fetch_source, day.cfg, source, day.business_date)
+
+    def fetch(self, day: Day) -> tuple[pipeline.Arrival, dict[str, pipeline.Arrival]]:
+        """The ledger export's arrival and each source's, fetched concurrently."""
+        ledger = self.fetch_ledger(day)
+        futures = {s.name: self.fetch_source(day, s) for s in day.sources}
+        return ledger.result(), {name: fut.result() for name, fut in futures.items()}
+
+    def load_ledger(self, day: Day, f: Fetched, after: list):
+        return self.submit(pipeline.load_ledger_file, day.cfg, f, day.business_date, day.run_id, after=after)
+
+    def load_statement(self, day: Day, source: Source, f: Fetched, after: list):
+        return self.submit(pipeline.load_statement, day.cfg, source, f, day.business_date, day.run_id,
+                           after=after)
+
+    def load(self, day: Day, ledger: pipeline.Arrival, arrivals: dict[str, pipeline.Arrival]) -> None:
+        """Load the day's files concurrently (parsing overlaps; the warehouse serialises the writes)
+        into ``day.statuses``, in the sequential order: the ledger first, then the sources as
+        configured. The same bytes arriving twice load after the first (then "already loaded")."""
+        first: dict[str, object] = {}
+
+        def after(f: Fetched) -> list:
+            return [first[f.sha256]] if f.sha256 in first else []
+
+        loads: list = []
+        if ledger.missing:
+            loads.append(pipeline.missing_status(None, ledger))
+        for f in ledger.files:
+            loads.append(self.load_ledger(day, f, after(f)))
+            first.setdefault(f.sha256, loads[-1])
+        for s in day.sources:
+            arrival = arrivals[s.name]
+            if arrival.missing:
+                loads.append(pipeline.missing_status(s, arrival))
+            for f in arrival.files:
+                loads.append(self.load_statement(day, s, f, after(f)))
+                first.setdefault(f.sha256, loads[-1])
+        day.statuses.extend(x if isinstance(x, SourceStatus) else x.result() for x in loads)
+
+    def match(self, day: Day) -> MatchResult:
+        return pipeline.match(day.cfg, day.run_id, day.business_date, day.names, day.inputs)
+
+    def reports(self, day: Day) -> tuple[RunSummary, dict[str, Path]]:
+        return write_reports(day.cfg, day.run_id, day.business_date, day.started_at, day.statuses,
+                             day.language, day.reports_dir)
+
+    def finish(self, day: Day) -> None:
+        """Record the run reconciled or with breaks, its outputs' hashes, and its manifest."""
+        day.status = "reconciled" if day.summary.reconciled else "breaks"
+        outputs = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in day.paths.items()}
+        runs.finish_run(day.cfg, day.run_id, day.statuses, day.status, outputs, day.timings,
+                        finished_at=day.summary.finished_at, matched_lines=day.summary.matched_statement)
+        runs.write_manifest(day.cfg, day.run_id, day.reports_dir / "manifest.json")
+
+    def failed(self, day: Day, error: BaseException) -> None:
+        """Record the run failed, with what it had loaded and how long each stage took."""
+        day.status = "failed"
+        runs.finish_run(day.cfg, day.run_id, day.statuses, "failed", {}, day.timings)
+
+
+def run_day(cfg: Config, business_date: date, stages: Stages | None = None, *,
+            sources: list[Source] | None = None, run_id: str | None = None, language: str = "en") -> Day:
+    """Run one business day (``sources``: default all configured) through ``stages``."""
+    pan.install_log_masking()  # card numbers never reach a log, whoever runs the day
+    stages = stages or Stages()
+    day = Day(cfg, business_date, run_id or runs.new_run_id(business_date),
+              list(cfg.sources if sources is None else sources), language)
+    day.started_at = stages.begin(day)
+    try:
+        with stages.scope(day) as active:
+            with active.timed(day, "fetch"):
+                ledger, arrivals = active.fetch(day)
+                chaos_point("after_archive")
+            with active.timed(day, "load"):
+                active.load(day, ledger, arrivals)
+            chaos_point("after_load")
+            with active.timed(day, "match"):
+                day.result = active.match(day)
+                chaos_point("after_match")
+        with stages.timed(day, "reports"):
+            day.summary, day.paths = stages.reports(day)
+    except BaseException as e:
+        stages.failed(day, e)
+        raise
+    stages.finish(day)
+    return day
