@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 
 import polars as pl
 
+from recon import warehouse
 from recon.matching import run_cascade
 from schemas.canonical import LEDGER_COLUMNS, STATEMENT_COLUMNS, conform
 
@@ -74,9 +75,34 @@ def with_matching(cfg, source, **settings):
 def delivered(con, st) -> None:
     """Record the statement files of ``st`` as loaded, as the pipeline does: a source without a
     loaded file for a date is late, and its ledger items wait as pending (sql/pending_late.sql)."""
-    from recon import warehouse
     for sha, source, day in st.select("file_sha256", "source", "business_date").unique().iter_rows():
         if not con.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha]).fetchall():
             warehouse.record_file(con, sha256=sha, source=source, name=f"{source}.csv", remote_path=None,
                                   size=1, business_date=day, fmt=None, status="loaded", line_count=None,
                                   control_total="n/a")
+
+
+def load(con, led=None, st=None, sha="l" * 64):
+    """Statement lines (recorded as delivered) and ledger entries into the warehouse of a test."""
+    if st is not None:
+        warehouse.insert_frame(con, "statement_lines", st)
+        delivered(con, st)
+    if led is not None:
+        warehouse.load_ledger(con, led, sha256=sha, recorded_at=datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def rules_of(con, run_id):
+    """{(ledger entry, statement line): rule} of a run's links (None on the side a group leaves out)."""
+    return {(e, ln): r for e, ln, r in con.execute(
+        "SELECT ledger_entry_id, line_id, rule FROM matches WHERE run_id = ? AND kind = 'ledger_statement' "
+        "AND rule <> 'reference_mismatch'",
+        [run_id]).fetchall()}
+
+
+F = "f" * 16
+
+
+def open_breaks(con, run_id):
+    return {(c, r): (f, s) for c, r, f, s in con.execute(
+        "SELECT category, reference, first_seen, status FROM breaks WHERE run_id = ? ORDER BY 1, 2",
+        [run_id]).fetchall()}

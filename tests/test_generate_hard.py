@@ -7,16 +7,13 @@ generator's code (only its documented day rules: ``fx_rate_micro``, ``is_split_d
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
-import defusedxml.ElementTree as ET
 import polars as pl
 import pytest
 
@@ -24,77 +21,14 @@ from recon.generate import SCENARIOS, generate_day, generate_days
 from recon.generate.spec import PSPS, fx_rate_micro, is_split_day, late_psp
 from schemas import registry
 from schemas.ledger import parse_ledger
-
-START, DAYS, SEED, SCALE = date(2026, 11, 18), 5, 5, 150
-K = 1  # 1 + scale // 1000
-NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
-FORMATS = {"wechatpay": "wechatpay_trade", "stripe": "stripe_itemized", "bank": "camt053"}
-PREFIXES = ("REF:", "ORDER-")
+from tests.hard_world import (DAYS, FORMATS, K, SCALE, SEED, START, bank_entries, ledger, norm, psp_payments,
+                               rows, truth, wechat)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("hard")
     return generate_days(START, DAYS, root, seed=SEED, scale=SCALE, scenario="hard")
-
-
-def rows(path: Path) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8"))))
-
-
-def wechat(path: Path) -> list[dict]:
-    lines = path.read_bytes().decode("utf-8-sig").split("\r\n")
-    header = lines[0].split(",")
-    return [dict(zip(header, (f[1:] for f in line.split(",")))) for line in lines[1:-3]]
-
-
-def norm(ref: str) -> str:
-    """The lead's normalised reference: case, whitespace, the configured prefixes, non-alphanumerics,
-    leading zeros."""
-    r = ref.strip().upper()
-    for p in PREFIXES:
-        if r.startswith(p):
-            r = r[len(p):].strip()
-    return re.sub(r"[^0-9A-Z]", "", r).lstrip("0")
-
-
-def truth(g) -> list[dict]:
-    return rows(g.paths["truth"])
-
-
-def psp_payments(g) -> dict[str, list[dict]]:
-    """Payment lines per source: ref (as in the file), amount (settled), extra fields."""
-    out = {"wechatpay": [], "stripe": []}
-    for r in wechat(g.paths["wechatpay"]):
-        if r["交易状态"] == "SUCCESS":
-            out["wechatpay"].append({"ref": r["商户订单号"], "amount": Decimal(r["应结订单金额"]),
-                                     "party": r["用户标识"], "id": r["微信订单号"], "time": r["交易时间"]})
-    for r in rows(g.paths["stripe"]):
-        if r["reporting_category"] == "charge":
-            out["stripe"].append({"ref": r["payment_metadata[order_id]"], "amount": Decimal(r["gross"]),
-                                  "party": r["customer_email"], "id": r["source_id"], "time": r["created"],
-                                  "cfa": Decimal(r["customer_facing_amount"]),
-                                  "ccy": r["customer_facing_currency"]})
-    return out
-
-
-def ledger(g) -> list[dict]:
-    return rows(g.paths["ledger"])
-
-
-def bank_entries(path: Path) -> list[tuple[str, str, Decimal, str]]:
-    doc = ET.parse(path).getroot()
-    out = []
-    for stmt in doc.iterfind("c:BkToCstmrStmt/c:Stmt", NS):
-        ccy = stmt.findtext("c:Acct/c:Ccy", namespaces=NS)
-        for e in stmt.iterfind("c:Ntry", NS):
-            # a batch entry: one credit per TxDtls, with its own amount; only ValDt on some entries
-            day = e.findtext("c:BookgDt/c:Dt", namespaces=NS) or e.findtext("c:ValDt/c:Dt", namespaces=NS)
-            txs = list(e.iterfind("c:NtryDtls/c:TxDtls", NS))
-            for tx in txs:
-                amount = tx.findtext("c:Amt", namespaces=NS) if len(txs) > 1 else e.findtext("c:Amt", namespaces=NS)
-                out.append((ccy, tx.findtext("c:Refs/c:EndToEndId", namespaces=NS), Decimal(amount), day))
-    return out
 
 
 def test_scenarios_and_small_worlds_refused(tmp_path):
@@ -196,64 +130,6 @@ def test_clears_on_only_within_the_world_and_counterparts_arrive_that_day(world)
                 raise AssertionError(r)
     assert cleared["timing"] and cleared["missing_in_statement"] and cleared["missing_in_ledger"]
     assert cleared["unsettled"]
-
-
-def test_every_unmatched_reference_is_in_the_truth(world):
-    """Ledger payments and PSP payment lines of a day, paired by normalised reference (and, for the
-    Stripe lines without an order id, by amount and e-mail): whatever is left is a listed break,
-    new on the day or open from an earlier one."""
-    open_ledger: set[str] = set()  # ledger payments still waiting for their PSP line
-    open_psp: set[str] = set()
-    for g in world:
-        d, t = g.business_date, truth(g)
-        listed = {r["key"] for r in t}
-        entries = [e for e in ledger(g) if e["txn_type"] == "payment"]
-        refs = Counter(e["merchant_reference"] for e in entries)
-        assert {k for k, n in refs.items() if n > 1} == {r["key"] for r in t if r["category"] == "duplicate"
-                                                          and "ledger" in r["note"]}
-        lines = [p for s in psp_payments(g).values() for p in s]
-        with_ref = {norm(p["ref"]) for p in lines if p["ref"]}
-        led = {norm(e["merchant_reference"]): e for e in entries}
-        fuzzy = [p for p in lines if not p["ref"]]
-        for p in fuzzy:  # fuzzy: exactly one (or, for an ambiguous charge, two) same amount + e-mail
-            fits = [e for e in entries if not e["psp_reference"] and e["counterparty"] == p["party"]
-                    and Decimal(e["amount"]) == p["amount"]]
-            amb = [r for r in t if r["category"] == "ambiguous" and r["key"] == p["id"]]
-            assert len(fits) == (2 if amb else 1), p
-            if amb:
-                assert all(e["merchant_reference"] in amb[0]["note"] for e in fits)
-            for e in fits:
-                led.pop(norm(e["merchant_reference"]))
-        only_ledger = set(led) - with_ref
-        only_psp = with_ref - set(led)
-        new_ledger = {norm(r["key"]) for r in t if r["category"] in ("missing_in_statement", "timing")}
-        new_psp = {norm(r["key"]) for r in t if r["category"] in ("missing_in_ledger", "timing")}
-        # what is left over is listed today, or was listed before and its counterpart arrives today
-        late_ledger, late_psp_lines = only_ledger - new_ledger, only_psp - new_psp
-        assert late_ledger <= open_psp, (d, late_ledger - open_psp)
-        assert late_psp_lines <= open_ledger, (d, late_psp_lines - open_ledger)
-        assert not (late_ledger & listed) and not (late_psp_lines & listed)
-        open_psp -= late_ledger
-        open_ledger -= late_psp_lines
-        open_ledger |= {norm(r["key"]) for r in t if r["clears_on"]
-                        and r["category"] in ("missing_in_statement", "timing")}
-        open_psp |= {norm(r["key"]) for r in t if r["clears_on"] and r["category"] == "missing_in_ledger"}
-    assert not open_ledger and not open_psp  # everything due to clear within the world did
-
-
-def test_noisy_references_normalise_to_the_ledgers(world):
-    for g in world:
-        led = {e["merchant_reference"]: e for e in ledger(g)}
-        for source, lines in psp_payments(g).items():
-            noisy = [p for p in lines if p["ref"] and p["ref"] not in led and norm(p["ref"]) in led]
-            assert len(noisy) == 10 * K, (g.business_date, source)
-            for p in noisy:
-                e = led[norm(p["ref"])]
-                assert e["psp_reference"] == "" and Decimal(e["amount"]) == (p["cfa"] if "cfa" in p else p["amount"])
-                assert p["ref"] != norm(p["ref"])
-            kinds = {("lower" if p["ref"].islower() else "spaces" if p["ref"] != p["ref"].strip()
-                      else "prefix" if p["ref"].startswith(PREFIXES) else "inner") for p in noisy}
-            assert len(kinds) >= 2
 
 
 def test_fx_charges_settle_eur_at_the_days_rate(world):

@@ -22,7 +22,6 @@ from recon import config, pipeline, warehouse
 from recon.errors import ConfigError, ParseError
 from recon.generate import generate_day
 from schemas.ledger import parse_ledger
-from schemas.ledger_layout import DEFAULT, number_text
 from tests.worlds import CONFIG, DAY
 
 SPEC = Path(__file__).parent / "data" / "spec" / "buchungsjournal_20261121.csv"
@@ -273,22 +272,6 @@ def test_a_day_in_the_company_layout_gives_the_breaks_of_recons_own(tmp_path, mo
     assert [row[1:] for row in theirs["held"] if row[1] != "FAILED"] == [("PENDING", "status pending")]
 
 
-def test_amount_text_in_the_mappings_separators():
-    from dataclasses import replace
-    german = replace(DEFAULT, decimal_separator=",", thousands_separator=".")
-    swiss = replace(DEFAULT, thousands_separator="'")
-    values = ["1.234,56", "1234,56", "12,50-", "-0,01", "1.23,4", "1234.56", "12,345", "", "1.234.567",
-              "(1.234,50)", "(-5)", "--5"]
-    got = pl.select(number_text(pl.lit(pl.Series(values)), german)).to_series()
-    assert got.to_list() == ["1234.56", "1234.56", "-12.50", "-0.01", None, None, "12.345", None, "1234567",
-                             "-1234.50", None, None]
-    got = pl.select(number_text(pl.lit(pl.Series(["1'234.50", "12'34.5", "99"])), swiss)).to_series()
-    assert got.to_list() == ["1234.50", None, "99"]
-    french = replace(DEFAULT, decimal_separator=",", thousands_separator=" ")
-    got = pl.select(number_text(pl.lit(pl.Series(["1 234,56", "1\u00a0234,56", "1\u202f234,56-"])), french))
-    assert got.to_series().to_list() == ["1234.56", "1234.56", "-1234.56"]
-
-
 def test_a_mapped_column_missing_from_the_export_names_the_key_and_the_header(tmp_path):
     cfg = config.load(_config(tmp_path, MAPPING.replace('status = "Status"', 'status = "Buchungsstatus"')))
     with pytest.raises(ParseError) as err:
@@ -354,19 +337,6 @@ def test_the_readme_mapping_example_loads(tmp_path):
     mapping = "\n".join(line for line in block.splitlines() if not line.startswith(("directory", "pattern")))
     layout = config.load(_config(tmp_path, mapping + "\n")).ledger.layout
     assert (layout.sign, layout.money_in, layout.columns["booked_at"]) == ("indicator", ("S",), ("Datum", "Uhrzeit"))
-
-
-def test_the_mapped_route_reads_recons_own_layout_as_the_fast_path_does(tmp_path):
-    """The default layout's fast path and the general mapped route, on one generated export
-    (payments, refunds, chargebacks, EUR, duplicates): the same entries, holds and quarantine."""
-    from dataclasses import replace
-    generate_day(DAY, tmp_path, seed=3, scale=100, scenario="hard")
-    data = (tmp_path / "ledger" / f"ledger_{DAY:%Y%m%d}.csv").read_bytes()
-    cfg_layout = replace(DEFAULT, psp_sources=("wechatpay", "stripe"), bank_sources=("bank",))
-    fast = parse_ledger(data, name="l.csv", sha256="0" * 64, layout=cfg_layout)
-    mapped = parse_ledger(data, name="l.csv", sha256="0" * 64, layout=replace(cfg_layout, custom=True))
-    assert fast[0].height > 50
-    assert mapped[0].equals(fast[0]) and mapped[1].equals(fast[1])
 
 
 def test_recons_own_columns_in_another_dialect(tmp_path):
