@@ -13,10 +13,10 @@ generated day given with ``--day`` (e.g. the bench's 1M day, read-only), a small
 and the hostile corpus's mutations of it (tests/hostile_corpus.py), the hand-written ledger
 export through its ``[ledger]`` mapping (tests/test_ledger_layout.py), each parsed whole and in
 small parts (``--part-bytes``) as the pipeline cuts a big file. Runs against whichever checkout
-is first on ``sys.path``:
+is first on ``sys.path`` (``--generated``: the small days generated once, by the first run):
 
-    cd ../before && PYTHONPATH=. .venv/bin/python ../h-load/bench/sameness.py --out /tmp/before.json
-    PYTHONPATH=. .venv/bin/python bench/sameness.py --out /tmp/after.json
+    PYTHONPATH=. .venv/bin/python bench/sameness.py --generated /tmp/gen --out /tmp/after.json
+    cd ../before && PYTHONPATH=. .venv/bin/python ../h-raw/bench/sameness.py --generated /tmp/gen --out /tmp/before.json
     python bench/sameness.py --compare /tmp/before.json /tmp/after.json
 """
 from __future__ import annotations
@@ -111,8 +111,10 @@ def _is_ledger(name: str) -> bool:
     return name.startswith("ledger_")
 
 
-def inputs(root: Path, days: list[Path], tmp: Path):
-    """(label, bytes, name, kind, layout) of every input."""
+def inputs(root: Path, days: list[Path], tmp: Path, generated: Path | None = None):
+    """(label, bytes, name, kind, layout) of every input. ``generated``: where the two small days
+    are, generated there by the first run that finds it empty, so that two checkouts whose
+    generators differ are compared on the same files."""
     for base in (root / "tests" / "data", root.parent / "shared" / "conformance"):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             if path.suffix in (".md", ".expected") or "LICENSES" in path.parts or "rate_cards" in path.parts:
@@ -124,8 +126,9 @@ def inputs(root: Path, days: list[Path], tmp: Path):
             yield str(path), path.read_bytes(), path.name, None
     from recon.generate import generate_day
     for scenario in ("standard", "hard"):
-        out = tmp / scenario
-        generate_day(DAY, out, seed=7, scale=3000, scenario=scenario)
+        out = (generated or tmp) / scenario
+        if not out.is_dir():
+            generate_day(DAY, out, seed=7, scale=3000, scenario=scenario)
         good = {}
         for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".xml")
                            and not p.name.startswith("ground_truth")):
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--day", action="append", default=[], help="a generated day's folder (read-only)")
     p.add_argument("--out", help="write the hashes here (JSON)")
+    p.add_argument("--generated", help="a folder for the small generated days, shared between runs")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = p.parse_args(argv)
     if args.compare:
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path.cwd()
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp)):
+        for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp),
+                                              Path(args.generated) if args.generated else None):
             big = len(data) > PART_BYTES
             for part_bytes in ((PART_BYTES,) if big else (None, SMALL)):
                 key = f"{label} [parts of {part_bytes or 'whole'}]"
