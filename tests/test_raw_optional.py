@@ -126,3 +126,15 @@ def _load(tmp_path):
     """test_lineage's ``loaded`` (WeChat's GBK bill and a gzip Stripe report through the pipeline's
     prepare and store steps), called here after raw's JSON is refused."""
     return test_lineage.loaded.__wrapped__(tmp_path)
+
+
+def test_recon_parse_shows_raw_only_when_asked(tmp_path, capsys):
+    from recon import cli
+    path = tmp_path / "itemized.csv"
+    path.write_bytes(STRIPE)
+    assert cli.main(["parse", str(path), "--timezone", "UTC", "--date", "2026-11-21"]) == 0
+    plain = pl.read_csv(capsys.readouterr().out.encode())
+    assert cli.main(["parse", str(path), "--timezone", "UTC", "--date", "2026-11-21", "--raw"]) == 0
+    full = pl.read_csv(capsys.readouterr().out.encode())
+    assert "raw" not in plain.columns and plain.height == full.height == 2
+    assert full["raw"][1].startswith('{"available_on":"2026-11-22 08:00:00"') and '"net":"-970.70"' in full["raw"][1]
