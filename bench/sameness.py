@@ -16,7 +16,8 @@ small parts (``--part-bytes``) as the pipeline cuts a big file. Runs against whi
 is first on ``sys.path`` (``--generated``: the small days generated once, by the first run):
 
     PYTHONPATH=. .venv/bin/python bench/sameness.py --generated /tmp/gen --out /tmp/after.json
-    cd ../before && PYTHONPATH=. .venv/bin/python ../h-raw/bench/sameness.py --generated /tmp/gen --out /tmp/before.json
+    cd ../before && PYTHONPATH=. .venv/bin/python ../h-raw/bench/sameness.py --generated /tmp/gen \
+        --files-from ../h-raw --out /tmp/before.json
     python bench/sameness.py --compare /tmp/before.json /tmp/after.json
 """
 from __future__ import annotations
@@ -111,11 +112,13 @@ def _is_ledger(name: str) -> bool:
     return name.startswith("ledger_")
 
 
-def inputs(root: Path, days: list[Path], tmp: Path, generated: Path | None = None):
+def inputs(root: Path, days: list[Path], tmp: Path, generated: Path | None = None,
+           files: Path | None = None):
     """(label, bytes, name, kind, layout) of every input. ``generated``: where the two small days
     are, generated there by the first run that finds it empty, so that two checkouts whose
-    generators differ are compared on the same files."""
-    for base in (root / "tests" / "data", root.parent / "shared" / "conformance"):
+    generators differ are compared on the same files; ``files``: the checkout whose tests/data
+    (and ../shared/conformance) are read, when not this one (test files added since)."""
+    for base in ((files or root) / "tests" / "data", (files or root).parent / "shared" / "conformance"):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             if path.suffix in (".md", ".expected") or "LICENSES" in path.parts or "rate_cards" in path.parts:
                 continue
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--day", action="append", default=[], help="a generated day's folder (read-only)")
     p.add_argument("--out", help="write the hashes here (JSON)")
     p.add_argument("--generated", help="a folder for the small generated days, shared between runs")
+    p.add_argument("--files-from", help="read tests/data of this checkout (default: the current one)")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = p.parse_args(argv)
     if args.compare:
@@ -177,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp),
-                                              Path(args.generated) if args.generated else None):
+                                              Path(args.generated) if args.generated else None,
+                                              Path(args.files_from) if args.files_from else None):
             big = len(data) > PART_BYTES
             for part_bytes in ((PART_BYTES,) if big else (None, SMALL)):
                 key = f"{label} [parts of {part_bytes or 'whole'}]"
