@@ -1,7 +1,8 @@
 """CPU seconds of parse + validation per bulk format, on the bench's 1M day (issue 33).
 
 Each file is read into memory first (the read is not counted), then parsed part by part as the
-pipeline does (``PART_BYTES``) with control totals and pandera validation; CPU time is
+pipeline does (``PART_BYTES``; without ``raw`` where the line is stored with its span and the code
+can leave it out) with control totals and pandera validation; CPU time is
 ``time.process_time`` of this process (all its threads), which other processes' load barely
 moves, unlike wall time. The validation's own share is measured by wrapping
 ``schemas.validation._validate``. Runs against whichever checkout is on ``sys.path`` first, so
@@ -54,8 +55,23 @@ def parse_once(fmt: str, data: bytes, name: str) -> tuple[int, int]:
         from schemas import registry
         parts = [(p.frame.height, p.quarantine.height) for p in
                  registry.parse_parts(fmt, data, name=name, source=fmt, sha256=sha, business_date=DAY,
-                                      timezone="Asia/Shanghai", part_bytes=PART_BYTES)]
+                                      timezone="Asia/Shanghai", part_bytes=PART_BYTES,
+                                      **_as_the_pipeline(fmt))]
     return sum(v for v, _ in parts), sum(q for _, q in parts)
+
+
+def _as_the_pipeline(fmt: str) -> dict:
+    """raw=False for a format whose lines the pipeline stores with their span, where the code
+    measured takes it (as bench/sameness.py; this file also runs against older checkouts)."""
+    import inspect
+
+    from schemas import registry
+    try:
+        from recon import lineage
+    except ImportError:
+        return {}
+    takes = "raw" in inspect.signature(registry.parse_parts).parameters
+    return {"raw": False} if takes and lineage.spanned(fmt) else {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,16 +1,23 @@
 """Proof that a change to the loads leaves what they produce unchanged (issue 33): per input file,
-a hash of the canonical frame (every column, ``raw`` and ``file_line`` included) and of the
-quarantine rows, or the error that rejected it; run once per checkout and compare.
+a hash of the canonical frame (every column, ``raw`` and ``file_line`` included), the same hash
+without ``raw``, and a hash of the quarantine rows (every column), or the error that rejected it;
+run once per checkout and compare.
+
+Each file is parsed as the pipeline parses it: a format whose lines are stored with their span in
+the archive (``recon.lineage.spanned``) without its ``raw`` copy where the code can leave it out.
+For those formats the comparison takes the frame's hash without ``raw`` on both sides (and says
+how many came without ``raw``); everything else, quarantine rows included, is compared whole.
 
 Inputs: every file under tests/data and ../shared/conformance (read-only), the files of a
 generated day given with ``--day`` (e.g. the bench's 1M day, read-only), a small generated day
 and the hostile corpus's mutations of it (tests/hostile_corpus.py), the hand-written ledger
 export through its ``[ledger]`` mapping (tests/test_ledger_layout.py), each parsed whole and in
 small parts (``--part-bytes``) as the pipeline cuts a big file. Runs against whichever checkout
-is first on ``sys.path``:
+is first on ``sys.path`` (``--generated``: the small days generated once, by the first run):
 
-    cd ../before && PYTHONPATH=. .venv/bin/python ../h-load/bench/sameness.py --out /tmp/before.json
-    PYTHONPATH=. .venv/bin/python bench/sameness.py --out /tmp/after.json
+    PYTHONPATH=. .venv/bin/python bench/sameness.py --generated /tmp/gen --out /tmp/after.json
+    cd ../before && PYTHONPATH=. .venv/bin/python ../h-raw/bench/sameness.py --generated /tmp/gen \
+        --files-from ../h-raw --out /tmp/before.json
     python bench/sameness.py --compare /tmp/before.json /tmp/after.json
 """
 from __future__ import annotations
@@ -45,7 +52,27 @@ def digest(frames) -> dict:
     valid = pl.concat([v for v, _ in frames], how="vertical") if frames else None
     quarantine = pl.concat([q for _, q in frames], how="vertical") if frames else None
     return {"parts": len(frames), "rows": valid.height, "quarantined": quarantine.height,
-            "frame": frame_hash(valid), "quarantine": frame_hash(quarantine)}
+            "frame": frame_hash(valid), "quarantine": frame_hash(quarantine), "raw": "raw" in valid.columns,
+            "frame_without_raw": frame_hash(valid.drop("raw", strict=False))}
+
+
+def _spanned(fmt: str) -> bool:
+    """Whether the pipeline stores ``fmt``'s lines with their span (False before recon.lineage)."""
+    try:
+        from recon import lineage
+    except ImportError:
+        return False
+    return lineage.spanned(fmt)
+
+
+def _as_the_pipeline(fmt: str) -> dict:
+    """The keywords the pipeline parses ``fmt`` with: raw=False for a spanned format, where the
+    registry takes it."""
+    import inspect
+
+    from schemas import registry
+    takes = "raw" in inspect.signature(registry.parse_parts).parameters
+    return {"raw": False} if takes and _spanned(fmt) else {}
 
 
 def run_statement(data: bytes, name: str, part_bytes, fmt: str | None = None) -> dict:
@@ -57,11 +84,12 @@ def run_statement(data: bytes, name: str, part_bytes, fmt: str | None = None) ->
     sha = hashlib.sha256(data).hexdigest()
     try:
         parsed = list(registry.parse_parts(fmt, data, name=name, source="src", sha256=sha, business_date=DAY,
-                                           timezone="Asia/Shanghai", part_bytes=part_bytes))
+                                           timezone="Asia/Shanghai", part_bytes=part_bytes,
+                                           **_as_the_pipeline(fmt)))
     except Exception as e:  # noqa: BLE001
         return {"format": fmt, "error": _error(e)}
     checks = [c for p in parsed for c in p.checks]
-    return {"format": fmt, **digest([(p.frame, p.quarantine) for p in parsed]),
+    return {"format": fmt, "spanned": _spanned(fmt), **digest([(p.frame, p.quarantine) for p in parsed]),
             "checks": [[c.name, c.expected, c.found, c.ok] for c in checks]}
 
 
@@ -84,9 +112,13 @@ def _is_ledger(name: str) -> bool:
     return name.startswith("ledger_")
 
 
-def inputs(root: Path, days: list[Path], tmp: Path):
-    """(label, bytes, name, kind, layout) of every input."""
-    for base in (root / "tests" / "data", root.parent / "shared" / "conformance"):
+def inputs(root: Path, days: list[Path], tmp: Path, generated: Path | None = None,
+           files: Path | None = None):
+    """(label, bytes, name, kind, layout) of every input. ``generated``: where the two small days
+    are, generated there by the first run that finds it empty, so that two checkouts whose
+    generators differ are compared on the same files; ``files``: the checkout whose tests/data
+    (and ../shared/conformance) are read, when not this one (test files added since)."""
+    for base in ((files or root) / "tests" / "data", (files or root).parent / "shared" / "conformance"):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             if path.suffix in (".md", ".expected") or "LICENSES" in path.parts or "rate_cards" in path.parts:
                 continue
@@ -97,8 +129,9 @@ def inputs(root: Path, days: list[Path], tmp: Path):
             yield str(path), path.read_bytes(), path.name, None
     from recon.generate import generate_day
     for scenario in ("standard", "hard"):
-        out = tmp / scenario
-        generate_day(DAY, out, seed=7, scale=3000, scenario=scenario)
+        out = (generated or tmp) / scenario
+        if not out.is_dir():
+            generate_day(DAY, out, seed=7, scale=3000, scenario=scenario)
         good = {}
         for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".xml")
                            and not p.name.startswith("ground_truth")):
@@ -137,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--day", action="append", default=[], help="a generated day's folder (read-only)")
     p.add_argument("--out", help="write the hashes here (JSON)")
+    p.add_argument("--generated", help="a folder for the small generated days, shared between runs")
+    p.add_argument("--files-from", help="read tests/data of this checkout (default: the current one)")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = p.parse_args(argv)
     if args.compare:
@@ -145,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path.cwd()
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp)):
+        for label, data, name, kind in inputs(root, [Path(d) for d in args.day], Path(tmp),
+                                              Path(args.generated) if args.generated else None,
+                                              Path(args.files_from) if args.files_from else None):
             big = len(data) > PART_BYTES
             for part_bytes in ((PART_BYTES,) if big else (None, SMALL)):
                 key = f"{label} [parts of {part_bytes or 'whole'}]"
@@ -160,16 +197,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _compared(entry: dict | None, spanned: bool) -> dict | None:
+    """What is compared of one input: everything, but for a spanned format the frame's hash
+    without ``raw`` instead of with it (whether raw is there is counted apart)."""
+    if entry is None:
+        return None
+    drop = {"spanned", "raw"} | ({"frame"} if spanned else {"frame_without_raw"})
+    return {k: v for k, v in entry.items() if k not in drop}
+
+
 def compare(before: Path, after: Path) -> int:
     a, b = (json.loads(p.read_text("utf-8")) for p in (before, after))
-    differ = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    for k in differ:
-        print(f"DIFFERS {k}\n  before {a.get(k)}\n  after  {b.get(k)}")
+    differ = []
+    for k in sorted(set(a) | set(b)):
+        spanned = bool((a.get(k) or {}).get("spanned") or (b.get(k) or {}).get("spanned"))
+        if _compared(a.get(k), spanned) != _compared(b.get(k), spanned):
+            differ.append(k)
+            print(f"DIFFERS {k}\n  before {a.get(k)}\n  after  {b.get(k)}")
     rows = sum(v.get("rows", 0) for v in b.values())
     quarantined = sum(v.get("quarantined", 0) for v in b.values())
     errors = sum("error" in v or "identify" in v for v in b.values())
     print(f"{len(b)} inputs compared ({rows:,} canonical rows, {quarantined:,} quarantine rows, "
           f"{errors} rejected), {len(differ)} differ")
+    spanned = {k: v for k, v in b.items() if v.get("spanned") and "rows" in v}
+    print(f"of which {len(spanned)} of spanned formats ({sum(v['rows'] for v in spanned.values()):,} rows), "
+          f"frames compared without raw: raw present in {sum(bool((a.get(k) or {}).get('raw')) for k in spanned)} "
+          f"before, in {sum(bool(v['raw']) for v in spanned.values())} after")
     return 1 if differ else 0
 
 

@@ -32,8 +32,8 @@ def cmd_parse(args) -> int:
                           hint="Fix the line it names; docs/formats.md shows a bankcsv mapping.") from e
     parsed = registry.parse(fmt, data, name=args.file.name, source=args.source or fmt,
                             sha256=hashlib.sha256(data).hexdigest(), business_date=args.date,
-                            timezone=args.timezone, options=options)
-    frame = parsed.frame.drop("raw") if not args.raw else parsed.frame
+                            timezone=args.timezone, options=options, raw=args.raw)
+    frame = parsed.frame.drop("raw", strict=False) if not args.raw else parsed.frame
     if args.out and args.out.suffix == ".parquet":
         frame.write_parquet(args.out)
     elif args.out:

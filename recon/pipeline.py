@@ -120,7 +120,7 @@ def prepare_statement_parts(cfg: Config, source: Source, f: Fetched, business_da
         for parsed in registry.parse_parts(source.format, data, name=f.name, source=source.name,
                                            sha256=f.sha256, business_date=business_date,
                                            timezone=source.timezone, options=source.options,
-                                           part_bytes=part_bytes):
+                                           part_bytes=part_bytes, raw=not lineage.spanned(source.format)):
             # Card numbers in free text never reach the warehouse (references are left as sent).
             frame = lineage.without_copy(parsed.frame, source.format)  # its span is stored instead
             yield Prepared(source.name, source.kind, f, pan.mask_frame_fast(frame, pan.STATEMENT_TEXT),

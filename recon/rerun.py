@@ -90,7 +90,7 @@ def _verify_inputs(cfg: Config, con, run: dict) -> list[str]:
         again = pl.concat([p.frame.select("line_id", "amount_minor") for p in registry.parse_parts(
             source.format, data, name=item["file_name"], source=source.name, sha256=item["sha256"],
             business_date=run["business_date"], timezone=source.timezone, options=source.options,
-            part_bytes=pipeline.PART_BYTES)]).sort("line_id")
+            part_bytes=pipeline.PART_BYTES, raw=False)]).sort("line_id")
         stored = pl.from_arrow(con.sql("SELECT line_id, amount_minor FROM statement_lines "
                                        "WHERE file_sha256 = ?", params=[item["sha256"]]).to_arrow_table()
                                ).sort("line_id")

@@ -24,6 +24,7 @@ from schemas import quirks
 from schemas.validation import ControlCheck, ParsedFile
 
 NAME = "adyen_settlement"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 COLUMNS = ["Merchant Account", "Psp Reference", "Merchant Reference", "Payment Method", "Creation Date",
            "TimeZone", "Type", "Modification Reference", "Gross Currency", "Gross Debit (GC)",
            "Gross Credit (GC)", "Exchange Rate", "Net Currency", "Net Debit (NC)", "Net Credit (NC)",
@@ -54,7 +55,7 @@ def _money(column: str, currency: pl.Expr) -> pl.Expr:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     lines = pq.text_of(data, name)
     end = len(lines)
     while end > 1 and not lines[end - 1].strip(pq.PAD + ","):
@@ -93,13 +94,14 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.concat_str([pl.col("Merchant Account"), pl.col("Batch Number")], separator=":").alias("payout_id"),
         pl.col("Payment Method").alias("payment_method"),
         kind.alias("status"),
-        *pq.audit(rows),
+        *pq.audit(rows, raw),
     )
     originals = rows.select("file_line", pl.col("Net Credit (NC)").alias("net_minor"),
                             pl.concat_str(pl.col("Net Credit (NC)"), pl.col("Net Debit (NC)")).alias("amount_minor"),
                             pl.col("Creation Date").alias("booked_at"), kind.alias("txn_type"),
                             pl.col("Net Currency").alias("currency"))
-    return pq.finish(frame, _payout_checks(rows), file_name=name, source=source, originals=originals)
+    return pq.finish(frame, _payout_checks(rows), file_name=name, source=source, originals=originals,
+                     raw=raw)
 
 
 def _booked(text: pl.Expr, zone: pl.Expr) -> pl.Expr:

@@ -42,6 +42,7 @@ from schemas import csvhead, encoding, quirks
 from schemas.validation import ParsedFile, finish
 
 NAME = "bankcsv"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 _TEXT_COLUMNS = ("counterparty", "description", "reference", "end_to_end_id", "bank_reference")
 
 
@@ -50,7 +51,7 @@ def identify(data: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     opts = _options(options, source)
     text = encoding.decode(data, name, declared=opts.get("encoding"))
     header, rows, lines = _table(text, name, opts)
@@ -58,8 +59,8 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
                          schema={h: pl.String for h in header}).with_columns(
         pl.Series("file_line", lines, dtype=pl.Int64))
     frame, originals = _canonical(table, header, opts, sha256=sha256, source=source,
-                                  business_date=business_date, timezone=timezone)
-    return finish(frame, [], file_name=name, source=source, originals=originals)
+                                  business_date=business_date, timezone=timezone, raw=raw)
+    return finish(frame, [], file_name=name, source=source, originals=originals, raw=raw)
 
 
 def _options(options: dict | None, source: str) -> dict:
@@ -156,7 +157,7 @@ def _dates(col: str, opts: dict) -> pl.Expr:
 
 
 def _canonical(table: pl.DataFrame, header: list[str], opts: dict, *, sha256: str, source: str,
-               business_date: date, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+               business_date: date, timezone: str, raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
     cols = opts["columns"]
     currency = (pl.col(cols["currency"]).str.strip_chars().str.to_uppercase() if "currency" in cols
                 else pl.lit(opts["currency"].upper()))
@@ -194,7 +195,7 @@ def _canonical(table: pl.DataFrame, header: list[str], opts: dict, *, sha256: st
         texts.get("bank_reference", pl.lit(None)).alias("bank_reference"),
         texts.get("counterparty", pl.lit(None)).alias("counterparty"),
         texts.get("description", pl.lit(None)).alias("description"),
-        quirks.raw_json(header))
+        *([quirks.raw_json(header)] if raw else []))
     originals = table.select("file_line", amount_text.alias("amount_minor"),
                              pl.col(cols["booked"]).alias("booked_at"),
                              (pl.col(cols["value_date"]) if "value_date" in cols

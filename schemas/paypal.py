@@ -23,6 +23,7 @@ from schemas import psp_quirks as pq
 from schemas.validation import ParsedFile
 
 NAME = "paypal_activity"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 ROLES = ("date", "time", "zone", "type", "currency", "gross", "fee", "net", "id", "reference")
 HEADERS = {
     "en": {"date": "Date", "time": "Time", "zone": "TimeZone", "type": "Type", "currency": "Currency",
@@ -52,7 +53,7 @@ def identify(data: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     options = options or {}
     lines = pq.text_of(data, name)
     end = len(lines)
@@ -93,13 +94,12 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         (pl.col(h["name"]) if h["name"] in frame.columns else pl.lit(None)).alias("counterparty"),
         pl.col("_type").alias("description"),
         (pl.col(h["status"]) if "status" in h and h["status"] in frame.columns else pl.lit(None)).alias("status"),
-        pq.quirks.raw_json(original := [c for c in rows.columns if c != "file_line"]),
-        *pq.quirks.attributes(original),
+        *pq.quirks.audit([c for c in rows.columns if c != "file_line"], raw=raw),
     )
     originals = frame.select("file_line", pl.col("_gross").alias("amount_minor"),
                              pl.col("_fee").alias("fee_minor"), pl.col("_net").alias("net_minor"),
                              pl.col("_date").alias("booked_at"), pl.col("_type").alias("txn_type"))
-    return pq.finish(out, (), file_name=name, source=source, originals=originals)
+    return pq.finish(out, (), file_name=name, source=source, originals=originals, raw=raw)
 
 
 def _detect_decimal(rows: pl.DataFrame, name: str) -> str | None:

@@ -30,7 +30,7 @@ class Layout:
 
 
 def parse_personal(layout: Layout, data: bytes, *, name: str, source: str, sha256: str,
-                   business_date: date, timezone: str) -> ParsedFile:
+                   business_date: date, timezone: str, raw: bool = True) -> ParsedFile:
     lines = pq.text_of(data, name, declared=layout.declared)
     header = pq.find_line(lines, lambda s: s.strip(pq.PAD).startswith(layout.first_column), name,
                           f"a header row starting with {layout.first_column}")
@@ -59,11 +59,11 @@ def parse_personal(layout: Layout, data: bytes, *, name: str, source: str, sha25
         _blank_slash(col["counterparty"]).alias("counterparty"),
         _blank_slash(col["goods"]).alias("description"),
         col["status"].alias("status"),
-        *pq.audit(rows),
+        *pq.audit(rows, raw),
     )
     originals = rows.select("file_line", col["amount"].alias("amount_minor"),
                             col["time"].alias("booked_at"))
-    return pq.finish(frame, (), file_name=name, source=source, originals=originals)
+    return pq.finish(frame, (), file_name=name, source=source, originals=originals, raw=raw)
 
 
 def _blank_slash(expr: pl.Expr) -> pl.Expr:

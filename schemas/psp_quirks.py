@@ -78,10 +78,10 @@ def raw(frame: pl.DataFrame) -> pl.Expr:
     return quirks.raw_json(_original(frame))
 
 
-def audit(frame: pl.DataFrame) -> list[pl.Expr]:
-    """raw and the canonical attributes read from the same original fields (quirks.attributes;
-    none of these formats declares a card-type field)."""
-    return [raw(frame), *quirks.attributes(_original(frame))]
+def audit(frame: pl.DataFrame, raw: bool = True) -> list[pl.Expr]:
+    """raw (unless ``raw=False``) and the canonical attributes read from the same original fields
+    (quirks.audit; none of these formats declares a card-type field)."""
+    return quirks.audit(_original(frame), raw=raw)
 
 
 def _original(frame: pl.DataFrame) -> list[str]:
@@ -127,9 +127,10 @@ def strip_grouping(text: pl.Expr, decimal: str = ".") -> pl.Expr:
 
 
 def finish(frame: pl.DataFrame, checks, *, file_name: str, source: str, required=(),
-           originals: pl.DataFrame | None = None) -> ParsedFile:
+           originals: pl.DataFrame | None = None, raw: bool = True) -> ParsedFile:
     """validation.finish, with empty text fields turned into nulls (a blank reference is no reference)."""
     text = [c for c, t in frame.schema.items()
             if t == pl.String and c != "raw" and c not in quirks.ATTRIBUTES]  # '' is "none" there
     frame = frame.with_columns([pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text])
-    return _finish(frame, checks, file_name=file_name, source=source, required=required, originals=originals)
+    return _finish(frame, checks, file_name=file_name, source=source, required=required,
+                   originals=originals, raw=raw)

@@ -194,6 +194,13 @@ def raw_json(columns: list[str]) -> pl.Expr:
     return pl.struct(sorted(columns)).struct.json_encode().alias("raw")
 
 
+def audit(columns: list[str], *, raw: bool = True, card_field: str | None = None) -> list[pl.Expr]:
+    """``raw_json`` and the ``attributes`` of the same original fields. ``raw=False`` (a format
+    with ``RAW_OPTIONAL``, parsed for a store that keeps each line's span in the archive instead,
+    recon.lineage): no raw, the costliest expression of a parse (a JSON string per line)."""
+    return [*([raw_json(columns)] if raw else []), *attributes(columns, card_field)]
+
+
 # Fields the clearing positions group by, first non-empty wins: a line's merchant and its
 # sub-merchant. Taken out of the line when it is parsed (statement_lines' merchant_id and
 # sub_merchant_id) so that no report reads them back out of raw's JSON for every line.

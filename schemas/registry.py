@@ -82,16 +82,18 @@ def _closest(data: bytes, name: str, shown: int = 3) -> str:
 
 
 def parse(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     """``options`` is the source's ``[sources.options]`` table, for formats that need one (the
-    generic bank CSV's column mapping); a format that takes none is called without it."""
+    generic bank CSV's column mapping); a format that takes none is called without it.
+    ``raw=False``: the caller needs no ``raw`` copy (a line stored with its span in the archive,
+    recon.lineage): a format that can leave it out (``RAW_OPTIONAL``) does, the others keep it."""
     try:
         module = FORMATS[fmt]
     except KeyError:
         raise ParseError(name, None, f"expected a known format ({', '.join(FORMATS)}), "
                                      f"got {fmt!r}") from None
     data, name = _open(module, data, name)
-    extra = {"options": options} if options else {}
+    extra = _extra(module, options, raw)
     parsed = module.parse(data, name=name, source=source, sha256=sha256,
                           business_date=business_date, timezone=timezone, **extra)
     log.info("%s (%s): %d lines, %d loaded, %d quarantine rows, %d control totals balanced",
@@ -114,21 +116,30 @@ def reads_parts(fmt: str, options: dict | None = None) -> bool:
 
 def parse_parts(fmt: str, data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, options: dict | None = None,
-                part_bytes: int | None = None) -> Iterator[ParsedFile]:
+                part_bytes: int | None = None, raw: bool = True) -> Iterator[ParsedFile]:
     """``parse`` a part at a time: the high-volume formats (``parse_parts`` in their module) yield
     consecutive parts of about ``part_bytes`` bytes of lines once the file's control totals hold;
-    every other format yields its one ParsedFile."""
+    every other format yields its one ParsedFile. ``raw`` as for ``parse``."""
     module = FORMATS.get(fmt)
     if module is not None and _compressed(data):
         data, name = _open(module, data, name)
     if not reads_parts(fmt, options):
         yield parse(fmt, data, name=name, source=source, sha256=sha256, business_date=business_date,
-                    timezone=timezone, options=options)
+                    timezone=timezone, options=options, raw=raw)
         return
-    extra = {"options": options} if options else {}
+    extra = _extra(module, options, raw)
     yield from module.parse_parts(data, name=name, source=source, sha256=sha256,
                                   business_date=business_date, timezone=timezone,
                                   part_bytes=part_bytes, **extra)
+
+
+def _extra(module: ModuleType, options: dict | None, raw: bool) -> dict:
+    """The optional keywords a format's parse is called with: its options if any, and raw=False
+    where the caller needs no raw copy and the format can leave it out."""
+    extra = {"options": options} if options else {}
+    if not raw and getattr(module, "RAW_OPTIONAL", False):
+        extra["raw"] = False
+    return extra
 
 
 def _compressed(data) -> bool:

@@ -29,6 +29,7 @@ from schemas.validation import ParsedFile, finish
 
 NAME = "stripe_itemized"
 TAKES_OPTIONS = True
+RAW_OPTIONAL = True  # parse_parts(raw=False) builds no raw copy (registry.parse)
 # What every itemized report's default columns have and recon needs (a tuple: any one of them).
 REQUIRED = ["balance_transaction_id", ("created_utc", "created"), "currency", "gross", "fee", "net",
             "reporting_category"]
@@ -68,8 +69,9 @@ def why_not(data: bytes, name: str) -> str:
 
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, part_bytes: int | None = None,
-                options: dict | None = None) -> Iterator[ParsedFile]:
-    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None)."""
+                options: dict | None = None, raw: bool = True) -> Iterator[ParsedFile]:
+    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None); without
+    the ``raw`` column when ``raw=False``."""
     data = csvhead.as_utf8(data, name)
     names = quirks.header_line(data, name)
     csvhead.require(names, REQUIRED, name)
@@ -81,7 +83,7 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
             rows = rows.with_columns([pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
                                       for c in rows.columns if c != "file_line"])
         yield _part(rows, names, refs, name=name, source=source, sha256=sha256,
-                    business_date=business_date, timezone=timezone)
+                    business_date=business_date, timezone=timezone, raw=raw)
 
 
 parse = quirks.whole_file(parse_parts)
@@ -108,7 +110,7 @@ def _col(name: str | None) -> pl.Expr:
 
 
 def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source: str, sha256: str,
-          business_date: date, timezone: str) -> ParsedFile:
+          business_date: date, timezone: str, raw: bool = True) -> ParsedFile:
     present = [c for c in names if c]  # raw keeps only what the file had
     rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
@@ -148,8 +150,7 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
         pl.col("payment_method_type").alias("payment_method"),
         pl.coalesce("customer_email", "customer_name", "customer_description").alias("counterparty"),
         pl.col("description").alias("description"),
-        quirks.raw_json(present),
-        *quirks.attributes(present, CARD_TYPE_FIELD),
+        *quirks.audit(present, raw=raw, card_field=CARD_TYPE_FIELD),
     ).collect()
     originals = rows.select(
         "file_line", pl.col("gross").alias("amount_minor"), pl.col("fee").alias("fee_minor"),
@@ -160,7 +161,7 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
         pl.col("customer_facing_amount").alias("orig_amount_minor"),
         pl.col("customer_facing_currency").alias("orig_currency"))
     return finish(frame, (), file_name=name, source=source, required=("fee_minor", "net_minor"),
-                  originals=originals)
+                  originals=originals, raw=raw)
 
 
 def _utc(text: pl.Expr) -> pl.Expr:

@@ -20,6 +20,7 @@ from schemas import psp_quirks as pq
 from schemas.validation import ParsedFile
 
 NAME = "stripe_payments"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 COLUMNS = ["id", "Created (UTC)", "Amount", "Amount Refunded", "Currency", "Fee", "Status"]
 _IDENTIFYING = ("id,", "Created (UTC)", "Amount Refunded", "Status")
 _FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M")
@@ -30,7 +31,7 @@ def identify(data: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     lines = pq.text_of(data, name)
     end = len(lines)
     while end > 1 and not lines[end - 1].strip():
@@ -54,12 +55,13 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.when(order != "").then(order).alias("merchant_reference"),
         pl.when(describe != "").then(describe).alias("description"),
         pl.col("Status").alias("status"),
-        *pq.audit(rows),
+        *pq.audit(rows, raw),
     )
     originals = rows.select("file_line", pl.col("Amount").alias("amount_minor"),
                             pl.col("Fee").alias("fee_minor"), pl.col("Created (UTC)").alias("booked_at"),
                             pl.col("Currency").alias("currency"))
-    return pq.finish(frame, (), file_name=name, source=source, required=("fee_minor",), originals=originals)
+    return pq.finish(frame, (), file_name=name, source=source, required=("fee_minor",), originals=originals,
+                     raw=raw)
 
 
 def _created(text: pl.Expr) -> pl.Expr:

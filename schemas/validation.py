@@ -37,6 +37,9 @@ QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
     "value": pl.String,  # the original text from the file, not the converted value
     "reason": pl.String,
 }
+# The canonical statement columns of a format parsed without its raw copy (a line whose audit copy
+# is its span in the archived file: recon.lineage).
+WITHOUT_RAW = {c: t for c, t in STATEMENT_COLUMNS.items() if c != "raw"}
 MONEY_FIELDS = ("amount_minor", "fee_minor", "net_minor", "orig_amount_minor")
 _UTC = {"time_unit": "us", "time_zone": "UTC"}
 _CURRENCIES = sorted(EXPONENTS)
@@ -54,7 +57,7 @@ class ControlCheck:
 
 @dataclass(frozen=True)
 class ParsedFile:
-    frame: pl.DataFrame  # valid rows, STATEMENT_COLUMNS exactly
+    frame: pl.DataFrame  # valid rows, STATEMENT_COLUMNS exactly (without raw when parsed raw=False)
     quarantine: pl.DataFrame  # QUARANTINE_COLUMNS
     checks: tuple[ControlCheck, ...]
     line_count: int  # statement lines read from the file (valid + quarantined)
@@ -156,8 +159,8 @@ def _ledger_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
 
 
 @lru_cache(maxsize=None)
-def _statement_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
-    schema = StatementModel.to_schema()
+def _statement_schema(required: tuple[str, ...], raw: bool = True) -> pa.DataFrameSchema:
+    schema = StatementModel.to_schema() if raw else StatementModel.to_schema().remove_columns(["raw"])
     columns = [c for c in required if c != "fee_minor"]
     if columns:
         schema = schema.update_columns({c: {"nullable": False} for c in columns})
@@ -169,14 +172,14 @@ def _statement_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
 
 def validate_statement(frame: pl.DataFrame, *, file_name: str, source: str,
                        required: Iterable[str] = (), originals: pl.DataFrame | None = None,
-                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
+                       raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid rows, quarantine rows) of a canonical statement frame.
 
     ``required`` names nullable columns a format always fills (WeChat and Stripe always carry a
     fee). ``originals`` holds ``file_line`` and, per canonical field, the text it came from; without
-    it the value shown is the converted one.
+    it the value shown is the converted one. ``raw=False``: the frame has no ``raw`` column.
     """
-    schema = _statement_schema(tuple(sorted(required)))
+    schema = _statement_schema(tuple(sorted(required)), raw)
     return _validate(frame, schema, file_name=file_name, source=source, sha256=None,
                      originals=originals)
 
@@ -299,12 +302,14 @@ def raise_on_failed(checks: Iterable[ControlCheck], file_name: str) -> tuple[Con
 
 
 def finish(frame: pl.DataFrame, checks: Iterable[ControlCheck], *, file_name: str, source: str,
-           required: Iterable[str] = (), originals: pl.DataFrame | None = None) -> ParsedFile:
-    """Control totals first (reject the file), then row validation (quarantine the rows)."""
+           required: Iterable[str] = (), originals: pl.DataFrame | None = None,
+           raw: bool = True) -> ParsedFile:
+    """Control totals first (reject the file), then row validation (quarantine the rows).
+    ``raw=False``: the parser left the ``raw`` copy out (STATEMENT_COLUMNS but raw)."""
     checks = raise_on_failed(checks, file_name)
-    frame = conform(frame, STATEMENT_COLUMNS)
+    frame = conform(frame, STATEMENT_COLUMNS if raw else WITHOUT_RAW)
     valid, quarantine = validate_statement(frame, file_name=file_name, source=source,
-                                           required=required, originals=originals)
+                                           required=required, originals=originals, raw=raw)
     return ParsedFile(frame=valid, quarantine=quarantine, checks=checks, line_count=frame.height)
 
 

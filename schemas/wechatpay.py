@@ -34,6 +34,7 @@ from schemas.wechatpay_layout import (
 
 NAME = "wechatpay_trade"
 TAKES_OPTIONS = True  # parse_parts accepts the source's options (registry.reads_parts)
+RAW_OPTIONAL = True  # parse_parts(raw=False) builds no raw copy (registry.parse)
 CHECK_EXPONENT = 6  # the summary's 手续费总金额 has five decimals
 _SUMMARY_MARK = "总交易单数".encode()
 # REVOKED (撤销, a reversed micropay order) is written like a refund: 退款金额, 微信退款单号,
@@ -51,8 +52,9 @@ def why_not(data: bytes, name: str) -> str:
 
 def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
                 timezone: str, part_bytes: int | None = None,
-                options: dict | None = None) -> Iterator[ParsedFile]:
-    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None).
+                options: dict | None = None, raw: bool = True) -> Iterator[ParsedFile]:
+    """The file as consecutive parts of about ``part_bytes`` bytes (one part when None); without
+    the ``raw`` column when ``raw=False``.
 
     One part: the summary block is checked before it is made. Several: each part's rows are
     added up as it is made and the summary is checked after the last one; the last ParsedFile
@@ -68,7 +70,7 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     data, at = table + data[at:], len(table)
     payout = payout_expr(options.get("payout_id_template"), names, business_date, name)
     args = dict(sha256=sha256, source=source, name=name, business_date=business_date,
-                timezone=timezone, payout=payout, names=[n for n in names if n])
+                timezone=timezone, payout=payout, names=[n for n in names if n], raw=raw)
     ranges = quirks.part_ranges(data, part_bytes, end=at)
     if len(ranges) == 1:
         rows = _with_optional(quirks.read_text_csv(data[:at], name))
@@ -105,11 +107,11 @@ def _with_optional(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, business_date: date,
-          timezone: str, payout: pl.Expr, names: list[str]) -> ParsedFile:
+          timezone: str, payout: pl.Expr, names: list[str], raw: bool) -> ParsedFile:
     frame, originals = _canonical(rows, sha256=sha256, source=source, business_date=business_date,
-                                  timezone=timezone, payout=payout, names=names)
+                                  timezone=timezone, payout=payout, names=names, raw=raw)
     return finish(frame, checks, file_name=name, source=source, required=("fee_minor",),
-                  originals=originals)
+                  originals=originals, raw=raw)
 
 
 def _split(data: bytes, file: str) -> tuple[int, int]:
@@ -171,7 +173,8 @@ def _summary_checks(found: dict[str, int], totals: dict[str, str]) -> list[Contr
 
 
 def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: date,
-               timezone: str, payout: pl.Expr, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+               timezone: str, payout: pl.Expr, names: list[str],
+               raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``names``: the file's own columns (raw keeps those, not the nulls added for its layout)."""
     refund = pl.col("交易状态").is_in(["REFUND", "REVOKED"])
     currency = pl.col("货币种类").str.strip_chars().str.to_uppercase()
@@ -206,8 +209,7 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
         pl.col("用户标识").alias("counterparty"),
         pl.col("商品名称").alias("description"),
         pl.col("交易状态").alias("status"),
-        quirks.raw_json(names),
-        *quirks.attributes(names),
+        *quirks.audit(names, raw=raw),
     ).with_columns(  # 特约商户号 `0`: the docs' mark of an ordinary merchant, no sub-merchant
         pl.when(pl.col("sub_merchant_id") == "0").then(pl.lit("")).otherwise(pl.col("sub_merchant_id"))
           .alias("sub_merchant_id")).collect()

@@ -22,6 +22,7 @@ from schemas import quirks
 from schemas.validation import ControlCheck, ParsedFile
 
 NAME = "wechatpay_fundflow"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 COLUMNS = ["记账时间", "微信支付业务单号", "资金流水单号", "业务名称", "业务类型", "收支类型",
            "收支金额（元）", "账户结余（元）", "资金变更提交申请人", "备注", "业务凭证号"]
 SUMMARY = ["资金流水总笔数", "收入笔数", "收入金额", "支出笔数", "支出金额"]
@@ -39,7 +40,7 @@ def identify(data: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     lines = pq.text_of(data, name)
     header = pq.find_line(lines, lambda s: s.lstrip("`").startswith("记账时间"), name,
                           "a header row starting with 记账时间")
@@ -66,11 +67,12 @@ def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: da
         pl.concat_str([pl.col("业务名称"), pl.col("备注")], separator=" ", ignore_nulls=True)
           .str.strip_chars().alias("description"),
         pl.col("收支类型").alias("status"),
-        *pq.audit(rows),
+        *pq.audit(rows, raw),
     )
     originals = rows.select("file_line", pl.col("收支金额（元）").alias("amount_minor"),
                             pl.col("记账时间").alias("booked_at"), pl.col("业务类型").alias("txn_type"))
-    return pq.finish(frame, _checks(rows, totals), file_name=name, source=source, originals=originals)
+    return pq.finish(frame, _checks(rows, totals), file_name=name, source=source, originals=originals,
+                     raw=raw)
 
 
 def _summary(lines: list[str], at: int, name: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from schemas import psp_quirks as pq
 from schemas.validation import ParsedFile
 
 NAME = "wechatpay_personal"
+RAW_OPTIONAL = True  # parse(raw=False) builds no raw copy (registry.parse)
 LAYOUT = personal.Layout(
     first_column="交易时间",
     columns={"time": "交易时间", "kind": "交易类型", "counterparty": "交易对方", "goods": "商品",
@@ -23,6 +24,6 @@ def identify(data: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, *, name: str, source: str, sha256: str, business_date: date,
-          timezone: str, options: dict | None = None) -> ParsedFile:
+          timezone: str, options: dict | None = None, raw: bool = True) -> ParsedFile:
     return personal.parse_personal(LAYOUT, data, name=name, source=source, sha256=sha256,
-                                   business_date=business_date, timezone=timezone)
+                                   business_date=business_date, timezone=timezone, raw=raw)
