@@ -25,6 +25,7 @@ from recon.config import Matching
 from recon.reports.receivers import ReceiverPosition, receiver_positions
 from schemas import registry
 from tests.tables import D, delivered, ledger, run_day, stmt, ts
+from tests.worlds import config_head
 
 UTC = timezone.utc
 BILL = Path(__file__).parent / "data" / "spec" / "wechatpay_profitsharing_orders_20261121.csv"
@@ -228,14 +229,7 @@ def test_an_existing_warehouse_gains_the_receiver_column(cfg, tmp_path):
         con.close()
 
 
-PIPELINE_CONFIG = """[paths]
-warehouse = "var/warehouse.duckdb"
-archive = "var/archive"
-reports = "var/reports"
-
-[run]
-timezone = "Asia/Shanghai"
-
+PIPELINE_CONFIG = config_head() + """
 [ledger]
 directory = "inbox/ledger"
 pattern = "books_{{date:%Y%m%d}}.csv"

@@ -9,6 +9,7 @@ import pytest
 from recon import config
 from recon.errors import ConfigError
 from schemas.registry import FORMATS
+from tests.worlds import assert_config_error
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = (ROOT / "data" / "recon.toml").read_text("utf-8")
@@ -65,12 +66,7 @@ def test_default_config_resolves_every_source(monkeypatch):
 ])
 def test_a_bad_config_names_the_key_and_what_was_expected(tmp_path, old, new, key, expected):
     assert old in DEFAULT
-    path = write(tmp_path, DEFAULT.replace(old, new, 1))
-    with pytest.raises(ConfigError) as err:
-        config.load(path)
-    assert err.value.key == key
-    assert expected in str(err.value)
-    assert str(path) in str(err.value)
+    assert_config_error(write(tmp_path, DEFAULT.replace(old, new, 1)), key, expected)
 
 
 def test_missing_environment_variable_is_named(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from connectors.local import fetch_local
 from recon import config, pipeline, warehouse
 from recon.errors import ParseError
 from schemas import registry
+from tests.worlds import config_head
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "indie"
@@ -155,14 +156,7 @@ def test_recon_parse_reads_each_file_cleanly(name, fmt, lines):
     assert f"{name}: {fmt}, {lines} lines, 0 quarantine rows" in err
 
 
-LEDGER_CONFIG = """[paths]
-warehouse = "var/warehouse.duckdb"
-archive = "var/archive"
-reports = "var/reports"
-
-[run]
-timezone = "Asia/Shanghai"
-
+LEDGER_CONFIG = config_head() + """
 [ledger]
 directory = "inbox"
 pattern = "{pattern}"

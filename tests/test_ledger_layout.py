@@ -19,10 +19,10 @@ import pytest
 from connectors.archive import Archive
 from connectors.local import fetch_local
 from recon import config, pipeline, warehouse
-from recon.errors import ConfigError, ParseError
+from recon.errors import ParseError
 from recon.generate import generate_day
 from schemas.ledger import parse_ledger
-from tests.worlds import CONFIG, DAY
+from tests.worlds import CONFIG, DAY, assert_config_error, config_head
 
 SPEC = Path(__file__).parent / "data" / "spec" / "buchungsjournal_20261121.csv"
 SFTP = """  [sources.sftp]
@@ -80,6 +80,15 @@ Hausbank = "bank"
 """
 
 
+def _query(cfg, *queries: str) -> list[list[tuple]]:
+    """All rows of each query, on a connection of its own to the warehouse."""
+    con = warehouse.connect(cfg.warehouse)
+    try:
+        return [warehouse.rows(con, q) for q in queries]
+    finally:
+        con.close()
+
+
 def _config(tmp_path: Path, mapping: str = MAPPING) -> Path:
     sources = "".join(
         f'\n[[sources]]\nname = "{name}"\nkind = "{kind}"\nformat = "{fmt}"\ncurrency = "{cur}"\n{extra}'
@@ -88,14 +97,7 @@ def _config(tmp_path: Path, mapping: str = MAPPING) -> Path:
             ("wechatpay", "psp", "wechatpay_trade", "CNY", ""), ("stripe", "psp", "stripe_itemized", "USD", ""),
             ("bank", "bank", "camt053", "CNY", 'payouts_for = ["wechatpay", "stripe"]\n')))
     path = tmp_path / "recon.toml"
-    path.write_text(f"""[paths]
-warehouse = "var/warehouse.duckdb"
-archive = "var/archive"
-reports = "var/reports"
-
-[run]
-timezone = "Asia/Shanghai"
-
+    path.write_text(config_head() + f"""
 [ledger]
 directory = "inbox"
 pattern = "buchungsjournal_{{date:%Y%m%d}}.csv"
@@ -147,13 +149,10 @@ def test_a_foreign_ledger_export_loads_every_row_as_delivered(tmp_path, caplog):
         ("B-1012", "wechatpay", d, "2026-11-21 18:00:00", "adjustment", 100, "CNY", None, "SUCCESS",
          "other on a PSP channel", 15),
     ]
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        quarantine = con.execute("SELECT file_line, field, value, reason FROM quarantine ORDER BY file_line, field").fetchall()
-        description = con.execute("SELECT description FROM ledger_entries WHERE entry_id = 'B-1001'").fetchone()[0]
-    finally:
-        con.close()
-    assert description == "Bestellung A1 für Müller"  # CP1252 decoded
+    quarantine, description = _query(
+        cfg, "SELECT file_line, field, value, reason FROM quarantine ORDER BY file_line, field",
+        "SELECT description FROM ledger_entries WHERE entry_id = 'B-1001'")
+    assert description == [("Bestellung A1 für Müller",)]  # CP1252 decoded
     assert quarantine == [
         (16, "source", "Alipay",
          "'Alipay' is not a channel in [ledger.channels] nor a configured source (and no default_source)"),
@@ -181,13 +180,9 @@ def test_held_entries_never_match_and_never_break(tmp_path, caplog):
     run_id = pipeline.new_run_id(DAY)
     pipeline.begin_run(cfg, run_id, DAY)
     pipeline.match(cfg, run_id, DAY, [s.name for s in cfg.sources])
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        breaks = con.execute("SELECT ledger_entry_id, category, source FROM breaks ORDER BY 1").fetchall()
-        matched = con.execute("SELECT count(*) FROM matches").fetchone()[0]
-    finally:
-        con.close()
-    assert matched == 0
+    breaks, matched = _query(cfg, "SELECT ledger_entry_id, category, source FROM breaks ORDER BY 1",
+                             "SELECT count(*) FROM matches")
+    assert matched == [(0,)]
     assert breaks == [("B-1001", "missing_in_statement", "wechatpay"), ("B-1004", "missing_in_statement", "stripe"),
                       ("B-1006", "missing_in_statement", "stripe"), ("B-1007", "missing_in_statement", "bank"), ("B-1008", "missing_in_statement", "bank"),
                       ("B-1009", "missing_in_statement", "bank"), ("B-1011", "missing_in_statement", "wechatpay")]
@@ -297,11 +292,8 @@ def test_a_mapped_column_missing_from_the_export_names_the_key_and_the_header(tm
 ])
 def test_a_bad_ledger_mapping_is_one_paragraph_naming_the_key(tmp_path, old, new, key, expected):
     assert old in MAPPING
-    path = _config(tmp_path, MAPPING.replace(old, new, 1))
-    with pytest.raises(ConfigError) as err:
-        config.load(path)
-    assert err.value.key == key
-    assert expected in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+    err = assert_config_error(_config(tmp_path, MAPPING.replace(old, new, 1)), key, expected)
+    assert "\n" not in str(err)
 
 
 def test_separate_money_in_and_out_columns_and_a_signed_layout(tmp_path):
@@ -372,12 +364,8 @@ def test_bank_movements_of_the_ledger_match_the_bank_lines(tmp_path, caplog):
     run_id = pipeline.new_run_id(DAY)
     pipeline.begin_run(cfg, run_id, DAY)
     pipeline.match(cfg, run_id, DAY, [s.name for s in cfg.sources])
-    con = warehouse.connect(cfg.warehouse)
-    try:
-        matches = con.execute("SELECT ledger_entry_id, line_id, rule FROM matches ORDER BY 1").fetchall()
-        breaks = con.execute("SELECT ledger_entry_id, line_id, category FROM breaks ORDER BY ALL").fetchall()
-    finally:
-        con.close()
+    matches, breaks = _query(cfg, "SELECT ledger_entry_id, line_id, rule FROM matches ORDER BY 1",
+                             "SELECT ledger_entry_id, line_id, category FROM breaks ORDER BY ALL")
     f = "f" * 16
     assert matches == [("B-1007", f"{f}:4", "fuzzy"), ("B-1008", f"{f}:2", "exact_reference"),
                        ("B-1009", f"{f}:3", "exact_reference")]

@@ -19,47 +19,18 @@ from connectors.archive import Archive, ArchiveCorrupted
 from connectors.local import fetch_local
 from recon import audit, config, lineage, pipeline, warehouse
 from recon.generate import generate_day
+from tests.worlds import config_head, local_psp
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(__file__).parent / "data" / "spec" / "wechatpay"
 DAY = date(2026, 11, 21)
 
-CONFIG = """
-[paths]
-warehouse = "{home}/warehouse.duckdb"
-archive = "{home}/archive"
-reports = "{home}/reports"
-
-[run]
-timezone = "Asia/Shanghai"
-
+CONFIG = config_head("{home}") + """
 [ledger]
 directory = "{world}/ledger"
 pattern = "ledger_{{date:%Y%m%d}}.csv"
-
-[[sources]]
-name = "wechatpay"
-kind = "psp"
-format = "wechatpay_trade"
-timezone = "Asia/Shanghai"
-cutoff = "00:00"
-currency = "CNY"
-{wechat_card}
-  [sources.local]
-  path = "{world}/wechatpay"
-  pattern = "wechatpay_trade_{{date:%Y%m%d}}.csv"
-
-[[sources]]
-name = "stripe"
-kind = "psp"
-format = "stripe_itemized"
-timezone = "Asia/Shanghai"
-cutoff = "00:00"
-currency = "USD"
-  [sources.local]
-  path = "{world}/stripe"
-  pattern = "stripe_itemized_{{date:%Y%m%d}}.csv.gz"
-"""
+""" + local_psp("wechatpay", "wechatpay_trade", "CNY", "wechatpay_trade_{{date:%Y%m%d}}.csv", extra="{wechat_card}\n") \
+  + local_psp("stripe", "stripe_itemized", "USD", "stripe_itemized_{{date:%Y%m%d}}.csv.gz")
 
 # A WeChat rate card whose card type is read from 付款银行, a field the parser does not copy.
 WECHAT_CARD = """

@@ -18,38 +18,19 @@ from recon.chaos import check
 from recon.errors import ReconError, TransferError
 from recon.generate import generate_day
 from tests.faultproxy import growing
+from tests.worlds import config_head, local_psp
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
 NAME = "stripe_itemized_20261121.csv"
 
-CONFIG = """
-[paths]
-warehouse = "{home}/warehouse.duckdb"
-archive = "{home}/archive"
-reports = "{home}/reports"
-
-[run]
-timezone = "Asia/Shanghai"
-
+CONFIG = config_head("{home}") + """
 [ledger]
 directory = "{world}/ledger"
 pattern = "ledger_{{date:%Y%m%d}}.csv"
 settle_s = 0.2
-
-[[sources]]
-name = "stripe"
-kind = "psp"
-format = "stripe_itemized"
-timezone = "Asia/Shanghai"
-cutoff = "00:00"
-currency = "USD"
-rate_card = "{root}/data/rate_cards/stripe.toml"
-  [sources.local]
-  path = "{world}/stripe"
-  pattern = "stripe_itemized_{{date:%Y%m%d}}.csv"
-  settle_s = 0.2
-"""
+""" + local_psp("stripe", "stripe_itemized", "USD", "stripe_itemized_{{date:%Y%m%d}}.csv",
+                extra='rate_card = "{root}/data/rate_cards/stripe.toml"\n', local_extra="  settle_s = 0.2\n")
 
 
 def _config(tmp_path: Path, world: Path) -> Path:

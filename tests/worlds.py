@@ -6,9 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from connectors.sshd import LocalSshd
-from recon import warehouse
+from recon import config, warehouse
+from recon.errors import ConfigError
 from recon.demo import demo_env
 
 CONFIG = Path(__file__).resolve().parents[1] / "data" / "recon.toml"  # the demo's config
@@ -20,6 +22,46 @@ TABLES = {
     "open_items": "SELECT * FROM open_items ORDER BY ALL",
     "payouts": "SELECT * FROM payouts ORDER BY ALL",
 }
+
+
+def config_head(home: str = "var") -> str:
+    """The [paths] and [run] of a hand-written recon.toml, the paths under ``home`` (relative to
+    RECON_HOME by default); a test appends its own [ledger] and [[sources]]."""
+    return f"""[paths]
+warehouse = "{home}/warehouse.duckdb"
+archive = "{home}/archive"
+reports = "{home}/reports"
+
+[run]
+timezone = "Asia/Shanghai"
+"""
+
+
+def local_psp(name: str, fmt: str, currency: str, pattern: str, extra: str = "", local_extra: str = "") -> str:
+    """A [[sources]] stanza of a PSP read from the local folder ``{world}/<name>``: still a template
+    for the test's str.format (``{world}`` and the pattern's doubled braces are left to it).
+    ``extra``: lines of the source's own; ``local_extra``: lines of its [sources.local]."""
+    return f"""
+[[sources]]
+name = "{name}"
+kind = "psp"
+format = "{fmt}"
+timezone = "Asia/Shanghai"
+cutoff = "00:00"
+currency = "{currency}"
+{extra}  [sources.local]
+  path = "{{world}}/{name}"
+  pattern = "{pattern}"
+{local_extra}"""
+
+
+def assert_config_error(path: Path, key: str, expected: str) -> ConfigError:
+    """Loading ``path`` fails naming ``key``, with ``expected`` and the file's path in the message."""
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert err.value.key == key
+    assert expected in str(err.value) and str(path) in str(err.value)
+    return err.value
 
 
 @contextmanager
