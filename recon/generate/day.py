@@ -45,6 +45,20 @@ def _bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]], 
     before: T+1); one PSP's credit is short (payout_mismatch). ``seen``: whether the run read that
     day's PSP files; if not, each credit is a bank line no payout explains (missing_in_ledger)."""
     paid = payout_day or day - timedelta(days=1)
+    row, credited, openings = _short_payout(seed, day, paid, payouts)
+    statements = [Statement(p.currency, openings[p.currency],
+                            (_credit(p, paid, payouts[p.name][0], credited[p.name],
+                                     f"B{day:%Y%m%d}{p.currency}0001"),)) for p in PSPS]
+    if not seen:
+        return statements, [_before_world(p, payouts[p.name][0], credited[p.name], paid) for p in PSPS]
+    return statements, [row]
+
+
+def _short_payout(seed: int, day: date, paid: date, payouts: dict[str, tuple[str, int]]
+                  ) -> tuple[TruthRow, dict[str, int], dict[str, int]]:
+    """The bank day's draws, in their order (the standard and the hard scenario share them): one
+    PSP's credit for the payouts of ``paid`` is short (its payout_mismatch row), what each PSP is
+    credited, each currency's opening balance."""
     g = rng(seed, paid, None, DAY)
     short_psp = PSPS[int(g.integers(0, len(PSPS)))]
     pid, amount = payouts[short_psp.name]
@@ -52,15 +66,10 @@ def _bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, int]], 
     credited = {p.name: payouts[p.name][1] for p in PSPS}
     credited[short_psp.name] -= short
     openings = {p.currency: int(g.integers(10_000_000, 500_000_000)) for p in PSPS}
-    statements = [Statement(p.currency, openings[p.currency],
-                            (_credit(p, paid, payouts[p.name][0], credited[p.name],
-                                     f"B{day:%Y%m%d}{p.currency}0001"),)) for p in PSPS]
-    if not seen:
-        return statements, [_before_world(p, payouts[p.name][0], credited[p.name], paid) for p in PSPS]
     row = TruthRow("payout_mismatch", short_psp.name, pid, amount, credited[short_psp.name],
                    f"bank credited {money_text(credited[short_psp.name])} for payout "
                    f"{money_text(amount)} ({money_text(short)} short) on {day}")
-    return statements, [row]
+    return row, credited, openings
 
 
 def _credit(psp: Psp, payout_day: date, pid: str, amount: int, ref: str) -> Entry:
@@ -88,17 +97,9 @@ def _hard_bank_statements(day: date, seed: int, payouts: dict[str, tuple[str, in
     split in two one day in three. ``first``: the world's first day (what the runs have seen)."""
     paid, nxt = day - timedelta(days=1), day + timedelta(days=1)
     seen = paid >= first
-    g = rng(seed, paid, None, DAY)  # the standard draws, in the standard order
-    short_psp = PSPS[int(g.integers(0, len(PSPS)))]
-    pid, amount = payouts[short_psp.name]
-    short = int(min(g.integers(100, 50_001), max(100, abs(amount) // 2)))
-    credited = {p.name: payouts[p.name][1] for p in PSPS}
-    credited[short_psp.name] -= short
-    openings = {p.currency: int(g.integers(10_000_000, 500_000_000)) for p in PSPS}
+    short_row, credited, openings = _short_payout(seed, day, paid, payouts)  # the standard draws
     late = late_psp(seed, paid)
-    rows = [TruthRow("payout_mismatch", short_psp.name, pid, amount, credited[short_psp.name],
-                     f"bank credited {money_text(credited[short_psp.name])} for payout "
-                     f"{money_text(amount)} ({money_text(short)} short) on {day}")] if seen else []
+    rows = [short_row] if seen else []
     statements = []
     for psp in PSPS:
         due = []
