@@ -1,13 +1,10 @@
--- Grain: one row per PSP payout to clear in this run: the payouts of the business day (by payout
--- id: the items they settle and their net, the amount the PSP declared where the format has a
--- payout row) plus the payouts the previous run left open (unsettled, in transit, ambiguous); each
--- with the bank credits whose reference carries the payout id (work_payout_refs, rule
--- payout_reference; several credits are summed: a split payout), looked for only in the bank
--- sources configured to receive that PSP's payouts. expected: the PSP's business date +
--- payout_lag_days; due: the day a missing credit is a break (expected + payout_window_days) when
--- the PSP declares its lag, else the next day (each bank file is read on its own day and a PSP
--- pays a day's net later: a payout is in transit on its own day, unsettled the next if still
--- not credited).
+-- Grain: one row per PSP payout to clear in this run: the day's payouts (by payout id: the items
+-- they settle, their net, the amount the PSP declared where the format has a payout row) plus
+-- those the previous run left open (unsettled, in transit, ambiguous); each with the bank credits
+-- whose reference carries the payout id (work_payout_refs, rule payout_reference; several credits
+-- are summed: a split payout), only in the bank sources that receive that PSP's payouts.
+-- expected = PSP business date + payout_lag_days; due (a missing credit is a break) = expected +
+-- payout_window_days when the PSP declares its lag, else the next day (docs/rules.md).
 -- payouts_amount.sql then links what no reference found; payouts_close.sql sets the status.
 -- Inputs: statement_lines, payouts, work_bank, work_payout_refs, work_rules, work_inputs.
 -- Parameters: $business_date, $prev_run.

@@ -1,15 +1,11 @@
 -- Grain: work_ledger_payout, one row per open ledger payout (an entry typed payout on a PSP
--- channel, held out of the cascade as $clearing: the day's, plus those the previous run left
--- open; each its latest version as of the watermark) with the PSP payout it settles: the payout
--- whose id its PSP or merchant reference carries (same source), else the one payout of its
--- source, currency and amount (the entry's amount unsigned: books differ) whose window [PSP
--- business date, expected + payout_window_days] holds the entry's date, when that payout is no
--- other entry's candidate (rule ledger_payout). The payouts are the run's (work_payouts) and
--- those earlier runs recorded that no entry has claimed yet (open_items 'payout_unbooked', kept
--- 31 days: work_payouts_unbooked is what this run hands on). Several candidates: ambiguous.
--- None: in transit until the entry's date + payout_lag_days + payout_window_days (a PSP
--- declaring its lag, else the entry's own day), then missing_in_statement
--- (breaks_payouts_ledger.sql).
+-- channel, held out of the cascade as $clearing; the day's and those left open, each its latest
+-- version as of the watermark) with the PSP payout it settles (rule ledger_payout): the one whose
+-- id its reference carries, else the one payout of its source, currency and unsigned amount
+-- whose window [PSP business date, expected + payout_window_days] holds the entry's date and that
+-- no other entry claims. Payouts: the run's and the earlier unclaimed ones (open_items
+-- 'payout_unbooked', 31 days; work_payouts_unbooked is handed on). Several: ambiguous. None: in
+-- transit until its due day, then missing_in_statement (breaks_payouts_ledger.sql).
 -- Inputs: ledger_entries, work_payouts, payouts, runs, work_carried, work_rules, work_banks.
 -- Parameters: $business_date, $watermark, $clearing.
 CREATE OR REPLACE TEMP TABLE work_ledger_payout AS
