@@ -144,12 +144,18 @@ def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     the zeros after them are dropped) in Int128, so even 15 integer digits at exponent 6 cannot
     wrap; a result outside Int64 is null.
     """
-    text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
-    # A Decimal(38, 6) is stored as its count of millionths: that integer, read as is.
-    units = text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False).to_physical()
+    units = exact_units(text)
     if isinstance(exp, int) and exp == MAX_EXPONENT:
         return units.cast(pl.Int64, strict=False)
     return units_to_minor(units, exp)
+
+
+def exact_units(text: pl.Expr) -> pl.Expr:
+    """Exact text → Int128 millionths, null where the text is not an exact amount (``minor_expr``'s
+    first step): a parser that needs one column at several exponents reads its text once."""
+    text = pl.when(text.str.contains(_AMOUNT_RE)).then(text)
+    # A Decimal(38, 6) is stored as its count of millionths: that integer, read as is.
+    return text.str.strip_chars().cast(pl.Decimal(38, MAX_EXPONENT), strict=False).to_physical()
 
 
 def units_to_minor(units: pl.Expr, exp: pl.Expr | int) -> pl.Expr:

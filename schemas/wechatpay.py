@@ -25,7 +25,7 @@ import polars as pl
 
 from schemas.bytecount import count_byte
 from recon.errors import ParseError
-from recon.money import MAX_EXPONENT, exponent_of, minor_expr, units_to_minor
+from recon.money import exact_units, exponent_of, units_to_minor
 from schemas import csvhead, quirks
 from schemas.validation import ControlCheck, ParsedFile, finish, raise_on_failed
 from schemas.wechatpay_layout import (
@@ -64,23 +64,23 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     data = csvhead.as_utf8(data, name, legacy="gb18030")
     names = quirks.header_line(data, name)
     csvhead.require(names, REQUIRED, name)
-    at, summary_line = _split(data, name)
-    totals = _read_summary(data[at:], summary_line, name)
-    table = quirks.requote_backtick_rows(data[:at])  # a comma inside a value (商品名称) is text
-    data, at = table + data[at:], len(table)
+    at = _split(data, name)
+    totals = _read_summary(data, at, name)
     payout = payout_expr(options.get("payout_id_template"), names, business_date, name)
     args = dict(sha256=sha256, source=source, name=name, business_date=business_date,
                 timezone=timezone, payout=payout, names=[n for n in names if n], raw=raw)
+    # Each part is requoted as it is read (a row's requoting needs only the header), so the
+    # table is never held or copied whole; requoting keeps every line end, so lines and parts hold.
     ranges = quirks.part_ranges(data, part_bytes, end=at)
     if len(ranges) == 1:
-        rows = _with_optional(quirks.read_text_csv(data[:at], name))
+        rows = _with_optional(quirks.read_text_csv(_requoted(data, 0, at), name), totals)
         checks = raise_on_failed(_summary_checks(_found(rows, totals), totals), name)
         yield _part(rows, checks, **args)
         return
     found: dict[str, int] = {}
     for start, stop, line in ranges:
-        rows = _with_optional(quirks.read_text_csv(quirks.part_data(data, start, stop), name,
-                                                   first_line=line))
+        rows = _with_optional(quirks.read_text_csv(_requoted(data, start, stop), name, first_line=line),
+                              totals)
         found = {k: found.get(k, 0) + v for k, v in _found(rows, totals).items()}
         yield _part(rows, (), **args)
     checks = raise_on_failed(_summary_checks(found, totals), name)
@@ -98,12 +98,18 @@ def _options(options: dict | None, file: str) -> dict:
     return dict(options or {})
 
 
-def _with_optional(rows: pl.DataFrame) -> pl.DataFrame:
+def _with_optional(rows: pl.DataFrame, totals: dict[str, str]) -> pl.DataFrame:
     """The columns one layout or bill type lacks (a SUCCESS bill has no refund columns) as nulls;
-    the amount column under one name whichever layout the file has."""
-    rows = rows.with_columns([pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
-    amount = next(c for c in AMOUNT if c in rows.columns)
-    return rows.with_columns(pl.col(amount).alias("#amount"))
+    the amount column under one name whichever layout the file has; and each amount column that
+    is summed or converted as exact millionths (``#units:<column>``, Int128), its text read once
+    for both the summary check and the canonical amounts."""
+    lazy = rows.lazy().with_columns(
+        [pl.lit(None, pl.String).alias(c) for c in OPTIONAL if c not in rows.columns])
+    amount = _amount_column(rows)
+    have = set(rows.columns) | set(OPTIONAL)
+    parsed = dict.fromkeys([*(c for c in summary_of(totals) if c in have), "退款金额", amount, "手续费"])
+    return lazy.with_columns(pl.col(amount).alias("#amount"),
+                             *[exact_units(pl.col(c)).alias(f"#units:{c}") for c in parsed]).collect()
 
 
 def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, business_date: date,
@@ -114,24 +120,33 @@ def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, bu
                   originals=originals, raw=raw)
 
 
-def _split(data: bytes, file: str) -> tuple[int, int]:
-    """Where the summary block starts (the table is ``data[:at]``) and its header's physical line."""
+def _requoted(data: bytes, start: int, stop: int) -> bytes:
+    """One part of the table (``quirks.part_data``), a comma inside a value (商品名称) read as text."""
+    return quirks.requote_backtick_rows(quirks.part_data(data, start, stop))
+
+
+def _split(data: bytes, file: str) -> int:
+    """Where the summary block starts (the table is ``data[:at]``)."""
     at = max(data.rfind(b"\n" + _SUMMARY_MARK), data.rfind(b"\n`" + _SUMMARY_MARK))
     if at < 0:
         raise ParseError(file, None, "expected the summary block (a row starting with 总交易单数) "
                                      "after the data rows; the file may be cut short")
-    return at + 1, count_byte(data, ord("\n"), 0, at + 1) + 1
+    return at + 1
 
 
-def _read_summary(block: bytes, line: int, file: str) -> dict[str, str]:
-    lines = [ln.strip() for ln in block.decode("utf-8", errors="replace").splitlines()]
+def _read_summary(data: bytes, at: int, file: str) -> dict[str, str]:
+    """The summary block ``data[at:]`` as {name: value}; its header's physical line, which only
+    an error names, is counted only then (a pass over the whole file)."""
+    lines = [ln.strip() for ln in data[at:].decode("utf-8", errors="replace").splitlines()]
     lines = [ln for ln in lines if ln]
+    line = lambda: count_byte(data, ord("\n"), 0, at) + 1  # noqa: E731
     if len(lines) < 2:
-        raise ParseError(file, line, "expected a row of totals after the summary header")
+        raise ParseError(file, line(), "expected a row of totals after the summary header")
     names, values = csvhead.split_names(lines[0]), csvhead.split_names(lines[1])
-    csvhead.refuse_duplicates(names, file, line)
+    if len(set(n for n in names if n)) != len([n for n in names if n]):
+        csvhead.refuse_duplicates(names, file, line())
     if "总交易单数" not in names or "手续费总金额" not in names or len(values) != len(names):
-        raise ParseError(file, line, f"expected a summary header with 总交易单数 and 手续费总金额 and "
+        raise ParseError(file, line(), f"expected a summary header with 总交易单数 and 手续费总金额 and "
                                      f"one value per name; found {','.join(names)} with "
                                      f"{len(values)} values")
     return dict(zip(names, values))
@@ -141,12 +156,11 @@ def _found(rows: pl.DataFrame, totals: dict[str, str]) -> dict[str, int]:
     """What the rows add up to, per totalled column (in check units), with the number of rows and,
     per column, of values present but unreadable. Parts add up: sum the dicts."""
     totalled = [c for c in summary_of(totals) if c in rows.columns]
-    units = rows.select(  # each column's units once, then both sums over them
-        *[quirks.check_units(pl.col(c), CHECK_EXPONENT).alias(c) for c in totalled],
-        *[pl.col(c).is_not_null().alias(f"{c}#present") for c in totalled])
-    found = units.select(
-        *[pl.col(c).sum() for c in totalled],
-        *[(pl.col(f"{c}#present") & pl.col(c).is_null()).sum().alias(f"{c}#unreadable")
+    # the check units of each column: its millionths (CHECK_EXPONENT) as ``check_units`` gives them
+    units = {c: pl.col(f"#units:{c}").cast(pl.Int64, strict=False) for c in totalled}
+    found = rows.select(
+        *[units[c].sum().alias(c) for c in totalled],
+        *[(pl.col(c).is_not_null() & units[c].is_null()).sum().alias(f"{c}#unreadable")
           for c in totalled],
     ).row(0, named=True)
     return {**found, "#rows": rows.height}
@@ -176,18 +190,27 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
                timezone: str, payout: pl.Expr, names: list[str],
                raw: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``names``: the file's own columns (raw keeps those, not the nulls added for its layout)."""
-    refund = pl.col("交易状态").is_in(["REFUND", "REVOKED"])
+    refund = pl.col("#refund")
     currency = pl.col("货币种类").str.strip_chars().str.to_uppercase()
-    amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("#amount"))
     exp = exponent_of(rows, currency)
-    amount = minor_expr(amount_text, exp)
     fee_text = pl.col("手续费").str.strip_chars()
-    fee_units = minor_expr(fee_text, MAX_EXPONENT)  # the text read once: exact millionths
-    fee = units_to_minor(fee_units, exp)
+    fee = pl.col("#fee")
+    # Each value is computed once, a stage at a time (a select would compute a shared
+    # subexpression again for each column that uses it): the amount from the millionths read by
+    # _with_optional, the fee from its millionths (exact, the text read once).
+    staged = rows.lazy().with_columns(
+        pl.col("交易状态").is_in(["REFUND", "REVOKED"]).alias("#refund"),
+        pl.col("#units:手续费").cast(pl.Int64, strict=False).alias("#fee_units"),
+    ).with_columns(
+        units_to_minor(pl.when(refund).then(pl.col("#units:退款金额"))
+                       .otherwise(pl.col(f"#units:{_amount_column(rows)}")), exp).alias("#amount_minor"),
+        units_to_minor(pl.col("#fee_units"), exp).alias("#fee"),
+    ).with_columns(
+        pl.when(refund).then(-pl.col("#amount_minor")).otherwise(pl.col("#amount_minor")).alias("#signed"))
+    signed = pl.col("#signed")
     # finer than the minor unit but exact: kept as written, never rounded (fee_minor stays NULL)
-    fee_exact = pl.when(fee.is_null() & fee_units.is_not_null()).then(fee_text)
-    signed = pl.when(refund).then(-amount).otherwise(amount)
-    frame = rows.lazy().select(  # lazy: the signed amount is computed once for amount and net
+    fee_exact = pl.when(fee.is_null() & pl.col("#fee_units").is_not_null()).then(fee_text)
+    frame = staged.select(
         quirks.line_id(sha256),
         pl.lit(source).alias("source"),
         pl.lit(sha256).alias("file_sha256"),
@@ -213,11 +236,17 @@ def _canonical(rows: pl.DataFrame, *, sha256: str, source: str, business_date: d
     ).with_columns(  # 特约商户号 `0`: the docs' mark of an ordinary merchant, no sub-merchant
         pl.when(pl.col("sub_merchant_id") == "0").then(pl.lit("")).otherwise(pl.col("sub_merchant_id"))
           .alias("sub_merchant_id")).collect()
+    refund = pl.col("交易状态").is_in(["REFUND", "REVOKED"])
+    amount_text = pl.when(refund).then(pl.col("退款金额")).otherwise(pl.col("#amount"))
     originals = rows.select(
         "file_line", amount_text.alias("amount_minor"), pl.col("手续费").alias("fee_minor"),
         pl.col("交易时间").alias("booked_at"), pl.col("交易状态").alias("txn_type"),
         pl.col("货币种类").alias("currency"))
     return frame, originals
+
+
+def _amount_column(rows: pl.DataFrame) -> str:
+    return next(c for c in AMOUNT if c in rows.columns)
 
 
 def _local_to_utc(text: pl.Expr, timezone: str) -> pl.Expr:
