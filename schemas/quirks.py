@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from decimal import Decimal
 
 import polars as pl
 
-from schemas.bytecount import count_byte, count_pair
+from schemas.bytecount import always_followed, count_byte
 from recon.errors import ParseError
 from recon.money import minor_expr
 from schemas import csvhead
@@ -55,7 +56,8 @@ def header_has(data: bytes, name: str, columns) -> bool:
 
 
 def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
-                  columns: list[str] | None = None, checked: bool = True) -> pl.DataFrame:
+                  columns: list[str] | None = None, checked: bool = True,
+                  keep: Collection[str] | None = None) -> pl.DataFrame:
     """Every column as text, backtick padding stripped, plus ``file_line`` (physical, 1-based).
 
     ``first_line`` is the physical line of the header within the whole file. Rows are mapped to
@@ -64,6 +66,8 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
     line number after it, is refused rather than reported against the wrong line.
     ``columns``: read only these (the row checks still see every field). ``checked=False`` skips
     the line and field counts, for a look-ahead at data that is read again, checked, before use.
+    ``keep``: after the checks (and with the same rows), only the columns among these are kept,
+    for a parser that uses few of a wide table's columns (the padding is stripped only from them).
     """
     body = strip_bom(data)
     head = body[:body.find(b"\n") + 1 or len(body)]
@@ -76,6 +80,8 @@ def read_text_csv(data: bytes, file: str, *, first_line: int = 1,
         _refuse_long_rows(body, file, first_line)
         raise ParseError(file, None, f"expected a comma-separated table with a header row ({exc})") from exc
     starts = _check_lines(body, frame, file, first_line, columns) if checked else None
+    if keep is not None:
+        frame = frame.select([c for c in frame.columns if c in keep])
     if b"`" in body:  # WeChat Pay's padding; a file without any backtick is not copied again
         frame = frame.with_columns(pl.all().str.strip_chars_start("`"))
     if starts is not None:
@@ -132,13 +138,15 @@ def whole_file(parse_parts):
 
 
 def part_data(data: bytes, start: int, stop: int) -> bytes:
-    """The header row followed by ``data[start:stop]`` (one part of ``part_ranges``)."""
+    """The header row followed by ``data[start:stop]`` (one part of ``part_ranges``), without the
+    BOM (``read_text_csv`` would drop it with a copy of the whole part)."""
+    bom = len(BOM) if data.startswith(BOM) else 0
     if start == 0:
-        return data[:stop]
+        return data[bom:stop]
     # bytes: the part is copied once (by the join), not sliced and then concatenated; a FileView
     # reads its range, which the join copies behind the header
     body = memoryview(data)[start:stop] if isinstance(data, bytes) else data[start:stop]
-    return b"".join((data[:data.find(b"\n") + 1], body))
+    return b"".join((data[bom:data.find(b"\n") + 1], body))
 
 
 def spanning_rows(body: bytes, width: int, rows: int, first_line: int, delimiter: str = ",") -> list[int] | None:
@@ -257,8 +265,8 @@ def requote_backtick_rows(table: bytes) -> bytes:
     header_end = table.find(b"\n") + 1
     # the check reads the rows in place (no copy of the body), vectorised: every comma followed
     # by a backtick is the same test as equal counts of "," and ",`"
-    if not header_end or (table.find(b'"', header_end) < 0 and count_byte(table, ord(","), header_end)
-                          == count_pair(table, ord(","), ord("`"), header_end)):
+    if not header_end or (table.find(b'"', header_end) < 0
+                          and always_followed(table, ord(","), ord("`"), header_end)):
         return table
     body = table[header_end:]
     separators = table[:header_end].count(b",")

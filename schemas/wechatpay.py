@@ -69,18 +69,20 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     payout = payout_expr(options.get("payout_id_template"), names, business_date, name)
     args = dict(sha256=sha256, source=source, name=name, business_date=business_date,
                 timezone=timezone, payout=payout, names=[n for n in names if n], raw=raw)
+    # Without raw, only the columns a line is made of are kept (a bill has some 27).
+    keep = None if raw else _used(payout)
     # Each part is requoted as it is read (a row's requoting needs only the header), so the
     # table is never held or copied whole; requoting keeps every line end, so lines and parts hold.
     ranges = quirks.part_ranges(data, part_bytes, end=at)
     if len(ranges) == 1:
-        rows = _with_optional(quirks.read_text_csv(_requoted(data, 0, at), name), totals)
+        rows = _with_optional(quirks.read_text_csv(_requoted(data, 0, at), name, keep=keep), totals)
         checks = raise_on_failed(_summary_checks(_found(rows, totals), totals), name)
         yield _part(rows, checks, **args)
         return
     found: dict[str, int] = {}
     for start, stop, line in ranges:
-        rows = _with_optional(quirks.read_text_csv(_requoted(data, start, stop), name, first_line=line),
-                              totals)
+        rows = _with_optional(quirks.read_text_csv(_requoted(data, start, stop), name, first_line=line,
+                                                   keep=keep), totals)
         found = {k: found.get(k, 0) + v for k, v in _found(rows, totals).items()}
         yield _part(rows, (), **args)
     checks = raise_on_failed(_summary_checks(found, totals), name)
@@ -120,6 +122,13 @@ def _part(rows: pl.DataFrame, checks, *, sha256: str, source: str, name: str, bu
                   originals=originals, raw=raw)
 
 
+def _used(payout: pl.Expr) -> set[str]:
+    """The bill's columns a canonical line without raw is made of (checked sums included)."""
+    required = {n for r in REQUIRED for n in ((r,) if isinstance(r, str) else r)}
+    return (required | set(OPTIONAL) | set(SUMMARY.values()) | set(quirks.MERCHANT_FIELDS)
+            | set(quirks.SUB_MERCHANT_FIELDS) | set(payout.meta.root_names()))
+
+
 def _requoted(data: bytes, start: int, stop: int) -> bytes:
     """One part of the table (``quirks.part_data``), a comma inside a value (商品名称) read as text."""
     return quirks.requote_backtick_rows(quirks.part_data(data, start, stop))
@@ -127,7 +136,10 @@ def _requoted(data: bytes, start: int, stop: int) -> bytes:
 
 def _split(data: bytes, file: str) -> int:
     """Where the summary block starts (the table is ``data[:at]``)."""
-    at = max(data.rfind(b"\n" + _SUMMARY_MARK), data.rfind(b"\n`" + _SUMMARY_MARK))
+    at = data.rfind(b"\n" + _SUMMARY_MARK)
+    # the later of the two marks; the second is looked for only after the first (a FileView's
+    # rfind reads back through the whole file when the mark is missing)
+    at = max(at, data.rfind(b"\n`" + _SUMMARY_MARK, max(at, 0)))
     if at < 0:
         raise ParseError(file, None, "expected the summary block (a row starting with 总交易单数) "
                                      "after the data rows; the file may be cut short")
