@@ -19,14 +19,17 @@ def count_byte(data, byte: int, start: int = 0, end: int | None = None) -> int:
 
 
 
-def always_followed(data, first: int, second: int, start: int = 0) -> bool:
-    """Whether every byte ``first`` in ``data[start:]`` is directly followed by byte ``second``
-    (``data.count(first) == data.count(first + second)`` for bytes that differ), in place and
-    vectorised a block at a time: one pass, where the two ``bytes.count`` are two slow ones."""
-    view = memoryview(data)[start:]
+
+def count_pair(data, first: int, second: int, start: int = 0) -> int:
+    """``data.count(bytes([first, second]), start)`` for two different bytes, vectorised a block at
+    a time without copying: each two bytes read as one little-endian uint16, once from an even and
+    once from an odd offset, so every position is compared once (the two-byte ``bytes.count`` is
+    several times slower)."""
+    view, pair = memoryview(data)[start:], first | second << 8
+    total = 0
     for at in range(0, len(view), _COUNT_BLOCK):
-        block = np.frombuffer(view[at:at + _COUNT_BLOCK + 1], dtype=np.uint8)  # +1: a pair across blocks
-        where = np.flatnonzero(block[:_COUNT_BLOCK] == first) + 1
-        if where.size and (where[-1] >= block.size or not (block[where] == second).all()):
-            return False  # (a ``first`` as the very last byte has nothing after it)
-    return True
+        block = view[at:at + _COUNT_BLOCK + 1]  # one byte more: a pair across the block's end
+        for offset in (0, 1):
+            size = (len(block) - offset) // 2 * 2
+            total += int(np.count_nonzero(np.frombuffer(block[offset:offset + size], dtype="<u2") == pair))
+    return total

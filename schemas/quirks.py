@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from schemas.bytecount import always_followed, count_byte
+from schemas.bytecount import count_byte, count_pair
 from recon.errors import ParseError
 from recon.money import minor_expr
 from schemas import csvhead
@@ -263,10 +263,9 @@ def requote_backtick_rows(table: bytes) -> bytes:
     line count kept); any other row is left for the usual checks to report. A table without such
     a row is returned as it is: the usual file costs two byte counts."""
     header_end = table.find(b"\n") + 1
-    # the check reads the rows in place (no copy of the body), vectorised: every comma followed
-    # by a backtick is the same test as equal counts of "," and ",`"
-    if not header_end or (table.find(b'"', header_end) < 0
-                          and always_followed(table, ord(","), ord("`"), header_end)):
+    # the check counts in place (no copy of the body), vectorised
+    if not header_end or (table.find(b'"', header_end) < 0 and count_byte(table, ord(","), header_end)
+                          == count_pair(table, ord(","), ord("`"), header_end)):
         return table
     body = table[header_end:]
     separators = table[:header_end].count(b",")
