@@ -151,11 +151,15 @@ def _read_summary(data: bytes, at: int, file: str) -> dict[str, str]:
     an error names, is counted only then (a pass over the whole file)."""
     lines = [ln.strip() for ln in data[at:].decode("utf-8", errors="replace").splitlines()]
     lines = [ln for ln in lines if ln]
-    line = lambda: count_byte(data, ord("\n"), 0, at) + 1  # noqa: E731
+
+    def line() -> int:
+        return count_byte(data, ord("\n"), 0, at) + 1
+
     if len(lines) < 2:
         raise ParseError(file, line(), "expected a row of totals after the summary header")
     names, values = csvhead.split_names(lines[0]), csvhead.split_names(lines[1])
-    if len(set(n for n in names if n)) != len([n for n in names if n]):
+    named = [n for n in names if n]
+    if len(set(named)) != len(named):  # refuse_duplicates names the line: counted only then
         csvhead.refuse_duplicates(names, file, line())
     if "总交易单数" not in names or "手续费总金额" not in names or len(values) != len(names):
         raise ParseError(file, line(), f"expected a summary header with 总交易单数 and 手续费总金额 and "
