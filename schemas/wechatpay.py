@@ -35,7 +35,7 @@ from schemas.wechatpay_layout import (
 NAME = "wechatpay_trade"
 TAKES_OPTIONS = True  # parse_parts accepts the source's options (registry.reads_parts)
 RAW_OPTIONAL = True  # parse_parts(raw=False) builds no raw copy (registry.parse)
-CHECK_EXPONENT = 6  # the summary's 手续费总金额 has five decimals
+CHECK_EXPONENT = 6  # the summary's 手续费总金额 has five decimals; = MAX_EXPONENT (_found relies on it)
 _SUMMARY_MARK = "总交易单数".encode()
 # REVOKED (撤销, a reversed micropay order) is written like a refund: 退款金额, 微信退款单号,
 # 商户退款单号 filled; it reverses the payment as one does.
@@ -172,7 +172,8 @@ def _found(rows: pl.DataFrame, totals: dict[str, str]) -> dict[str, int]:
     """What the rows add up to, per totalled column (in check units), with the number of rows and,
     per column, of values present but unreadable. Parts add up: sum the dicts."""
     totalled = [c for c in summary_of(totals) if c in rows.columns]
-    # the check units of each column: its millionths (CHECK_EXPONENT) as ``check_units`` gives them
+    # check units (CHECK_EXPONENT 6) are the millionths _with_optional read, as Int64 like
+    # ``quirks.check_units`` gives them
     units = {c: pl.col(f"#units:{c}").cast(pl.Int64, strict=False) for c in totalled}
     found = rows.select(
         *[units[c].sum().alias(c) for c in totalled],
