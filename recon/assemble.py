@@ -27,29 +27,47 @@ def _rows(con, query: str, params) -> list[dict]:
 def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
     """The run's breaks with file, line, first_seen and age, in the workbook's order."""
     tz_of = {s.name: s.timezone for s in cfg.sources}
-    ages = {r["break_id"]: r for r in _rows(con, sql.load("report_aging"), {"run_id": run_id})}
-    return tuple(
-        Break(break_id=r["break_id"], category=r["category"], source=r["source"],
-              currency=r["currency"] or "", ledger_amount_minor=r["ledger_amount_minor"],
-              statement_amount_minor=r["statement_amount_minor"],
-              difference_minor=r["difference_minor"], reference=r["reference"] or "",
-              psp_reference=r["psp_reference"], booked_at=r["booked_at"],
-              timezone=tz_of.get(r["source"], cfg.timezone), ledger_entry_id=r["ledger_entry_id"],
-              line_id=r["line_id"], file_name=r["file_name"], file_line=r["file_line"],
-              rule=r["rule"], detail=r["detail"] or "",
-              first_seen=ages.get(r["break_id"], {}).get("first_seen"),
-              age_days=ages.get(r["break_id"], {}).get("age_days"),
-              ledger=_side(LedgerSide, r, "l_", entry_id=r["ledger_entry_id"]),
-              statement=_side(StatementSide, r, "s_", line_id=r["line_id"]))
-        for r in _rows(con, sql.load("report_breaks"), [run_id]))
+    ages = {r[0]: r[1:3] for r in con.execute(sql.load("report_aging"), {"run_id": run_id}).fetchall()}
+    cur = con.execute(sql.load("report_breaks"), [run_id])
+    names = [d[0] for d in cur.description]
+    # Columns by position, looked up once: a day's tens of thousands of rows then build their
+    # Break without a dict per row.
+    at = {n: i for i, n in enumerate(names)}
+    ledger_cols = _side_columns(names, "l_")
+    line_cols = _side_columns(names, "s_")
+    (break_id, category, source, currency, ledger_amount, statement_amount, difference, reference,
+     psp_reference, booked_at, entry_id, line_id, file_name, file_line, rule, detail, l_currency,
+     s_currency) = (at[n] for n in (
+        "break_id", "category", "source", "currency", "ledger_amount_minor", "statement_amount_minor",
+        "difference_minor", "reference", "psp_reference", "booked_at", "ledger_entry_id", "line_id",
+        "file_name", "file_line", "rule", "detail", "l_currency", "s_currency"))
+    out = []
+    for r in cur.fetchall():
+        first_seen, age_days = ages.get(r[break_id], (None, None))
+        out.append(Break(
+            break_id=r[break_id], category=r[category], source=r[source], currency=r[currency] or "",
+            ledger_amount_minor=r[ledger_amount], statement_amount_minor=r[statement_amount],
+            difference_minor=r[difference], reference=r[reference] or "",
+            psp_reference=r[psp_reference], booked_at=r[booked_at],
+            timezone=tz_of.get(r[source], cfg.timezone), ledger_entry_id=r[entry_id],
+            line_id=r[line_id], file_name=r[file_name], file_line=r[file_line], rule=r[rule],
+            detail=r[detail] or "", first_seen=first_seen, age_days=age_days,
+            ledger=_side(LedgerSide, r, ledger_cols, r[l_currency], entry_id=r[entry_id]),
+            statement=_side(StatementSide, r, line_cols, r[s_currency], line_id=r[line_id])))
+    return tuple(out)
 
 
-def _side(kind, r: dict, prefix: str, **key):
+def _side_columns(names: list[str], prefix: str) -> list[tuple[str, int]]:
+    """The ``prefix`` columns of report_breaks.sql: (field name without the prefix, position)."""
+    return [(n[len(prefix):], i) for i, n in enumerate(names) if n.startswith(prefix)]
+
+
+def _side(kind, r: tuple, columns: list[tuple[str, int]], currency, **key):
     """A break's ledger or statement side from the ``l_`` / ``s_`` columns of report_breaks.sql;
     None where the break has no such item (or the item is not in the warehouse)."""
-    if next(iter(key.values())) is None or r[prefix + "currency"] is None:
+    if next(iter(key.values())) is None or currency is None:
         return None
-    return kind(**key, **{k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)})
+    return kind(**key, **{name: r[i] for name, i in columns})
 
 
 def load_annotations(con, break_ids: set[str] | None = None,

@@ -37,7 +37,7 @@ def row_check(key: str, run_id: str, b: Break, version: int) -> str:
               b.statement_amount_minor, b.difference_minor, b.ledger_entry_id, b.line_id,
               version)
     msg = "\x1f".join("" if f is None else str(f) for f in fields).encode("utf-8")
-    return hmac.new(key.encode("utf-8"), msg, hashlib.sha256).hexdigest()[:CHECK_CHARS]
+    return hmac.digest(key.encode("utf-8"), msg, hashlib.sha256).hex()[:CHECK_CHARS]
 
 
 def check_ok(key: str, run_id: str, b: Break, version: int, found: object) -> bool:

@@ -156,6 +156,9 @@ def clean(s: object, *, mask: bool = True) -> CleanText:
     """
     text = "" if s is None else str(s)
     formula_like = is_formula_like(text)
+    if (len(text) <= MAX_CELL_CHARS and not _CONTROL_RE.search(text)
+            and not (mask and _MAYBE_PAN_RE.search(text))):
+        return CleanText(text, 0, 0, formula_like)  # most text: nothing to remove or mask
     text, removed = strip_controls(text)
     masked = 0
     if mask:

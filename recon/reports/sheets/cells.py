@@ -32,6 +32,7 @@ from recon.reports.sheets.xmlrows import PLACEHOLDER, RowWriter
 log = logging.getLogger(__name__)
 
 WIDTH_SAMPLE = 10_000
+CLEANED_CACHE = 100_000  # texts whose cleaning is kept (then the cache starts again)
 MAX_WIDTH = 60
 PROGRESS_EVERY = 10_000
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -106,6 +107,7 @@ class Cells:
                                      fill=PatternFill("solid", fgColor=OPEN_FILL))
         self.wrap = self._style(alignment=Alignment(wrap_text=False, vertical="top"))
         self._amount: dict[str, Any] = {}
+        self._cleaned: dict[tuple[str, bool], tuple[str, bool, int, int]] = {}
 
     def _style(self, **attrs: Any) -> Any:
         c = WriteOnlyCell(self._ws)
@@ -122,12 +124,27 @@ class Cells:
     def cleaned(self, value: Any, mask: bool) -> tuple[str, bool]:
         """Source text made safe for a cell (``safe.clean``, counted): (text, whether it must be
         a quote-prefixed text cell: formula-like, or an Excel error code)."""
-        c = clean(value, mask=mask)
-        self.removed += c.removed
-        self.masked += c.masked
-        quoted = c.formula_like or c.text in _ERROR_CODES
+        text, quoted, removed, masked = self.clean_once(value, mask)
+        self.count(removed, masked, quoted)
+        return text, quoted
+
+    def clean_once(self, value: Any, mask: bool) -> tuple[str, bool, int, int]:
+        """``cleaned`` without the counting: (text, quoted, controls removed, cards masked),
+        each distinct text cleaned once (a big table repeats its categories, files and names)."""
+        key = ("" if value is None else str(value), mask)
+        done = self._cleaned.get(key)
+        if done is None:
+            if len(self._cleaned) >= CLEANED_CACHE:
+                self._cleaned.clear()
+            c = clean(key[0], mask=mask)
+            done = self._cleaned[key] = (c.text, c.formula_like or c.text in _ERROR_CODES,
+                                         c.removed, c.masked)
+        return done
+
+    def count(self, removed: int, masked: int, quoted: bool) -> None:
+        self.removed += removed
+        self.masked += masked
         self.quoted += quoted
-        return c.text, quoted
 
     def text(self, value: Any, mask: bool) -> Any:
         if value is None or value == "":
@@ -190,6 +207,8 @@ def width(value: Any, kind: str) -> int:
     if kind in ("percent", "rate"):
         return 9
     s = str(value)
+    if s.isascii():
+        return len(s)
     return (len(s) + len(s.encode("utf-8"))) // 2  # CJK (3 bytes) counts 2, ASCII counts 1
 
 
@@ -198,7 +217,8 @@ def fit(ws: Any, kinds_rows: Iterable[tuple[Sequence[str], Sequence[Any]]], ncol
     widths = [minimum] * ncols
     for kinds, values in kinds_rows:
         for i, (kind, v) in enumerate(zip(kinds, values)):
-            widths[i] = max(widths[i], width(v, kind) + 2)
+            if (w := width(v, kind) + 2) > widths[i]:
+                widths[i] = w
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = min(w, MAX_WIDTH)
 

@@ -29,6 +29,7 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # random token per workbook, so that no text from a file (a file name on the Summary sheet, say)
 # can be mistaken for it.
 PLACEHOLDER = "recon rows placeholder {} {}"
+TEXT_CACHE = 100_000  # distinct texts whose cell XML is kept (then the cache starts again)
 KINDS = frozenset(("id", "text", "note", "amount", "datetime", "date", "int", "open", "open_date"))
 
 
@@ -42,12 +43,17 @@ def _number(value: Any) -> str:
 
 
 def _inline(ref: str, text: str, style: str) -> str:
+    return f'<c r="{ref}"{_inline_tail(text, style)}'
+
+
+def _inline_tail(text: str, style: str) -> str:
+    """A text cell's XML after its ``<c r="A1"``."""
     if text == "":
-        return f'<c r="{ref}"{style} t="inlineStr"></c>'
+        return f'{style} t="inlineStr"></c>'
     space = ' xml:space="preserve"' if text != text.strip() else ""
     if "&" in text or "<" in text or ">" in text:
         text = text.translate(_ESCAPE)
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return f'{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 class RowWriter:
@@ -60,6 +66,7 @@ class RowWriter:
         self.cells, self.kinds = cells, list(kinds)
         self.letters = [get_column_letter(i) for i in range(1, len(kinds) + 1)]
         self._ids: dict[int, str] = {}
+        self._texts: dict[tuple[Any, bool], tuple[str, tuple[int, int, bool] | None]] = {}
 
     def _s(self, style: Any) -> str:
         """The ` s="N"` attribute of a style (its index in the workbook's cell styles)."""
@@ -70,8 +77,21 @@ class RowWriter:
         return attr
 
     def _text(self, ref: str, value: Any, mask: bool) -> str:
-        text, quoted = self.cells.cleaned(value, mask)
-        return _inline(ref, text, self._s(self.cells.quote) if quoted else "")
+        # Each distinct text rendered once: its cell's XML but the reference, and what cleaning it
+        # counted (None: nothing), counted again at each use.
+        key = (value if type(value) is str else str(value), mask)  # 1, 1.0, True: one key
+        done = self._texts.get(key)
+        if done is None:
+            if len(self._texts) >= TEXT_CACHE:
+                self._texts.clear()
+            text, quoted, removed, masked = self.cells.clean_once(value, mask)
+            done = self._texts[key] = (
+                _inline_tail(text, self._s(self.cells.quote) if quoted else ""),
+                (removed, masked, quoted) if removed or masked or quoted else None)
+        tail, counts = done
+        if counts is not None:
+            self.cells.count(*counts)
+        return f'<c r="{ref}"{tail}'
 
     def row(self, r: int, values: Sequence[Any], currency: str | None) -> str:
         out = [f'<row r="{r}">']
