@@ -14,7 +14,7 @@ movements account for every break: any other value is shown and logged, never hi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 import sql
@@ -119,20 +119,27 @@ class BridgeRow:
         return self.closing_minor - self.bridged_minor
 
 
+_MOVEMENT_FIELDS = tuple(f.name for f in fields(Movement))
+
+
 def load_movements(con, prev_run: str | None, run_id: str) -> tuple[Movement, ...]:
     cur = con.execute(sql.load("report_movements"), {"prev_run": prev_run, "run_id": run_id})
-    names = [d[0] for d in cur.description]
+    names = tuple(d[0] for d in cur.description)
+    if names == _MOVEMENT_FIELDS:  # the query's columns in the fields' order: no dict per row
+        return tuple(Movement(*r) for r in cur.fetchall())
     return tuple(Movement(**dict(zip(names, r))) for r in cur.fetchall())
 
 
 def bridge(movements: tuple[Movement, ...], breaks: tuple[Break, ...]) -> tuple[BridgeRow, ...]:
     """The roll-forward per source and currency; ``breaks``: the run's open breaks (closing)."""
-    acc: dict[tuple[str, str], dict[str, int]] = {}
+    totals: dict[tuple[str, str, str], list[int]] = {}  # (source, currency, key): [count, minor]
 
     def add(m_source: str, ccy: str, key: str, amount: int, n: int = 1) -> None:
-        row = acc.setdefault((m_source, ccy), {})
-        row[key + "_count"] = row.get(key + "_count", 0) + n
-        row[key + "_minor"] = row.get(key + "_minor", 0) + amount
+        tot = totals.get((m_source, ccy, key))
+        if tot is None:
+            tot = totals[m_source, ccy, key] = [0, 0]
+        tot[0] += n
+        tot[1] += amount
 
     for m in movements:
         before = abs(m.before_minor or 0)
@@ -151,6 +158,10 @@ def bridge(movements: tuple[Movement, ...], breaks: tuple[Break, ...]) -> tuple[
             add(m.source, m.currency, "corrected", after - before, 0)
     for b in breaks:
         add(b.source, b.currency or "", "closing", abs(b.difference_minor))
+    acc: dict[tuple[str, str], dict[str, int]] = {}
+    for (m_source, ccy, key), (n, amount) in totals.items():
+        row = acc.setdefault((m_source, ccy), {})
+        row[key + "_count"], row[key + "_minor"] = n, amount
     rows = tuple(BridgeRow(source, ccy, **v) for (source, ccy), v in sorted(acc.items()))
     for r in rows:
         if r.check_count or r.check_minor:
