@@ -147,9 +147,9 @@ def build_summary(cfg: Config, run_id: str, business_date: date, started_at: dat
         prev_run = warehouse.scalar(con, "SELECT carried_from FROM runs WHERE run_id = ?", [run_id])
         movements = rollforward.load_movements(con, prev_run, run_id)
         pending = load_pending(con, run_id, business_date)
+        gaps = tuple(chain.gaps(cfg, business_date, con))
     finally:
         con.close()
-    gaps = tuple(chain.gaps(cfg, business_date))
     return RunSummary(
         run_id=display_run_id or run_id, business_date=business_date, started_at=started_at,
         finished_at=finished_at or datetime.now(timezone.utc), code_version=__version__,

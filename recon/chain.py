@@ -77,12 +77,15 @@ def check(rows: list[tuple], business_date: date) -> list[dict]:
         con.close()
 
 
-def gaps(cfg: Config, business_date: date) -> list[ChainGap]:
-    """Gaps between each balance-carrying bank source's file of the day and its previous file."""
+def gaps(cfg: Config, business_date: date, con=None) -> list[ChainGap]:
+    """Gaps between each balance-carrying bank source's file of the day and its previous file;
+    ``con``: an open warehouse connection to read the files from (else one is opened)."""
     sources = [s for s in cfg.sources if s.kind == "bank" and s.format in FORMATS]
     if not sources:
         return []
-    con = warehouse.connect(cfg.warehouse)
+    own = con is None
+    if own:
+        con = warehouse.connect(cfg.warehouse)
     try:
         files = {s.name: warehouse.rows(con, """
             SELECT sha256, name, business_date FROM files
@@ -93,7 +96,8 @@ def gaps(cfg: Config, business_date: date) -> list[ChainGap]:
             ORDER BY business_date, name""", [s.name, business_date, s.name, business_date])
             for s in sources}
     finally:
-        con.close()
+        if own:
+            con.close()
     archive, out = Archive(cfg.archive), []
     for s in sources:
         rows = files[s.name]
