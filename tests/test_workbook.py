@@ -289,3 +289,24 @@ def test_amounts_are_written_as_their_exact_decimal_text(tmp_path: Path) -> None
         sheet = next(z.read(n) for n in z.namelist()
                      if n.startswith("xl/worksheets/") and b"BIG" in z.read(n))
     assert b"<v>1234567890123456.78</v>" in sheet and b"<v>-0.78</v>" in sheet
+
+
+def test_repeated_source_text_is_cleaned_and_counted_at_every_use(tmp_path: Path) -> None:
+    """The writers clean each distinct text once (a day's rows repeat their texts): every cell
+    still holds its cleaned text, and the Summary counts what cleaning did at each use."""
+    detail = "=card 4111 1111 1111 1111\x07 declined"
+
+    def written(n: int) -> openpyxl.Workbook:
+        breaks = tuple(brk(f"R{i}", "amount_mismatch", "CNY", 100, 90 + i, detail=detail)
+                       for i in range(n))
+        return openpyxl.load_workbook(write_workbook(make_summary(breaks), tmp_path / f"r{n}.xlsx"))
+
+    def counts(book: openpyxl.Workbook) -> list[int]:  # removed, masked, quoted
+        return [int(n) for n in re.findall(r"\d+", summary_value(book["Summary"], "source text").value)]
+
+    book = written(3)
+    cells = [row_of(book["Breaks"], f"R{i}")["detail"] for i in range(3)]
+    assert [(c.value, c.data_type, c.quotePrefix) for c in cells] == [
+        ("=card 411111******1111 declined", "s", True)] * 3
+    # the other sheets' text (the example's sources and fees) counts the same with or without them
+    assert [a - b for a, b in zip(counts(book), counts(written(0)))] == [3, 3, 3]
