@@ -67,6 +67,8 @@ class RowWriter:
         self.letters = [get_column_letter(i) for i in range(1, len(kinds) + 1)]
         self._ids: dict[int, str] = {}
         self._texts: dict[tuple[Any, bool], tuple[str, tuple[int, int, bool] | None]] = {}
+        self._amount: dict[str | None, str] = {}  # currency -> its amount style's ` s="N"`
+        self._serials: dict[date, str] = {}  # a date or datetime -> its Excel serial's text
 
     def _s(self, style: Any) -> str:
         """The ` s="N"` attribute of a style (its index in the workbook's cell styles)."""
@@ -105,8 +107,10 @@ class RowWriter:
                     continue
                 out.append(self._text(ref, v, kind != "id"))
             elif kind == "amount":
-                out.append(f'<c r="{ref}"{self._s(cells.amount_style(currency))} t="n">'
-                           f"<v>{_number(to_decimal(v, currency))}</v></c>")
+                style = self._amount.get(currency)
+                if style is None:
+                    style = self._amount[currency] = self._s(cells.amount_style(currency))
+                out.append(f'<c r="{ref}"{style} t="n"><v>{_number(to_decimal(v, currency))}</v></c>')
             elif kind == "int":
                 out.append(f'<c r="{ref}" t="n"><v>{_number(v)}</v></c>')
             elif kind == "datetime" or kind == "date" or kind == "open_date":
@@ -114,7 +118,12 @@ class RowWriter:
                     raise TypeError(f"{ref}: expected a naive date or datetime, got {v!r}")
                 style = (cells.datetime if kind == "datetime" else
                          cells.date if kind == "date" else cells.open_date)
-                out.append(f'<c r="{ref}"{self._s(style)} t="n"><v>{_number(to_excel(v))}</v></c>')
+                serial = self._serials.get(v)  # dates repeat down a column (first seen, value date)
+                if serial is None:
+                    if len(self._serials) >= TEXT_CACHE:
+                        self._serials.clear()
+                    serial = self._serials[v] = _number(to_excel(v))
+                out.append(f'<c r="{ref}"{self._s(style)} t="n"><v>{serial}</v></c>')
             else:  # open: what an accountant fills in; from us it is text
                 out.append(_inline(ref, str(v), self._s(cells.open)))
         out.append("</row>")
