@@ -22,7 +22,7 @@ from typing import IO, Any
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
-from recon.money import to_decimal
+from recon.money import exponent, to_decimal
 
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # The placeholder cell's text: ASCII (lxml writes anything else as character references), with a
@@ -40,6 +40,18 @@ def _number(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return "%.16g" % value
+
+
+def _amount_text(minor: Any, currency: str | None) -> str:
+    """An amount's exact decimal text in its currency's places: ``_number(to_decimal(...))``,
+    worked out from the integer (no Decimal per cell) when it is one."""
+    if type(minor) is not int:
+        return _number(to_decimal(minor, currency))
+    places = exponent(currency)
+    if not places:
+        return str(minor)
+    whole, part = divmod(abs(minor), 10 ** places)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{places}d}"
 
 
 def _inline(ref: str, text: str, style: str) -> str:
@@ -110,7 +122,7 @@ class RowWriter:
                 style = self._amount.get(currency)
                 if style is None:
                     style = self._amount[currency] = self._s(cells.amount_style(currency))
-                out.append(f'<c r="{ref}"{style} t="n"><v>{_number(to_decimal(v, currency))}</v></c>')
+                out.append(f'<c r="{ref}"{style} t="n"><v>{_amount_text(v, currency)}</v></c>')
             elif kind == "int":
                 out.append(f'<c r="{ref}" t="n"><v>{_number(v)}</v></c>')
             elif kind == "datetime" or kind == "date" or kind == "open_date":
