@@ -27,7 +27,9 @@ def _rows(con, query: str, params) -> list[dict]:
 def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
     """The run's breaks with file, line, first_seen and age, in the workbook's order."""
     tz_of = {s.name: s.timezone for s in cfg.sources}
-    ages = {r[0]: r[1:3] for r in con.execute(sql.load("report_aging"), {"run_id": run_id}).fetchall()}
+    aging = con.execute(sql.load("report_aging"), {"run_id": run_id})
+    key, seen, age = (_column(aging, n) for n in ("break_id", "first_seen", "age_days"))
+    ages = {r[key]: (r[seen], r[age]) for r in aging.fetchall()}
     cur = con.execute(sql.load("report_breaks"), [run_id])
     names = [d[0] for d in cur.description]
     # Columns by position, looked up once: a day's tens of thousands of rows then build their
@@ -55,6 +57,10 @@ def load_breaks(con, cfg: Config, run_id: str) -> tuple[Break, ...]:
             ledger=_side(LedgerSide, r, ledger_cols, r[l_currency], entry_id=r[entry_id]),
             statement=_side(StatementSide, r, line_cols, r[s_currency], line_id=r[line_id])))
     return tuple(out)
+
+
+def _column(cur, name: str) -> int:
+    return [d[0] for d in cur.description].index(name)
 
 
 def _side_columns(names: list[str], prefix: str) -> list[tuple[str, int]]:
