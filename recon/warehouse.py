@@ -308,12 +308,14 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
         # versions dated within the incoming rows' business dates are looked for, so the check
         # reads the day's row groups (zone maps), not the whole history: a row none of whose
         # entry's versions carries its business date differs from the latest one at least in that
-        # date, and is a new version whatever the rest of it says.
+        # date, and is a new version whatever the rest of it says. The export's own earlier parts
+        # are not looked at: an export repeats no entry_id (validation quarantines every repeat).
         lo, hi = frame.select(pl.col("business_date").min().alias("lo"),
                               pl.col("business_date").max().alias("hi")).row(0)
         known = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM ledger_entries "
-                            "WHERE business_date BETWEEN $lo AND $hi "
-                            "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)", {"lo": lo, "hi": hi})
+                            "WHERE business_date BETWEEN $lo AND $hi AND file_sha256 <> $sha "
+                            "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)",
+                       {"lo": lo, "hi": hi, "sha": sha256})
         if not known:
             con.execute(f"INSERT INTO ledger_entries BY NAME SELECT {stamped} FROM incoming", version)
             return frame.height, 0
