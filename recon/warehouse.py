@@ -301,7 +301,7 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
     # frame: a million copies of a 64-character text cost more to hand over than to store.
     version = {"sha": sha256, "at": recorded_at}
     stamped = f"*, $sha AS file_sha256, $at::TIMESTAMPTZ AS recorded_at{REF_KEY['ledger_entries']}"
-    con.register("incoming", _arrow(frame))
+    con.register("incoming", _arrow(frame.drop("file_sha256", "recorded_at", strict=False)))
     try:
         # The first load of a day: none of its entries exist yet, so every row is new and the
         # compare with the latest versions (a window over the matching history) is skipped. Only
