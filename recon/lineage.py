@@ -242,7 +242,7 @@ def _unverified(archive_root: Path, sha256: str):
     except FileNotFoundError:
         size = 0  # Archive.open says what is missing
     if not 0 < size < _WHOLE_BELOW:
-        return archive.open(sha256, verify=False)
+        return archive.open(sha256, _WHOLE_BELOW, verify=False)
     with open(path, "rb") as fh:
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
