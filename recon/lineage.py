@@ -24,6 +24,7 @@ earlier versions (their spans are NULL and trace counts lines as before).
 from __future__ import annotations
 
 import logging
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 SPANNED = frozenset({"wechatpay_trade", "stripe_itemized", "bankcsv", "wechatpay_fundflow",
                      "wechatpay_personal", "stripe_payments", "adyen_settlement", "paypal_activity"})
 
-_BLOCK = 16 << 20
+_WHOLE_BELOW = 256 << 20  # Archive.open reads a file whole below this size
+_BLOCK = 1 << 20  # cache-sized: larger blocks ran slower (fresh pages for every temporary)
 _DTYPES = {("utf-16-le", 2): "<u2", ("utf-16-be", 2): ">u2", ("utf-32-le", 4): "<u4",
            ("utf-32-be", 4): ">u4"}
 
@@ -75,6 +77,10 @@ class Spans:
 
     def __init__(self, data):
         self.data, self.size = data, len(data)
+        try:  # in memory: a block is a view of it, not a copy (the copies cost more than the scan)
+            self._memory = memoryview(data).cast("B")
+        except TypeError:  # a FileView: read a block at a time
+            self._memory = None
         found, self.bom, self.unit = encoding.code_unit(bytes(data[:4096]))
         self.dtype = np.dtype(_DTYPES.get((found, self.unit), "u1"))
         self._restart()
@@ -83,8 +89,21 @@ class Spans:
         self._first = 1  # the line number of _starts[0]
         self._starts = np.empty(0, np.int64)
         self._ends = np.empty(0, np.int64)
+        self._found: list[tuple[np.ndarray, np.ndarray]] = []  # blocks' (starts, ends) not joined yet
+        self._count = 0  # lines found: len(_starts) and those in _found
         self._pos = self._line_start = self.bom  # scanned up to _pos; the open line starts at _line_start
         self._prev_cr = False
+
+    def _add(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Lines found by a block, joined to _starts/_ends once per ``locate`` (not per block)."""
+        self._found.append((starts, ends))
+        self._count += len(starts)
+
+    def _join(self) -> None:
+        if self._found:
+            self._starts = np.concatenate([self._starts, *(s for s, _ in self._found)])
+            self._ends = np.concatenate([self._ends, *(e for _, e in self._found)])
+            self._found = []
 
     def locate(self, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(offsets, lengths) in bytes of the 1-based physical ``lines``."""
@@ -93,12 +112,15 @@ class Spans:
         lo, hi = int(lines.min()), int(lines.max())
         if lo < self._first:
             self._restart()
+        self._join()
         drop = min(lo - self._first, len(self._starts))  # lines before the part: never asked again
         if drop > 0:
             self._starts, self._ends = self._starts[drop:], self._ends[drop:]
             self._first += drop
-        while self._first + len(self._starts) <= hi and self._scan():
+            self._count -= drop
+        while self._first + self._count <= hi and self._scan():
             pass
+        self._join()
         if lo < self._first or self._first + len(self._starts) <= hi:
             raise LineOutsideFile(f"line {hi} is not in the file's {self._first + len(self._starts) - 1} lines.",
                                   hint="The stored line numbers and the archived bytes disagree: the "
@@ -116,11 +138,12 @@ class Spans:
         if n == 0:  # a stray byte short of a unit at the very end
             self._pos = self.size
             return self._close()
-        raw = bytes(self.data[self._pos:self._pos + (n + 1) * u])  # one unit more: after a CR
+        end = self._pos + (n + 1) * u  # one unit more: after a CR
+        raw = self._memory[self._pos:end] if self._memory is not None else bytes(self.data[self._pos:end])
         units = np.frombuffer(raw[:len(raw) - len(raw) % u], self.dtype)
         block = units[:n]
         lf = np.flatnonzero(block == 10)
-        n_cr = raw[:n].count(b"\r") if u == 1 else int((block == 13).sum())
+        n_cr = int(np.count_nonzero(block == 13))
         if n_cr:
             before_lf = np.where(lf > 0, units[np.maximum(lf - 1, 0)] == 13,
                                  self._prev_cr) if lf.size else np.empty(0, bool)
@@ -147,8 +170,7 @@ class Spans:
         if terms.size:
             term_bytes = base + terms.astype(np.int64) * u
             starts = np.concatenate([[self._line_start], term_bytes[:-1] + u])
-            self._starts = np.concatenate([self._starts, starts])
-            self._ends = np.concatenate([self._ends, base + ends.astype(np.int64) * u])
+            self._add(starts, base + ends.astype(np.int64) * u)
             self._line_start = int(term_bytes[-1]) + u
         self._pos = base + n * u
         if self._pos >= self.size:
@@ -158,8 +180,8 @@ class Spans:
     def _close(self) -> bool:
         """The last line when the file does not end with a line end."""
         if self._line_start < self.size:
-            self._starts = np.append(self._starts, self._line_start)
-            self._ends = np.append(self._ends, self.size - (self.size - self._line_start) % self.unit)
+            self._add(np.array([self._line_start], np.int64),
+                      np.array([self.size - (self.size - self._line_start) % self.unit], np.int64))
             self._line_start = self.size
         return False
 
@@ -179,8 +201,7 @@ class FileSpans:
         if self._spans is None:
             # Not re-hashed: the prepare step that parsed these lines read the same bytes verified
             # (or this run stored them, hashing them as they were written).
-            data = Archive(self.archive_root).open(self.sha256, verify=False)
-            self._spans = Spans(member(data, self.name))
+            self._spans = Spans(member(_unverified(self.archive_root, self.sha256), self.name))
         lines = frame["file_line"].to_numpy()
         offsets, lengths = self._spans.locate(lines)
         lengths = self._quoted_breaks(lines, offsets, lengths)
@@ -207,6 +228,23 @@ class FileSpans:
                 line, end = line + 1, int(start[0] + length[0])
             lengths[i] = end - offsets[i]
         return lengths
+
+
+def _unverified(archive_root: Path, sha256: str):
+    """The archived file, not re-hashed: mapped read-only where ``Archive.open`` would read it
+    whole (the scan reads each page once; a copy in memory cost as much as the scan), else, for a
+    big file, ``Archive.open``'s FileView (a range at a time: the mapping's pages would count
+    towards the run's memory)."""
+    archive = Archive(archive_root)
+    path = archive.path(sha256)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0  # Archive.open says what is missing
+    if not 0 < size < _WHOLE_BELOW:
+        return archive.open(sha256, _WHOLE_BELOW, verify=False)
+    with open(path, "rb") as fh:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def line_bytes(archive: Archive, sha256: str, offset: int, length: int, *, _cache: dict | None = None) -> bytes:

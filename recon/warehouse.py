@@ -297,23 +297,27 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
     """Append ledger rows that are new or differ from their latest version. Returns (new, same)."""
     if frame.height == 0:
         return 0, 0
-    incoming = frame.with_columns(pl.lit(sha256).alias("file_sha256"),
-                                  pl.lit(recorded_at).cast(pl.Datetime("us", "UTC")).alias("recorded_at"))
-    con.register("incoming", _arrow(incoming))
+    # The file's sha256 and the load's time are constants of the insert, not columns of the
+    # frame: a million copies of a 64-character text cost more to hand over than to store.
+    version = {"sha": sha256, "at": recorded_at}
+    stamped = f"*, $sha AS file_sha256, $at::TIMESTAMPTZ AS recorded_at{REF_KEY['ledger_entries']}"
+    con.register("incoming", _arrow(frame.drop("file_sha256", "recorded_at", strict=False)))
     try:
         # The first load of a day: none of its entries exist yet, so every row is new and the
         # compare with the latest versions (a window over the matching history) is skipped. Only
         # versions dated within the incoming rows' business dates are looked for, so the check
         # reads the day's row groups (zone maps), not the whole history: a row none of whose
         # entry's versions carries its business date differs from the latest one at least in that
-        # date, and is a new version whatever the rest of it says.
+        # date, and is a new version whatever the rest of it says. The export's own earlier parts
+        # are not looked at: an export repeats no entry_id (validation quarantines every repeat).
         lo, hi = frame.select(pl.col("business_date").min().alias("lo"),
                               pl.col("business_date").max().alias("hi")).row(0)
         known = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM ledger_entries "
-                            "WHERE business_date BETWEEN $lo AND $hi "
-                            "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)", {"lo": lo, "hi": hi})
+                            "WHERE business_date BETWEEN $lo AND $hi AND file_sha256 <> $sha "
+                            "AND entry_id IN (SELECT entry_id FROM incoming) LIMIT 1)",
+                       {"lo": lo, "hi": hi, "sha": sha256})
         if not known:
-            con.execute(f"INSERT INTO ledger_entries BY NAME SELECT *{REF_KEY['ledger_entries']} FROM incoming")
+            con.execute(f"INSERT INTO ledger_entries BY NAME SELECT {stamped} FROM incoming", version)
             return frame.height, 0
         compared = """
             WITH latest AS (
@@ -332,7 +336,7 @@ def load_ledger(con, frame: pl.DataFrame, *, sha256: str, recorded_at: datetime)
         """
         con.execute(f"CREATE OR REPLACE TEMP TABLE incoming_new AS {compared}")  # compared once
         new = scalar(con, "SELECT count(*) FROM incoming_new")
-        con.execute(f"INSERT INTO ledger_entries BY NAME SELECT *{REF_KEY['ledger_entries']} FROM incoming_new")
+        con.execute(f"INSERT INTO ledger_entries BY NAME SELECT {stamped} FROM incoming_new", version)
         con.execute("DROP TABLE incoming_new")
     finally:
         con.unregister("incoming")

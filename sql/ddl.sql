@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS files (
 -- (entry_id, the load's recorded_at) with entry_id unique within an export (validation).
 -- Identifier columns (unique or nearly: line ids, entry ids, references) are stored with zstd: as
 -- small as DuckDB's default dictionary/FSST analysis and read as fast, at half its insert cost;
--- low-cardinality text keeps the default.
+-- so is the counterparty (a payer's name or id: thousands of distinct values a day, too many for
+-- the dictionary to pay); low-cardinality text keeps the default.
 CREATE TABLE IF NOT EXISTS statement_lines (
     line_id            VARCHAR NOT NULL USING COMPRESSION zstd,
     source             VARCHAR NOT NULL,
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS statement_lines (
     end_to_end_id      VARCHAR,
     bank_reference     VARCHAR,
     payment_method     VARCHAR,
-    counterparty       VARCHAR,
+    counterparty       VARCHAR USING COMPRESSION zstd,
     description        VARCHAR,
     status             VARCHAR,
     merchant_id        VARCHAR,  -- '' when the line has none; NULL: loaded before these columns
@@ -78,7 +79,7 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     merchant_reference VARCHAR USING COMPRESSION zstd,
     psp_reference      VARCHAR USING COMPRESSION zstd,
     original_reference VARCHAR,
-    counterparty       VARCHAR,
+    counterparty       VARCHAR USING COMPRESSION zstd,
     description        VARCHAR,
     receiver           VARCHAR,  -- allocations (分账): the receiver's account ([ledger.columns] receiver)
     ref_key            VARCHAR USING COMPRESSION zstd, -- norm_ref(merchant_reference), written at load

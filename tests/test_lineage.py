@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import polars as pl
 import pytest
 
 from connectors.archive import Archive, ArchiveCorrupted
@@ -93,6 +94,23 @@ def test_spans_equal_the_physical_lines_whatever_the_encoding_line_ends_and_bloc
         assert [data[o:o + k] for o, k in zip(off.tolist(), n.tolist())] == [expected[i - 1] for i in pick]
     with pytest.raises(lineage.LineOutsideFile, match="line 99 is not in the file's"):
         lineage.Spans(b"a\nb\n").locate(np.array([99]))
+
+
+def test_file_spans_are_the_same_mapped_and_read_a_range_at_a_time(tmp_path, monkeypatch):
+    """FileSpans maps an archived file read whole elsewhere, and reads a big one (here: every file)
+    through Archive.open's FileView: the same spans either way, CRLF cut across 5-byte blocks."""
+    monkeypatch.setattr(lineage, "_BLOCK", 5)
+    data = b"\xef\xbb\xbfh,x\r\na,1\r\n\r\nbb,22\rc,3\nlast"
+    (tmp_path / "f.csv").write_bytes(data)
+    sha = Archive(tmp_path / "archive").put(tmp_path / "f.csv").sha256
+    frame = pl.DataFrame({"file_line": [2, 4, 5, 6], "raw": ["", "", "", ""]})
+    spans = [lineage.FileSpans(tmp_path / "archive", sha, "f.csv", "stripe_itemized").with_spans(frame)]
+    monkeypatch.setattr(lineage, "_WHOLE_BELOW", 0)  # every file read as a big one
+    spans.append(lineage.FileSpans(tmp_path / "archive", sha, "f.csv", "stripe_itemized").with_spans(frame))
+    for got in spans:
+        assert "raw" not in got.columns
+        assert [data[o:o + n] for o, n in zip(got["byte_offset"], got["byte_length"])] == \
+            [b"a,1", b"bb,22", b"c,3", b"last"]
 
 
 @pytest.mark.parametrize("name,enc", [("all_current_gbk.csv", "gb18030"), ("all_current_utf16.csv", "utf-16"),
