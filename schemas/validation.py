@@ -153,17 +153,20 @@ def _fee_stated(data: pa.PolarsData) -> pl.LazyFrame:
 
 
 @lru_cache(maxsize=None)
-def _ledger_schema(required: tuple[str, ...]) -> pa.DataFrameSchema:
+def _ledger_schema(required: tuple[str, ...], unique: bool = True) -> pa.DataFrameSchema:
     schema = LedgerModel.to_schema()
-    return schema.update_columns({c: {"nullable": False} for c in required}) if required else schema
+    schema = schema.update_columns({c: {"nullable": False} for c in required}) if required else schema
+    return schema if unique else schema.update_columns({"entry_id": {"unique": False}})
 
 
 @lru_cache(maxsize=None)
-def _statement_schema(required: tuple[str, ...], raw: bool = True) -> pa.DataFrameSchema:
+def _statement_schema(required: tuple[str, ...], raw: bool = True, unique: bool = True) -> pa.DataFrameSchema:
     schema = StatementModel.to_schema() if raw else StatementModel.to_schema().remove_columns(["raw"])
     columns = [c for c in required if c != "fee_minor"]
     if columns:
         schema = schema.update_columns({c: {"nullable": False} for c in columns})
+    if not unique:
+        schema = schema.update_columns({"line_id": {"unique": False}})
     if "fee_minor" in required:
         schema = copy.deepcopy(schema)
         schema.checks = [*schema.checks, pa.Check(_fee_stated, name="fee_is_stated")]
@@ -179,17 +182,27 @@ def validate_statement(frame: pl.DataFrame, *, file_name: str, source: str,
     fee). ``originals`` holds ``file_line`` and, per canonical field, the text it came from; without
     it the value shown is the converted one. ``raw=False``: the frame has no ``raw`` column.
     """
-    schema = _statement_schema(tuple(sorted(required)), raw)
+    schema = _statement_schema(tuple(sorted(required)), raw, _may_repeat(frame, "line_id"))
     return _validate(frame, schema, file_name=file_name, source=source, sha256=None,
                      originals=originals)
 
 
 def validate_ledger(frame: pl.DataFrame, *, file_name: str, sha256: str | None = None,
                     originals: pl.DataFrame | None = None, required: Iterable[str] = ("booked_at",),
-                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``required``: booked_at, unless the export's mapping has no booking time."""
-    return _validate(frame, _ledger_schema(tuple(sorted(required))), file_name=file_name,
+                    ids_unique: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``required``: booked_at, unless the export's mapping has no booking time. ``ids_unique``:
+    the caller has found no entry_id twice in the whole export (schemas.ledger's look-ahead)."""
+    unique = not ids_unique and _may_repeat(frame, "entry_id")
+    return _validate(frame, _ledger_schema(tuple(sorted(required)), unique), file_name=file_name,
                      source="ledger", sha256=sha256, originals=originals)
+
+
+def _may_repeat(frame: pl.DataFrame, column: str) -> bool:
+    """Whether ``column`` may hold a value twice, i.e. whether pandera's unique check can fail:
+    equal values hash alike, so all 64-bit hashes distinct means all values distinct (found at a
+    sixth of the cost of pandera's comparison of the strings). Equal hashes, nulls, a missing
+    column: the check runs and pandera reports what it finds."""
+    return column not in frame.columns or frame[column].hash().n_unique() < frame.height
 
 
 def _validate(frame, schema, *, file_name, source, sha256, originals):
