@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import polars as pl
 
 from recon.money import exponent_of, minor_expr
-from schemas import quirks
+from schemas import quirks, textparts
 from schemas.ledger_layout import DEFAULT, LedgerLayout, canonical, read_rows, stored_type_and_hold
 from schemas.validation import conform_ledger, validate_ledger
 
@@ -43,15 +43,14 @@ def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int |
     ranges = quirks.part_ranges(data, part_bytes)
     unique = False  # known: no entry_id twice in the whole export (pandera need not look again)
     if len(ranges) > 1:
-        ids = pl.concat([quirks.read_text_csv(quirks.part_data(data, start, stop), name,
-                                              first_line=line, columns=["entry_id"], checked=False)["entry_id"]
-                         for start, stop, line in ranges])
+        ids = pl.concat([textparts.read_part(data, start, stop, line, name, columns=["entry_id"],
+                                             checked=False)["entry_id"] for start, stop, line in ranges])
         if _repeats(ids):
             ranges = quirks.part_ranges(data, None)
         else:
             unique = True
     for start, stop, line in ranges:
-        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
+        rows = textparts.read_part(data, start, stop, line, name)
         yield _part(rows, name=name, sha256=sha256, layout=layout, ids_unique=unique)
 
 

@@ -24,7 +24,7 @@ import polars as pl
 
 from recon.errors import ParseError
 from recon.money import exponent_of, minor_expr
-from schemas import csvhead, quirks
+from schemas import csvhead, quirks, textparts
 from schemas.validation import ParsedFile, finish
 
 NAME = "stripe_itemized"
@@ -78,7 +78,7 @@ def parse_parts(data: bytes, *, name: str, source: str, sha256: str, business_da
     refs = _references(options, names, name)
     quoted = data.find(b'"') >= 0  # a quoted empty field ("") reads as '', not as no value
     for start, stop, line in quirks.part_ranges(data, part_bytes):
-        rows = quirks.read_text_csv(quirks.part_data(data, start, stop), name, first_line=line)
+        rows = textparts.read_part(data, start, stop, line, name)
         if quoted:
             rows = rows.with_columns([pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
                                       for c in rows.columns if c != "file_line"])
