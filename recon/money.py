@@ -144,10 +144,19 @@ def minor_expr(text: pl.Expr, exp: pl.Expr | int) -> pl.Expr:
     the zeros after them are dropped) in Int128, so even 15 integer digits at exponent 6 cannot
     wrap; a result outside Int64 is null.
     """
-    units = exact_units(text)
-    if isinstance(exp, int) and exp == MAX_EXPONENT:
-        return units.cast(pl.Int64, strict=False)
-    return units_to_minor(units, exp)
+    if isinstance(exp, int) and 0 <= exp <= MAX_EXPONENT:
+        # One exponent for the column: the pattern itself allows only ``exp`` significant fraction
+        # digits (what ``units_to_minor`` would find divisible), so the text is read straight into
+        # Decimal(38, exp), exact, and its integer is the minor units: no Int128 division per row.
+        text = pl.when(text.str.contains(_amount_re(exp))).then(text)
+        return text.str.strip_chars().cast(pl.Decimal(38, exp), strict=False).to_physical() \
+            .cast(pl.Int64, strict=False)
+    return units_to_minor(exact_units(text), exp)
+
+
+def _amount_re(exp: int) -> str:
+    """``_AMOUNT_RE`` with at most ``exp`` significant fraction digits."""
+    return _AMOUNT_RE.replace("{0,6}", f"{{0,{exp}}}")
 
 
 def exact_units(text: pl.Expr) -> pl.Expr:
