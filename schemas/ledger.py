@@ -86,7 +86,8 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
         pl.col("channel").alias("source"),
         pl.col("business_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
           .alias("business_date"),
-        _offset_to_utc(pl.col("booked_at")).alias("booked_at"),
+        _offset_to_utc(pl.col("booked_at"), zulu=bool(rows["booked_at"].str.contains("Z", literal=True).any()))
+          .alias("booked_at"),
         stored.alias("txn_type"),
         minor_expr(pl.col("amount"), exponent_of(rows, currency)).alias("amount_minor"),
         currency.alias("currency"),
@@ -101,8 +102,11 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
                            ids_unique=ids_unique)
 
 
-def _offset_to_utc(text: pl.Expr) -> pl.Expr:
-    """ISO 8601 with an offset (``+08:00`` or ``Z``) → UTC; null when the offset is missing."""
-    return (text.str.strip_chars().str.replace(r"Z$", "+00:00")
-            .str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
+def _offset_to_utc(text: pl.Expr, zulu: bool = True) -> pl.Expr:
+    """ISO 8601 with an offset (``+08:00`` or ``Z``) → UTC; null when the offset is missing.
+    ``zulu=False``: no value has a ``Z`` (the regular expression that rewrites it is left out)."""
+    text = text.str.strip_chars()
+    if zulu:
+        text = text.str.replace(r"Z$", "+00:00")
+    return (text.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
             .dt.convert_time_zone("UTC"))
