@@ -116,6 +116,11 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
     currency = pl.col("currency").str.strip_chars().str.to_uppercase()
     exp = exponent_of(rows, currency)
     orig_currency = pl.col("customer_facing_currency").str.strip_chars().str.to_uppercase()
+    orig_amount = minor_expr(pl.col("customer_facing_amount"), exponent_of(rows, orig_currency))
+    if rows["customer_facing_currency"].equals(rows["currency"]):  # a domestic report: the same
+        orig_currency = currency  # expressions, computed once (the lazy select's common subexpressions)
+        if rows["customer_facing_amount"].equals(rows["gross"]):
+            orig_amount = minor_expr(pl.col("gross"), exp)
     category = pl.col("reporting_category")
     # one column per file, never a per-row fallback: an unreadable created_utc is quarantined,
     # not replaced by the local time beside it
@@ -139,8 +144,7 @@ def _part(rows: pl.DataFrame, names: list[str], refs: dict, *, name: str, source
         currency.alias("currency"),
         minor_expr(pl.col("fee"), exp).alias("fee_minor"),
         minor_expr(pl.col("net"), exp).alias("net_minor"),
-        minor_expr(pl.col("customer_facing_amount"), exponent_of(rows, orig_currency))
-          .alias("orig_amount_minor"),
+        orig_amount.alias("orig_amount_minor"),
         orig_currency.alias("orig_currency"),
         pl.coalesce("source_id", "charge_id", "balance_transaction_id").alias("psp_reference"),
         reference.alias("merchant_reference"),
