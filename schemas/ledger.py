@@ -86,8 +86,7 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
         pl.col("channel").alias("source"),
         pl.col("business_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
           .alias("business_date"),
-        _offset_to_utc(pl.col("booked_at"), zulu=bool(rows["booked_at"].str.contains("Z", literal=True).any()))
-          .alias("booked_at"),
+        _offset_to_utc(pl.col("booked_at"), zulu=_has_z(rows["booked_at"])).alias("booked_at"),
         stored.alias("txn_type"),
         minor_expr(pl.col("amount"), exponent_of(rows, currency)).alias("amount_minor"),
         currency.alias("currency"),
@@ -100,6 +99,10 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
                             pl.col("txn_type"), pl.col("channel").alias("source"))
     return validate_ledger(frame, file_name=name, sha256=sha256, originals=originals, required=("booked_at",),
                            ids_unique=ids_unique)
+
+
+def _has_z(text: pl.Series) -> bool:
+    return bool(text.str.contains("Z", literal=True).any())
 
 
 def _offset_to_utc(text: pl.Expr, zulu: bool = True) -> pl.Expr:
