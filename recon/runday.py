@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -64,6 +64,7 @@ class Stages:
     something with ``result()`` (a future), which the sequence waits on in its own order."""
 
     workers = 32  # threads for the fetches and the loads (DuckDB serialises the writes)
+    overlap = True  # each file's load starts in the fetch stage, as soon as it is archived
 
     def begin(self, day: Day) -> datetime:
         return runs.begin_run(day.cfg, day.run_id, day.business_date, day.names, day.language)
@@ -101,6 +102,8 @@ class Stages:
         while later files are still being archived and synced."""
         ledger = self.fetch_ledger(day)
         futures = {s.name: self.fetch_source(day, s) for s in day.sources}
+        if not self.overlap:
+            return ledger.result(), {name: fut.result() for name, fut in futures.items()}
         day.loads = loads = Loads(self, day)
         try:
             ledger = loads.arrived(None, ledger.result())
@@ -182,12 +185,14 @@ class Loads:
     def abandon(self) -> list[SourceStatus]:
         """The fetch failed: cancel the loads not begun, wait for those that were; the statuses
         of the files that did load (a failed load's error is logged: the fetch's is raised)."""
-        begun = [x for x in self.started if hasattr(x, "cancel")]  # not a lazy one (flows/fanout.py)
+        # A thread's or Prefect's future; not one whose result() would begin the work (fanout.py).
+        begun = [x for x in self.started if isinstance(x, Future) or hasattr(x, "wait")]
         for x in begun:
-            x.cancel()  # only stops what has not begun
+            if isinstance(x, Future):
+                x.cancel()  # only stops what has not begun
         done = []
         for x in begun:
-            if getattr(x, "cancelled", lambda: False)():
+            if isinstance(x, Future) and x.cancelled():
                 continue
             try:
                 done.append(x.result())
