@@ -1,6 +1,7 @@
 """One business day, start to end: the one sequence every way of running a day goes through.
 
-begin the run → fetch the ledger export and the sources → load them → match → reports → finish
+begin the run → fetch the ledger export and the sources → load them (each file's load starts as
+soon as it is archived: ``Loads``) → match → reports → finish
 (or, on any failure, record the run failed and raise). The nightly flow (Prefect tasks, or Dask
 parts: flows/), ``recon rerun`` (an as-of replay from the archive), ``recon eval`` and the bench
 differ only in how a stage runs: each stage is a method of ``Stages``, which they override. The
@@ -154,8 +155,8 @@ class Stages:
 class Loads:
     """The day's loads in the sequential order (the ledger first, then the sources as configured),
     each started once its arrival and those before it are in: archiving a big file overlaps the
-    loads of the files archived before it. The same bytes arriving twice load after the first
-    (then "already loaded"); the order fixes which one loads, whichever was archived first."""
+    loads of the files archived before it. The same bytes arriving twice load after the first in
+    this order (then "already loaded"), whichever of them was archived first."""
 
     def __init__(self, stages: Stages, day: Day):
         self.stages, self.day = stages, day
@@ -213,7 +214,7 @@ def run_day(cfg: Config, business_date: date, stages: Stages | None = None, *,
         with stages.scope(day) as active:
             with active.timed(day, "fetch"):
                 ledger, arrivals = active.fetch(day)
-                chaos_point("after_archive")
+                chaos_point("after_archive")  # every file archived; loads may be under way
             with active.timed(day, "load"):
                 active.load(day, ledger, arrivals)
             chaos_point("after_load")
