@@ -284,6 +284,8 @@ class DaskStages(TaskStages):
     match per hash partition on the workers. ``where``: the scheduler, the workers and where each
     worker task ran."""
 
+    overlap = False  # the parses begin once every file is fetched (they overlap the stores)
+
     def __init__(self, day: Day, runner):
         self.runner = runner
         self.ref = ConfigRef(str(day.cfg.path), day.cfg.sha256)

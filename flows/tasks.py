@@ -63,7 +63,8 @@ def report_task(cfg: Config, run_id: str, business_date: date, started_at, statu
 
 
 class TaskStages(Stages):
-    """The day's stages as Prefect tasks, submitted to the flow's task runner."""
+    """The day's stages as Prefect tasks, submitted to the flow's task runner: each file's load
+    task as soon as its fetch task has archived it (``recon.runday.Loads``)."""
 
     def fetch_ledger(self, day: Day):
         return fetch_ledger_task.submit(day.cfg, day.business_date)

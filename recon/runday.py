@@ -1,6 +1,7 @@
 """One business day, start to end: the one sequence every way of running a day goes through.
 
-begin the run → fetch the ledger export and the sources → load them → match → reports → finish
+begin the run → fetch the ledger export and the sources → load them (each file's load starts as
+soon as it is archived: ``Loads``) → match → reports → finish
 (or, on any failure, record the run failed and raise). The nightly flow (Prefect tasks, or Dask
 parts: flows/), ``recon rerun`` (an as-of replay from the archive), ``recon eval`` and the bench
 differ only in how a stage runs: each stage is a method of ``Stages``, which they override. The
@@ -8,8 +9,9 @@ order, the timings, what the run records and when, are written here only.
 """
 from __future__ import annotations
 
+import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +24,8 @@ from recon.config import Config, Source
 from recon.matching import MatchResult
 from recon.outputs import sha256_of, write_reports
 from recon.reports.model import RunSummary, SourceStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Day:
     summary: RunSummary | None = None
     paths: dict[str, Path] = field(default_factory=dict)
     status: str = "running"
+    loads: Loads | None = None  # the loads the fetch started, for the load stage to wait on
 
     @property
     def names(self) -> list[str]:
@@ -60,6 +65,7 @@ class Stages:
     something with ``result()`` (a future), which the sequence waits on in its own order."""
 
     workers = 32  # threads for the fetches and the loads (DuckDB serialises the writes)
+    overlap = True  # each file's load starts in the fetch stage, as soon as it is archived
 
     def begin(self, day: Day) -> datetime:
         return runs.begin_run(day.cfg, day.run_id, day.business_date, day.names, day.language)
@@ -92,10 +98,21 @@ class Stages:
         return self.submit(pipeline.fetch_source, day.cfg, source, day.business_date)
 
     def fetch(self, day: Day) -> tuple[pipeline.Arrival, dict[str, pipeline.Arrival]]:
-        """The ledger export's arrival and each source's, fetched concurrently."""
+        """The ledger export's arrival and each source's, fetched concurrently. Each arrival's
+        loads start as soon as it and those before it in the sequential order are in (``Loads``),
+        while later files are still being archived and synced."""
         ledger = self.fetch_ledger(day)
         futures = {s.name: self.fetch_source(day, s) for s in day.sources}
-        return ledger.result(), {name: fut.result() for name, fut in futures.items()}
+        if not self.overlap:
+            return ledger.result(), {name: fut.result() for name, fut in futures.items()}
+        day.loads = loads = Loads(self, day)
+        try:
+            ledger = loads.arrived(None, ledger.result())
+            arrivals = {s.name: loads.arrived(s, futures[s.name].result()) for s in day.sources}
+        except BaseException:
+            day.statuses.extend(loads.abandon())  # what did load is recorded with the failed run
+            raise
+        return ledger, arrivals
 
     def load_ledger(self, day: Day, f: Fetched, after: list):
         return self.submit(pipeline.load_ledger_file, day.cfg, f, day.business_date, day.run_id, after=after)
@@ -107,26 +124,12 @@ class Stages:
     def load(self, day: Day, ledger: pipeline.Arrival, arrivals: dict[str, pipeline.Arrival]) -> None:
         """Load the day's files concurrently (parsing overlaps; the warehouse serialises the writes)
         into ``day.statuses``, in the sequential order: the ledger first, then the sources as
-        configured. The same bytes arriving twice load after the first (then "already loaded")."""
-        first: dict[str, object] = {}
-
-        def after(f: Fetched) -> list:
-            return [first[f.sha256]] if f.sha256 in first else []
-
-        loads: list = []
-        if ledger.missing:
-            loads.append(pipeline.missing_status(None, ledger))
-        for f in ledger.files:
-            loads.append(self.load_ledger(day, f, after(f)))
-            first.setdefault(f.sha256, loads[-1])
+        configured. The loads ``fetch`` started are waited on; the rest start here."""
+        loads, day.loads = day.loads or Loads(self, day), None
+        loads.arrived(None, ledger)
         for s in day.sources:
-            arrival = arrivals[s.name]
-            if arrival.missing:
-                loads.append(pipeline.missing_status(s, arrival))
-            for f in arrival.files:
-                loads.append(self.load_statement(day, s, f, after(f)))
-                first.setdefault(f.sha256, loads[-1])
-        day.statuses.extend(x if isinstance(x, SourceStatus) else x.result() for x in loads)
+            loads.arrived(s, arrivals[s.name])
+        day.statuses.extend(loads.statuses())
 
     def match(self, day: Day) -> MatchResult:
         return pipeline.match(day.cfg, day.run_id, day.business_date, day.names, day.inputs)
@@ -149,6 +152,56 @@ class Stages:
         runs.finish_run(day.cfg, day.run_id, day.statuses, "failed", {}, day.timings)
 
 
+class Loads:
+    """The day's loads in the sequential order (the ledger first, then the sources as configured),
+    each started once its arrival and those before it are in: archiving a big file overlaps the
+    loads of the files archived before it. The same bytes arriving twice load after the first in
+    this order (then "already loaded"), whichever of them was archived first."""
+
+    def __init__(self, stages: Stages, day: Day):
+        self.stages, self.day = stages, day
+        self.started: list = []  # futures (or a SourceStatus for a missing file), in order
+        self._first: dict[str, object] = {}  # sha256 -> the load of its first arrival
+        self._seen: set[str | None] = set()  # the arrivals whose loads were started (None: ledger)
+
+    def arrived(self, source: Source | None, arrival: pipeline.Arrival) -> pipeline.Arrival:
+        """Start the loads of ``source``'s arrival (``None``: the ledger export's), once."""
+        name = None if source is None else source.name
+        if name in self._seen:
+            return arrival
+        self._seen.add(name)
+        if arrival.missing:
+            self.started.append(pipeline.missing_status(source, arrival))
+        for f in arrival.files:
+            after = [self._first[f.sha256]] if f.sha256 in self._first else []
+            self.started.append(self.stages.load_ledger(self.day, f, after) if source is None
+                                else self.stages.load_statement(self.day, source, f, after))
+            self._first.setdefault(f.sha256, self.started[-1])
+        return arrival
+
+    def statuses(self):
+        """Each load's status, in order (a failed load raises its error)."""
+        return (x if isinstance(x, SourceStatus) else x.result() for x in self.started)
+
+    def abandon(self) -> list[SourceStatus]:
+        """The fetch failed: cancel the loads not begun, wait for those that were; the statuses
+        of the files that did load (a failed load's error is logged: the fetch's is raised)."""
+        # A thread's or Prefect's future; not one whose result() would begin the work (fanout.py).
+        begun = [x for x in self.started if isinstance(x, Future) or hasattr(x, "wait")]
+        for x in begun:
+            if isinstance(x, Future):
+                x.cancel()  # only stops what has not begun
+        done = []
+        for x in begun:
+            if isinstance(x, Future) and x.cancelled():
+                continue
+            try:
+                done.append(x.result())
+            except Exception as e:  # noqa: BLE001 - reported, the fetch's failure is the run's
+                log.warning("a load begun before the fetch failed did not finish: %s", e)
+        return done
+
+
 def run_day(cfg: Config, business_date: date, stages: Stages | None = None, *,
             sources: list[Source] | None = None, run_id: str | None = None, language: str = "en") -> Day:
     """Run one business day (``sources``: default all configured) through ``stages``."""
@@ -161,7 +214,7 @@ def run_day(cfg: Config, business_date: date, stages: Stages | None = None, *,
         with stages.scope(day) as active:
             with active.timed(day, "fetch"):
                 ledger, arrivals = active.fetch(day)
-                chaos_point("after_archive")
+                chaos_point("after_archive")  # every file archived; loads may be under way
             with active.timed(day, "load"):
                 active.load(day, ledger, arrivals)
             chaos_point("after_load")

@@ -93,6 +93,18 @@ def test_fetch_local_missing_names_the_expected_file(tmp_path, archive):
     assert "ledger_20261121.csv" in str(err.value) and str(tmp_path) in str(err.value)
 
 
+def test_a_copy_in_several_blocks_and_an_empty_one_hash_what_they_wrote(archive, tmp_path, monkeypatch):
+    from connectors import archive as archive_mod
+
+    monkeypatch.setattr(archive_mod, "_COPY_BLOCK", 1000)  # 2,500 bytes: three blocks, the last short
+    for data in (bytes(range(250)) * 10, b""):
+        src = tmp_path / "export.csv"
+        src.write_bytes(data)
+        tmp = archive.temp_path("export.csv")
+        assert archive_mod.copy_hashed(src, tmp) == hashlib.sha256(data).hexdigest()
+        assert tmp.read_bytes() == data
+
+
 def test_bytes_hashed_as_written_are_stored_without_a_second_read(archive, tmp_path):
     """copy_hashed / HashingWriter hash what they write (the drop folder and SFTP transports), and
     put stores under that digest; a digest that does not match the bytes is caught on read."""

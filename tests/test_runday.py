@@ -3,6 +3,8 @@ the stages in, what a finished run records, and what a failed one records and ra
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +12,9 @@ import pytest
 from recon import config, warehouse
 from recon.demo import demo_env
 from recon.errors import ReconError
+from connectors.archive import Fetched
 from recon.pipeline import Arrival
+from recon.reports.model import SourceStatus
 from recon.runday import Stages, run_day
 from tests.worlds import CONFIG, DAY
 
@@ -95,3 +99,75 @@ def test_a_failed_stage_records_the_run_failed_with_what_it_had_and_raises(cfg, 
     assert run["status"] == "failed" and run["outputs"] == {}
     assert set(run["timings"]) == set(done) - {"begin"}
     assert len(run["inputs"]) == (1 + len(cfg.sources) if "load" in done else 0)
+
+
+def _fetched(source: str, n: int) -> Fetched:
+    sha = f"{n:064x}"
+    return Fetched(source, f"/in/{source}.csv", f"{source}.csv", 10, sha, Path(f"/archive/{sha}"), new=True)
+
+
+class Pipelined(Stages):
+    """Each fetch returns one made-up file; each load records itself. ``stall``: a source whose
+    fetch returns only once the ledger's load has begun (or fails: ``fail``)."""
+
+    def __init__(self, stall: str, fail: bool = False):
+        self.stall, self.fail = stall, fail
+        self.ledger_loading, self.loaded, self.n = threading.Event(), [], 0
+
+    def _arrival(self, source: str) -> Arrival:
+        self.n += 1
+        return Arrival(source, (_fetched(source, self.n),))
+
+    def fetch_ledger(self, day):
+        arrival = self._arrival("ledger")
+        return self.submit(lambda: arrival)
+
+    def fetch_source(self, day, source):
+        arrival = self._arrival(source.name)
+
+        def fetch():
+            if source.name == self.stall:
+                assert self.ledger_loading.wait(10), "the ledger's load waited for every fetch"
+                if self.fail:
+                    raise ReconError(f"{source.name}: transfer failed on purpose")
+            return arrival
+        return self.submit(fetch)
+
+    def _load(self, source: str, kind: str, f: Fetched, after: list):
+        def load():
+            if kind == "ledger":
+                self.ledger_loading.set()
+            self.loaded.append(source)
+            return SourceStatus(source, kind, f.name, f.sha256, "loaded", 1)
+        return self.submit(load, after=after)
+
+    def load_ledger(self, day, f, after):
+        return self._load("ledger", "ledger", f, after)
+
+    def load_statement(self, day, source, f, after):
+        return self._load(source.name, source.kind, f, after)
+
+    def match(self, day):
+        return None
+
+    def reports(self, day):
+        raise ReconError("no reports in this test")
+
+
+def test_each_file_loads_as_soon_as_it_is_archived_and_statuses_keep_the_order(cfg):
+    last = cfg.sources[-1].name
+    stages = Pipelined(stall=last)  # its fetch ends only once the ledger is loading
+    with pytest.raises(ReconError, match="no reports"):
+        run_day(cfg, DAY, stages, run_id="R-pipelined")
+    assert [s["source"] for s in _run(cfg, "R-pipelined")["inputs"]] == ["ledger"] + [s.name for s in cfg.sources]
+
+
+def test_a_fetch_failing_after_loads_began_records_what_loaded_and_loads_nothing_after(cfg):
+    first = cfg.sources[0].name
+    stages = Pipelined(stall=first, fail=True)
+    with pytest.raises(ReconError, match=f"{first}: transfer failed on purpose"):
+        run_day(cfg, DAY, stages, run_id="R-fetch-failed")
+    run = _run(cfg, "R-fetch-failed")
+    assert run["status"] == "failed"
+    assert [(s["source"], s["status"]) for s in run["inputs"]] == [("ledger", "loaded")]
+    assert stages.loaded == ["ledger"]  # the sources after the failed one: never loaded
