@@ -60,6 +60,8 @@ def test_a_small_bench_prints_its_figures_and_writes_them(tmp_path, capsys, monk
     assert any("the median of 2 runs' ratios" in line for line in out)
     # the persisted floor (the same reads written to a DuckDB file) is reported beside the floor
     assert data["floor_persisted"]["seconds"] > 0 and data["floor_persisted"]["bytes"] > 0
+    assert data["floor_persisted"]["cpu_seconds"] > 0
+    assert any(line.startswith("archive + loads against the floor persisted: ") for line in out)
     assert any(line.startswith("floor persisted ") for line in out)
 
 
