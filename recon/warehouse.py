@@ -6,6 +6,8 @@ correction and is added with a later ``recorded_at``; an identical row adds noth
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import threading
 import time
@@ -186,10 +188,28 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     con.execute("SET max_vacuum_tasks = 0")
     apply_settings(con, path)
     with _SCHEMA_LOCK:  # concurrent loads connect at once: catalog writes one at a time
-        sql.execute(con, "ddl")
-        con.execute(LINE_FIELDS)
-        con.execute(MACROS)
+        con.execute(LINE_FIELDS)  # a TEMP table, every connection's own; the macros name it
+        if not _schema_current(con):
+            sql.execute(con, "ddl")
+            con.execute(MACROS)
+            con.execute("CREATE OR REPLACE TABLE recon_schema AS SELECT $d AS digest", {"d": _schema_digest()})
     return con
+
+
+@functools.cache
+def _schema_digest() -> str:
+    """The schema this code writes (DDL and macros): a warehouse that holds it needs neither."""
+    return hashlib.sha256((sql.load("ddl") + MACROS).encode()).hexdigest()
+
+
+def _schema_current(con) -> bool:
+    """Whether this code's schema is already in place. A warehouse of an earlier version has no
+    digest or another one, and gets the DDL (its ADD COLUMN IF NOT EXISTS) and macros again."""
+    try:
+        found = con.execute("SELECT digest FROM recon_schema").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return found == [(_schema_digest(),)]
 
 
 def _open(path: str) -> duckdb.DuckDBPyConnection:
