@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import polars as pl
 
+from recon.errors import ParseError
 from recon.money import exponent_of, minor_expr
 from schemas import quirks, textparts
 from schemas.ledger_layout import DEFAULT, LedgerLayout, canonical, read_rows, stored_type_and_hold
@@ -43,15 +44,27 @@ def parse_ledger_parts(data: bytes, *, name: str, sha256: str, part_bytes: int |
     ranges = quirks.part_ranges(data, part_bytes)
     unique = False  # known: no entry_id twice in the whole export (pandera need not look again)
     if len(ranges) > 1:
-        ids = pl.concat([textparts.read_part(data, start, stop, line, name, columns=["entry_id"],
-                                             checked=False)["entry_id"] for start, stop, line in ranges])
-        if _repeats(ids):
+        if _repeats(_all_ids(data, ranges, name)):
             ranges = quirks.part_ranges(data, None)
         else:
             unique = True
     for start, stop, line in ranges:
         rows = textparts.read_part(data, start, stop, line, name)
         yield _part(rows, name=name, sha256=sha256, layout=layout, ids_unique=unique)
+
+
+def _all_ids(data, ranges: list[tuple[int, int, int]], name: str) -> pl.Series:
+    """Every entry_id of the export, as the parts' reads will find them. An export held whole
+    with no quote character (the bulk exports) is read in one go, its entry_id column only: a row
+    is then a line wherever the parts are cut, so the ids are the parts' ids. Anything else (an
+    archive FileView, quoting, a read that fails) part by part, which says what it always said."""
+    if isinstance(data, bytes) and b'"' not in data:
+        try:
+            return quirks.read_text_csv(data, name, columns=["entry_id"], checked=False)["entry_id"]
+        except ParseError:
+            pass
+    return pl.concat([textparts.read_part(data, start, stop, line, name, columns=["entry_id"],
+                                          checked=False)["entry_id"] for start, stop, line in ranges])
 
 
 def _repeats(ids: pl.Series) -> bool:
