@@ -91,7 +91,7 @@ def _mapped(data, *, name: str, sha256: str, layout: LedgerLayout) -> tuple[pl.D
 
 def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
           ids_unique: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
-    currency = pl.col("currency").str.strip_chars().str.to_uppercase()
+    currency = _currency(rows)
     stored, hold = stored_type_and_hold(layout, pl.col("txn_type"), pl.col("channel"),
                                         pl.lit(None, pl.String))
     frame = conform_ledger(rows.select(
@@ -112,6 +112,15 @@ def _part(rows: pl.DataFrame, *, name: str, sha256: str, layout: LedgerLayout,
                             pl.col("txn_type"), pl.col("channel").alias("source"))
     return validate_ledger(frame, file_name=name, sha256=sha256, originals=originals, required=("booked_at",),
                            ids_unique=ids_unique)
+
+
+def _currency(rows: pl.DataFrame) -> pl.Expr:
+    """The currency trimmed and upper-cased; the column as it is when each of its few distinct
+    values already is (judged on those values, not on every row)."""
+    cleaned, text = pl.col("currency").str.strip_chars().str.to_uppercase(), pl.col("currency")
+    if rows.select(text.unique()).select((cleaned == text).all()).item():  # .all() skips a null
+        return text
+    return cleaned
 
 
 def _has_z(text: pl.Series) -> bool:
