@@ -91,6 +91,29 @@ def test_ledger_parts_add_up_and_repeated_ids_are_found_across_parts(day_files):
     assert set(whole_q.filter(pl.col("field") == "entry_id")["file_line"]) == {4, len(lines) + 1}
 
 
+
+@pytest.mark.parametrize("quoted", [False, True])  # ids read in one go / part by part
+def test_ledger_look_ahead_finds_a_repeat_whichever_way_it_reads_the_ids(day_files, quoted):
+    lines = day_files["ledger"].read_bytes().rstrip(b"\n").split(b"\n")
+    if quoted:  # a quoted description: the export is no longer read in one go
+        lines[9] = lines[9].rsplit(b",", 1)[0] + b',"a, quoted note"'
+    fields = lines[19].split(b",")  # line 20's currency trimmed and upper-cased as ever
+    code, fields[9] = fields[9].decode(), b" " + fields[9].lower() + b" "
+    lines[19] = b",".join(fields)
+    repeated = b"\n".join([*lines, lines[3]]) + b"\n"
+    parts = list(parse_ledger_parts(repeated, name="ledger.csv", sha256="cd" * 32, part_bytes=7000))
+    assert len(parts) == 1
+    valid, quarantine = parts[0]
+    assert set(quarantine.filter(pl.col("field") == "entry_id")["file_line"]) == {4, len(lines) + 1}
+    assert valid.height == len(lines) - 2  # both copies of the repeated entry kept out
+    assert valid.filter(pl.col("file_line") == 20)["currency"].to_list() == [code]
+    unique = list(parse_ledger_parts(b"\n".join(lines) + b"\n", name="ledger.csv", sha256="cd" * 32,
+                                     part_bytes=7000))
+    assert len(unique) > 3 and sum(v.height for v, _ in unique) == len(lines) - 1
+    if quoted:
+        assert "a, quoted note" in pl.concat([v for v, _ in unique])["description"].to_list()
+
+
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     w = tmp_path / "world"
