@@ -7,7 +7,9 @@ own bookkeeping (begin, finish, manifest) is recon.runs, named here too for the 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -103,6 +105,18 @@ class Prepared:
 # Bytes of a high-volume file read at a time (recon.tuning, RECON_PART_MB); the file itself is
 # read a range at a time (Archive.open).
 PART_BYTES = tuning.part_bytes()
+# Files parsed and stored at once in this process (RECON_LOAD_WORKERS; unset: no limit). A day's
+# loads start together; a limit bounds their memory.
+_SLOTS: list = []
+_SLOTS_LOCK = threading.Lock()
+
+
+def _load_slot():
+    with _SLOTS_LOCK:
+        if not _SLOTS:
+            n = tuning.load_workers()
+            _SLOTS.append(threading.BoundedSemaphore(n) if n else contextlib.nullcontext())
+        return _SLOTS[0]
 
 
 def prepare_statement(cfg: Config, source: Source, f: Fetched, business_date: date) -> Prepared:
@@ -161,7 +175,8 @@ def load_statement(cfg: Config, source: Source, f: Fetched, business_date: date,
     that fails its control totals or cannot be parsed is recorded as rejected and loads nothing."""
     if done := already_loaded(cfg, f, source.kind):
         return done
-    return store_statement(cfg, prepare_statement_parts(cfg, source, f, business_date), business_date, run_id)
+    with _load_slot():
+        return store_statement(cfg, prepare_statement_parts(cfg, source, f, business_date), business_date, run_id)
 
 
 def already_loaded(cfg: Config, f: Fetched, kind: str) -> SourceStatus | None:
@@ -249,7 +264,8 @@ def load_ledger_file(cfg: Config, f: Fetched, business_date: date | None, run_id
     correction recorded since."""
     if done := already_loaded(cfg, f, LEDGER):
         return done
-    return store_ledger(cfg, prepare_ledger_parts(cfg, f), business_date, run_id)
+    with _load_slot():
+        return store_ledger(cfg, prepare_ledger_parts(cfg, f), business_date, run_id)
 
 
 def store_ledger(cfg: Config, prepared: Prepared | Iterable[Prepared], business_date: date | None,

@@ -5,6 +5,7 @@ at the moment it is needed; a malformed value is refused with what was expected.
 | variable | default | read by |
 | --- | --- | --- |
 | RECON_PART_MB | 64 | the loads: MB of a big file parsed, validated and stored at a time |
+| RECON_LOAD_WORKERS | all | the loads: files parsed and stored at once |
 | RECON_MATCH_PARTITIONS | 1 | the match: hash partitions of the first reference pass |
 | RECON_MATCH_ROUTE | bulk | the match: ``bulk`` (first pass) or ``reference`` (plain cascade) |
 | RECON_DUCKDB_THREADS | DuckDB's | every warehouse connection |
@@ -21,6 +22,7 @@ import os
 from recon.errors import ReconError
 
 PART_MB = "RECON_PART_MB"
+LOAD_WORKERS = "RECON_LOAD_WORKERS"
 MATCH_PARTITIONS = "RECON_MATCH_PARTITIONS"
 MATCH_ROUTE = "RECON_MATCH_ROUTE"
 DUCKDB_THREADS = "RECON_DUCKDB_THREADS"
@@ -41,6 +43,18 @@ def part_bytes() -> int:
     file's memory (one part's text table, canonical frame and raw audit copy at once, a small
     multiple of the part's bytes) whatever the file's size."""
     return int(_env(PART_MB) or "64") << 20
+
+
+def load_workers() -> int | None:
+    """Files parsed and stored at once (None: all the day's files). Fewer lowers the loads' peak
+    memory; on 2 cores two at once took about as much CPU as four, but a later start."""
+    raw = _env(LOAD_WORKERS)
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ReconError(f"{LOAD_WORKERS}={raw!r}: expected a whole number of files loaded at once, "
+                         f"1 or more.", hint="Unset it (all at once) or set it to e.g. 2.")
+    return int(raw)
 
 
 def match_partitions() -> int:

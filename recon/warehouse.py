@@ -180,11 +180,9 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
                      "find it with `fuser " + str(path) + "`. Nothing was changed.") from e
         raise
     con.execute("SET TimeZone = 'UTC'")
-    # No row-group merging at checkpoints. Each part of a big file is its own commit and ends in a
-    # partial row group; DuckDB's checkpoint would merge those with their neighbours, reading back
-    # and recompressing the whole part, which doubled a big file's insert time and raised its peak
-    # memory by half (docs/performance.md). The cost is a partial row group
-    # per part, and the space of deleted rows (a rejected file's cleared lines) is not reclaimed.
+    # No row-group merging at checkpoints: each part of a big file is its own commit, and merging
+    # its partial row group with its neighbours re-read and recompressed the whole part, doubling a
+    # big file's insert time (docs/performance.md). Deleted rows' space is not reclaimed.
     con.execute("SET max_vacuum_tasks = 0")
     apply_settings(con, path)
     with _SCHEMA_LOCK:  # concurrent loads connect at once: catalog writes one at a time
@@ -196,20 +194,17 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@functools.cache
+@functools.cache  # the schema this code writes: a warehouse holding its digest needs none
 def _schema_digest() -> str:
-    """The schema this code writes (DDL and macros): a warehouse that holds it needs neither."""
     return hashlib.sha256((sql.load("ddl") + MACROS).encode()).hexdigest()
 
 
 def _schema_current(con) -> bool:
-    """Whether this code's schema is already in place. A warehouse of an earlier version has no
-    digest or another one, and gets the DDL (its ADD COLUMN IF NOT EXISTS) and macros again."""
+    """An earlier version's warehouse (no digest, or another) gets the DDL and macros again."""
     try:
-        found = con.execute("SELECT digest FROM recon_schema").fetchall()
+        return con.execute("SELECT digest FROM recon_schema").fetchall() == [(_schema_digest(),)]
     except duckdb.CatalogException:
         return False
-    return found == [(_schema_digest(),)]
 
 
 def _open(path: str) -> duckdb.DuckDBPyConnection:
