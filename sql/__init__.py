@@ -33,7 +33,29 @@ def render(name: str, **identifiers: str) -> str:
 def statements(text: str) -> list[str]:
     """The statements of ``text`` as DuckDB's own parser splits them (each with the comments that
     precede it): a file is never cut apart by searching its text."""
-    return [s.query for s in duckdb.extract_statements(text)]
+    return [query for query, _ in _parsed(text)]
+
+
+@cache
+def _parsed(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each statement of ``text`` with the named parameters it uses. Parsed once per process: a
+    run executes a few hundred statements (the same files pass after pass), and DuckDB's parser
+    called from Python costs about half a millisecond a statement."""
+    found = tuple((s.query, frozenset(s.named_parameters)) for s in duckdb.extract_statements(text))
+    for query, names in found:
+        _PARAMETERS.setdefault(query, names)
+    return found
+
+
+# A statement's named parameters, keyed by its text (filled by _parsed, else parsed on first use).
+_PARAMETERS: dict[str, frozenset[str]] = {}
+
+
+def _named_parameters(stmt: str) -> frozenset[str]:
+    if (names := _PARAMETERS.get(stmt)) is None:
+        (parsed,) = duckdb.extract_statements(stmt)
+        names = _PARAMETERS[stmt] = frozenset(parsed.named_parameters)
+    return names
 
 
 def execute(con, name: str, params: dict | None = None, **identifiers: str) -> list[tuple]:
@@ -48,8 +70,7 @@ def run(con, stmts: list[str], params: dict | None = None) -> list[tuple]:
     the last one."""
     cur = None
     for stmt in stmts:
-        (parsed,) = duckdb.extract_statements(stmt)
-        wanted = parsed.named_parameters
+        wanted = _named_parameters(stmt)
         used = {k: v for k, v in (params or {}).items() if k in wanted}
         cur = con.execute(stmt, used) if wanted else con.execute(stmt)
     return cur.fetchall() if cur is not None else []
