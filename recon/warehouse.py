@@ -78,13 +78,18 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
              coalesce(c.card_type = coalesce(p_card, ''), false) DESC,
              c.valid_from DESC, c.position
     LIMIT 1), 0);
+"""
+# line_fees and line_fees_of: one text, two macros (@signature and @only filled in below).
+_LINE_FEES = """
 -- line_fee for every priced line of a business day at once (the PSP payment and refund lines
 -- with a fee, of a source with a rate card): the same rate selection, as a join ranked per key
 -- and amount segment (below) instead of a subquery per line. One row per line: the line's id,
 -- file, source, business date, currency, payment method, type, amount and actual fee, and its
 -- expected_fee.
-CREATE OR REPLACE MACRO line_fees(p_day, p_lines := NULL) AS TABLE
--- p_lines: only these line ids (a list; NULL: the whole day), for the few duplicate lines.
+CREATE OR REPLACE MACRO @signature AS TABLE
+-- line_fees(p_day): the whole day. line_fees_of(p_day, p_lines): only these line ids (a list),
+-- for the few duplicate lines, as a semi join on the ids (as a list filter, DuckDB read every
+-- column of the whole day's lines in each of its four scans to keep those few).
 -- The card type is read only for a source whose rate card declares a card field and has a
 -- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
 -- with any card type, so NULL selects the same rate. It is the canonical card_type when the field
@@ -104,14 +109,14 @@ WITH fields AS (
     FROM statement_lines s JOIN fields f ON f.source = s.source
     LEFT JOIN line_card_field c ON c.line_id = s.line_id  -- no raw: read from the archive (recon/lineage.py)
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
-      AND (p_lines IS NULL OR list_contains(p_lines, s.line_id))
+      AND @only
       AND f.card_field IS NOT NULL
     UNION ALL
     SELECT s.line_id, s.file_sha256, s.source, s.payment_method, s.amount_minor, s.txn_type,
            s.business_date, s.currency, s.fee_minor, NULL::VARCHAR AS card_type
     FROM statement_lines s JOIN fields f ON f.source = s.source
     WHERE s.business_date = p_day AND s.txn_type IN ('payment', 'refund') AND s.fee_minor IS NOT NULL
-      AND (p_lines IS NULL OR list_contains(p_lines, s.line_id))
+      AND @only
       AND f.card_field IS NULL
 ), combos AS (  -- a few per source and day
     SELECT DISTINCT source, payment_method, card_type, business_date, txn_type FROM lines
@@ -153,6 +158,9 @@ FROM lines l JOIN chosen c  -- exactly one row: the line's key and the segment o
  AND c.txn_type = l.txn_type
 WHERE abs(l.amount_minor) >= c.lo AND (c.hi IS NULL OR abs(l.amount_minor) < c.hi);
 """
+MACROS += _LINE_FEES.replace("@signature", "line_fees(p_day)").replace("@only", "true")
+MACROS += _LINE_FEES.replace("@signature", "line_fees_of(p_day, p_lines)").replace(
+    "@only", "s.line_id IN (SELECT unnest(p_lines))")
 MACROS += sql.load("report_window")  # the 30-day reports' window of runs and their files
 
 

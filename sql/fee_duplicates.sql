@@ -3,14 +3,14 @@
 -- them) and taken out of their group, so that the fee report, the positions and the journal
 -- count the same lines (the duplicates' net goes to suspense in the journal). A group left with
 -- no line is removed. Run after fee_check.sql, only when the run raised duplicate lines.
--- Inputs: fee_report, breaks, line_fees (statement_lines, rate_cards), work_inputs.
--- Parameters: $run_id, $business_date, $lines (the duplicate lines' ids: line_fees prices
+-- Inputs: fee_report, breaks, line_fees_of (statement_lines, rate_cards), work_inputs.
+-- Parameters: $run_id, $business_date, $lines (the duplicate lines' ids: line_fees_of prices
 -- only those, not the day).
 CREATE OR REPLACE TEMP TABLE work_fee_duplicates AS
 SELECT f.source, f.business_date, f.currency, coalesce(f.payment_method, '') AS payment_method,
        f.txn_type, count(*) AS lines, sum(f.amount_minor)::BIGINT AS gross_minor,
        sum(f.fee_minor)::BIGINT AS actual_fee_minor, sum(f.expected_fee)::BIGINT AS expected_fee_minor
-FROM line_fees($business_date, p_lines := $lines) f
+FROM line_fees_of($business_date, $lines) f
 WHERE f.file_sha256 IN (SELECT sha256 FROM work_inputs)
 GROUP BY ALL;
 
