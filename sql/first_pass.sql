@@ -7,28 +7,32 @@
 -- Inputs: work_ledger, work_stmt, work_rules, work_duplicate_lines. Parameters: $rule, $mode.
 -- Identifier: {key}.
 CREATE OR REPLACE TEMP TABLE work_cand AS
-WITH l AS (
+WITH l0 AS (
     SELECT l.entry_id, l.source, l.txn_type, l.currency, l.amount_minor, l.business_date,
            CASE WHEN $mode = 'normalized' THEN norm_loose(l.{key}, r.prefixes)
                 WHEN '{key}' = 'merchant_reference' THEN l.merchant_key  -- norm_ref, precomputed
                 ELSE norm_ref(l.{key}) END AS k
     FROM work_ledger l JOIN work_rules r ON r.source = l.source
     WHERE l.state IS NULL AND list_contains(r.rules, $rule)
-), s AS (
+), s0 AS (
     SELECT s.line_id, s.source, s.txn_type, s.currency, s.amount_minor, s.business_date,
            CASE WHEN $mode = 'normalized' THEN norm_loose(s.{key}, r.prefixes)
                 WHEN '{key}' = 'merchant_reference' THEN s.merchant_key  -- norm_ref, precomputed
                 ELSE norm_ref(s.{key}) END AS k
     FROM work_stmt s JOIN work_rules r ON r.source = s.source
     WHERE s.state IS NULL
+-- Each side's h before the join (no key: no pair, no h): a pair's two sides agree on every
+-- hashed column, so its h is either side's, and the join carries neither side's key columns out.
+), l AS (
+    SELECT *, CASE WHEN k IS NOT NULL THEN hash(source, txn_type, k, amount_minor, currency) END AS h FROM l0
+), s AS (
+    SELECT *, CASE WHEN k IS NOT NULL THEN hash(source, txn_type, k, amount_minor, currency) END AS h FROM s0
 )
 SELECT l.entry_id, s.line_id, s.amount_minor - l.amount_minor AS diff,
        date_diff('day', l.business_date, s.business_date) AS days,
        CASE WHEN l.entry_id IS NULL OR s.line_id IS NULL THEN 0 ELSE 1 END::BIGINT AS n_l,
        CASE WHEN l.entry_id IS NULL OR s.line_id IS NULL THEN 0 ELSE 1 END::BIGINT AS n_s,
-       CASE WHEN coalesce(l.k, s.k) IS NOT NULL  -- a row's key, on either side (no key: no pair)
-            THEN hash(coalesce(l.source, s.source), coalesce(l.txn_type, s.txn_type), coalesce(l.k, s.k),
-                      coalesce(l.amount_minor, s.amount_minor), coalesce(l.currency, s.currency)) END AS h
+       coalesce(l.h, s.h) AS h
 FROM l FULL OUTER JOIN s ON s.source = l.source AND s.k = l.k AND s.txn_type = l.txn_type
                         AND s.currency = l.currency AND s.amount_minor = l.amount_minor;
 
