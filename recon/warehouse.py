@@ -79,23 +79,15 @@ CREATE OR REPLACE MACRO line_fee(p_source, p_method, p_card, p_amount, p_type, p
              c.valid_from DESC, c.position
     LIMIT 1), 0);
 """
-# line_fees and line_fees_of: one text, two macros (@signature and @only filled in below).
+# line_fees (the whole day) and line_fees_of (only the ids p_lines, the few duplicate lines, by a
+# semi join: as a list filter DuckDB read every column of the day in each of its four scans).
 _LINE_FEES = """
--- line_fee for every priced line of a business day at once (the PSP payment and refund lines
--- with a fee, of a source with a rate card): the same rate selection, as a join ranked per key
--- and amount segment (below) instead of a subquery per line. One row per line: the line's id,
--- file, source, business date, currency, payment method, type, amount and actual fee, and its
--- expected_fee.
+-- line_fee for every priced line of a day at once, ranked per key and amount segment instead of
+-- a subquery per line: the line's id, file, source, date, currency, method, type, amounts, expected_fee.
 CREATE OR REPLACE MACRO @signature AS TABLE
--- line_fees(p_day): the whole day. line_fees_of(p_day, p_lines): only these line ids (a list),
--- for the few duplicate lines, as a semi join on the ids (as a list filter, DuckDB read every
--- column of the whole day's lines in each of its four scans to keep those few).
--- The card type is read only for a source whose rate card declares a card field and has a
--- card-type rate: when all its rates are card_type '*', every candidate rate compares the same
--- with any card type, so NULL selects the same rate. It is the canonical card_type when the field
--- is the format's own (card_canonical; '' and NULL select the same rate), else, and for lines
--- loaded before that column existed, the field read out of raw, or, for a line stored without
--- raw (its span in the archive instead), out of its archived file (line_card_field).
+-- The card type is read only where a rate card has a card field and a card-type rate (with only
+-- '*' rates NULL selects the same rate): card_canonical for the format's own field, else the field
+-- out of raw, or, for a line stored with its span, out of its archived file (line_card_field).
 WITH fields AS (
     SELECT source, CASE WHEN bool_or(card_type <> '*') THEN any_value(card_field) END AS card_field,
            bool_and(coalesce(card_canonical, false)) AS card_canonical
